@@ -1,0 +1,42 @@
+"""lstm_props: property-based verification of an LSTM's gradient structure.
+
+Public API (everything else is private):
+
+* adapters: :class:`CellAdapter`, :class:`Backend`, :class:`CellSpec`, :class:`Target`,
+  :class:`Views`, :class:`TorchBackend`; :func:`load_target` resolves a target string;
+* the documented layout: :class:`LSTMParams`, ``GATES``, ``VARIANTS``, ``FORCE_BIAS``;
+* strategies: :func:`lstm_cases`, :class:`LSTMCase`;
+* errors: :class:`LSTMPropsError`, :class:`TargetError`, :class:`AdapterError`,
+  :class:`PropertyFailure`;
+* modules: :mod:`lstm_props.carry` (carry-path machinery), :mod:`lstm_props.reference`
+  (oracle cells), :mod:`lstm_props.tolerances` (the error model), :mod:`lstm_props.targets`
+  (built-in targets), :mod:`lstm_props.mutants` (broken LSTMs for self-tests).
+"""
+
+from lstm_props._errors import AdapterError, LSTMPropsError, PropertyFailure, TargetError
+from lstm_props._layout import FORCE_BIAS, GATES, VARIANTS, LSTMParams
+from lstm_props._loading import load_target
+from lstm_props.adapters import Backend, CellAdapter, CellSpec, Target, TorchBackend, Views
+from lstm_props.strategies import LSTMCase, lstm_cases
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FORCE_BIAS",
+    "GATES",
+    "VARIANTS",
+    "AdapterError",
+    "Backend",
+    "CellAdapter",
+    "CellSpec",
+    "LSTMCase",
+    "LSTMParams",
+    "LSTMPropsError",
+    "PropertyFailure",
+    "Target",
+    "TargetError",
+    "TorchBackend",
+    "Views",
+    "load_target",
+    "lstm_cases",
+]

@@ -1,0 +1,153 @@
+"""Resolve a target string, ``package.module:attr`` or ``path/to/file.py:attr``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from lstm_props._errors import AdapterError, TargetError
+from lstm_props.adapters._checked import CheckedCell
+from lstm_props.adapters._protocol import CellAdapter, Target, Views
+
+FORM = "write it as package.module:attr or path/to/file.py:attr"
+
+
+def _import_file(path: Path, spec_text: str) -> ModuleType:
+    if not path.is_file():
+        raise TargetError(f"target {spec_text!r}: file {str(path)!r} does not exist; {FORM}")
+    name = f"lstm_props_target_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TargetError(f"target {spec_text!r}: cannot import {str(path)!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise TargetError(
+            f"target {spec_text!r}: importing {str(path)!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def _import(module_part: str, spec_text: str) -> ModuleType:
+    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+        return _import_file(Path(module_part), spec_text)
+    try:
+        return importlib.import_module(module_part)
+    except ModuleNotFoundError as exc:
+        raise TargetError(
+            f"target {spec_text!r}: no module named {exc.name!r}; {FORM} "
+            "(is the package installed, or the file path spelled right?)"
+        ) from exc
+    except Exception as exc:
+        raise TargetError(
+            f"target {spec_text!r}: importing {module_part!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _attr(module: ModuleType, dotted: str, spec_text: str) -> Any:
+    obj: Any = module
+    for part in dotted.split("."):
+        if not hasattr(obj, part):
+            public = sorted(n for n in dir(obj) if not n.startswith("_"))[:12]
+            raise TargetError(
+                f"target {spec_text!r}: {getattr(obj, '__name__', obj)!r} has no attribute "
+                f"{part!r} (it has: {', '.join(public)})"
+            )
+        obj = getattr(obj, part)
+    return obj
+
+
+class _FixedTarget(Target):
+    """A ready-made adapter (or views) with fixed sizes."""
+
+    def __init__(self, name: str, views: Views) -> None:
+        self.name, self._views = name, views
+        self.num_layers = len(views.layers)
+
+    def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
+        return self._views
+
+
+def _sized(obj: Any) -> bool:
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        return False
+    return "input_size" in params and "hidden_size" in params
+
+
+def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) -> Target:
+    import torch
+
+    from lstm_props.adapters._torch import TorchTarget
+
+    if isinstance(obj, Target):
+        return obj
+    if isinstance(obj, CellAdapter):
+        return _FixedTarget(spec_text, Views([obj], obj))
+    if isinstance(obj, torch.nn.Module):
+        return TorchTarget(spec_text, lambda: obj, False, dtype, device)
+    if callable(obj) and depth == 0:
+        if _sized(obj):
+            probe = obj(input_size=3, hidden_size=4)
+            if isinstance(probe, torch.nn.Module):
+                return TorchTarget(spec_text, obj, True, dtype, device)
+            raise TargetError(
+                f"target {spec_text!r}: factory returned {type(probe).__name__}; a sized "
+                "factory must return a torch module (or take no arguments and return an adapter)"
+            )
+        return _resolve(obj(), spec_text, dtype, device, depth + 1)
+    raise TargetError(
+        f"target {spec_text!r} is a {type(obj).__name__}, not an LSTM: point it at a "
+        "CellAdapter, a torch module with the nn.LSTMCell convention m(x, (h, c)) -> (h, c), "
+        "an nn.LSTM, or a factory of one"
+    )
+
+
+def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> Target:
+    """Resolve ``spec_text`` to a :class:`Target` and smoke-test one step.
+
+    Raises TargetError (cannot load, not an LSTM) or AdapterError (the first step faults).
+    """
+    if not isinstance(spec_text, str) or spec_text.count(":") < 1 or spec_text.endswith(":"):
+        raise TargetError(f"target {spec_text!r} has no ':attr' part; {FORM}")
+    module_part, attr = spec_text.rsplit(":", 1)
+    if not module_part:
+        raise TargetError(f"target {spec_text!r} has no module part; {FORM}")
+    module = _import(module_part, spec_text)
+    obj = _attr(module, attr, spec_text)
+    try:
+        target = _resolve(obj, spec_text, dtype, device)
+    except (TargetError, AdapterError):
+        raise
+    except Exception as exc:
+        raise TargetError(
+            f"target {spec_text!r}: building it raised {type(exc).__name__}: {exc}"
+        ) from exc
+    smoke_test(target)
+    return target
+
+
+def smoke_test(target: Target) -> None:
+    """One step of every view on small random inputs: shapes right, values finite."""
+    views = target.build(3, max(4, target.min_hidden_size)) if target.sized else target.build()
+    rng = np.random.default_rng(0)
+    for view in {id(v): v for v in [*views.layers, views.stack]}.values():
+        cell = CheckedCell(view, target.name)
+        b, spec = 2, view.spec
+        be = view.backend
+        try:
+            args = [rng.uniform(-1, 1, (b, n)) for n in
+                    (spec.input_size, spec.output_size, spec.hidden_size)]
+        except AttributeError as exc:
+            raise TargetError(f"target {target.name!r}: adapter has no spec ({exc})") from exc
+        cell.step(*(be.asarray(a) for a in args))

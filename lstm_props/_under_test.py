@@ -1,0 +1,60 @@
+"""What a property receives: one layer view of the target, with the run's declarations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+
+from lstm_props.adapters._protocol import CellAdapter, Target
+from lstm_props.strategies import LSTMCase, lstm_cases
+
+#: Variants whose carry Jacobian is diag(f) with f ∈ [0, 1] (variants.md).
+BOUNDED_VARIANTS = ("standard", "no_forget", "cifg")
+
+
+@dataclass
+class LSTMUnderTest:
+    target: Target
+    layer: int
+    variant: str
+    dtype: str
+    device: str
+
+    def view(self) -> CellAdapter:
+        views = self.target.build(3, max(4, self.target.min_hidden_size)) \
+            if self.target.sized else self.target.build()
+        return views.layers[self.layer]
+
+    def require(
+        self,
+        *,
+        layout: bool = False,
+        writable: bool = False,
+        autograd: bool = False,
+        sequence: bool = False,
+        variants: tuple[str, ...] | None = None,
+        why: str = "",
+    ) -> None:
+        """Skip, with the reason, when the target lacks what the property needs."""
+        view = self.view()
+        name = self.target.name
+        if variants is not None and self.variant not in variants:
+            pytest.skip(f"does not hold for the {self.variant} variant{': ' + why if why else ''}")
+        if autograd and not view.backend.autograd:
+            pytest.skip(f"{name} has no autograd backend")
+        if (layout or writable) and view.read_layout() is None:
+            pytest.skip(f"{name} is black-box (parameters not in the documented layout)")
+        if writable and not view.writable_layout:
+            pytest.skip(f"{name} does not let the suite write its parameters")
+        if sequence and not self.target.build(
+            *((3, max(4, self.target.min_hidden_size)) if self.target.sized else ())
+        ).stack.has_sequence:
+            pytest.skip(f"{name} has no fused sequence call")
+
+    def cases(self, **kwargs: Any) -> st.SearchStrategy[LSTMCase]:
+        """Cases for this layer (``layer="stack"`` in kwargs for the whole stack)."""
+        layer = kwargs.pop("layer", self.layer)
+        return lstm_cases(self.target, layer, **kwargs)

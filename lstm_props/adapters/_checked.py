@@ -1,0 +1,80 @@
+"""Guard every call into the implementation: faults become one-line AdapterErrors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lstm_props._errors import AdapterError
+from lstm_props.adapters._protocol import CellAdapter
+
+
+def _shape(a: Any) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(d) for d in np.shape(a))
+    except Exception:
+        return None
+
+
+class CheckedCell:
+    """Wraps a :class:`CellAdapter`; ``step`` and ``sequence`` validate what comes back.
+
+    A raise inside the implementation, a wrong shape, or NaN/inf for finite inputs is
+    re-raised as :class:`AdapterError` naming the target and the fix, so it is never mistaken
+    for a property failure.
+    """
+
+    def __init__(self, cell: CellAdapter, target_name: str) -> None:
+        self.inner, self.target_name = cell, target_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _fault(self, what: str) -> AdapterError:
+        return AdapterError(f"target {self.target_name!r}: {what}")
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self.inner, method)(*args)
+        except AdapterError:
+            raise
+        except Exception as exc:
+            shapes = ", ".join(str(_shape(a)) for a in args)
+            msg = f"{method}() raised {type(exc).__name__}: {exc}".replace("\n", " ")
+            raise self._fault(f"{msg} (argument shapes {shapes})") from exc
+
+    def _expect(self, out: Any, shape: tuple[int, ...], label: str) -> None:
+        got = _shape(out)
+        if got != shape:
+            raise self._fault(
+                f"{label} has shape {got}, expected {shape}: the adapter must return "
+                "(h, c) with h (B, P) and c (B, H)"
+            )
+
+    def _finite(self, arrays: tuple[Any, ...], labels: tuple[str, ...]) -> None:
+        backend = self.inner.backend
+        for a, label in zip(arrays, labels):
+            if not np.all(np.isfinite(backend.to_numpy(a))):
+                raise self._fault(f"{label} contains NaN or inf for finite inputs")
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        out = self._call("step", x, h, c)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise self._fault(
+                f"step() returned {type(out).__name__}, expected a pair (h, c)"
+            )
+        b, spec = _shape(x)[0], self.inner.spec
+        self._expect(out[0], (b, spec.output_size), "h returned by step()")
+        self._expect(out[1], (b, spec.hidden_size), "c returned by step()")
+        self._finite(tuple(out), ("h returned by step()", "c returned by step()"))
+        return out[0], out[1]
+
+    def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
+        out = self._call("sequence", xs, h0, c0)
+        t, b = _shape(xs)[:2]
+        spec = self.inner.spec
+        self._expect(out[1], (b, spec.output_size), "h_T returned by sequence()")
+        self._expect(out[2], (b, spec.hidden_size), "c_T returned by sequence()")
+        self._finite(tuple(out), ("ys", "h_T", "c_T"))
+        return out

@@ -1,0 +1,147 @@
+"""The framework-neutral adapter contract.
+
+The minimum an implementation gives is ``step(x, h, c) -> (h', c')`` on its own arrays,
+shapes (B, D), (B, P), (B, H) -> (B, P), (B, H). Everything else is an optional capability
+that unlocks more properties; a property whose capability is missing is skipped, with the
+reason, never passed.
+
+Nothing here imports torch: a JAX, Keras or ONNX Runtime adapter implements the same two
+classes with its own arrays and its own autodiff.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from lstm_props._layout import LSTMParams
+
+Array = Any  # an array of the implementation's own framework
+
+
+class Backend(ABC):
+    """Array conversion and (optionally) reverse-mode autodiff for one framework."""
+
+    #: "float32" or "float64": the precision the implementation computes in.
+    dtype: str
+    #: Where the implementation runs ("cpu", "cuda", ...).
+    device: str = "cpu"
+    #: Whether :meth:`vjp` is available.
+    autograd: bool = False
+
+    @abstractmethod
+    def asarray(self, a: np.ndarray) -> Array:
+        """A float64 NumPy array -> the framework's array in ``dtype`` on ``device``."""
+
+    @abstractmethod
+    def to_numpy(self, a: Array) -> np.ndarray:
+        """The framework's array -> float64 NumPy array (a copy)."""
+
+    def vjp(
+        self,
+        fn: Callable[..., Sequence[Array]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
+        """Σ_k ū_kᵀ ∂fn_k/∂primal_j for every primal j, through the framework's own backward.
+
+        ``fn`` takes framework arrays and returns a sequence of them; an output that does not
+        depend on a primal contributes zeros.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no autograd")
+
+    @property
+    def np_dtype(self) -> type:
+        return np.float32 if self.dtype == "float32" else np.float64
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Sizes of a cell: x is (B, input_size), h is (B, output_size), c is (B, hidden_size)."""
+
+    input_size: int
+    hidden_size: int
+    output_size: int
+
+
+class CellAdapter(ABC):
+    """One LSTM layer seen as a step function, plus optional capabilities.
+
+    Subclass this for a new framework or kernel: implement :meth:`step` (and ``spec``,
+    ``backend``); override the capability methods your implementation supports.
+    """
+
+    name: str = "cell"
+    spec: CellSpec
+    backend: Backend
+    #: The variant the implementation declares (None: let the user's declaration decide).
+    variant: str | None = None
+
+    @abstractmethod
+    def step(self, x: Array, h: Array, c: Array) -> tuple[Array, Array]:
+        """One step: (x_t, h_{t-1}, c_{t-1}) -> (h_t, c_t)."""
+
+    # -- capability: the documented parameter layout (oracle gates, forcing gates) ---------
+    def read_layout(self) -> LSTMParams | None:
+        """The parameters in the documented layout (float64), or None in black-box mode."""
+        return None
+
+    @property
+    def writable_layout(self) -> bool:
+        return False
+
+    def write_layout(self, params: LSTMParams) -> None:
+        """Write parameters in the documented layout in place (takes effect on the next step)."""
+        raise NotImplementedError
+
+    def gate_input(self, x: np.ndarray) -> np.ndarray:
+        """The input the layer's gates read for step input x (x itself for a single layer)."""
+        return x
+
+    # -- capability: a fused sequence call ---------------------------------------------------
+    @property
+    def has_sequence(self) -> bool:
+        return False
+
+    def sequence(self, xs: Array, h0: Array, c0: Array) -> tuple[Array, Array, Array]:
+        """Run T steps in one call: xs (T, B, D) -> (ys (T, B, P), h_T, c_T)."""
+        raise NotImplementedError
+
+    # -- capability: another precision ---------------------------------------------------------
+    def astype(self, dtype: str) -> CellAdapter | None:
+        """The same implementation computing in ``dtype``, or None if unsupported."""
+        return None
+
+    # -- multi-layer context -----------------------------------------------------------------
+    def set_context(self, h_all: np.ndarray, c_all: np.ndarray) -> None:
+        """Fix the states of the other layers of a stack (no-op for a single layer)."""
+
+
+class Views(NamedTuple):
+    """A built implementation: one view per layer, and the whole stack as one cell.
+
+    For a stack of L layers the stack view's state is the layers' states concatenated along
+    features, (B, L·P) and (B, L·H); its carry Jacobian is block lower-triangular, so only the
+    layer views are held to the diagonal claims.
+    """
+
+    layers: list[CellAdapter]
+    stack: CellAdapter
+
+
+class Target(ABC):
+    """What a target string resolves to: something that builds :class:`Views`."""
+
+    name: str
+    #: Whether input and hidden sizes may be drawn per example.
+    sized: bool = False
+    num_layers: int = 1
+    min_hidden_size: int = 1
+
+    @abstractmethod
+    def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
+        """Build (or reuse) the implementation; sizes are None for a fixed-size target."""

@@ -1,0 +1,274 @@
+"""PyTorch adapters: nn.LSTMCell, nn.LSTM (layer by layer) and any module with the
+nn.LSTMCell calling convention ``m(x, (h, c)) -> (h, c)``."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstm_props._layout import LSTMParams
+from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec, Target, Views
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class TorchBackend(Backend):
+    """Conversions and torch.autograd.grad VJPs (works for custom autograd.Functions too)."""
+
+    autograd = True
+
+    def __init__(self, dtype: str = "float32", device: str = "cpu") -> None:
+        self.dtype, self.device = dtype, device
+        self.torch_dtype = _DTYPES[dtype]
+
+    def asarray(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        return a.detach().to("cpu", torch.float64).numpy().copy()
+
+    def vjp(
+        self,
+        fn: Callable[..., Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
+        leaves = [self.asarray(p).requires_grad_(True) for p in primals]
+        with torch.enable_grad():
+            outs = list(fn(*leaves))
+        pairs = [(o, self.asarray(u)) for o, u in zip(outs, cotangents) if o.requires_grad]
+        if not pairs:
+            return tuple(np.zeros(np.shape(p)) for p in primals)
+        grads = torch.autograd.grad(
+            [o for o, _ in pairs], leaves, [u for _, u in pairs], allow_unused=True
+        )
+        return tuple(
+            np.zeros(np.shape(p)) if g is None else self.to_numpy(g)
+            for g, p in zip(grads, primals)
+        )
+
+
+def _is_standard_cell(module: nn.Module) -> bool:
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    if not all(isinstance(getattr(module, n, None), torch.Tensor) for n in names):
+        return False
+    w_ih, w_hh = module.weight_ih, module.weight_hh
+    return w_ih.ndim == 2 and w_hh.ndim == 2 and w_ih.shape[0] == w_hh.shape[0] == 4 * w_hh.shape[1]
+
+
+class _TorchCellBase(CellAdapter):
+    def __init__(self, module: nn.Module, name: str, backend: TorchBackend) -> None:
+        self.module, self.name, self.backend = module, name, backend
+        self.variant = getattr(module, "lstm_variant", None)
+
+    def _read(self, names: dict[str, str]) -> LSTMParams:
+        arrays = {
+            key: None if attr is None else self.backend.to_numpy(getattr(self.module, attr))
+            for key, attr in names.items()
+        }
+        return LSTMParams(**arrays)
+
+    def _write(self, names: dict[str, str], params: LSTMParams) -> None:
+        with torch.no_grad():
+            for key, attr in names.items():
+                if attr is not None:
+                    getattr(self.module, attr).copy_(self.backend.asarray(getattr(params, key)))
+
+    def astype(self, dtype: str) -> CellAdapter | None:
+        clone = copy.deepcopy(self)
+        clone.backend = TorchBackend(dtype, self.backend.device)
+        clone.module = clone.module.to(_DTYPES[dtype])
+        return clone
+
+
+class TorchCellAdapter(_TorchCellBase):
+    """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell.
+
+    The layout capability is on when the module has nn.LSTMCell's parameters
+    (weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh); otherwise black-box mode.
+    """
+
+    _NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
+
+    def __init__(self, module: nn.Module, name: str, backend: TorchBackend, spec: CellSpec):
+        super().__init__(module, name, backend)
+        self.spec = spec
+        self._standard = _is_standard_cell(module)
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        out = self.module(x, (h, c))
+        return out[0], out[1]
+
+    def read_layout(self) -> LSTMParams | None:
+        if not self._standard:
+            return None
+        names = dict(self._NAMES)
+        if isinstance(getattr(self.module, "peephole", None), torch.Tensor):
+            names["peephole"] = "peephole"
+        return self._read(names)
+
+    @property
+    def writable_layout(self) -> bool:
+        return self._standard
+
+    def write_layout(self, params: LSTMParams) -> None:
+        names = dict(self._NAMES)
+        if params.peephole is not None and hasattr(self.module, "peephole"):
+            names["peephole"] = "peephole"
+        self._write(names, params)
+
+
+class TorchLSTMLayer(_TorchCellBase):
+    """Layer ``layer`` of an nn.LSTM stack, one step at a time (a length-1 sequence).
+
+    The other layers' states are held at a fixed context; the layer's gate input is the
+    output of layer − 1 in the same call, teacher-forced into the oracle.
+    """
+
+    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int) -> None:
+        super().__init__(module, name, backend)
+        self.layer = layer
+        hidden, proj = module.hidden_size, module.proj_size or module.hidden_size
+        self.spec = CellSpec(module.input_size, hidden, proj)
+        self._context: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _names(self) -> dict[str, str]:
+        s = f"_l{self.layer}"
+        names = {"w_ih": "weight_ih" + s, "w_hh": "weight_hh" + s}
+        names |= {"b_ih": "bias_ih" + s, "b_hh": "bias_hh" + s}
+        if self.module.proj_size:
+            names["w_hr"] = "weight_hr" + s
+        return names
+
+    def set_context(self, h_all: np.ndarray, c_all: np.ndarray) -> None:
+        self._context = (h_all, c_all)
+
+    def _stack_states(self, h: Any, c: Any) -> tuple[Any, Any]:
+        layers = self.module.num_layers
+        if self._context is None:
+            h_all = torch.zeros((layers, *h.shape), dtype=h.dtype, device=h.device)
+            c_all = torch.zeros((layers, *c.shape), dtype=c.dtype, device=c.device)
+        else:
+            h_all, c_all = (self.backend.asarray(a) for a in self._context)
+        idx = torch.arange(layers, device=h.device)[:, None, None] == self.layer
+        return torch.where(idx, h[None], h_all), torch.where(idx, c[None], c_all)
+
+    def _run(self, x: Any, h_all: Any, c_all: Any) -> tuple[Any, Any, Any]:
+        seq = x[:, None] if self.module.batch_first else x[None]
+        y, (h_n, c_n) = self.module(seq, (h_all, c_all))
+        return y, h_n, c_n
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        _, h_n, c_n = self._run(x, *self._stack_states(h, c))
+        return h_n[self.layer], c_n[self.layer]
+
+    def gate_input(self, x: np.ndarray) -> np.ndarray:
+        if self.layer == 0:
+            return x
+        b = x.shape[0]
+        h0 = np.zeros((b, self.spec.output_size))
+        c0 = np.zeros((b, self.spec.hidden_size))
+        with torch.no_grad():
+            _, h_n, _ = self._run(self.backend.asarray(x), *self._stack_states(
+                self.backend.asarray(h0), self.backend.asarray(c0)))
+        return self.backend.to_numpy(h_n[self.layer - 1])
+
+    def read_layout(self) -> LSTMParams:
+        return self._read(self._names())
+
+    @property
+    def writable_layout(self) -> bool:
+        return True
+
+    def write_layout(self, params: LSTMParams) -> None:
+        self._write(self._names(), params)
+
+
+class TorchLSTMStack(_TorchCellBase):
+    """A whole nn.LSTM as one cell: states concatenated over layers, plus its fused call."""
+
+    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend) -> None:
+        super().__init__(module, name, backend)
+        layers, hidden = module.num_layers, module.hidden_size
+        proj = module.proj_size or hidden
+        self.spec = CellSpec(module.input_size, layers * hidden, layers * proj)
+
+    def _split(self, h: Any, c: Any) -> tuple[Any, Any]:
+        layers, b = self.module.num_layers, h.shape[0]
+        h_all = h.reshape(b, layers, -1).transpose(0, 1).contiguous()
+        c_all = c.reshape(b, layers, -1).transpose(0, 1).contiguous()
+        return h_all, c_all
+
+    @staticmethod
+    def _join(state: Any) -> Any:
+        return state.transpose(0, 1).reshape(state.shape[1], -1)
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        _, h_n, c_n = self.sequence(x[None], h, c)
+        return h_n, c_n
+
+    @property
+    def has_sequence(self) -> bool:
+        return True
+
+    def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
+        seq = xs.transpose(0, 1) if self.module.batch_first else xs
+        y, (h_n, c_n) = self.module(seq, self._split(h0, c0))
+        y = y.transpose(0, 1) if self.module.batch_first else y
+        return y, self._join(h_n), self._join(c_n)
+
+
+def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
+    """Wrap a torch module: nn.LSTM by layers, anything else by the cell convention."""
+    backend = TorchBackend(dtype, device)
+    module = module.to(device=device, dtype=_DTYPES[dtype])
+    if isinstance(module, nn.LSTM):
+        if module.bidirectional:
+            raise ValueError("bidirectional nn.LSTM has no causal single step; "
+                             "check each direction as a unidirectional nn.LSTM")
+        stack = TorchLSTMStack(module, name, backend)
+        layers: list[CellAdapter] = [
+            TorchLSTMLayer(module, f"{name}[layer {k}]", backend, k)
+            for k in range(module.num_layers)
+        ]
+        return Views(layers, stack)
+    spec = _cell_spec(module)
+    cell = TorchCellAdapter(module, name, backend, spec)
+    return Views([cell], cell)
+
+
+def _cell_spec(module: nn.Module) -> CellSpec:
+    sizes = [getattr(module, a, None) for a in ("input_size", "hidden_size")]
+    if not all(isinstance(s, int) for s in sizes):
+        raise ValueError(
+            f"{type(module).__name__} does not say its sizes: give it integer attributes "
+            "input_size and hidden_size (and proj_size if h is narrower than c)"
+        )
+    proj = getattr(module, "proj_size", 0) or sizes[1]
+    return CellSpec(sizes[0], sizes[1], proj)
+
+
+class TorchTarget(Target):
+    """A torch module instance (fixed sizes) or a factory taking input_size, hidden_size."""
+
+    def __init__(self, name: str, make: Callable[..., nn.Module], sized: bool,
+                 dtype: str, device: str) -> None:
+        self.name, self._make, self.sized = name, make, sized
+        self.dtype, self.device = dtype, device
+        self._fixed: Views | None = None
+        probe = self.build(3, 4) if sized else self.build()
+        self.num_layers = len(probe.layers)
+        self.min_hidden_size = int(getattr(make, "min_hidden_size", 1))
+
+    def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
+        if not self.sized:
+            if self._fixed is None:
+                self._fixed = torch_views(self._make(), self.name, self.dtype, self.device)
+            return self._fixed
+        module = self._make(input_size=input_size, hidden_size=hidden_size)
+        return torch_views(module, self.name, self.dtype, self.device)

@@ -1,0 +1,193 @@
+"""The pytest plugin: ``pytest properties --lstm-adapter TARGET`` (options grouped, prefixed).
+
+It resolves the target once per session, parametrizes the properties over the target's
+layers, prints the run's identity in the report header, registers the Hypothesis profiles
+(ci, dev, thorough) and appends the exact reproduce command to every failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from lstm_props._errors import AdapterError, LSTMPropsError, TargetError
+from lstm_props._layout import VARIANTS
+from lstm_props._under_test import LSTMUnderTest
+
+DEFAULT_TARGET = "torch.nn:LSTMCell"
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64")
+
+_COMMON = {"deadline": None, "print_blob": True,
+           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+settings.register_profile("ci", derandomize=True, max_examples=15, database=None, **_COMMON)
+settings.register_profile("dev", max_examples=15, **_COMMON)
+settings.register_profile("thorough", max_examples=200, **_COMMON)
+# For the mutant zoo: is the mutant killed? Shrinking it to a minimal case is not the question.
+settings.register_profile("mutants", derandomize=True, max_examples=30, database=None,
+                          phases=[Phase.explicit, Phase.generate], **_COMMON)
+
+_STATE = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lstm_props", "lstm_props: verify an LSTM's gradient structure")
+    group.addoption("--lstm-adapter", dest="lstm_adapter", default=None, metavar="TARGET",
+                    help="package.module:attr or path/to/file.py:attr naming an adapter, a "
+                         f"torch module or a factory of either (default {DEFAULT_TARGET})")
+    group.addoption("--lstm-variant", dest="lstm_variant", default=None, choices=VARIANTS,
+                    help="the LSTM variant the target declares (default: what the adapter "
+                         "declares, else standard)")
+    group.addoption("--lstm-device", dest="lstm_device", default="cpu", choices=DEVICES,
+                    help="where the target runs (default cpu)")
+    group.addoption("--lstm-dtype", dest="lstm_dtype", default="float32", choices=DTYPES,
+                    help="the precision the target computes in (default float32)")
+
+
+def _profile(config: pytest.Config) -> str:
+    chosen = config.getoption("hypothesis_profile", None)
+    if chosen:
+        return chosen
+    name = "ci" if os.environ.get("CI") else "dev"
+    settings.load_profile(name)
+    return name
+
+
+def _seed(config: pytest.Config, profile: str) -> int | None:
+    """One seed for the whole session (shared with xdist workers), so failures reproduce."""
+    import hypothesis.core
+
+    given = config.getoption("hypothesis_seed", None)
+    if given is not None:
+        return int(given) if str(given).isdigit() else given
+    if settings.get_profile(profile).derandomize:
+        return None
+    workerinput = getattr(config, "workerinput", None)
+    seed = workerinput["lstm_seed"] if workerinput else secrets.randbelow(2**32)
+    hypothesis.core.global_force_seed = seed
+    return seed
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "lstm_stack: the property checks the whole stack, not one layer view")
+    profile = _profile(config)
+    config.stash[_STATE] = {
+        "target_name": config.getoption("lstm_adapter") or DEFAULT_TARGET,
+        "explicit": config.getoption("lstm_adapter") is not None,
+        "profile": profile,
+        "seed": _seed(config, profile),
+        "target": None,
+    }
+    _share_cores_with_xdist_workers()
+    if config.getoption("lstm_device") == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise pytest.UsageError(
+                "--lstm-device cuda: torch.cuda.is_available() is False on this machine; "
+                "use --lstm-device cpu or a CUDA build of torch")
+
+
+def _share_cores_with_xdist_workers() -> None:
+    """Under xdist, give each worker its share of the cores: torch's default of one thread
+    per core in every worker oversubscribes the machine (nn.LSTM on oneDNN slows ~20x)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
+def pytest_configure_node(node: Any) -> None:  # xdist: hand the session seed to workers
+    node.workerinput["lstm_seed"] = node.config.stash[_STATE]["seed"]
+
+
+def _target(config: pytest.Config) -> Any:
+    state = config.stash[_STATE]
+    if state["target"] is None:
+        from lstm_props._loading import load_target
+
+        try:
+            state["target"] = load_target(state["target_name"],
+                                          config.getoption("lstm_dtype"),
+                                          config.getoption("lstm_device"))
+        except (TargetError, AdapterError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return state["target"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.stash[_STATE]["explicit"]:
+        _target(session.config)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash[_STATE]
+    seed = state["seed"] if state["seed"] is not None else "derandomized"
+    return [f"lstm_props: target={state['target_name']} variant={_variant(config)} "
+            f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "
+            f"hypothesis profile={state['profile']} seed={seed}"]
+
+
+def _variant(config: pytest.Config) -> str:
+    declared = config.getoption("lstm_variant")
+    if declared:
+        return declared
+    target = config.stash[_STATE]["target"]
+    if target is None:
+        return "standard"
+    views = target.build(3, max(4, target.min_hidden_size)) if target.sized else target.build()
+    return views.layers[0].variant or "standard"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "lstm_layer" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("lstm_stack"):
+        metafunc.parametrize("lstm_layer", [0], ids=["stack"])
+        return
+    layers = _target(metafunc.config).num_layers
+    metafunc.parametrize("lstm_layer", list(range(layers)),
+                         ids=[f"layer{k}" for k in range(layers)])
+
+
+@pytest.fixture
+def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> LSTMUnderTest:
+    """The target under test, one layer view at a time."""
+    config = request.config
+    return LSTMUnderTest(_target(config), lstm_layer, _variant(config),
+                         config.getoption("lstm_dtype"), config.getoption("lstm_device"))
+
+
+def reproduce_command(config: pytest.Config, nodeid: str) -> str:
+    state = config.stash[_STATE]
+    args = ["pytest", nodeid, "--lstm-adapter", state["target_name"],
+            "--lstm-variant", _variant(config),
+            "--lstm-device", config.getoption("lstm_device"),
+            "--lstm-dtype", config.getoption("lstm_dtype"),
+            "--hypothesis-profile", state["profile"]]
+    if state["seed"] is not None:
+        args.append(f"--hypothesis-seed={state['seed']}")
+    return shlex.join(args)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is None or not report.failed or "lstm" not in getattr(item, "fixturenames", ()):
+        return
+    exc = call.excinfo.value
+    if isinstance(exc, AdapterError):
+        report.longrepr = f"AdapterError (the implementation faulted, not a property): {exc}"
+    elif isinstance(exc, LSTMPropsError) and not isinstance(exc, AssertionError):
+        report.longrepr = f"{type(exc).__name__}: {exc}"
+    report.sections.append(("lstm_props: reproduce with",
+                            reproduce_command(item.config, item.nodeid)))

@@ -1,0 +1,29 @@
+"""Reference cells: the float64 oracle, the LSTM variants and the vanilla RNN."""
+
+from lstm_props.reference._cells import (
+    GateValues,
+    carry_derivative,
+    log_forget,
+    log_sigmoid,
+    lstm_step,
+    preactivations,
+    rnn_jacobian,
+    rnn_step,
+    sigmoid,
+)
+
+__all__ = [
+    "GateValues",
+    "carry_derivative",
+    "log_forget",
+    "log_sigmoid",
+    "lstm_step",
+    "preactivations",
+    "rnn_jacobian",
+    "rnn_step",
+    "sigmoid",
+]
+
+from lstm_props.reference._module import ReferenceLSTMCell  # noqa: E402
+
+__all__ += ["ReferenceLSTMCell"]

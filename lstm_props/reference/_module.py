@@ -1,0 +1,50 @@
+"""The reference cells as torch modules, so that they can be targets themselves."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lstm_props._layout import VARIANTS, LSTMParams
+from lstm_props.reference._cells import lstm_step
+
+
+class ReferenceLSTMCell(nn.Module):
+    """nn.LSTMCell's calling convention and parameter names, computing :func:`lstm_step`.
+
+    Parameters: weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,), and for
+    the peephole variant peephole (3, H) holding p_i, p_f, p_o.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, variant: str = "standard") -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r}; expected one of {', '.join(VARIANTS)}")
+        self.input_size, self.hidden_size, self.lstm_variant = input_size, hidden_size, variant
+        bound = 1.0 / math.sqrt(hidden_size)
+
+        def init(*shape: int) -> nn.Parameter:
+            return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+
+        self.weight_ih = init(4 * hidden_size, input_size)
+        self.weight_hh = init(4 * hidden_size, hidden_size)
+        self.bias_ih = init(4 * hidden_size)
+        self.bias_hh = init(4 * hidden_size)
+        if variant == "peephole":
+            self.peephole = init(3, hidden_size)
+
+    def params(self) -> LSTMParams:
+        """The module's parameters as an LSTMParams whose arrays are the live tensors."""
+        return LSTMParams(
+            self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+            peephole=getattr(self, "peephole", None),
+        )
+
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        out = lstm_step(self.params(), x, h, c, self.lstm_variant, xp=torch)
+        return out.h, out.c

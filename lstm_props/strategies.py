@@ -1,0 +1,155 @@
+"""Hypothesis strategies: sizes, weights with forget-bias regimes, inputs and states.
+
+Weights are drawn element by element (``hypothesis.extra.numpy.arrays`` with filling off,
+so no two gates share a constant background that would hide a gate swap) and written into
+the target in place, so Hypothesis explores weight space and shrinks it. A case prints as
+its sizes and regime, not as a wall of numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lstm_props._layout import FORCE_BIAS, LSTMParams, gate_slice
+from lstm_props.adapters._checked import CheckedCell
+from lstm_props.adapters._protocol import CellAdapter, Target
+
+#: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
+REGIMES = {"open": (3.0, 20.0), "random": (-2.0, 2.0), "closing": (-20.0, -3.0)}
+
+
+@dataclass
+class LSTMCase:
+    """One drawn example: a built cell with its parameters written, inputs and states.
+
+    xs (T, B, D), h0 (B, P), c0 (B, H), all float64 holding values exactly representable in
+    the target dtype. ``params`` is what the cell holds, in the documented layout (None in
+    black-box mode).
+    """
+
+    cell: CheckedCell
+    params: LSTMParams | None
+    xs: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    regime: str
+    weight_scale: float
+    layer: int | str
+    target_name: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        t, b, d = self.xs.shape
+        return {"B": b, "T": t, "D": d, "H": self.c0.shape[1], "P": self.h0.shape[1]}
+
+    @property
+    def dtype(self) -> str:
+        return self.cell.backend.dtype
+
+    def describe(self) -> str:
+        sizes = " ".join(f"{k}={v}" for k, v in self.sizes.items())
+        return (f"{sizes}, layer={self.layer}, forget bias regime={self.regime}, "
+                f"weight scale={self.weight_scale}")
+
+    def __repr__(self) -> str:
+        return f"LSTMCase({self.describe()})"
+
+    def _repr_pretty_(self, printer: object, cycle: bool) -> None:  # Hypothesis' printer
+        printer.text(repr(self))  # type: ignore[attr-defined]
+
+    def with_params(self, params: LSTMParams) -> LSTMParams:
+        """Write ``params`` (rounded to the target dtype) into the cell; return what it holds."""
+        held = params.astype(self.cell.backend.np_dtype)
+        self.cell.write_layout(held)
+        return held
+
+
+def _array(shape: tuple[int, ...], bound: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+    elements = st.floats(-bound, bound, width=32, allow_subnormal=False)
+    return hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
+
+
+def _round(a: np.ndarray, dtype: type) -> np.ndarray:
+    return np.asarray(a, dtype=dtype).astype(np.float64)
+
+
+@st.composite
+def _sizes(draw: st.DrawFn, target: Target, min_steps: int, max_steps: int,
+           max_batch: int) -> tuple[int, int, int | None, int | None]:
+    """(B, T, D, H), with batch ≠ time ≠ input ≠ hidden when the target's sizes are drawn."""
+    b = draw(st.integers(1, max_batch))
+    t = draw(st.integers(min_steps, max_steps))
+    if not target.sized:
+        return b, t, None, None
+    d = draw(st.integers(1, 5))
+    h = draw(st.integers(max(2, target.min_hidden_size), 6))
+    if len({b, t, d, h}) < 4 and max_steps - min_steps >= 3:
+        # Equal sizes hide transposition bugs; nudge rather than reject.
+        d, h = draw(st.sampled_from([(d, h), (5, 6), (4, 6), (5, 4)]))
+    return b, t, d, h
+
+
+def _draw_params(draw: st.DrawFn, view: CellAdapter, regime: str,
+                 scale: float) -> LSTMParams | None:
+    """Draw parameters shaped like the view's layout, write them, return what it holds."""
+    params = view.read_layout()
+    if params is None or not view.writable_layout:
+        return params
+    shapes = {k: getattr(params, k).shape for k in
+              ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
+              if getattr(params, k) is not None}
+    drawn = {k: draw(_array(s)) * scale for k, s in shapes.items()}
+    lo, hi = REGIMES[regime]
+    f = gate_slice("f", params.hidden_size)
+    drawn["b_ih"][f] = draw(_array((params.hidden_size,))) * (hi - lo) / 2 + (hi + lo) / 2
+    held = LSTMParams(**drawn).astype(view.backend.np_dtype)
+    view.write_layout(held)
+    return held
+
+
+@st.composite
+def lstm_cases(
+    draw: st.DrawFn,
+    target: Target,
+    layer: int | str = 0,
+    *,
+    regime: str | None = None,
+    min_steps: int = 2,
+    max_steps: int = 6,
+    max_batch: int = 3,
+    weight_scales: tuple[float, ...] = (1.0, 0.3, 3.0),
+    state_scales: tuple[float, ...] = (1.0, 5.0),
+) -> LSTMCase:
+    """Draw a case for one layer view (or "stack") of ``target``."""
+    b, t, d, h = draw(_sizes(target, min_steps, max_steps, max_batch))
+    views = target.build(d, h)
+    view = views.stack if layer == "stack" else views.layers[layer]
+    cell = CheckedCell(view, target.name)
+    np_dtype = view.backend.np_dtype
+    regime = regime or draw(st.sampled_from(list(REGIMES)))
+    scale = draw(st.sampled_from(weight_scales))
+    if layer == "stack":
+        held = [_draw_params(draw, v, regime, scale) for v in views.layers]
+        params = None
+        extra = {"layer_params": held if all(p is not None for p in held) else None}
+    else:
+        params, extra = _draw_params(draw, view, regime, scale), {}
+    spec = view.spec
+    state_scale = draw(st.sampled_from(state_scales))
+    x_scale = draw(st.sampled_from((1.0, 3.0)))
+    xs = _round(draw(_array((t, b, spec.input_size))) * x_scale, np_dtype)
+    h0 = _round(draw(_array((b, spec.output_size))) * state_scale, np_dtype)
+    c0 = _round(draw(_array((b, spec.hidden_size))) * state_scale, np_dtype)
+    if len(views.layers) > 1 and layer != "stack":
+        layers, p, hid = len(views.layers), spec.output_size, spec.hidden_size
+        view.set_context(_round(draw(_array((layers, b, p))), np_dtype),
+                         _round(draw(_array((layers, b, hid))) * state_scale, np_dtype))
+    return LSTMCase(cell, params, xs, h0, c0, regime, scale, layer, target.name, extra)
+
+
+__all__ = ["FORCE_BIAS", "REGIMES", "LSTMCase", "lstm_cases"]

@@ -1,0 +1,97 @@
+"""The one-step carry Jacobian ∂c_t/∂c_{t-1}, x_t and h_{t-1} held fixed.
+
+The gates read x_t and h_{t-1}, never c_{t-1}, and c_{t-1} enters c_t = f ⊙ c_{t-1} + i ⊙ g
+only elementwise, so this partial derivative is diag(f_t). (The *total* derivative, through
+h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), is not diagonal; see test_two_track.py.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._report import check_close, check_true
+from lstm_props._under_test import BOUNDED_VARIANTS
+from lstm_props.reference import carry_derivative, lstm_step
+
+AXES = ("step", "batch row b", "coordinate k", "batch row b'", "coordinate k'")
+
+
+def _jacobians(case):
+    traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+    jacs = [carry.carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
+            for t in range(traj.steps)]
+    return traj, jacs
+
+
+def test_carry_jacobian_is_diagonal(lstm):
+    """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
+
+    Derivative: the implementation's own backward, one-hot cotangents, every step.
+    Failure: the carry crosses a matrix or mixes batch rows, so gradient on the carry no
+    longer flows unit by unit (e.g. c mixed through a weight, h and c swapped).
+    """
+    lstm.require(autograd=True)
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        _, jacs = _jacobians(case)
+        for t, jac in enumerate(jacs, start=1):
+            b, h = jac.shape[:2]
+            off = ~np.eye(b * h, dtype=bool).reshape(b, h, b, h)
+            check_true(~off | (jac == 0), claim="off-diagonal carry Jacobian entry is not 0",
+                       case=case, axes=AXES, offset=(t,), values=jac)
+
+    prop()
+
+
+def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
+    """diag(∂c_t/∂c_{t-1} |carry) = f_t, with f_t from the reference cell and the documented
+    layout (peepholes: f + p_f c f(1−f) + p_i g i(1−i); no forget gate: 1).
+
+    Derivative: the implementation's backward; f_t: the float64 oracle on the recorded
+    inputs, never read back from the implementation.
+    Failure: the gate that scales the carry is not the forget gate of the layout (gate order
+    read in another framework's order, bias doubled or dropped, c0 ignored, a detached carry).
+    """
+    lstm.require(autograd=True, layout=True)
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        traj, jacs = _jacobians(case)
+        for t, jac in enumerate(jacs):
+            args = (case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
+            want = carry_derivative(*args, lstm.variant)
+            err = tol.step_error(*args, lstm.variant, case.dtype)
+            v = lstm_step(*args, lstm.variant)
+            bound = tol.SAFETY * tol.carry_derivative_error(err, case.params, traj.cs[t], v,
+                                                           lstm.variant, case.dtype)
+            b, h = want.shape
+            got = jac.reshape(b * h, b * h).diagonal().reshape(b, h)
+            check_close(got, want, bound, claim="carry Jacobian diagonal ≠ oracle f_t",
+                        case=case, axes=("step", "batch row", "coordinate"), offset=(t + 1,))
+
+    prop()
+
+
+def test_carry_jacobian_entries_in_unit_interval(lstm):
+    """Every entry of ∂c_t/∂c_{t-1} |carry lies in [0, 1] (exactly: σ ∈ [0, 1] in IEEE).
+
+    Derivative: the implementation's backward. Holds for standard, no-forget and CIFG
+    cells; not for peepholes (variants.md), where the property is skipped.
+    Failure: a forget gate outside [0, 1] (a peephole added after the sigmoid, a tanh or
+    linear forget gate), so the carry can amplify.
+    """
+    lstm.require(autograd=True, variants=BOUNDED_VARIANTS,
+                 why="peepholes make the carry derivative leave [0, 1]")
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        _, jacs = _jacobians(case)
+        for t, jac in enumerate(jacs, start=1):
+            check_true((jac >= 0) & (jac <= 1), claim="carry Jacobian entry outside [0, 1]",
+                       case=case, axes=AXES, offset=(t,), values=jac)
+
+    prop()

@@ -1,0 +1,110 @@
+"""The gates are blind to c_{t-1}: the carry map is affine in c_{t-1}.
+
+With x_t and h_{t-1} fixed, c_t(c) = f ⊙ c + i ⊙ g where f, i, g do not depend on c, so
+c_t(c + δ) − c_t(c) = f ⊙ δ for *every* δ, not just infinitesimal ones. This is checked by
+forward evaluations alone, so it applies where no autograd exists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._report import check_close
+from lstm_props._under_test import BOUNDED_VARIANTS
+from lstm_props.reference import lstm_step
+
+STEP_AXES = ("step", "batch row", "coordinate")
+
+
+def _slopes(case, t, traj):
+    """Secant slopes of c ↦ c_t(x_t, h_{t-1}, c) on two disjoint intervals [c, c+δ₁], [c+δ₁, c+δ₁+δ₂]."""
+    be, dt = case.cell.backend, case.cell.backend.np_dtype
+    x, h = be.asarray(traj.xs[t]), be.asarray(traj.hs[t])
+    c0 = traj.cs[t]
+    c1 = np.asarray(c0 + carry.probe(c0, 1, c0), dtype=dt).astype(np.float64)
+    c2 = np.asarray(c1 + carry.probe(c0, 2, c0), dtype=dt).astype(np.float64)
+    outs = [be.to_numpy(case.cell.step(x, h, be.asarray(c))[1]) for c in (c0, c1, c2)]
+    return (c0, c1, c2), outs
+
+
+def test_carry_map_is_affine_in_c(lstm):
+    """c_t(c+δ) − c_t(c) = f_t ⊙ δ with f_t independent of c (forward evaluations only).
+
+    Black-box: the secant slopes over two disjoint intervals agree and lie in [0, 1].
+    With the layout: both equal the oracle's f_t.
+    Tolerance: each evaluation's rounding, |f c| + |i g| + |c_t| times a few u, over |δ|
+    (black-box: |f|, |i g| ≤ 1); with the layout, the oracle's error bound on c_t and f_t.
+    Failure: a gate reads c_{t-1} (an undeclared peephole, h and c swapped), or the carry
+    passes through a nonlinearity (clipping, tanh on c).
+    """
+    lstm.require(variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        u = tol.unit_roundoff(case.dtype)
+        for t in range(traj.steps):
+            (c0, c1, c2), (y0, y1, y2) = _slopes(case, t, traj)
+            s1, s2 = (y1 - y0) / (c1 - c0), (y2 - y1) / (c2 - c1)
+            d1, d2 = np.abs(c1 - c0), np.abs(c2 - c1)
+            if case.params is None:
+                rnd = [8 * u * (np.abs(c) + np.abs(y) + 1) for c, y in ((c0, y0), (c1, y1),
+                                                                         (c2, y2))]
+                bound = tol.SAFETY * ((rnd[0] + rnd[1]) / d1 + (rnd[1] + rnd[2]) / d2)
+                check_close(s2, s1, bound, claim="carry slope depends on c_{t-1}", case=case,
+                            axes=STEP_AXES, offset=(t + 1,))
+                check_close(np.clip(s1, 0, 1), s1, tol.SAFETY * (rnd[0] + rnd[1]) / d1,
+                            claim="carry slope outside [0, 1]", case=case, axes=STEP_AXES,
+                            offset=(t + 1,))
+                continue
+            for c_a, c_b, y_a, y_b, d in ((c0, c1, y0, y1, d1), (c1, c2, y1, y2, d2)):
+                args = (case.params, traj.gate_xs[t], traj.hs[t])
+                err_a = tol.step_error(*args, c_a, lstm.variant, case.dtype)
+                err_b = tol.step_error(*args, c_b, lstm.variant, case.dtype)
+                f = lstm_step(*args, c_a, lstm.variant).f
+                bound = tol.SAFETY * (err_a.df + (err_a.dc + err_b.dc) / d)
+                check_close((y_b - y_a) / (c_b - c_a), f, bound,
+                            claim="carry slope (c_t(c+δ) − c_t(c))/δ ≠ oracle f_t", case=case,
+                            axes=STEP_AXES, offset=(t + 1,))
+
+    prop()
+
+
+def test_hidden_output_carry_derivative(lstm):
+    """∂h_t/∂c_{t-1} |carry = W_hr · diag(o_t ⊙ tanh'(c_t) ⊙ f_t)  (W_hr = I unprojected).
+
+    Derivative: the implementation's backward, h_{t-1} and x_t fixed; o_t, c_t, f_t from the
+    oracle. Every other entry (other units, other batch rows) must vanish.
+    Failure: the output path reads the wrong state (h' = o ⊙ tanh(c_{t-1}), tanh missing,
+    h and c swapped), or the projection is applied in the wrong place.
+    """
+    lstm.require(autograd=True, layout=True, variants=BOUNDED_VARIANTS,
+                 why="the output peephole adds p_o terms")
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        params = case.params
+        for t in range(traj.steps):
+            args = (params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
+            v = lstm_step(*args, lstm.variant)
+            err = tol.step_error(*args, lstm.variant, case.dtype)
+            got = carry.hidden_carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
+            b, p, _, h = got.shape
+            w_hr = np.eye(h) if params.w_hr is None else params.w_hr
+            diag = v.o * (1 - np.tanh(v.c) ** 2) * v.f  # (B, H)
+            want = np.zeros_like(got)
+            factor_err = tol.jacobian_factor_error(err, traj.cs[t], v.c, case.dtype)
+            bound = np.zeros_like(got)
+            for row in range(b):
+                want[row, :, row, :] = w_hr * diag[row]
+                bound[row, :, row, :] = tol.SAFETY * np.abs(w_hr) * (
+                    factor_err[row] + tol.gamma(h + 2, case.dtype) * np.abs(diag[row]))
+            check_close(got, want, bound, claim="∂h_t/∂c_{t-1} ≠ W_hr diag(o tanh'(c_t) f)",
+                        case=case, axes=("step", "batch row b", "unit p", "batch row b'",
+                                         "coordinate k"), offset=(t + 1,))
+
+    prop()

@@ -1,0 +1,60 @@
+"""Closing one forget gate cuts the gradient on that unit, and only on that unit."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._layout import FORCE_BIAS
+from lstm_props._report import check_close, check_true
+
+
+def _chain(case, traj, u, last, params_at):
+    """ūᵀ ∂c_last/∂c_0 |carry, writing params_at(t) before evaluating step t."""
+    adj = u
+    for t in range(last, 0, -1):
+        case.cell.write_layout(params_at(t))
+        adj = carry.carry_vjp(case.cell, traj.xs[t - 1], traj.hs[t - 1], traj.cs[t - 1], adj)
+    return adj
+
+
+def test_closed_forget_gate_cuts_the_carry(lstm):
+    """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only) ⇒ for every T ≥ s,
+    (∂c_T/∂c_0 |carry)[k] = 0 exactly, and every other coordinate is unchanged.
+
+    Derivative: the implementation's backward, teacher-forced h, parameters rewritten in
+    place between steps. Tolerance on the other coordinates: the T-step backward's rounding.
+    Failure: the forget bias of unit k lives elsewhere (gate-order or slice bug), a gate
+    leaks into its neighbours, or the implementation caches stale weights.
+    """
+    lstm.require(autograd=True, writable=True, variants=("standard", "cifg"),
+                 why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
+
+    @given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
+    def prop(case, data):
+        steps, hidden = case.xs.shape[0], case.c0.shape[1]
+        s = data.draw(st.integers(1, steps), label="cut step s")
+        k = data.draw(st.integers(0, hidden - 1), label="cut coordinate k")
+        base = case.params
+        cut = case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        u = np.asarray(carry.probe(case.c0, 31, case.xs), dtype=case.cell.backend.np_dtype)
+        u = u.astype(np.float64)
+        for last in range(s, steps + 1):
+            kept = _chain(case, traj, u, last, lambda t: base)
+            gone = _chain(case, traj, u, last, lambda t: cut if t == s else base)
+            check_true(gone[:, k] == 0, claim=f"coordinate {k} survives a closed gate at "
+                       f"step {s} (T = {last})", case=case, axes=("batch row",),
+                       values=gone[:, k])
+            others = np.delete(np.arange(hidden), k)
+            bound = tol.SAFETY * tol.gamma(2 * last + 2, case.dtype) * np.abs(kept)
+            check_close(gone[:, others], kept[:, others], bound[:, others] +
+                        tol.SMALLEST_NORMAL[case.dtype],
+                        claim=f"closing unit {k} at step {s} changed another unit (T = {last})",
+                        case=case)
+        case.cell.write_layout(base)
+
+    prop()

@@ -1,0 +1,122 @@
+"""Two tracks of gradient: the carry (diagonal) and the hidden path (crosses W_hh once).
+
+One step maps s_{t-1} = (h_{t-1}, c_{t-1}) to s_t = (h_t, c_t). Its Jacobian has blocks
+
+    ∂c_t/∂c_{t-1} = diag(f_t)                                   (the carry track)
+    ∂c_t/∂h_{t-1} = diag(c_{t-1} σ'_f) W_hf + diag(g σ'_i) W_hi + diag(i tanh'_g) W_hg
+    ∂h_t/∂c_{t-1} = W_hr diag(o_t tanh'(c_t) f_t),  ∂h_t/∂h_{t-1} = ... W_ho, W_h·
+
+so the *total* BPTT derivative ∂c_T/∂c_0 = [∏_t J_t]_{cc} mixes both tracks and is not
+diagonal. (The often-quoted one-step form diag(f_t) + (∂c_t/∂h_{t-1}) diag(o_{t-1} ⊙
+tanh'(c_{t-1})) holds o_{t-1} fixed; the exact product must also carry o_{t-1}'s own
+dependence on c_{t-2}, which the state Jacobian above does.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._report import check_close
+from lstm_props.reference import lstm_step
+
+
+def _oracle_vjp(params, x, h, c, u_h, u_c, variant):
+    """The reference step's VJP in float64 (autograd of the reference math, not the target)."""
+    hh = torch.tensor(h, dtype=torch.float64, requires_grad=True)
+    cc = torch.tensor(c, dtype=torch.float64, requires_grad=True)
+    out = lstm_step(params, torch.tensor(x, dtype=torch.float64), hh, cc, variant, xp=torch)
+    total = (out.h * torch.tensor(u_h)).sum() + (out.c * torch.tensor(u_c)).sum()
+    grad_h, grad_c = torch.autograd.grad(total, (hh, cc), allow_unused=True)
+    zero = np.zeros_like
+    return (zero(h) if grad_h is None else grad_h.numpy(),
+            zero(c) if grad_c is None else grad_c.numpy())
+
+
+def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
+    """ūᵀ∂s_t/∂s_{t-1} from the implementation equals the oracle's: the c-column is the
+    carry track f ⊙ ū_c (+ the output path), the h-column crosses W_hh exactly once.
+
+    Derivative: the implementation's backward w.r.t. (h_{t-1}, c_{t-1}), random cotangents
+    on (h_t, c_t); the oracle's: autograd of the float64 reference step.
+    Tolerance: every gate-derivative weight is off by at most the bound of
+    tolerances.jacobian_factor_error, summed through |W_hh| (and |W_hr|), plus γ rounding.
+    Failure: a wrong gate delta in the backward (the gradient of h ignored, f² used,
+    dc overwritten instead of accumulated, the wrong W_hh slice).
+    """
+    lstm.require(autograd=True, layout=True)
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        p, dtype = case.params, case.dtype
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        for t in range(traj.steps):
+            x, h, c = traj.gate_xs[t], traj.hs[t], traj.cs[t]
+            u_h = np.asarray(carry.probe(h, 41 + t, case.xs), dtype=case.cell.backend.np_dtype)
+            u_c = np.asarray(carry.probe(c, 51 + t, case.xs), dtype=case.cell.backend.np_dtype)
+            u_h, u_c = u_h.astype(np.float64), u_c.astype(np.float64)
+            got_h, got_c = carry.step_vjp(case.cell, traj.xs[t], h, c, u_h, u_c)
+            want_h, want_c = _oracle_vjp(p, x, h, c, u_h, u_c, lstm.variant)
+            v = lstm_step(p, x, h, c, lstm.variant)
+            err = tol.step_error(p, x, h, c, lstm.variant, dtype)
+            factor = tol.jacobian_factor_error(err, c, v.c, dtype)
+            weight = 2 + np.abs(c) + np.abs(v.c)
+            u_eff = np.abs(u_c) + (np.abs(u_h) if p.w_hr is None else np.abs(u_h) @ np.abs(p.w_hr))
+            peep = 1.0 if p.peephole is None else 1.0 + np.abs(p.peephole).sum(0)
+            hidden = p.hidden_size
+            n = 4 * hidden + 2
+            bound_c = tol.SAFETY * u_eff * peep * (factor + tol.gamma(n, dtype) * weight)
+            gate_err = np.tile(u_eff * (factor + tol.gamma(n, dtype) * weight), 4)
+            bound_h = tol.SAFETY * gate_err @ np.abs(p.w_hh)
+            check_close(got_c, want_c, bound_c, claim="∂/∂c_{t-1} (carry track) ≠ oracle",
+                        case=case, axes=("step", "batch row", "coordinate"), offset=(t + 1,))
+            check_close(got_h, want_h, bound_h, claim="∂/∂h_{t-1} (hidden track) ≠ oracle",
+                        case=case, axes=("step", "batch row", "unit"), offset=(t + 1,))
+
+    prop()
+
+
+def test_bptt_equals_product_of_step_jacobians(lstm):
+    """ūᵀ ∂s_T/∂s_0 from one backward through T free-running steps = ūᵀ J_T ··· J_1, with
+    J_t = ∂s_t/∂s_{t-1} the implementation's own one-step Jacobians at the recorded states.
+
+    Derivative: BPTT through the implementation (h fed back, not teacher-forced) against
+    the chain rule applied to its materialised one-step Jacobians, in float64.
+    Tolerance: the backward's rounding, (T + 1)γ_n |ū|ᵀ∏|J_t|, n = 4(P + H) + 2.
+    Failure: the backward of a step depends on what other calls did (buffers clobbered by
+    a later step, state cached between calls), so BPTT is not the chain rule.
+    """
+    lstm.require(autograd=True)
+
+    @given(lstm.cases(max_steps=4))
+    def prop(case):
+        cell, be, dtype = case.cell, case.cell.backend, case.dtype
+        traj = carry.record(cell, case.xs, case.h0, case.c0)
+        jacs = [carry.state_jacobian(cell, traj.xs[t], traj.hs[t], traj.cs[t])
+                for t in range(traj.steps)]
+        u_h = np.asarray(carry.probe(case.h0, 61, case.xs), dtype=be.np_dtype).astype(float)
+        u_c = np.asarray(carry.probe(case.c0, 62, case.xs), dtype=be.np_dtype).astype(float)
+
+        def run(h0, c0):
+            _, h, c = carry.rollout(cell, case.xs, h0, c0)
+            return h, c
+
+        got_h, got_c = be.vjp(run, (case.h0, case.c0), (u_h, u_c))
+        u = carry.pack(u_h, u_c)
+        want, mag = u, np.abs(u)
+        for j in reversed(jacs):
+            want, mag = want @ j, mag @ np.abs(j)
+        p, hid = case.h0.shape[1], case.c0.shape[1]
+        bound = tol.SAFETY * (traj.steps + 1) * tol.gamma(4 * (p + hid) + 2, dtype) * mag
+        bound = bound + tol.SMALLEST_NORMAL[dtype]
+        b = case.h0.shape[0]
+        want, bound = want.reshape(b, p + hid), bound.reshape(b, p + hid)
+        check_close(got_c, want[:, p:], bound[:, p:], claim="BPTT ∂/∂c_0 ≠ chain of step "
+                    "Jacobians", case=case)
+        check_close(got_h, want[:, :p], bound[:, :p], claim="BPTT ∂/∂h_0 ≠ chain of step "
+                    "Jacobians", case=case, axes=("batch row", "unit"))
+
+    prop()

@@ -1,0 +1,73 @@
+"""Hand-written targets for the self-tests: correct cells in other layouts, and bad targets."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class FusedIFOGCell(nn.Module):
+    """A correct LSTM cell in another layout: one fused (D + H, 4H) kernel, gates i, f, o, g
+    in columns, one bias (Keras-like). The suite cannot read it: black-box mode."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.kernel = nn.Parameter(torch.randn(input_size + hidden_size, 4 * hidden_size) * 0.5)
+        self.bias = nn.Parameter(torch.randn(4 * hidden_size) * 0.5)
+
+    def forward(self, x, state):
+        h, c = state
+        z = torch.cat([x, h], dim=1) @ self.kernel + self.bias
+        i, f, o, g = z.chunk(4, dim=1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def fused_cell() -> nn.Module:
+    """A fixed-size instance (zero-argument factory)."""
+    return FusedIFOGCell(3, 5)
+
+
+class _Broken(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = 3, 4
+
+
+class RaisingCell(_Broken):
+    def forward(self, x, state):
+        raise RuntimeError("kernel launch failed")
+
+
+class WrongShapeCell(_Broken):
+    def forward(self, x, state):
+        h, c = state
+        return h[:, :1], c
+
+
+class NaNCell(_Broken):
+    def forward(self, x, state):
+        h, c = state
+        return h * float("nan"), c
+
+
+class NaNForLargeInputCell(nn.LSTMCell):
+    """Fine on the smoke test, NaN once |x| > 2: an adapter fault found mid-property."""
+
+    def forward(self, x, state):
+        h, c = super().forward(x, state)
+        if x.abs().max() > 2:
+            c = c * float("nan")
+        return h, c
+
+
+class NotACell:
+    pass
+
+
+raising_cell = RaisingCell()
+wrong_shape_cell = WrongShapeCell()
+nan_cell = NaNCell()
+not_a_cell = NotACell()
+number = 3.5

@@ -1,0 +1,26 @@
+"""Every mutant in the zoo is killed by the property written to catch it."""
+
+from __future__ import annotations
+
+import pytest
+
+from lstm_props.mutants import KILLS
+
+
+@pytest.mark.parametrize(("mutant", "prop"), sorted(KILLS.items()))
+def test_mutant_is_killed_by_its_property(run_properties, mutant, prop):
+    result = run_properties(f"lstm_props.mutants:{mutant}", "-k", prop, profile="mutants")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"{mutant} survived {prop}: {outcomes}"
+    assert "PropertyFailure" in result.stdout.str(), "failed, but not by a property's claim"
+
+
+def test_a_failure_shrinks_and_prints_how_to_reproduce(run_properties):
+    """With shrinking on, the counterexample is small and the reproduce line is printed."""
+    result = run_properties("lstm_props.mutants:CarryGain", "-k",
+                            "test_carry_product_is_bounded_and_non_increasing")
+    out = result.stdout.str()
+    assert result.ret == 1
+    assert "B=1 T=2" in out, out[-2000:]
+    assert "lstm_props: reproduce with" in out
+    assert "--lstm-adapter lstm_props.mutants:CarryGain" in out
