@@ -105,26 +105,32 @@ def step_error(
     u, a = UNIT_ROUNDOFF[dtype], ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
     v = lstm_step(params, x, h, c, variant)
     hidden = params.hidden_size
-    n = params.input_size + params.output_size + 2
+    n = params.input_size + params.output_size + 2 + (variant == "peephole")
     mag = np.abs(x) @ np.abs(params.w_ih).T + np.abs(h) @ np.abs(params.w_hh).T
     mag = mag + np.abs(params.b_ih) + np.abs(params.b_hh)
+    if variant == "peephole":  # p_i c and p_f c are one more term of the i and f sums
+        p = np.abs(params.peephole)
+        mag[:, :hidden] += p[0] * np.abs(c)
+        mag[:, hidden : 2 * hidden] += p[1] * np.abs(c)
     dz = gamma(n, dtype) * mag + (np.abs(dx) * np.ones_like(x)) @ np.abs(params.w_ih).T
     dz = dz + (np.abs(dh_in) * np.ones_like(h)) @ np.abs(params.w_hh).T
     dz_i, dz_f, dz_g, dz_o = (dz[:, k * hidden : (k + 1) * hidden].copy() for k in range(4))
     z = preactivations(params, x, h)
     z_i, z_f, z_g, z_o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    if variant == "peephole":
-        p = np.abs(params.peephole)
-        dz_i += p[0] * (np.abs(c) * u + dc_in)
-        dz_f += p[1] * (np.abs(c) * u + dc_in)
+    if variant == "peephole":  # the gates' actual arguments include p ⊙ c
+        dz_i += p[0] * dc_in
+        dz_f += p[1] * dc_in
+        z_i = z_i + params.peephole[0] * c
+        z_f = z_f + params.peephole[1] * c
     df = np.zeros_like(dz_f) if variant == "no_forget" else _sigmoid_error(z_f, dz_f, dtype)
     di = df + u if variant == "cifg" else _sigmoid_error(z_i, dz_i, dtype)
     dg = _tanh_error(z_g, dz_g, dtype)
     f, i, g = np.abs(v.f), np.abs(v.i), np.abs(v.g)
     dc = np.abs(c) * df + f * dc_in + np.abs(g) * di + i * dg
     dc = dc + 2 * u * (np.abs(f * c) + np.abs(i * g))
-    if variant == "peephole":
-        dz_o = dz_o + np.abs(params.peephole[2]) * (dc + u * np.abs(v.c))
+    if variant == "peephole":  # z_o + p_o c': c' carries δc', and the sum one more term
+        z_o_mag = mag[:, 3 * hidden :] + np.abs(params.peephole[2] * v.c)
+        dz_o = gamma(n, dtype) * z_o_mag + np.abs(params.peephole[2]) * dc
     do = _sigmoid_error(np.asarray(_peep_zo(params, z_o, v.c, variant)), dz_o, dtype)
     hidden_pre = np.abs(v.o * np.tanh(v.c))
     dh = np.abs(np.tanh(v.c)) * do + np.abs(v.o) * (dc + a) + u * hidden_pre

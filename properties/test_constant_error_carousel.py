@@ -52,7 +52,7 @@ def test_open_forget_gate_gives_identity_carry(lstm):
         steps = carry.oracle_steps(params, traj, lstm.variant)
         want = traj.cs[0] + sum(v.i * v.g for v in steps)
         bound = 0.0
-        for t, v in enumerate(steps):
+        for t in range(len(steps)):
             err = tol.step_error(params, traj.gate_xs[t], traj.hs[t], traj.cs[t],
                                  lstm.variant, case.dtype)
             bound = bound + err.dc + 2 * tol.unit_roundoff(case.dtype) * np.abs(traj.cs[t + 1])

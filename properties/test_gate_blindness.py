@@ -20,7 +20,7 @@ STEP_AXES = ("step", "batch row", "coordinate")
 
 
 def _slopes(case, t, traj):
-    """Secant slopes of c ↦ c_t(x_t, h_{t-1}, c) on two disjoint intervals [c, c+δ₁], [c+δ₁, c+δ₁+δ₂]."""
+    """Secant slopes of c ↦ c_t(x_t, h_{t-1}, c) over [c, c+δ₁] and [c+δ₁, c+δ₁+δ₂]."""
     be, dt = case.cell.backend, case.cell.backend.np_dtype
     x, h = be.asarray(traj.xs[t]), be.asarray(traj.hs[t])
     c0 = traj.cs[t]
@@ -93,7 +93,7 @@ def test_hidden_output_carry_derivative(lstm):
             v = lstm_step(*args, lstm.variant)
             err = tol.step_error(*args, lstm.variant, case.dtype)
             got = carry.hidden_carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
-            b, p, _, h = got.shape
+            b, _, _, h = got.shape
             w_hr = np.eye(h) if params.w_hr is None else params.w_hr
             diag = v.o * (1 - np.tanh(v.c) ** 2) * v.f  # (B, H)
             want = np.zeros_like(got)

@@ -72,7 +72,7 @@ class CheckedCell:
 
     def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         out = self._call("sequence", xs, h0, c0)
-        t, b = _shape(xs)[:2]
+        b = _shape(xs)[1]
         spec = self.inner.spec
         self._expect(out[1], (b, spec.output_size), "h_T returned by sequence()")
         self._expect(out[2], (b, spec.hidden_size), "c_T returned by sequence()")

@@ -119,6 +119,7 @@ class CellAdapter(ABC):
     # -- multi-layer context -----------------------------------------------------------------
     def set_context(self, h_all: np.ndarray, c_all: np.ndarray) -> None:
         """Fix the states of the other layers of a stack (no-op for a single layer)."""
+        return None
 
 
 class Views(NamedTuple):

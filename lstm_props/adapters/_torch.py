@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -93,7 +93,8 @@ class TorchCellAdapter(_TorchCellBase):
     (weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh); otherwise black-box mode.
     """
 
-    _NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
+    _NAMES: ClassVar[dict[str, str]] = {
+        "w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
     def __init__(self, module: nn.Module, name: str, backend: TorchBackend, spec: CellSpec):
         super().__init__(module, name, backend)

@@ -24,6 +24,6 @@ __all__ = [
     "sigmoid",
 ]
 
-from lstm_props.reference._module import ReferenceLSTMCell  # noqa: E402
+from lstm_props.reference._module import ReferenceLSTMCell
 
 __all__ += ["ReferenceLSTMCell"]

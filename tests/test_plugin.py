@@ -1,0 +1,58 @@
+"""The pytest plugin: header, options, skips with reasons, reproduce lines, seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TARGETS
+
+
+def test_header_names_target_variant_device_dtype_and_seed(run_properties):
+    result = run_properties("lstm_props.targets:reference_cifg", "--lstm-dtype", "float64",
+                            "-k", "test_carry_jacobian_is_diagonal", profile="dev")
+    result.stdout.fnmatch_lines(["lstm_props: target=lstm_props.targets:reference_cifg "
+                                 "variant=cifg device=cpu dtype=float64 "
+                                 "hypothesis profile=dev seed=*"])
+    assert "seed=derandomized" not in result.stdout.str()
+
+
+def test_ci_profile_is_derandomized(run_properties):
+    result = run_properties("torch.nn:LSTMCell", "-k", "test_carry_jacobian_is_diagonal")
+    result.stdout.fnmatch_lines(["*hypothesis profile=ci seed=derandomized"])
+
+
+def test_unknown_option_values_are_rejected(pytester: pytest.Pytester):
+    result = pytester.runpytest_inprocess("--lstm-variant", "gru")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "invalid choice: 'gru'" in result.stderr.str()
+
+
+def test_black_box_target_skips_oracle_properties_with_reason(run_properties):
+    result = run_properties(f"{TARGETS}:FusedIFOGCell")
+    result.stdout.fnmatch_lines(["*SKIPPED*black-box (parameters not in the documented layout)*"])
+    assert result.ret == 0
+
+
+def test_declared_variant_changes_expectations(run_properties):
+    """A peephole cell passes as peephole, and fails when declared standard."""
+    target = "lstm_props.targets:reference_peephole"
+    declared = run_properties(target, "--lstm-variant", "peephole")
+    assert declared.ret == 0
+    undeclared = run_properties(target, "--lstm-variant", "standard", "-k",
+                                "test_carry_jacobian_diagonal_equals_forget_gate",
+                                profile="mutants")
+    assert undeclared.ret == 1
+
+
+def test_multi_layer_target_is_checked_layer_by_layer(run_properties):
+    result = run_properties("lstm_props.targets:lstm_two_layer", "-k",
+                            "diagonal or fused", "-v")
+    result.stdout.fnmatch_lines(["*test_carry_jacobian_is_diagonal?layer0? PASSED*",
+                                 "*test_carry_jacobian_is_diagonal?layer1? PASSED*",
+                                 "*test_fused_sequence_equals_composed_steps?stack? PASSED*"])
+
+
+def test_factory_of_fixed_instance_and_file_path_targets(run_properties):
+    result = run_properties(f"{TARGETS}:fused_cell", "-k", "diagonal or affine")
+    assert result.ret == 0
+    assert result.parseoutcomes().get("passed", 0) >= 2
