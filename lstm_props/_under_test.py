@@ -28,6 +28,11 @@ class LSTMUnderTest:
             if self.target.sized else self.target.build()
         return views.layers[self.layer]
 
+    @staticmethod
+    def _skip(reason: str) -> None:
+        # Report the skip at the property, not here (pytest's item-location skip).
+        raise pytest.skip.Exception(reason, _use_item_location=True)
+
     def require(
         self,
         *,
@@ -42,17 +47,17 @@ class LSTMUnderTest:
         view = self.view()
         name = self.target.name
         if variants is not None and self.variant not in variants:
-            pytest.skip(f"does not hold for the {self.variant} variant{': ' + why if why else ''}")
+            self._skip(f"does not hold for the {self.variant} variant{': ' + why if why else ''}")
         if autograd and not view.backend.autograd:
-            pytest.skip(f"{name} has no autograd backend")
+            self._skip(f"{name} has no autograd backend")
         if (layout or writable) and view.read_layout() is None:
-            pytest.skip(f"{name} is black-box (parameters not in the documented layout)")
+            self._skip(f"{name} is black-box (parameters not in the documented layout)")
         if writable and not view.writable_layout:
-            pytest.skip(f"{name} does not let the suite write its parameters")
+            self._skip(f"{name} does not let the suite write its parameters")
         if sequence and not self.target.build(
             *((3, max(4, self.target.min_hidden_size)) if self.target.sized else ())
         ).stack.has_sequence:
-            pytest.skip(f"{name} has no fused sequence call")
+            self._skip(f"{name} has no fused sequence call")
 
     def cases(self, **kwargs: Any) -> st.SearchStrategy[LSTMCase]:
         """Cases for this layer (``layer="stack"`` in kwargs for the whole stack)."""

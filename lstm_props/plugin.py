@@ -26,8 +26,10 @@ DTYPES = ("float32", "float64")
 _COMMON = {"deadline": None, "print_blob": True,
            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 settings.register_profile("ci", derandomize=True, max_examples=15, database=None, **_COMMON)
-settings.register_profile("dev", max_examples=15, **_COMMON)
-settings.register_profile("thorough", max_examples=200, **_COMMON)
+# derandomize=False is explicit: unset fields fall back to Hypothesis' default profile, which
+# is its own derandomized "ci" profile whenever a CI variable is set.
+settings.register_profile("dev", max_examples=15, derandomize=False, **_COMMON)
+settings.register_profile("thorough", max_examples=200, derandomize=False, **_COMMON)
 # For the mutant zoo: is the mutant killed? Shrinking it to a minimal case is not the question.
 settings.register_profile("mutants", derandomize=True, max_examples=30, database=None,
                           phases=[Phase.explicit, Phase.generate], **_COMMON)

@@ -56,3 +56,15 @@ def test_factory_of_fixed_instance_and_file_path_targets(run_properties):
     result = run_properties(f"{TARGETS}:fused_cell", "-k", "diagonal or affine")
     assert result.ret == 0
     assert result.parseoutcomes().get("passed", 0) >= 2
+
+
+def test_a_numpy_adapter_without_autograd_runs_the_forward_only_properties(run_properties):
+    """The contract does not assume torch: examples/numpy_adapter.py has no autograd."""
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "numpy_adapter.py"
+    result = run_properties(f"{example}:make_adapter")
+    assert result.ret == 0
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 3 and outcomes["skipped"] == 14
+    result.stdout.fnmatch_lines(["*test_gate_blindness.py*has no autograd backend*"])
