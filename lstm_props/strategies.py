@@ -78,19 +78,27 @@ def _round(a: np.ndarray, dtype: type) -> np.ndarray:
     return np.asarray(a, dtype=dtype).astype(np.float64)
 
 
+def _pick(draw: st.DrawFn, lo: int, hi: int, taken: set[int], label: str) -> int:
+    """A value in [lo, hi] not in ``taken`` when one exists (equal sizes hide transposes)."""
+    free = [v for v in range(lo, hi + 1) if v not in taken]
+    return draw(st.sampled_from(free or list(range(lo, hi + 1))), label=label)
+
+
 @st.composite
 def _sizes(draw: st.DrawFn, target: Target, min_steps: int, max_steps: int,
            max_batch: int) -> tuple[int, int, int | None, int | None]:
-    """(B, T, D, H), with batch ≠ time ≠ input ≠ hidden when the target's sizes are drawn."""
-    b = draw(st.integers(1, max_batch))
-    t = draw(st.integers(min_steps, max_steps))
-    if not target.sized:
-        return b, t, None, None
-    d = draw(st.integers(1, 5))
-    h = draw(st.integers(max(2, target.min_hidden_size), 6))
-    if len({b, t, d, h}) < 4 and max_steps - min_steps >= 3:
-        # Equal sizes hide transposition bugs; nudge rather than reject.
-        d, h = draw(st.sampled_from([(d, h), (5, 6), (4, 6), (5, 4)]))
+    """(B, T, D, H), pairwise different wherever the ranges allow."""
+    taken: set[int] = set()
+    d = h = None
+    if target.sized:
+        h = _pick(draw, max(2, target.min_hidden_size), 6, taken, "hidden size")
+        d = _pick(draw, 1, 5, taken | {h}, "input size")
+        taken = {d, h}
+    else:
+        views = target.build()
+        taken = {views.stack.spec.input_size, views.stack.spec.hidden_size}
+    b = _pick(draw, 1, max_batch, taken, "batch size")
+    t = _pick(draw, min_steps, max_steps, taken | {b}, "steps")
     return b, t, d, h
 
 
