@@ -139,7 +139,7 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
 
 def smoke_test(target: Target) -> None:
     """One step of every view on small random inputs: shapes right, values finite."""
-    views = target.build(3, max(4, target.min_hidden_size)) if target.sized else target.build()
+    views = target.probe()
     rng = np.random.default_rng(0)
     for view in {id(v): v for v in [*views.layers, views.stack]}.values():
         cell = CheckedCell(view, target.name)

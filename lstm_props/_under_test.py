@@ -24,9 +24,7 @@ class LSTMUnderTest:
     device: str
 
     def view(self) -> CellAdapter:
-        views = self.target.build(3, max(4, self.target.min_hidden_size)) \
-            if self.target.sized else self.target.build()
-        return views.layers[self.layer]
+        return self.target.probe().layers[self.layer]
 
     @staticmethod
     def _skip(reason: str) -> None:
@@ -54,9 +52,7 @@ class LSTMUnderTest:
             self._skip(f"{name} is black-box (parameters not in the documented layout)")
         if writable and not view.writable_layout:
             self._skip(f"{name} does not let the suite write its parameters")
-        if sequence and not self.target.build(
-            *((3, max(4, self.target.min_hidden_size)) if self.target.sized else ())
-        ).stack.has_sequence:
+        if sequence and not self.target.probe().stack.has_sequence:
             self._skip(f"{name} has no fused sequence call")
 
     def cases(self, **kwargs: Any) -> st.SearchStrategy[LSTMCase]:

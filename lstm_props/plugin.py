@@ -145,7 +145,7 @@ def _variant(config: pytest.Config) -> str:
     target = config.stash[_STATE]["target"]
     if target is None:
         return "standard"
-    views = target.build(3, max(4, target.min_hidden_size)) if target.sized else target.build()
+    views = target.probe()
     return views.layers[0].variant or "standard"
 
 

@@ -146,3 +146,7 @@ class Target(ABC):
     @abstractmethod
     def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
         """Build (or reuse) the implementation; sizes are None for a fixed-size target."""
+
+    def probe(self) -> Views:
+        """Views at small sizes, to read the target's structure and capabilities."""
+        return self.build(3, max(4, self.min_hidden_size)) if self.sized else self.build()
