@@ -17,6 +17,14 @@ from hypothesis import HealthCheck, Phase, settings
 
 from lstm_props._errors import AdapterError, LSTMPropsError, TargetError
 from lstm_props._layout import VARIANTS
+from lstm_props._results import (
+    SCHEMA,
+    mark_xfails,
+    read_xfail_file,
+    result_of,
+    table,
+    write_json,
+)
 from lstm_props._under_test import LSTMUnderTest
 
 DEFAULT_TARGET = "torch.nn:LSTMCell"
@@ -49,6 +57,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the target runs (default cpu)")
     group.addoption("--lstm-dtype", dest="lstm_dtype", default="float32", choices=DTYPES,
                     help="the precision the target computes in (default float32)")
+    group.addoption("--lstm-max-examples", dest="lstm_max_examples", default=None, type=int,
+                    metavar="N", help="examples per property (overrides the profile's)")
+    group.addoption("--lstm-xfail", dest="lstm_xfail", default=None, metavar="FILE",
+                    help="known deviations: one property id per line, # comments")
+    group.addoption("--lstm-json", dest="lstm_json", default=None, metavar="PATH",
+                    help=f"write per-property results as JSON (schema {SCHEMA})")
+    group.addoption("--lstm-table", dest="lstm_table", action="store_true",
+                    help="print the conformance table at the end")
 
 
 def _profile(config: pytest.Config) -> str:
@@ -58,6 +74,16 @@ def _profile(config: pytest.Config) -> str:
     name = "ci" if os.environ.get("CI") else "dev"
     settings.load_profile(name)
     return name
+
+
+def _apply_max_examples(config: pytest.Config, profile: str) -> None:
+    n = config.getoption("lstm_max_examples")
+    if n is None:
+        return
+    if n < 1:
+        raise pytest.UsageError(f"--lstm-max-examples {n}: give a positive number, e.g. 25")
+    settings.register_profile(f"{profile}+{n}", settings.get_profile(profile), max_examples=n)
+    settings.load_profile(f"{profile}+{n}")
 
 
 def _seed(config: pytest.Config, profile: str) -> int | None:
@@ -80,14 +106,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "lstm_stack: the property checks the whole stack, not one layer view")
     profile = _profile(config)
+    _apply_max_examples(config, profile)
     config.stash[_STATE] = {
         "target_name": config.getoption("lstm_adapter") or DEFAULT_TARGET,
         "explicit": config.getoption("lstm_adapter") is not None,
         "profile": profile,
         "seed": _seed(config, profile),
         "target": None,
+        "results": {},
+        "xfail": read_xfail_file(config.getoption("lstm_xfail"))
+        if config.getoption("lstm_xfail") else set(),
     }
     _share_cores_with_xdist_workers()
+    config.pluginmanager.register(_ResultCollector(config.stash[_STATE]["results"]),
+                                  "lstm_props.results")
     if config.getoption("lstm_device") == "cuda":
         import torch
 
@@ -193,3 +225,52 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"{type(exc).__name__}: {exc}"
     report.sections.append(("lstm_props: reproduce with",
                             reproduce_command(item.config, item.nodeid)))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ids = config.stash[_STATE]["xfail"]
+    if ids:
+        mark_xfails([i for i in items if "lstm" in getattr(i, "fixturenames", ())], ids)
+
+
+_RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 2, "error": 3}
+
+
+class _ResultCollector:
+    """Registered per session, so nested in-process runs (pytester) keep their own results."""
+
+    def __init__(self, results: dict[str, Any]) -> None:
+        self.results = results
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = result_of(report)
+        old = self.results.get(report.nodeid)
+        if result is not None and (old is None or _RANK[result.outcome] >= _RANK[old.outcome]):
+            self.results[report.nodeid] = result
+
+
+def _header(config: pytest.Config) -> dict[str, Any]:
+    state = config.stash[_STATE]
+    return {"target": state["target_name"], "variant": _variant(config),
+            "device": config.getoption("lstm_device"), "dtype": config.getoption("lstm_dtype"),
+            "seed": state["seed"], "profile": state["profile"]}
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    results = _sorted_results(config)
+    if config.getoption("lstm_table") and results:
+        terminalreporter.section("lstm_props conformance")
+        for line in table(results):
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    path = config.getoption("lstm_json")
+    if path and not hasattr(config, "workerinput"):
+        write_json(path, _header(config), _sorted_results(config))
+
+
+def _sorted_results(config: pytest.Config) -> list[Any]:
+    results = config.stash[_STATE]["results"]
+    return [results[k] for k in sorted(results)]

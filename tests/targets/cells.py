@@ -71,3 +71,12 @@ wrong_shape_cell = WrongShapeCell()
 nan_cell = NaNCell()
 not_a_cell = NotACell()
 number = 3.5
+
+
+class RaisesForBatchOfThree(nn.LSTMCell):
+    """Passes the smoke test (batch 2), raises whenever a property draws batch 3."""
+
+    def forward(self, x, state):
+        if x.shape[0] == 3:
+            raise RuntimeError("workspace too small for batch 3")
+        return super().forward(x, state)

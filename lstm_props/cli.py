@@ -1,0 +1,125 @@
+"""``lstm-props``: the conformance gate. ``check`` runs the properties through pytest and
+answers with an exit code; ``list`` prints the properties, built-in targets and variants.
+
+Exit codes: 0 every applicable property passed; 1 a property failed; 2 a usage error, a
+target that cannot be loaded, or an adapter fault (a step that raises, wrong shapes, NaN).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from lstm_props._layout import VARIANTS
+from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
+from lstm_props.targets import BUILTIN
+
+PROFILES = ("ci", "dev", "thorough")
+EPILOG = ("exit codes: 0 all applicable properties passed; 1 a property failed; "
+          "2 usage error, unloadable target or adapter fault")
+
+
+def _properties_dir() -> Path:
+    import lstm_props.properties
+
+    return Path(lstm_props.properties.__file__).parent
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, e.g. 25") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lstm-props", description=__doc__.split("\n\n")[0],
+                                     epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check a target against every property",
+                           epilog=EPILOG)
+    check.add_argument("target", nargs="?", default=DEFAULT_TARGET,
+                       help=f"package.module:attr or path/to/file.py:attr (default "
+                            f"{DEFAULT_TARGET})")
+    check.add_argument("--variant", choices=VARIANTS)
+    check.add_argument("--device", choices=DEVICES, default="cpu")
+    check.add_argument("--dtype", choices=DTYPES, default="float32")
+    check.add_argument("--profile", choices=PROFILES, default="ci")
+    check.add_argument("--max-examples", type=_positive, metavar="N")
+    check.add_argument("--seed", type=int, metavar="N")
+    check.add_argument("--workers", type=_positive, metavar="N", default=1)
+    check.add_argument("--json", metavar="PATH", help="write results as JSON")
+    check.add_argument("--junitxml", metavar="PATH", help="write JUnit XML")
+    check.add_argument("--xfail", metavar="FILE",
+                       help="known deviations: one property id per line, # comments")
+    sub.add_parser("list", help="the properties, built-in targets and variants")
+    return parser
+
+
+def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
+    args = [str(_properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
+            "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
+            "--hypothesis-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
+    for flag, value in (("--lstm-variant", ns.variant), ("--lstm-max-examples", ns.max_examples),
+                        ("--hypothesis-seed", ns.seed), ("--junitxml", ns.junitxml),
+                        ("--lstm-xfail", ns.xfail)):
+        if value is not None:
+            args += [flag, str(value)]
+    if ns.workers > 1:
+        args += ["-n", str(ns.workers)]
+    return args
+
+
+def check(ns: argparse.Namespace) -> int:
+    import pytest
+
+    if ns.xfail is not None and not Path(ns.xfail).is_file():
+        print(f"lstm-props: error: --xfail {ns.xfail!r}: no such file; give a text file with "
+              "one property id per line", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = ns.json or str(Path(tmp) / "results.json")
+        code = pytest.main(_pytest_args(ns, json_path))
+        if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED,
+                    pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return 2
+        try:
+            summary = json.loads(Path(json_path).read_text())["summary"]
+        except (OSError, ValueError, KeyError):
+            return 2
+    if summary["error"]:
+        return 2
+    return 1 if summary["failed"] or code == pytest.ExitCode.TESTS_FAILED else 0
+
+
+def list_properties() -> int:
+    print("properties:")
+    for path in sorted(_properties_dir().glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                claim = (ast.get_docstring(node) or "").split("\n")[0]
+                print(f"  {node.name.removeprefix('test_'):52} {claim}")
+    print("\nbuilt-in targets:")
+    for name, variant in BUILTIN.items():
+        print(f"  {name:44} ({variant})")
+    print(f"\nvariants: {', '.join(VARIANTS)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    if ns.command == "list":
+        return list_properties()
+    return check(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

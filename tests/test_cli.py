@@ -1,0 +1,76 @@
+"""The lstm-props command: exit codes, JSON, JUnit, xfail file, list."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import TARGETS
+
+
+def lstm_props(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lstm_props.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_default_check_passes_with_json_and_junit(tmp_path):
+    out = lstm_props("check", "--max-examples", "3", "--json", str(tmp_path / "r.json"),
+                     "--junitxml", str(tmp_path / "r.xml"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["schema"] == "lstm_props.results/1"
+    assert (doc["target"], doc["variant"], doc["device"], doc["dtype"]) == (
+        "torch.nn:LSTMCell", "standard", "cpu", "float32")
+    assert doc["summary"] == {"passed": 15, "failed": 0, "skipped": 2, "xfailed": 0, "error": 0}
+    cases = ET.parse(tmp_path / "r.xml").getroot().iter("testcase")
+    assert len(list(cases)) == 17
+    assert "lstm_props conformance" in out.stdout
+
+
+def test_failing_property_exits_1_and_xfail_file_turns_it_green(tmp_path):
+    args = ("check", "lstm_props.mutants:StaleWeightCache", "--max-examples", "5",
+            "--json", str(tmp_path / "r.json"))
+    failed = lstm_props(*args)
+    assert failed.returncode == 1
+    doc = json.loads((tmp_path / "r.json").read_text())
+    broken = sorted({r["property"].split("[")[0] for r in doc["results"]
+                     if r["outcome"] == "failed"})
+    assert broken == ["closed_forget_gate_cuts_the_carry"]
+    assert all(r["message"] for r in doc["results"] if r["outcome"] == "failed")
+    (tmp_path / "xfail.txt").write_text("# known\n" + "\n".join(broken) + "\nno_such_property\n")
+    listed = lstm_props(*args, "--xfail", str(tmp_path / "xfail.txt"))
+    assert listed.returncode == 0, listed.stdout[-2000:]
+    assert "'no_such_property' matches no property" in listed.stdout
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["summary"]["failed"] == 0 and doc["summary"]["xfailed"] >= len(broken)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("check", "nope:x"), "no module named 'nope'"),
+    (("check", f"{TARGETS}:nan_cell"), "contains NaN or inf"),
+    (("check", "--dtype", "float16"), "invalid choice: 'float16'"),
+    (("check", "--workers", "0"), "0 must be at least 1"),
+    (("check", "--xfail", "/no/such/file"), "no such file"),
+])
+def test_usage_errors_exit_2_with_one_line(args, message):
+    out = lstm_props(*args)
+    assert out.returncode == 2
+    assert message in out.stderr + out.stdout
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_adapter_fault_mid_run_exits_2():
+    out = lstm_props("check", f"{TARGETS}:RaisesForBatchOfThree", "--max-examples", "10")
+    assert out.returncode == 2, out.stdout[-2000:]
+    assert "AdapterError" in out.stdout
+
+
+def test_list_names_properties_targets_and_variants():
+    out = lstm_props("list")
+    assert out.returncode == 0
+    for text in ("carry_jacobian_is_diagonal", "lstm_props.targets:lstm_two_layer", "peephole"):
+        assert text in out.stdout
