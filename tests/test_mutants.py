@@ -21,6 +21,7 @@ def test_a_failure_shrinks_and_prints_how_to_reproduce(run_properties):
                             "test_carry_product_is_bounded_and_non_increasing")
     out = result.stdout.str()
     assert result.ret == 1
-    assert "B=1 T=2" in out, out[-2000:]
+    # the smallest pairwise-distinct sizes: H = 2, D = 1, then B = 3, T = 4
+    assert "case=LSTMCase(B=3 T=4 D=1 H=2 P=2" in out, out[-2000:]
     assert "lstm_props: reproduce with" in out
     assert "--lstm-adapter lstm_props.mutants:CarryGain" in out
