@@ -74,3 +74,14 @@ def test_list_names_properties_targets_and_variants():
     assert out.returncode == 0
     for text in ("carry_jacobian_is_diagonal", "lstm_props.targets:lstm_two_layer", "peephole"):
         assert text in out.stdout
+
+
+def test_ci_profile_gives_the_same_results_twice(tmp_path):
+    def run(name):
+        out = lstm_props("check", "lstm_props.targets:reference_cifg", "--max-examples", "3",
+                         "--json", str(tmp_path / name))
+        assert out.returncode == 0
+        doc = json.loads((tmp_path / name).read_text())
+        return [(r["property"], r["outcome"], r["message"]) for r in doc["results"]], doc["seed"]
+
+    assert run("a.json") == run("b.json")
