@@ -26,6 +26,3 @@ class AdapterError(LSTMPropsError):
 class PropertyFailure(AssertionError, LSTMPropsError):
     """A property's claim does not hold for the target (a real finding, not a fault)."""
 
-
-class PropertySkip(LSTMPropsError):
-    """Internal signal: the target lacks a capability the property needs."""

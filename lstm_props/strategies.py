@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lstm_props._layout import FORCE_BIAS, LSTMParams, gate_slice
+from lstm_props._layout import LSTMParams, gate_slice
 from lstm_props.adapters._checked import CheckedCell
 from lstm_props.adapters._protocol import CellAdapter, Target
 
@@ -160,4 +160,4 @@ def lstm_cases(
     return LSTMCase(cell, params, xs, h0, c0, regime, scale, layer, target.name, extra)
 
 
-__all__ = ["FORCE_BIAS", "REGIMES", "LSTMCase", "lstm_cases"]
+__all__ = ["REGIMES", "LSTMCase", "lstm_cases"]

@@ -201,19 +201,6 @@ def carry_derivative_error(
     return err.df + u * np.abs(v.f)
 
 
-def propagate(jac_abs: list[np.ndarray], local: list[np.ndarray]) -> list[np.ndarray]:
-    """E_t = |J_t| E_{t-1} + e_t, E_0 = 0: first-order forward error after t steps.
-
-    jac_abs[t] is the (N, N) absolute Jacobian of step t+1's state map, local[t] (N,) its
-    own local error bound.
-    """
-    out, e = [], np.zeros_like(local[0])
-    for j, loc in zip(jac_abs, local):
-        e = j @ e + loc
-        out.append(e)
-    return out
-
-
 def chain_gradient_bound(
     u_abs: np.ndarray, jac_abs: list[np.ndarray], entry_error: list[np.ndarray], n: int,
     dtype: str,
