@@ -148,5 +148,13 @@ class Target(ABC):
         """Build (or reuse) the implementation; sizes are None for a fixed-size target."""
 
     def probe(self) -> Views:
-        """Views at small sizes, to read the target's structure and capabilities."""
-        return self.build(3, max(4, self.min_hidden_size)) if self.sized else self.build()
+        """Views at small sizes, to read the target's structure and capabilities.
+
+        Built once and kept: every property's capability check and the report header read
+        it, and a sized target would otherwise build a new module each time.
+        """
+        views = self.__dict__.get("_probe_views")
+        if views is None:
+            views = self.build(3, max(4, self.min_hidden_size)) if self.sized else self.build()
+            self._probe_views = views
+        return views

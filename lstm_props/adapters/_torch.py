@@ -262,9 +262,8 @@ class TorchTarget(Target):
         self.name, self._make, self.sized = name, make, sized
         self.dtype, self.device = dtype, device
         self._fixed: Views | None = None
-        probe = self.build(3, 4) if sized else self.build()
-        self.num_layers = len(probe.layers)
         self.min_hidden_size = int(getattr(make, "min_hidden_size", 1))
+        self.num_layers = len(self.probe().layers)
 
     def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
         if not self.sized:
