@@ -3,15 +3,20 @@
 JSON schema (``"schema": "lstm_props.results/1"``)::
 
     {"schema", "target", "variant", "device", "dtype", "seed", "profile",
-     "results": [{"property", "outcome", "message", "duration"}],
+     "results": [{"property", "outcome", "message", "duration",
+                  "counterexample", "reproduce"}],
      "summary": {"passed", "failed", "skipped", "xfailed", "error"}}
 
 outcome is one of passed | failed | skipped | xfailed | error; "error" is an adapter fault
 (the implementation raised, returned wrong shapes or NaN), "failed" a property's claim.
+counterexample (Hypothesis' minimal falsifying example) and reproduce (the command that
+replays it) are "" unless the property failed or faulted. Fields are only ever added
+within a schema version.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import warnings
 from dataclasses import asdict, dataclass
@@ -30,6 +35,12 @@ class PropertyResult:
     outcome: str
     message: str
     duration: float
+    counterexample: str = ""
+    reproduce: str = ""
+
+#: report.sections titles the plugin adds to a failing property's report.
+REPRODUCE_SECTION = "lstm_props: reproduce with"
+COUNTEREXAMPLE_SECTION = "lstm_props: counterexample"
 
 
 def property_id(nodeid: str) -> str:
@@ -59,11 +70,33 @@ def result_of(report: pytest.TestReport) -> PropertyResult | None:
         text = str(report.longrepr)
         adapter = "AdapterError" in text.splitlines()[0] if text else False
         outcome = "error" if adapter or report.when != "call" else "failed"
-        return PropertyResult(pid, outcome, _one_line(text), report.duration)
+        sections = dict(report.sections)
+        return PropertyResult(pid, outcome, _one_line(text), report.duration,
+                              sections.get(COUNTEREXAMPLE_SECTION, ""),
+                              sections.get(REPRODUCE_SECTION, ""))
     if report.when == "call":
         note = "listed in the xfail file but passed: remove the line" if listed else ""
         return PropertyResult(pid, "passed", note, report.duration)
     return None
+
+
+def properties_dir() -> Path:
+    """Where the installed property modules live (``lstm_props.properties``)."""
+    import lstm_props.properties
+
+    return Path(lstm_props.properties.__file__).parent
+
+
+def property_claims(directory: Path) -> dict[str, str]:
+    """{property name: its claim (the docstring's first paragraph)} for test_*.py in
+    directory, read from the source: the controller of an xdist run collects nothing."""
+    claims = {}
+    for path in sorted(directory.glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                first_paragraph = (ast.get_docstring(node) or "").split("\n\n")[0]
+                claims[node.name.removeprefix("test_")] = " ".join(first_paragraph.split())
+    return claims
 
 
 def read_xfail_file(path: str) -> set[str]:

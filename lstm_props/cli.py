@@ -8,25 +8,20 @@ target that cannot be loaded, or an adapter fault (a step that raises, wrong sha
 from __future__ import annotations
 
 import argparse
-import ast
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from lstm_props._layout import VARIANTS
+from lstm_props._results import properties_dir, property_claims
 from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
 from lstm_props.targets import BUILTIN
 
 PROFILES = ("ci", "dev", "thorough")
 EPILOG = ("exit codes: 0 all applicable properties passed; 1 a property failed; "
           "2 usage error, unloadable target or adapter fault")
-
-
-def _properties_dir() -> Path:
-    import lstm_props.properties
-
-    return Path(lstm_props.properties.__file__).parent
 
 
 def _positive(text: str) -> int:
@@ -57,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=_positive, metavar="N", default=1)
     check.add_argument("--json", metavar="PATH", help="write results as JSON")
     check.add_argument("--junitxml", metavar="PATH", help="write JUnit XML")
+    check.add_argument("--report", metavar="PATH",
+                       help="write a self-contained HTML report (matrix, failures, pictures)")
     check.add_argument("--xfail", metavar="FILE",
                        help="known deviations: one property id per line, # comments")
     sub.add_parser("list", help="the properties, built-in targets and variants")
@@ -64,11 +61,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
-    args = [str(_properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
+    args = [str(properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
             "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
             "--hypothesis-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
     for flag, value in (("--lstm-variant", ns.variant), ("--lstm-max-examples", ns.max_examples),
                         ("--hypothesis-seed", ns.seed), ("--junitxml", ns.junitxml),
+                        ("--lstm-report", ns.report),
                         ("--lstm-xfail", ns.xfail)):
         if value is not None:
             args += [flag, str(value)]
@@ -77,13 +75,22 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
     return args
 
 
+def _usage_error(message: str) -> int:
+    print(f"lstm-props: error: {message}", file=sys.stderr)
+    return 2
+
+
 def check(ns: argparse.Namespace) -> int:
     import pytest
 
     if ns.xfail is not None and not Path(ns.xfail).is_file():
-        print(f"lstm-props: error: --xfail {ns.xfail!r}: no such file; give a text file with "
-              "one property id per line", file=sys.stderr)
-        return 2
+        return _usage_error(f"--xfail {ns.xfail!r}: no such file; give a text file with one "
+                            "property id per line")
+    for flag, path in (("--json", ns.json), ("--junitxml", ns.junitxml),
+                       ("--report", ns.report)):
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            return _usage_error(f"{flag} {path!r}: the directory {str(Path(path).parent)!r} "
+                                "does not exist; create it or give a path in an existing one")
     with tempfile.TemporaryDirectory() as tmp:
         json_path = ns.json or str(Path(tmp) / "results.json")
         code = pytest.main(_pytest_args(ns, json_path))
@@ -101,12 +108,8 @@ def check(ns: argparse.Namespace) -> int:
 
 def list_properties() -> int:
     print("properties:")
-    for path in sorted(_properties_dir().glob("test_*.py")):
-        tree = ast.parse(path.read_text())
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                claim = (ast.get_docstring(node) or "").split("\n")[0]
-                print(f"  {node.name.removeprefix('test_'):52} {claim}")
+    for name, claim in property_claims(properties_dir()).items():
+        print(f"  {name:52} {claim}")
     print("\nbuilt-in targets:")
     for name, variant in BUILTIN.items():
         print(f"  {name:44} ({variant})")
@@ -117,6 +120,8 @@ def list_properties() -> int:
 def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     if ns.command == "list":
+        if hasattr(signal, "SIGPIPE"):  # `lstm-props list | head` ends quietly
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         return list_properties()
     return check(ns)
 

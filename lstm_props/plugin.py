@@ -18,8 +18,11 @@ from hypothesis import HealthCheck, Phase, settings
 from lstm_props._errors import AdapterError, LSTMPropsError, TargetError
 from lstm_props._layout import VARIANTS
 from lstm_props._results import (
+    COUNTEREXAMPLE_SECTION,
+    REPRODUCE_SECTION,
     SCHEMA,
     mark_xfails,
+    properties_dir,
     read_xfail_file,
     result_of,
     table,
@@ -63,6 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="known deviations: one property id per line, # comments")
     group.addoption("--lstm-json", dest="lstm_json", default=None, metavar="PATH",
                     help=f"write per-property results as JSON (schema {SCHEMA})")
+    group.addoption("--lstm-report", dest="lstm_report", default=None, metavar="PATH",
+                    help="write a self-contained HTML report (matrix, failures, pictures)")
     group.addoption("--lstm-table", dest="lstm_table", action="store_true",
                     help="print the conformance table at the end")
 
@@ -117,6 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "xfail": read_xfail_file(config.getoption("lstm_xfail"))
         if config.getoption("lstm_xfail") else set(),
     }
+    _check_output_paths(config)
     _share_cores_with_xdist_workers()
     config.pluginmanager.register(_ResultCollector(config.stash[_STATE]["results"]),
                                   "lstm_props.results")
@@ -127,6 +133,17 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 "--lstm-device cuda: torch.cuda.is_available() is False on this machine; "
                 "use --lstm-device cpu or a CUDA build of torch")
+
+
+def _check_output_paths(config: pytest.Config) -> None:
+    """Fail before the run, not after it, when a result file could not be written."""
+    for option in ("lstm_json", "lstm_report"):
+        path = config.getoption(option)
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            flag = "--" + option.replace("_", "-")
+            raise pytest.UsageError(
+                f"{flag} {path!r}: the directory {os.path.dirname(path) or '.'!r} does not "
+                "exist; create it or give a path in an existing directory")
 
 
 def _share_cores_with_xdist_workers() -> None:
@@ -200,9 +217,19 @@ def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> LSTMUnderTest:
                          config.getoption("lstm_dtype"), config.getoption("lstm_device"))
 
 
-def reproduce_command(config: pytest.Config, nodeid: str) -> str:
+def _test_address(item: pytest.Item) -> list[str]:
+    """The item as pytest addresses it from any directory: the installed property modules
+    by --pyargs (their nodeid depends on where pytest was started), others by nodeid."""
+    path = getattr(item, "path", None)
+    if path is not None and path.parent == properties_dir():
+        return ["--pyargs", f"lstm_props.properties.{path.stem}::{item.name}"]
+    return [item.nodeid]
+
+
+def reproduce_command(item: pytest.Item) -> str:
+    config = item.config
     state = config.stash[_STATE]
-    args = ["pytest", nodeid, "--lstm-adapter", state["target_name"],
+    args = ["pytest", *_test_address(item), "--lstm-adapter", state["target_name"],
             "--lstm-variant", _variant(config),
             "--lstm-device", config.getoption("lstm_device"),
             "--lstm-dtype", config.getoption("lstm_dtype"),
@@ -223,8 +250,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"AdapterError (the implementation faulted, not a property): {exc}"
     elif isinstance(exc, LSTMPropsError) and not isinstance(exc, AssertionError):
         report.longrepr = f"{type(exc).__name__}: {exc}"
-    report.sections.append(("lstm_props: reproduce with",
-                            reproduce_command(item.config, item.nodeid)))
+    notes = getattr(exc, "__notes__", None)
+    if notes:  # Hypothesis' minimal falsifying example and its @reproduce_failure blob
+        report.sections.append((COUNTEREXAMPLE_SECTION, "\n".join(notes).strip()))
+    report.sections.append((REPRODUCE_SECTION, reproduce_command(item)))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -266,9 +295,24 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    if hasattr(config, "workerinput"):
+        return
     path = config.getoption("lstm_json")
-    if path and not hasattr(config, "workerinput"):
+    if path:
         write_json(path, _header(config), _sorted_results(config))
+    report = config.getoption("lstm_report")
+    if report:
+        from lstm_props._html import write_html_report
+
+        write_html_report(report, _header(config), _target_or_reason(config),
+                          _sorted_results(config))
+
+
+def _target_or_reason(config: pytest.Config) -> Any:
+    try:
+        return _target(config)
+    except pytest.UsageError as exc:
+        return str(exc)
 
 
 def _sorted_results(config: pytest.Config) -> list[Any]:

@@ -55,6 +55,8 @@ def test_failing_property_exits_1_and_xfail_file_turns_it_green(tmp_path):
     (("check", "--dtype", "float16"), "invalid choice: 'float16'"),
     (("check", "--workers", "0"), "0 must be at least 1"),
     (("check", "--xfail", "/no/such/file"), "no such file"),
+    (("check", "--report", "/no/such/dir/r.html"), "'/no/such/dir' does not exist"),
+    (("check", "--json", "/no/such/dir/r.json"), "'/no/such/dir' does not exist"),
 ])
 def test_usage_errors_exit_2_with_one_line(args, message):
     out = lstm_props(*args)
@@ -85,3 +87,18 @@ def test_ci_profile_gives_the_same_results_twice(tmp_path):
         return [(r["property"], r["outcome"], r["message"]) for r in doc["results"]], doc["seed"]
 
     assert run("a.json") == run("b.json")
+
+
+def test_example_workflow_runs_a_valid_gate_command():
+    """The GitHub Actions example's command parses, and uploads what it writes."""
+    from pathlib import Path
+
+    from lstm_props.cli import _parser
+
+    workflow = (Path(__file__).parents[1] / "examples" / "github-actions-lstm-props.yml")
+    text = workflow.read_text()
+    command = text.split("run: >", 1)[1].split("- name:", 1)[0].split()
+    assert command[0] == "lstm-props"
+    ns = _parser().parse_args(command[1:])
+    for path in (ns.json, ns.junitxml, ns.report):
+        assert path and path in text.split("upload-artifact", 1)[1]
