@@ -78,3 +78,12 @@ class CheckedCell:
         self._expect(out[2], (b, spec.hidden_size), "c_T returned by sequence()")
         self._finite(tuple(out), ("ys", "h_T", "c_T"))
         return out
+
+    def packed_sequence(self, xs: Any, lengths: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
+        out = self._call("packed_sequence", xs, lengths, h0, c0)
+        b = _shape(xs)[1]
+        spec = self.inner.spec
+        self._expect(out[1], (b, spec.output_size), "h returned by packed_sequence()")
+        self._expect(out[2], (b, spec.hidden_size), "c returned by packed_sequence()")
+        self._finite(tuple(out[1:]), ("h", "c"))
+        return out

@@ -111,6 +111,29 @@ class CellAdapter(ABC):
         """Run T steps in one call: xs (T, B, D) -> (ys (T, B, P), h_T, c_T)."""
         raise NotImplementedError
 
+    #: Directions of a fused sequence call: 2 for a bidirectional stack, whose ys are
+    #: (T, B, 2·P_top), forward half first; its single step is then not the sequence's.
+    directions: int = 1
+
+    # -- capability: variable-length (packed) batches ------------------------------------------
+    @property
+    def has_packed(self) -> bool:
+        return False
+
+    def packed_sequence(self, xs: Array, lengths: Sequence[int], h0: Array,
+                        c0: Array) -> tuple[Array, Array, Array]:
+        """Run rows of different lengths in one call: xs (T, B, D) zero-padded past
+        lengths[b] -> (ys (T, B, P), h (B, P), c (B, H)) with h, c each row's last valid
+        state; ys past a row's length are unspecified."""
+        raise NotImplementedError
+
+    # -- capability: parameter gradients -----------------------------------------------------
+    def parameter_vjp(self, run: Callable[[], Sequence[Array]],
+                      cotangents: Sequence[np.ndarray]) -> LSTMParams | None:
+        """ūᵀ ∂run()/∂θ in the documented layout (float64), where ``run`` calls this
+        adapter's step; None when the framework's parameter gradients are out of reach."""
+        return None
+
     # -- capability: another precision ---------------------------------------------------------
     def astype(self, dtype: str) -> CellAdapter | None:
         """The same implementation computing in ``dtype``, or None if unsupported."""

@@ -79,6 +79,25 @@ class _TorchCellBase(CellAdapter):
                 if attr is not None:
                     getattr(self.module, attr).copy_(self.backend.asarray(getattr(params, key)))
 
+    def _layout_names(self) -> dict[str, str] | None:
+        """layout field -> module attribute, or None in black-box mode."""
+        return None
+
+    def parameter_vjp(self, run: Callable[[], Sequence[Any]],
+                      cotangents: Sequence[np.ndarray]) -> LSTMParams | None:
+        names = self._layout_names()
+        if names is None:
+            return None
+        tensors = {k: getattr(self.module, a) for k, a in names.items()}
+        with torch.enable_grad():
+            outs = list(run())
+        grads = torch.autograd.grad(outs, list(tensors.values()),
+                                    [self.backend.asarray(u) for u in cotangents],
+                                    allow_unused=True)
+        arrays = {k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
+                  for (k, t), g in zip(tensors.items(), grads)}
+        return LSTMParams(**arrays)
+
     def astype(self, dtype: str) -> CellAdapter | None:
         clone = copy.deepcopy(self)
         clone.backend = TorchBackend(dtype, self.backend.device)
@@ -105,13 +124,17 @@ class TorchCellAdapter(_TorchCellBase):
         out = self.module(x, (h, c))
         return out[0], out[1]
 
-    def read_layout(self) -> LSTMParams | None:
+    def _layout_names(self) -> dict[str, str] | None:
         if not self._standard:
             return None
         names = dict(self._NAMES)
         if isinstance(getattr(self.module, "peephole", None), torch.Tensor):
             names["peephole"] = "peephole"
-        return self._read(names)
+        return names
+
+    def read_layout(self) -> LSTMParams | None:
+        names = self._layout_names()
+        return None if names is None else self._read(names)
 
     @property
     def writable_layout(self) -> bool:
@@ -125,21 +148,26 @@ class TorchCellAdapter(_TorchCellBase):
 
 
 class TorchLSTMLayer(_TorchCellBase):
-    """Layer ``layer`` of an nn.LSTM stack, one step at a time (a length-1 sequence).
+    """One direction of one layer of an nn.LSTM stack, one step at a time (a length-1
+    sequence, which is one step of either direction).
 
     The other layers' states are held at a fixed context; the layer's gate input is the
-    output of layer − 1 in the same call, teacher-forced into the oracle.
+    output of layer − 1 (both directions, concatenated) in the same call, teacher-forced
+    into the oracle.
     """
 
-    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int) -> None:
+    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int,
+                 direction: int = 0) -> None:
         super().__init__(module, name, backend)
-        self.layer = layer
+        self.layer, self.direction = layer, direction
+        self.dirs = 2 if module.bidirectional else 1
+        self.index = layer * self.dirs + direction  # its row in h_n, c_n
         hidden, proj = module.hidden_size, module.proj_size or module.hidden_size
         self.spec = CellSpec(module.input_size, hidden, proj)
         self._context: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _names(self) -> dict[str, str]:
-        s = f"_l{self.layer}"
+    def _layout_names(self) -> dict[str, str]:
+        s = f"_l{self.layer}" + ("_reverse" if self.direction else "")
         names = {"w_ih": "weight_ih" + s, "w_hh": "weight_hh" + s}
         names |= {"b_ih": "bias_ih" + s, "b_hh": "bias_hh" + s}
         if self.module.proj_size:
@@ -150,13 +178,13 @@ class TorchLSTMLayer(_TorchCellBase):
         self._context = (h_all, c_all)
 
     def _stack_states(self, h: Any, c: Any) -> tuple[Any, Any]:
-        layers = self.module.num_layers
+        layers = self.module.num_layers * self.dirs
         if self._context is None:
             h_all = torch.zeros((layers, *h.shape), dtype=h.dtype, device=h.device)
             c_all = torch.zeros((layers, *c.shape), dtype=c.dtype, device=c.device)
         else:
             h_all, c_all = (self.backend.asarray(a) for a in self._context)
-        idx = torch.arange(layers, device=h.device)[:, None, None] == self.layer
+        idx = torch.arange(layers, device=h.device)[:, None, None] == self.index
         return torch.where(idx, h[None], h_all), torch.where(idx, c[None], c_all)
 
     def _run(self, x: Any, h_all: Any, c_all: Any) -> tuple[Any, Any, Any]:
@@ -166,7 +194,7 @@ class TorchLSTMLayer(_TorchCellBase):
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         _, h_n, c_n = self._run(x, *self._stack_states(h, c))
-        return h_n[self.layer], c_n[self.layer]
+        return h_n[self.index], c_n[self.index]
 
     def gate_input(self, x: np.ndarray) -> np.ndarray:
         if self.layer == 0:
@@ -177,17 +205,19 @@ class TorchLSTMLayer(_TorchCellBase):
         with torch.no_grad():
             _, h_n, _ = self._run(self.backend.asarray(x), *self._stack_states(
                 self.backend.asarray(h0), self.backend.asarray(c0)))
-        return self.backend.to_numpy(h_n[self.layer - 1])
+        below = (self.layer - 1) * self.dirs
+        return np.concatenate([self.backend.to_numpy(h_n[below + d])
+                               for d in range(self.dirs)], axis=-1)
 
     def read_layout(self) -> LSTMParams:
-        return self._read(self._names())
+        return self._read(self._layout_names())
 
     @property
     def writable_layout(self) -> bool:
         return True
 
     def write_layout(self, params: LSTMParams) -> None:
-        self._write(self._names(), params)
+        self._write(self._layout_names(), params)
 
 
 class TorchLSTMStack(_TorchCellBase):
@@ -195,12 +225,13 @@ class TorchLSTMStack(_TorchCellBase):
 
     def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend) -> None:
         super().__init__(module, name, backend)
-        layers, hidden = module.num_layers, module.hidden_size
+        self.directions = 2 if module.bidirectional else 1
+        layers, hidden = module.num_layers * self.directions, module.hidden_size
         proj = module.proj_size or hidden
         self.spec = CellSpec(module.input_size, layers * hidden, layers * proj)
 
     def _split(self, h: Any, c: Any) -> tuple[Any, Any]:
-        layers, b = self.module.num_layers, h.shape[0]
+        layers, b = self.module.num_layers * self.directions, h.shape[0]
         h_all = h.reshape(b, layers, -1).transpose(0, 1).contiguous()
         c_all = c.reshape(b, layers, -1).transpose(0, 1).contiguous()
         return h_all, c_all
@@ -223,19 +254,34 @@ class TorchLSTMStack(_TorchCellBase):
         y = y.transpose(0, 1) if self.module.batch_first else y
         return y, self._join(h_n), self._join(c_n)
 
+    @property
+    def has_packed(self) -> bool:
+        return True
+
+    def packed_sequence(self, xs: Any, lengths: Sequence[int], h0: Any,
+                        c0: Any) -> tuple[Any, Any, Any]:
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        first = self.module.batch_first
+        seq = xs.transpose(0, 1) if first else xs
+        packed = pack_padded_sequence(seq, torch.as_tensor(list(lengths)), batch_first=first,
+                                      enforce_sorted=False)
+        out, (h_n, c_n) = self.module(packed, self._split(h0, c0))
+        y, _ = pad_packed_sequence(out, batch_first=first, total_length=xs.shape[0])
+        y = y.transpose(0, 1) if first else y
+        return y, self._join(h_n), self._join(c_n)
+
 
 def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
     """Wrap a torch module: nn.LSTM by layers, anything else by the cell convention."""
     backend = TorchBackend(dtype, device)
     module = module.to(device=device, dtype=_DTYPES[dtype])
     if isinstance(module, nn.LSTM):
-        if module.bidirectional:
-            raise ValueError("bidirectional nn.LSTM has no causal single step; "
-                             "check each direction as a unidirectional nn.LSTM")
         stack = TorchLSTMStack(module, name, backend)
+        directions = ("", " reverse") if module.bidirectional else ("",)
         layers: list[CellAdapter] = [
-            TorchLSTMLayer(module, f"{name}[layer {k}]", backend, k)
-            for k in range(module.num_layers)
+            TorchLSTMLayer(module, f"{name}[layer {k}{label}]", backend, k, d)
+            for k in range(module.num_layers) for d, label in enumerate(directions)
         ]
         return Views(layers, stack)
     spec = _cell_spec(module)
