@@ -35,7 +35,8 @@ DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 
 _COMMON = {"deadline": None, "print_blob": True,
-           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.large_base_example]}
 settings.register_profile("ci", derandomize=True, max_examples=15, database=None, **_COMMON)
 # derandomize=False is explicit: unset fields fall back to Hypothesis' default profile, which
 # is its own derandomized "ci" profile whenever a CI variable is set.

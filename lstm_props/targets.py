@@ -34,6 +34,19 @@ def lstm_proj(input_size: int, hidden_size: int) -> nn.Module:
 lstm_proj.min_hidden_size = 2  # type: ignore[attr-defined]
 
 
+def lstm_bidirectional(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.nn.LSTM, bidirectional, one layer: each direction checked as a cell, and the
+    fused call against flip ∘ LSTM ∘ flip."""
+    return nn.LSTM(input_size, hidden_size, bidirectional=True)
+
+
+def lstm_bidirectional_two_layer(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.nn.LSTM, bidirectional, two layers, batch_first: four cells (layer × direction),
+    layer 1 reading both directions of layer 0."""
+    return nn.LSTM(input_size, hidden_size, num_layers=2, bidirectional=True,
+                   batch_first=True)
+
+
 def reference_standard(input_size: int, hidden_size: int) -> nn.Module:
     """The reference cell, standard variant."""
     return ReferenceLSTMCell(input_size, hidden_size, "standard")
@@ -61,6 +74,8 @@ BUILTIN = {
     "lstm_props.targets:lstm": "standard",
     "lstm_props.targets:lstm_two_layer": "standard",
     "lstm_props.targets:lstm_proj": "standard",
+    "lstm_props.targets:lstm_bidirectional": "standard",
+    "lstm_props.targets:lstm_bidirectional_two_layer": "standard",
     "lstm_props.targets:reference_standard": "standard",
     "lstm_props.targets:reference_no_forget": "no_forget",
     "lstm_props.targets:reference_cifg": "cifg",

@@ -108,3 +108,32 @@ def test_hidden_output_carry_derivative(lstm):
                                          "coordinate k"), offset=(t + 1,))
 
     prop()
+
+
+def test_carry_slope_matches_autograd(lstm):
+    """(c_t(c+δ) − c_t(c))/δ = 1ᵀ ∂c_t/∂c_{t-1} |carry per coordinate: the forward's
+    secant slope equals the backward's carry derivative (black-box, no oracle).
+
+    Derivative: the implementation's backward with x_t and h_{t-1} fixed, cotangent 1 (the
+    diagonal, since the carry Jacobian is diagonal); against its own forward.
+    Tolerance: the secant's rounding, a few u·(|c| + |c_t| + 1) per evaluation over |δ|
+    (the map is affine, so there is no truncation error), plus one u·|slope|.
+    Failure: a backward that disagrees with its forward: the carry detached from the graph,
+    f² or 0 in a custom backward, a gradient scaled or taken at the wrong step.
+    """
+    lstm.require(autograd=True, variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        u = tol.unit_roundoff(case.dtype)
+        for t in range(traj.steps):
+            (c0, c1, _), (y0, y1, _) = _slopes(case, t, traj)
+            slope = (y1 - y0) / (c1 - c0)
+            grad = carry.carry_vjp(case.cell, traj.xs[t], traj.hs[t], c0, np.ones_like(c0))
+            rnd = [8 * u * (np.abs(c) + np.abs(y) + 1) for c, y in ((c0, y0), (c1, y1))]
+            bound = tol.SAFETY * ((rnd[0] + rnd[1]) / np.abs(c1 - c0) + u * np.abs(slope))
+            check_close(grad, slope, bound, claim="backward carry derivative ≠ the "
+                        "forward's secant slope", case=case, axes=STEP_AXES, offset=(t + 1,))
+
+    prop()

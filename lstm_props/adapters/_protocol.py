@@ -32,6 +32,9 @@ class Backend(ABC):
     device: str = "cpu"
     #: Whether :meth:`vjp` is available.
     autograd: bool = False
+    #: Whether the same computation always gives the same bits (False: the determinism
+    #: property allows the summation-reordering bound instead).
+    deterministic: bool = True
 
     @abstractmethod
     def asarray(self, a: np.ndarray) -> Array:
@@ -137,6 +140,10 @@ class CellAdapter(ABC):
     # -- capability: another precision ---------------------------------------------------------
     def astype(self, dtype: str) -> CellAdapter | None:
         """The same implementation computing in ``dtype``, or None if unsupported."""
+        return None
+
+    def to_device(self, device: str) -> CellAdapter | None:
+        """A copy of the implementation, same weights, running on ``device``, or None."""
         return None
 
     # -- multi-layer context -----------------------------------------------------------------

@@ -26,6 +26,16 @@ class TorchBackend(Backend):
         self.dtype, self.device = dtype, device
         self.torch_dtype = _DTYPES[dtype]
 
+    @property
+    def deterministic(self) -> bool:
+        """CPU kernels are; CUDA RNN kernels only with deterministic algorithms or the
+        cuBLAS workspace setting torch's nn.LSTM documentation prescribes."""
+        import os
+
+        return (not self.device.startswith("cuda")
+                or torch.are_deterministic_algorithms_enabled()
+                or os.environ.get("CUBLAS_WORKSPACE_CONFIG") in (":4096:8", ":16:8"))
+
     def asarray(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
 
@@ -102,6 +112,12 @@ class _TorchCellBase(CellAdapter):
         clone = copy.deepcopy(self)
         clone.backend = TorchBackend(dtype, self.backend.device)
         clone.module = clone.module.to(_DTYPES[dtype])
+        return clone
+
+    def to_device(self, device: str) -> CellAdapter | None:
+        clone = copy.deepcopy(self)
+        clone.backend = TorchBackend(self.backend.dtype, device)
+        clone.module = clone.module.to(device)
         return clone
 
 

@@ -1,0 +1,39 @@
+"""The standard cell split into overridable pieces, so a mutant changes one of them."""
+
+from __future__ import annotations
+
+import torch
+
+from lstm_props.reference import ReferenceLSTMCell
+
+Tensor = torch.Tensor
+
+
+class Mutant(ReferenceLSTMCell):
+    """nn.LSTMCell's calling convention and parameter names; forward = output ∘ update ∘
+    gates ∘ preact, each overridable."""
+
+    def preact(self, x: Tensor, h: Tensor) -> Tensor:
+        return x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+
+    def gates(self, z: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
+        return torch.sigmoid(z_i), torch.sigmoid(z_f), torch.tanh(z_g), torch.sigmoid(z_o)
+
+    def update(self, i: Tensor, f: Tensor, g: Tensor, c: Tensor) -> Tensor:
+        return f * c + i * g
+
+    def output(self, o: Tensor, c_new: Tensor, c: Tensor) -> Tensor:
+        return o * torch.tanh(c_new)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        i, f, g, o = self.gates(self.preact(x, h), c)
+        c_new = self.update(i, f, g, c)
+        return self.output(o, c_new, c), c_new
+
+
+def reorder(z: Tensor, order: str) -> Tensor:
+    """Blocks of z stored in ``order`` (e.g. "iofg"), returned in torch's i, f, g, o."""
+    blocks = dict(zip(order, z.chunk(4, dim=-1)))
+    return torch.cat([blocks[k] for k in "ifgo"], dim=-1)

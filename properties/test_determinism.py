@@ -1,0 +1,82 @@
+"""The same computation twice gives the same bits: forward, backward, parameter gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._report import check_close
+
+
+def _run_twice(fn):
+    return fn(), fn()
+
+
+def test_forward_and_backward_are_deterministic(lstm):
+    """Twice on the same inputs: (h_t, c_t) for every t, ∂(ū_hᵀh_T + ū_cᵀc_T)/∂(h_0, c_0)
+    and, where the adapter reaches them, ∂(ū_hᵀh_T + ū_cᵀc_T)/∂θ are bitwise equal.
+
+    Derivative: the implementation's backward through T free-running steps, run twice.
+    Tolerance: none on a deterministic backend (every CPU backend here). On a backend that
+    declares itself nondeterministic (Backend.deterministic False: torch on CUDA unless
+    torch.use_deterministic_algorithms or CUBLAS_WORKSPACE_CONFIG=:4096:8 is set, as torch's
+    nn.LSTM documentation prescribes) the state gradients may differ by the reordering bound
+    2(T+1)γ_n |ū|ᵀ∏|J_t| (any summation order of the same terms), and parameter gradients,
+    accumulated by atomics there, are not compared.
+    Failure: atomics or uninitialised workspace in a backward kernel, a cache that changes
+    the second call, randomness (dropout) left on.
+    """
+    lstm.require(autograd=True)
+
+    @given(lstm.cases(max_steps=4))
+    def prop(case):
+        cell, be = case.cell, case.cell.backend
+        first, second = _run_twice(lambda: carry.record(cell, case.xs, case.h0, case.c0))
+        check_close(second.cs, first.cs, 0.0, claim="c_t differs between two identical runs",
+                    case=case, axes=("step", "batch row", "coordinate"))
+        check_close(second.hs, first.hs, 0.0, claim="h_t differs between two identical runs",
+                    case=case, axes=("step", "batch row", "unit"))
+        u_h = np.asarray(carry.probe(case.h0, 91, case.xs), dtype=be.np_dtype).astype(float)
+        u_c = np.asarray(carry.probe(case.c0, 92, case.xs), dtype=be.np_dtype).astype(float)
+
+        def backward():
+            return be.vjp(lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:],
+                          (case.h0, case.c0), (u_h, u_c))
+
+        (gh1, gc1), (gh2, gc2) = _run_twice(backward)
+        bound: np.ndarray | float = 0.0
+        if not getattr(be, "deterministic", True):
+            p = case.h0.shape[1]
+            jacs = [np.abs(carry.state_jacobian(cell, first.xs[t], first.hs[t], first.cs[t]))
+                    for t in range(first.steps)]
+            n = 4 * (p + case.c0.shape[1])
+            reorder = tol.chain_gradient_bound(np.abs(carry.pack(u_h, u_c)), jacs,
+                                               [0 * j for j in jacs], n, case.dtype)
+            bound = 2 * reorder.reshape(case.h0.shape[0], -1)
+            check_close(gc2, gc1, bound[:, p:], claim="∂/∂c_0 differs between two runs "
+                        "beyond the reordering bound", case=case)
+            check_close(gh2, gh1, bound[:, :p], claim="∂/∂h_0 differs between two runs "
+                        "beyond the reordering bound", case=case, axes=("batch row", "unit"))
+            return
+        check_close(gc2, gc1, 0.0, claim="∂/∂c_0 differs between two identical backwards",
+                    case=case)
+        check_close(gh2, gh1, 0.0, claim="∂/∂h_0 differs between two identical backwards",
+                    case=case, axes=("batch row", "unit"))
+
+        def parameter_backward():
+            return cell.inner.parameter_vjp(
+                lambda: carry.rollout(cell, case.xs, be.asarray(case.h0),
+                                      be.asarray(case.c0))[1:], (u_h, u_c))
+
+        g1, g2 = _run_twice(parameter_backward)
+        if g1 is None:
+            return
+        for name in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole"):
+            a, b = getattr(g1, name), getattr(g2, name)
+            if a is not None:
+                check_close(b, a, 0.0, claim=f"∂/∂{name} differs between two identical "
+                            "backwards", case=case, axes=("row", "column")[:a.ndim])
+
+    prop()

@@ -1,0 +1,64 @@
+"""A packed batch of sequences of different lengths equals each sequence run alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lstm_props._composed import composed_steps
+from lstm_props._report import check_close
+
+
+@pytest.mark.lstm_stack
+def test_packed_batch_equals_each_sequence_alone(lstm):
+    """For lengths ℓ_b ≤ T and xs zero-padded past them, packed_sequence gives, for each
+    row b, y_t[b] (t ≤ ℓ_b) and the final (h[b], c[b]) of that row's own steps composed
+    over x_1..x_ℓ_b, as if it were run alone.
+
+    Derivative: none; the packed call against the row's single steps.
+    Tolerance: the composed-steps bound of lstm_props._composed for the row alone.
+    Failure: a packed batch run over its padding (final states taken after the padded
+    steps), rows mixed up by the sort-by-length permutation, lengths off by one.
+    """
+    lstm.require(autograd=True, layout=True)
+    stack = lstm.target.probe().stack
+    if not stack.has_packed:
+        pytest.skip(f"{lstm.target.name} has no packed (variable-length) call")
+    if stack.directions != 1:
+        pytest.skip("bidirectional packed batches: each direction is checked by "
+                    "test_reverse_direction_is_flip_lstm_flip on full-length rows")
+
+    @given(lstm.cases(layer="stack", min_steps=2, max_steps=5), st.data())
+    def prop(case, data):
+        layers = case.extra["layer_params"]
+        steps, b = case.xs.shape[:2]
+        lengths = data.draw(st.lists(st.integers(1, steps), min_size=b, max_size=b),
+                            label="lengths")
+        xs = case.xs.copy()
+        for row, n in enumerate(lengths):
+            xs[n:, row] = 0.0
+        be = case.cell.backend
+        ys, h, c = (be.to_numpy(a) for a in case.cell.packed_sequence(
+            be.asarray(xs), lengths, be.asarray(case.h0), be.asarray(case.c0)))
+        top = layers[-1].output_size
+        for row, n in enumerate(lengths):
+            alone = slice(row, row + 1)
+            comp = composed_steps(case.cell, layers, xs[:n, alone], case.h0[alone],
+                                  case.c0[alone])
+            label = f"row {row} (length {n} of {steps})"
+            check_close(c[row], comp.traj.cs[-1][0], comp.c_bound(n)[0], case=case,
+                        claim=f"packed final c of {label} ≠ the row run alone",
+                        axes=("coordinate",))
+            check_close(h[row], comp.traj.hs[-1][0], comp.h_bound(n)[0], case=case,
+                        claim=f"packed final h of {label} ≠ the row run alone",
+                        axes=("unit",))
+            for t in range(n):
+                check_close(ys[t][row], comp.traj.hs[t + 1][0, -top:],
+                            comp.h_bound(t + 1)[0, -top:], case=case,
+                            claim=f"packed y_t of {label} ≠ the row run alone",
+                            axes=("step", "unit"), offset=(t + 1,))
+        assert np.all(np.isfinite(ys[: max(lengths)]))
+
+    prop()

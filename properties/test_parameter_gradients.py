@@ -1,0 +1,97 @@
+"""Parameter gradients against central finite differences, in float64."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._composed import composed_steps
+from lstm_props._layout import LSTMParams
+from lstm_props._report import check_close
+
+FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
+
+
+def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
+    return LSTMParams(**{k: None if getattr(p, k) is None
+                         else getattr(p, k) + step * getattr(v, k) for k in FIELDS})
+
+
+def _dot(a: LSTMParams, b: LSTMParams, absolute: bool = False) -> float:
+    total = 0.0
+    for k in FIELDS:
+        x, y = getattr(a, k), getattr(b, k)
+        if x is not None and y is not None:
+            total += float((np.abs(x) * np.abs(y)).sum() if absolute else (x * y).sum())
+    return total
+
+
+def test_parameter_gradients_match_finite_differences(lstm):
+    """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
+    L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps and a random direction V in every
+    parameter (W_ih, W_hh, b_ih, b_hh, and W_hr, peepholes where present).
+
+    Derivative: the framework's parameter gradients (the adapter's parameter_vjp),
+    accumulated over T steps, in float64 (the target converted with astype).
+    Tolerance: rounding Σ|ū|E_T/η (E_T the composed-steps bound of lstm_props._composed,
+    η = u^{1/3}(1 + max|θ|)), plus the truncation error by Richardson |D(η) − D(2η)|/3,
+    plus the backward's own (T+1)γ_n Σ|∂L/∂θ||V|.
+    Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
+    of accumulated across time steps, a bias gradient counted once for two biases.
+    """
+    lstm.require(layout=True, writable=True, autograd=True)
+    wide_view = lstm.view().astype("float64")
+    if wide_view is None:
+        pytest.skip(f"{lstm.target.name} cannot run in float64 (no astype capability)")
+
+    @given(lstm.cases(max_steps=4))
+    def prop(case):
+        cell = case.cell
+        wide = type(cell)(cell.inner.astype("float64"), cell.target_name)
+        be = wide.backend
+        u_h = carry.probe(case.h0, 101, case.xs)
+        u_c = carry.probe(case.c0, 102, case.xs)
+
+        def run():
+            return carry.rollout(wide, case.xs, be.asarray(case.h0), be.asarray(case.c0))[1:]
+
+        grads = wide.inner.parameter_vjp(run, (u_h, u_c))
+        if grads is None:
+            pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
+        theta = case.params
+        v = LSTMParams(**{k: None if getattr(theta, k) is None else
+                          carry.probe(getattr(theta, k), 103 + n, case.xs)
+                          for n, k in enumerate(FIELDS)})
+        got = _dot(grads, v)
+        largest = max(float(np.abs(getattr(theta, k)).max()) for k in FIELDS
+                      if getattr(theta, k) is not None)
+        eta = tol.unit_roundoff("float64") ** (1 / 3) * (1 + largest)
+
+        def loss(step):
+            wide.write_layout(_combine(theta, v, step))
+            h_t, c_t = run()
+            return float((u_h * be.to_numpy(h_t)).sum() + (u_c * be.to_numpy(c_t)).sum())
+
+        def fd(step):
+            return (loss(step) - loss(-step)) / (2 * step)
+
+        d1, d2 = fd(eta), fd(2 * eta)
+        wide.write_layout(theta)
+        layers = [dataclasses.replace(theta)]
+        composed = composed_steps(wide, layers, case.xs, case.h0, case.c0, lstm.variant)
+        steps = case.xs.shape[0]
+        err = float((np.abs(u_h) * composed.h_bound(steps)).sum()
+                    + (np.abs(u_c) * composed.c_bound(steps)).sum())
+        n = 4 * (case.h0.shape[1] + case.c0.shape[1]) + case.xs.shape[2]
+        backward = (steps + 1) * tol.gamma(n, "float64") * _dot(grads, v, absolute=True)
+        bound = tol.SAFETY * (err / eta + abs(d1 - d2) / 3 + backward)
+        check_close(np.array([got]), np.array([d1]), bound,
+                    claim="parameter gradient ⟨∂L/∂θ, V⟩ ≠ central finite difference",
+                    case=case, axes=("probe",))
+
+    prop()

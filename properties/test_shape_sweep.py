@@ -1,0 +1,51 @@
+"""Edge shapes: B = 1, H = 1, D ≠ H, B ≠ T, odd sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from lstm_props import carry
+from lstm_props import tolerances as tol
+from lstm_props._report import check_close, check_true
+
+#: (B, T, D, H): a single row, a single unit, one step, wide and narrow inputs, odd sizes.
+SHAPES = [(1, 1, 1, 1), (1, 4, 3, 1), (3, 2, 1, 5), (2, 5, 7, 3), (5, 1, 2, 4), (4, 3, 5, 7)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["B{}-T{}-D{}-H{}".format(*s) for s in SHAPES])
+def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
+    """At each edge shape (B, T, D, H): step returns h (B, P) and c (B, H);
+    ∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 for (b,k) ≠ (b',k'); with the layout, (h_t, c_t)
+    = the reference step within tolerances.step_error. (D, H apply to sized targets.)
+
+    Derivative: the implementation's backward, one-hot rows of the carry Jacobian.
+    Failure: a kernel specialised for some sizes (B = 1 fast paths, H = 1 broadcasting,
+    D = H assumed, batch and time axes confused when B ≠ T, vectorised tails of odd sizes).
+    """
+    lstm.require(autograd=True)
+
+    @given(lstm.cases(sizes=shape))
+    def prop(case):
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)  # shapes checked there
+        for t in range(traj.steps):
+            jac = carry.carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
+            b, hid = case.c0.shape
+            off = ~np.eye(b * hid, dtype=bool).reshape(b, hid, b, hid)
+            check_true(~off | (jac == 0), claim="off-diagonal carry Jacobian entry is not 0",
+                       case=case, axes=("step", "batch row b", "coordinate k",
+                                        "batch row b'", "coordinate k'"), offset=(t + 1,),
+                       values=jac)
+        if case.params is None:
+            return
+        for t, v in enumerate(carry.oracle_steps(case.params, traj, lstm.variant)):
+            err = tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t],
+                                 lstm.variant, case.dtype)
+            axes = ("step", "batch row", "coordinate")
+            check_close(traj.cs[t + 1], v.c, tol.SAFETY * err.dc, claim="c_t ≠ reference",
+                        case=case, axes=axes, offset=(t + 1,))
+            check_close(traj.hs[t + 1], v.h, tol.SAFETY * err.dh, claim="h_t ≠ reference",
+                        case=case, axes=axes, offset=(t + 1,))
+
+    prop()
