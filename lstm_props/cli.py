@@ -1,5 +1,6 @@
 """``lstm-props``: the conformance gate. ``check`` runs the properties through pytest and
-answers with an exit code; ``list`` prints the properties, built-in targets and variants.
+answers with an exit code; ``list`` prints the properties, built-in targets and variants;
+``selftest`` runs the mutant zoo and prints the kill matrix.
 
 Exit codes: 0 every applicable property passed; 1 a property failed; 2 a usage error, a
 target that cannot be loaded, or an adapter fault (a step that raises, wrong shapes, NaN).
@@ -57,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--xfail", metavar="FILE",
                        help="known deviations: one property id per line, # comments")
     sub.add_parser("list", help="the properties, built-in targets and variants")
+    zoo = sub.add_parser("selftest", help="run the mutant zoo, print the kill matrix; exit 1 "
+                         "if a mutant survives")
+    zoo.add_argument("--mutant", action="append", metavar="NAME",
+                     help="only this mutant (repeatable); a TARGET string is run as one too")
+    zoo.add_argument("--workers", type=_positive, metavar="N", default=1,
+                     help="mutants run in parallel")
+    zoo.add_argument("--max-examples", type=_positive, metavar="N")
+    zoo.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
+    zoo.add_argument("--black-box", action="store_true",
+                     help="hide the mutants' layout: measure what black-box mode catches")
     return parser
 
 
@@ -123,7 +134,21 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(signal, "SIGPIPE"):  # `lstm-props list | head` ends quietly
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         return list_properties()
+    if ns.command == "selftest":
+        return run_selftest(ns)
     return check(ns)
+
+
+def run_selftest(ns: argparse.Namespace) -> int:
+    from lstm_props._selftest import selftest
+    from lstm_props.mutants import KILLS
+
+    names = ns.mutant or sorted(KILLS)
+    unknown = [n for n in names if ":" not in n and n not in KILLS]
+    if unknown:
+        return _usage_error(f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
+                            "with no --mutant runs all of them (see lstm_props.mutants)")
+    return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the target runs (default cpu)")
     group.addoption("--lstm-dtype", dest="lstm_dtype", default="float32", choices=DTYPES,
                     help="the precision the target computes in (default float32)")
+    group.addoption("--lstm-black-box", dest="lstm_black_box", action="store_true",
+                    help="hide the target's parameter layout: run only what black-box mode "
+                         "can (to measure it on a target whose layout is known)")
     group.addoption("--lstm-max-examples", dest="lstm_max_examples", default=None, type=int,
                     metavar="N", help="examples per property (overrides the profile's)")
     group.addoption("--lstm-xfail", dest="lstm_xfail", default=None, metavar="FILE",
@@ -170,6 +173,10 @@ def _target(config: pytest.Config) -> Any:
             state["target"] = load_target(state["target_name"],
                                           config.getoption("lstm_dtype"),
                                           config.getoption("lstm_device"))
+            if config.getoption("lstm_black_box"):
+                from lstm_props.adapters._black_box import BlackBoxTarget
+
+                state["target"] = BlackBoxTarget(state["target"])
         except (TargetError, AdapterError) as exc:
             raise pytest.UsageError(str(exc)) from None
     return state["target"]
@@ -235,6 +242,8 @@ def reproduce_command(item: pytest.Item) -> str:
             "--lstm-device", config.getoption("lstm_device"),
             "--lstm-dtype", config.getoption("lstm_dtype"),
             "--hypothesis-profile", state["profile"]]
+    if config.getoption("lstm_black_box"):
+        args.append("--lstm-black-box")
     if state["seed"] is not None:
         args.append(f"--hypothesis-seed={state['seed']}")
     return shlex.join(args)

@@ -25,9 +25,9 @@ def test_default_check_passes_with_json_and_junit(tmp_path):
     assert doc["schema"] == "lstm_props.results/1"
     assert (doc["target"], doc["variant"], doc["device"], doc["dtype"]) == (
         "torch.nn:LSTMCell", "standard", "cpu", "float32")
-    assert doc["summary"] == {"passed": 15, "failed": 0, "skipped": 2, "xfailed": 0, "error": 0}
+    assert doc["summary"] == {"passed": 26, "failed": 0, "skipped": 5, "xfailed": 0, "error": 0}
     cases = ET.parse(tmp_path / "r.xml").getroot().iter("testcase")
-    assert len(list(cases)) == 17
+    assert len(list(cases)) == 31
     assert "lstm_props conformance" in out.stdout
 
 
@@ -39,7 +39,7 @@ def test_failing_property_exits_1_and_xfail_file_turns_it_green(tmp_path):
     doc = json.loads((tmp_path / "r.json").read_text())
     broken = sorted({r["property"].split("[")[0] for r in doc["results"]
                      if r["outcome"] == "failed"})
-    assert broken == ["closed_forget_gate_cuts_the_carry"]
+    assert broken == ["closed_forget_gate_cuts_the_carry", "in_place_weight_edits_take_effect"]
     assert all(r["message"] for r in doc["results"] if r["outcome"] == "failed")
     (tmp_path / "xfail.txt").write_text("# known\n" + "\n".join(broken) + "\nno_such_property\n")
     listed = lstm_props(*args, "--xfail", str(tmp_path / "xfail.txt"))
@@ -102,3 +102,21 @@ def test_example_workflow_runs_a_valid_gate_command():
     ns = _parser().parse_args(command[1:])
     for path in (ns.json, ns.junitxml, ns.report):
         assert path and path in text.split("upload-artifact", 1)[1]
+
+
+def test_selftest_prints_the_kill_matrix_and_fails_on_a_survivor(tmp_path):
+    """A mutant is killed (exit 0); a correct target run as a 'mutant' survives (exit 1)."""
+    killed = lstm_props("selftest", "--mutant", "CarryGain", "--max-examples", "5",
+                        "--json", str(tmp_path / "m.json"))
+    assert killed.returncode == 0, killed.stdout[-2000:]
+    assert "1 of 1 mutants killed" in killed.stdout
+    row = next(ln for ln in killed.stdout.splitlines() if ln.startswith("CarryGain "))
+    assert "X" in row and row.endswith("yes")
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert "carry_product_is_bounded_and_non_increasing" in doc["mutants"][0]["killed_by"]
+    survivor = lstm_props("selftest", "--mutant", "lstm_props.targets:reference_standard",
+                          "--max-examples", "3")
+    assert survivor.returncode == 1
+    assert "survived: lstm_props.targets:reference_standard" in survivor.stdout
+    unknown = lstm_props("selftest", "--mutant", "NoSuchMutant")
+    assert unknown.returncode == 2 and "no such mutant" in unknown.stderr

@@ -66,5 +66,15 @@ def test_a_numpy_adapter_without_autograd_runs_the_forward_only_properties(run_p
     result = run_properties(f"{example}:make_adapter")
     assert result.ret == 0
     outcomes = result.parseoutcomes()
-    assert outcomes["passed"] == 3 and outcomes["skipped"] == 14
+    assert outcomes["passed"] == 4 and outcomes["skipped"] == 27
     result.stdout.fnmatch_lines(["*test_gate_blindness.py*has no autograd backend*"])
+
+
+def test_black_box_option_hides_the_layout(run_properties):
+    """--lstm-black-box runs only what needs no layout, and says so in each skip."""
+    result = run_properties("torch.nn:LSTMCell", "--lstm-black-box", "-k",
+                            "values_match or is_diagonal")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*is black-box (parameters not in the documented layout)*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 1 and outcomes["skipped"] == 1

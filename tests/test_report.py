@@ -46,7 +46,7 @@ def test_report_is_self_contained_and_names_the_run(failing_run):
 def test_failure_shows_counterexample_and_a_reproduce_command_that_reproduces(failing_run,
                                                                               tmp_path):
     html, doc = failing_run
-    [failed] = [r for r in doc["results"] if r["outcome"] == "failed"]
+    failed = next(r for r in doc["results"] if r["outcome"] == "failed")
     assert "Falsifying example" in failed["counterexample"]
     assert "LSTMCase(" in failed["counterexample"]
     assert failed["reproduce"].startswith("pytest --pyargs ")

@@ -101,9 +101,12 @@ class _TorchCellBase(CellAdapter):
         tensors = {k: getattr(self.module, a) for k, a in names.items()}
         with torch.enable_grad():
             outs = list(run())
-        grads = torch.autograd.grad(outs, list(tensors.values()),
-                                    [self.backend.asarray(u) for u in cotangents],
-                                    allow_unused=True)
+        pairs = [(o, self.backend.asarray(u)) for o, u in zip(outs, cotangents)
+                 if o.requires_grad]
+        grads: Sequence[Any] = [None] * len(tensors)
+        if pairs:  # outputs detached from every parameter: the gradient is 0
+            grads = torch.autograd.grad([o for o, _ in pairs], list(tensors.values()),
+                                        [u for _, u in pairs], allow_unused=True)
         arrays = {k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
                   for (k, t), g in zip(tensors.items(), grads)}
         return LSTMParams(**arrays)

@@ -1,0 +1,134 @@
+"""``lstm-props selftest``: run the mutant zoo through every property, print the kill matrix.
+
+Each mutant runs in its own pytest process (the "mutants" Hypothesis profile: derandomized,
+no shrinking, since the question is *whether* it is caught, not its minimal case), so a
+mutant's global state cannot leak into the next. Outcomes per cell: X killed (a property
+failed), E the implementation faulted (the gate reports it, exit 2), . passed, s skipped.
+A mutant survives when no cell is X or E.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from lstm_props._results import properties_dir, property_claims
+from lstm_props.mutants import BUG_CLASSES, KILLS
+
+MARKS = {"failed": "X", "error": "E", "passed": ".", "skipped": "s", "xfailed": "x"}
+
+
+@dataclass
+class MutantRun:
+    name: str
+    target: str
+    outcomes: dict[str, str]  # property (no layer) -> worst outcome over its layers
+    seconds: float
+
+    @property
+    def killed_by(self) -> list[str]:
+        return sorted(p for p, o in self.outcomes.items() if o in ("failed", "error"))
+
+    @property
+    def survived(self) -> bool:
+        return not self.killed_by
+
+
+_RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 3, "error": 2}
+
+
+def run_mutant(name: str, max_examples: int | None = None,
+               black_box: bool = False) -> MutantRun:
+    """All properties against one mutant (a zoo name or any TARGET string)."""
+    target = name if ":" in name else f"lstm_props.mutants:{name}"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.json"
+        args = [sys.executable, "-m", "pytest", str(properties_dir()), "-q",
+                "-p", "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
+                "--hypothesis-profile", "mutants", "--lstm-json", str(out)]
+        if max_examples:
+            args += ["--lstm-max-examples", str(max_examples)]
+        if black_box:
+            args.append("--lstm-black-box")
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp)
+        try:
+            doc = json.loads(out.read_text())
+        except (OSError, ValueError):
+            return MutantRun(name, target, {"(the run itself)": "error"}, 0.0)
+    outcomes: dict[str, str] = {}
+    seconds = 0.0
+    for r in doc["results"]:
+        prop = r["property"].split("[")[0]
+        seconds += r["duration"]
+        if _RANK[r["outcome"]] >= _RANK.get(outcomes.get(prop, "passed"), 0):
+            outcomes[prop] = r["outcome"]
+    return MutantRun(name, target, outcomes, seconds)
+
+
+def _legend() -> list[str]:
+    return list(property_claims(properties_dir()))
+
+
+def kill_matrix(runs: list[MutantRun]) -> list[str]:
+    """The matrix as text lines: one row per mutant, one column per property (P1, P2...)."""
+    props = _legend()
+    width = max(len(r.name) for r in runs) + 2
+    head = "".join(f"{'P' + str(k + 1):>4}" for k in range(len(props)))
+    lines = [f"{'mutant'.ljust(width)}{head}  killed by its own property"]
+    owner = {m: c for c, ms in BUG_CLASSES.items() for m in ms}
+    current = None
+    for r in sorted(runs, key=lambda r: (list(BUG_CLASSES).index(owner[r.name])
+                                         if r.name in owner else 99, r.name)):
+        group = owner.get(r.name, "other targets")
+        if group != current:
+            lines.append(f"-- {group}")
+            current = group
+        cells = "".join(f"{MARKS.get(r.outcomes.get(p, ''), '-'):>4}" for p in props)
+        intended = KILLS.get(r.name, "").removeprefix("test_")
+        verdict = ("SURVIVED" if r.survived else
+                   "yes" if intended in r.killed_by else
+                   f"no ({intended})" if intended else "")
+        lines.append(f"{r.name.ljust(width)}{cells}  {verdict}")
+    lines.append("")
+    lines += [f"P{k + 1:<3} {name}" for k, name in enumerate(props)]
+    return lines
+
+
+def selftest(names: list[str], workers: int = 1, max_examples: int | None = None,
+             json_path: str | None = None, black_box: bool = False) -> int:
+    """Run, print the matrix; 0 if every mutant is killed (by its own property where it
+    has one), 1 otherwise. ``black_box``: with the layout hidden, only report (which
+    mutants black-box mode sees is a measurement, not a pass/fail)."""
+    def one(name: str) -> MutantRun:
+        run = run_mutant(name, max_examples, black_box)
+        mark = "SURVIVED" if run.survived else f"killed by {len(run.killed_by)}"
+        print(f"  {name}: {mark} ({run.seconds:.1f}s)", flush=True)
+        return run
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        runs = list(pool.map(one, names))
+    print()
+    for line in kill_matrix(runs):
+        print(line)
+    survivors = [r.name for r in runs if r.survived]
+    missed = [] if black_box else [
+        r.name for r in runs if not r.survived and r.name in KILLS
+        and KILLS[r.name].removeprefix("test_") not in r.killed_by]
+    print(f"\n{len(runs) - len(survivors)} of {len(runs)} mutants killed"
+          + (f"; survived: {', '.join(survivors)}" if survivors else "")
+          + (f"; not killed by their own property: {', '.join(missed)}" if missed else ""))
+    if json_path:
+        Path(json_path).write_text(json.dumps(
+            {"schema": "lstm_props.selftest/1", "properties": _legend(),
+             "mutants": [{"name": r.name, "target": r.target, "outcomes": r.outcomes,
+                          "killed_by": r.killed_by} for r in runs]}, indent=2) + "\n")
+    if black_box:
+        return 0
+    return 1 if survivors or missed else 0
