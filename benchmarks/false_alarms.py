@@ -33,7 +33,7 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def run_one(target: str, dtype: str, seed: int, profile: str) -> dict:
+def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
         start = time.perf_counter()
@@ -41,7 +41,8 @@ def run_one(target: str, dtype: str, seed: int, profile: str) -> dict:
             [sys.executable, "-m", "pytest", str(properties_dir()), "-q", "-p",
              "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
              "--lstm-dtype", dtype, "--hypothesis-profile", profile,
-             f"--hypothesis-seed={seed}", "--lstm-json", str(out)],
+             f"--hypothesis-seed={seed}", "--lstm-json", str(out),
+             *(["-k", only] if only else [])],
             capture_output=True, text=True, cwd=tmp, env={**os.environ, "OMP_NUM_THREADS": "1"})
         seconds = time.perf_counter() - start
         try:
@@ -64,13 +65,15 @@ def main() -> int:
     parser.add_argument("--targets", default=",".join(CORRECT))
     parser.add_argument("--profile", default="thorough")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", default="", metavar="EXPR",
+                        help="a pytest -k expression: only these properties")
     parser.add_argument("--json", metavar="PATH")
     ns = parser.parse_args()
     jobs = [(t, d, s) for s in _seeds(ns.seeds) for t in ns.targets.split(",")
             for d in ns.dtypes.split(",")]
 
     def one(job: tuple[str, str, int]) -> dict:
-        row = run_one(*job, ns.profile)
+        row = run_one(*job, ns.profile, ns.only)
         s = row["summary"] or {}
         print(f"{row['target']:58} {row['dtype']:8} seed {row['seed']:>3}: "
               f"{s.get('passed', 0):>3} passed {s.get('skipped', 0):>3} skipped "
