@@ -21,13 +21,12 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 
 from lstm_props._results import properties_dir
-from lstm_props.mutants._base import Mutant, Tensor
+from lstm_props.mutants._base import Mutant, carry_product
 
 ENV = "LSTM_PROPS_SENSITIVITY_EPS"
 HERE = Path(__file__).resolve()
@@ -44,16 +43,7 @@ class CoupledCarry(Mutant):
         return f * (c + _eps() * torch.roll(c, 1, dims=1)) + i * g
 
 
-class _ScaledBackward(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, f: Tensor, c: Tensor) -> Tensor:
-        ctx.save_for_backward(f, c)
-        return f * c
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
-        f, c = ctx.saved_tensors
-        return grad * c, grad * f * (1 + _eps())
+_ScaledBackward = carry_product(lambda grad, f: grad * f * (1 + _eps()))
 
 
 class ScaledCarryBackward(Mutant):

@@ -7,19 +7,9 @@ from typing import Any
 
 import torch
 
-from lstm_props.mutants._base import Mutant, Tensor
+from lstm_props.mutants._base import Mutant, Tensor, carry_product
 
-
-class _SquaredForgetBackward(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, f: Tensor, c: Tensor) -> Tensor:
-        ctx.save_for_backward(f, c)
-        return f * c
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
-        f, c = ctx.saved_tensors
-        return grad * c, grad * f * f
+_SquaredForgetBackward = carry_product(lambda grad, f: grad * f * f)
 
 
 class BackwardSquaresForget(Mutant):
@@ -29,16 +19,7 @@ class BackwardSquaresForget(Mutant):
         return _SquaredForgetBackward.apply(f, c) + i * g
 
 
-class _DroppedCarryBackward(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, f: Tensor, c: Tensor) -> Tensor:
-        ctx.save_for_backward(c)
-        return f * c
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
-        (c,) = ctx.saved_tensors
-        return grad * c, torch.zeros_like(grad)
+_DroppedCarryBackward = carry_product(lambda grad, f: torch.zeros_like(grad))
 
 
 class BackwardDropsCarryGradient(Mutant):

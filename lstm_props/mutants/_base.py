@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from lstm_props.reference import ReferenceLSTMCell
@@ -37,3 +40,22 @@ def reorder(z: Tensor, order: str) -> Tensor:
     """Blocks of z stored in ``order`` (e.g. "iofg"), returned in torch's i, f, g, o."""
     blocks = dict(zip(order, z.chunk(4, dim=-1)))
     return torch.cat([blocks[k] for k in "ifgo"], dim=-1)
+
+
+def carry_product(carry_grad: Callable[[Tensor, Tensor], Tensor]) -> type:
+    """An autograd Function computing f ⊙ c exactly, whose backward returns
+    ``carry_grad(dc', f)`` for dc_{t-1} (the correct one being dc' ⊙ f): a custom backward
+    kernel with a bug in the carry only."""
+
+    class CarryProduct(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, f: Tensor, c: Tensor) -> Tensor:
+            ctx.save_for_backward(f, c)
+            return f * c
+
+        @staticmethod
+        def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor]:
+            f, c = ctx.saved_tensors
+            return grad * c, carry_grad(grad, f)
+
+    return CarryProduct
