@@ -85,15 +85,10 @@ def carry_vjp(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray,
 
 
 def _rows(cell: Any, fn_of_c: Any, c: np.ndarray, out_shape: tuple[int, ...]) -> np.ndarray:
-    """Materialise a Jacobian row by row with one-hot cotangents: shape (*out_shape, *c.shape)."""
-    be = cell.backend
-    rows = []
-    for k in range(int(np.prod(out_shape))):
-        e = np.zeros(out_shape)
-        e.flat[k] = 1.0
-        (row,) = be.vjp(fn_of_c, (c,), (e,))
-        rows.append(row)
-    return np.stack(rows).reshape(*out_shape, *c.shape)
+    """Materialise a Jacobian with one-hot cotangents: shape (*out_shape, *c.shape)."""
+    n = int(np.prod(out_shape))
+    (rows,) = cell.backend.vjp_rows(fn_of_c, (c,), (np.eye(n).reshape(n, *out_shape),))
+    return rows.reshape(*out_shape, *c.shape)
 
 
 def carry_jacobian(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -170,13 +165,10 @@ def state_jacobian(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> np
     x_arr = be.asarray(x)
     b, p, hid = h.shape[0], h.shape[1], c.shape[1]
     n = b * (p + hid)
-    rows = []
-    for k in range(n):
-        e = np.zeros((b, p + hid))
-        e.flat[k] = 1.0
-        gh, gc = be.vjp(lambda hh, cc: cell.step(x_arr, hh, cc), (h, c), (e[:, :p], e[:, p:]))
-        rows.append(np.concatenate([gh, gc], axis=1).reshape(-1))
-    return np.stack(rows)
+    e = np.eye(n).reshape(n, b, p + hid)
+    gh, gc = be.vjp_rows(lambda hh, cc: cell.step(x_arr, hh, cc), (h, c),
+                         (e[:, :, :p], e[:, :, p:]))
+    return np.concatenate([gh, gc], axis=2).reshape(n, n)
 
 
 def pack(h: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -57,6 +57,22 @@ class Backend(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} has no autograd")
 
+    def vjp_rows(
+        self,
+        fn: Callable[..., Sequence[Array]],
+        primals: Sequence[np.ndarray],
+        cotangent_rows: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
+        """:meth:`vjp` for K cotangents at once: each of ``cotangent_rows`` has a leading axis
+        of K; each result has shape (K, *primal.shape). With one-hot rows this is a Jacobian.
+
+        The default runs :meth:`vjp` K times; override it where the framework can batch the
+        backward (torch's ``is_grads_batched``, ``jax.vmap`` over ``jax.vjp``).
+        """
+        k = len(cotangent_rows[0])
+        rows = [self.vjp(fn, primals, [u[i] for u in cotangent_rows]) for i in range(k)]
+        return tuple(np.stack([r[j] for r in rows]) for j in range(len(primals)))
+
     @property
     def np_dtype(self) -> type:
         return np.float32 if self.dtype == "float32" else np.float64
