@@ -1,6 +1,8 @@
 """``lstm-props``: the conformance gate. ``check`` runs the properties through pytest and
 answers with an exit code; ``list`` prints the properties, built-in targets and variants;
-``selftest`` runs the mutant zoo and prints the kill matrix.
+``selftest`` runs the mutant zoo and prints the kill matrix; ``check --steps T`` checks the
+carry product at production sizes on the model's own weights; ``bench`` measures what that
+costs against one forward pass.
 
 Exit codes: 0 every applicable property passed; 1 a property failed; 2 a usage error, a
 target that cannot be loaded, or an adapter fault (a step that raises, wrong shapes, NaN).
@@ -57,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="write a self-contained HTML report (matrix, failures, pictures)")
     check.add_argument("--xfail", metavar="FILE",
                        help="known deviations: one property id per line, # comments")
+    scale = check.add_argument_group(
+        "production sizes", "with --steps, check the carry product over T steps on the "
+        "model's own weights, chunk by chunk, instead of the small-size properties")
+    _scale_options(scale, default_hidden=None)
     sub.add_parser("list", help="the properties, built-in targets and variants")
     zoo = sub.add_parser("selftest", help="run the mutant zoo, print the kill matrix; exit 1 "
                          "if a mutant survives")
@@ -68,7 +74,31 @@ def _parser() -> argparse.ArgumentParser:
     zoo.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
     zoo.add_argument("--black-box", action="store_true",
                      help="hide the mutants' layout: measure what black-box mode catches")
+    bench = sub.add_parser("bench", help="time the carry verification of torch.nn.LSTMCell "
+                           "against its forward pass and the naive dense Jacobian")
+    _scale_options(bench, default_hidden=1024)
+    bench.set_defaults(steps=1024)
+    bench.add_argument("--device", choices=DEVICES, default="cpu")
+    bench.add_argument("--dtype", choices=DTYPES, default="float32")
+    bench.add_argument("--threads", type=_positive, metavar="N", default=2)
+    bench.add_argument("--naive-seconds", type=float, metavar="S", default=120.0,
+                       help="time budget of the naive Jacobian; rows past it are "
+                            "extrapolated (default 120)")
+    bench.add_argument("--no-naive", action="store_true", help="skip the naive Jacobian")
+    bench.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     return parser
+
+
+def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None) -> None:
+    group.add_argument("--steps", type=_positive, metavar="T", help="sequence length")
+    group.add_argument("--hidden", type=_positive, metavar="H", default=default_hidden,
+                       help="hidden (= input) size of a sized target"
+                            + (f" (default {default_hidden})" if default_hidden else ""))
+    group.add_argument("--batch", type=_positive, metavar="B", default=1)
+    group.add_argument("--chunk", type=_positive, metavar="C", default=64,
+                       help="steps verified per backward; memory grows with it, not with T")
+    group.add_argument("--probes", type=_positive, metavar="K", default=2,
+                       help="random cotangents per chunk (Hutchinson-style)")
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
@@ -136,7 +166,50 @@ def main(argv: list[str] | None = None) -> int:
         return list_properties()
     if ns.command == "selftest":
         return run_selftest(ns)
+    if ns.command == "bench":
+        return run_bench(ns)
+    if ns.steps is not None:
+        return check_at_scale(ns)
+    if ns.hidden is not None:
+        return _usage_error("--hidden needs --steps T: sizes apply to the production-size "
+                            "carry check only")
     return check(ns)
+
+
+def _scale_case(ns: argparse.Namespace):
+    from lstm_props._production import ScaleCase
+
+    return ScaleCase(steps=ns.steps, batch=ns.batch, hidden=ns.hidden, chunk=ns.chunk,
+                     probes=ns.probes)
+
+
+def check_at_scale(ns: argparse.Namespace) -> int:
+    from lstm_props._errors import LSTMPropsError
+    from lstm_props._production import check_at_scale as run
+
+    for flag in ("json", "junitxml", "report", "xfail", "max_examples", "seed"):
+        if getattr(ns, flag) is not None:
+            return _usage_error(f"--{flag.replace('_', '-')} does not apply with --steps: the "
+                                "production-size check prints one verdict per layer")
+    try:
+        return run(ns.target, _scale_case(ns), ns.dtype, ns.device, ns.variant)
+    except LSTMPropsError as exc:
+        return _usage_error(str(exc))
+
+
+def run_bench(ns: argparse.Namespace) -> int:
+    from lstm_props._bench import run_bench as run
+
+    if ns.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return _usage_error("--device cuda: torch sees no CUDA device here; run the bench "
+                                "on a machine with a GPU, or use --device cpu")
+    if ns.json is not None and not Path(ns.json).resolve().parent.is_dir():
+        return _usage_error(f"--json {ns.json!r}: the directory does not exist")
+    return run(_scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds,
+               not ns.no_naive, ns.json)
 
 
 def run_selftest(ns: argparse.Namespace) -> int:

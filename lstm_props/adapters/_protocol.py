@@ -57,6 +57,14 @@ class Backend(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} has no autograd")
 
+    def stop_gradient(self, a: Array) -> Array:
+        """``a``'s value with no derivative flowing back through it (teacher forcing).
+
+        The default round-trips through NumPy, which is exact; override it with the
+        framework's own (``detach``, ``jax.lax.stop_gradient``) to avoid the copy.
+        """
+        return self.asarray(self.to_numpy(a))
+
     def vjp_rows(
         self,
         fn: Callable[..., Sequence[Array]],

@@ -62,6 +62,9 @@ class TorchBackend(Backend):
             for g, p in zip(grads, primals)
         )
 
+    def stop_gradient(self, a: Any) -> Any:
+        return a.detach()
+
     def vjp_rows(
         self,
         fn: Callable[..., Sequence[Any]],
