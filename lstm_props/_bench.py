@@ -2,8 +2,11 @@
 
 Everything is measured in one process on one torch.nn.LSTMCell, so the ratio is free of
 machine-to-machine noise: the no-grad forward over the sequence, the chunked verification
-of ∂c_T/∂c_0 |carry (:mod:`lstm_props.chunked_carry`), and the naive way, the dense Jacobian
-of the teacher-forced c_T with respect to c_0 by autograd, one backward per row.
+of ∂c_T/∂c_0 |carry (:mod:`lstm_props.chunked_carry`), and the naive ways: the dense
+Jacobian of c_T with respect to c_0 by autograd, one backward per row (what
+``torch.autograd.functional.jacobian`` does), over the free-running graph (every backward step
+crosses W_hh) and over the teacher-forced one (elementwise backward steps, still one backward
+per row and the whole T-step graph in memory).
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ class BenchResult:
     peak_device_mib: float | None
     naive_s: float | None
     naive_how: str
+    naive_teacher_forced_s: float | None
+    naive_teacher_forced_how: str
+
+    def _naive(self, seconds: float | None, how: str) -> str:
+        return ("not run" if seconds is None else
+                f"{seconds:9.3f} s   ratio {seconds / self.forward_s:.0f}x forward   ({how})")
 
     def lines(self) -> list[str]:
-        naive = ("not run" if self.naive_s is None else
-                 f"{self.naive_s:.3f} s ({self.naive_s / self.forward_s:.0f}x forward, "
-                 f"{self.naive_how})")
         memory = f"peak RSS {self.peak_rss_mib:.0f} MiB" + (
             "" if self.peak_device_mib is None else f", peak device {self.peak_device_mib:.0f} MiB")
         return [
@@ -57,7 +63,9 @@ class BenchResult:
             f"  forward (no grad)      {self.forward_s:9.3f} s",
             f"  carry verification     {self.verify_s:9.3f} s   ratio {self.ratio:.2f}x forward"
             f"   ({self.verdict})",
-            f"  naive dense Jacobian   {naive}",
+            f"  naive dense Jacobian   {self._naive(self.naive_s, self.naive_how)}",
+            f"  naive, teacher-forced  "
+            f"{self._naive(self.naive_teacher_forced_s, self.naive_teacher_forced_how)}",
             f"  memory                 {memory} (verification; the naive run comes after)",
         ]
 
@@ -93,15 +101,15 @@ def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any, dev: dic
 
 
 def _naive(module: Any, inputs: Any, case: ScaleCase, h0: Any, c0: Any, dev: dict,
-           budget_s: float) -> tuple[float, str]:
-    """Dense ∂c_T/∂c_0 (teacher-forced) by one backward per row, as autograd.functional
-    .jacobian does; past ``budget_s`` the remaining rows are extrapolated, and said so."""
+           budget_s: float, teacher_forced: bool) -> tuple[float, str]:
+    """Dense ∂c_T/∂c_0 by one backward per row, as autograd.functional.jacobian does; past
+    ``budget_s`` the remaining rows are extrapolated from the measured ones, and said so."""
     start = time.perf_counter()
     c_start = c0.clone().requires_grad_(True)
     h, c = h0, c_start
     xs = torch.as_tensor(inputs(0, case.steps), **dev)
     for x in xs:
-        h, c = module(x, (h.detach(), c))
+        h, c = module(x, (h.detach() if teacher_forced else h, c))
     rows, done = c.numel(), 0
     flat = c.reshape(-1)
     for k in range(rows):
@@ -128,8 +136,11 @@ def bench(case: ScaleCase, device: str = "cpu", dtype: str = "float32", threads:
     inputs = seeded_inputs(view, case.batch, case.seed)
     h0 = torch.zeros(case.batch, hidden, **dev)
     c0 = torch.zeros(case.batch, hidden, **dev)
-    _forward(module, inputs, ScaleCase(steps=min(case.steps, 16), batch=case.batch), h0, c0,
-             dev)  # warm-up: first-call allocations and kernel selection
+    # Warm-up, both sides alike: first-call allocations, kernel selection, and the autograd
+    # engine's start (about 0.4 s on a first backward), none of which is per-sequence cost.
+    warm = ScaleCase(steps=min(case.steps, 16), batch=case.batch, chunk=8)
+    _forward(module, inputs, warm, h0, c0, dev)
+    check_view(view, "torch.nn:LSTMCell", "standard", warm)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     forward_s = _forward(module, inputs, case, h0, c0, dev)
@@ -140,13 +151,14 @@ def bench(case: ScaleCase, device: str = "cpu", dtype: str = "float32", threads:
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     peak_dev = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
                 else None)
-    naive_s, naive_how = (None, "not run")
+    naive = [(None, "not run")] * 2
     if run_naive:
-        naive_s, naive_how = _naive(module, inputs, case, h0, c0, dev, naive_budget_s)
+        naive = [_naive(module, inputs, case, h0, c0, dev, naive_budget_s, forced)
+                 for forced in (False, True)]
     verdict = "PASSED" if result.passed else "FAILED: " + "; ".join(result.failures[:2])
     return BenchResult(hidden, case.steps, case.batch, dtype, device, _device_name(device),
                        threads, torch.__version__, forward_s, verify_s, verify_s / forward_s,
-                       verdict, peak_rss, peak_dev, naive_s, naive_how)
+                       verdict, peak_rss, peak_dev, *naive[0], *naive[1])
 
 
 def run_bench(case: ScaleCase, device: str, dtype: str, threads: int, naive_budget_s: float,

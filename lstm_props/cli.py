@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--dtype", choices=DTYPES, default="float32")
     bench.add_argument("--threads", type=_positive, metavar="N", default=2)
     bench.add_argument("--naive-seconds", type=float, metavar="S", default=120.0,
-                       help="time budget of the naive Jacobian; rows past it are "
+                       help="time budget of each naive Jacobian; rows past it are "
                             "extrapolated (default 120)")
     bench.add_argument("--no-naive", action="store_true", help="skip the naive Jacobian")
     bench.add_argument("--json", metavar="PATH", help="write the figures as JSON")
