@@ -99,6 +99,10 @@ def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None
                        help="steps verified per backward; memory grows with it, not with T")
     group.add_argument("--probes", type=_positive, metavar="K", default=2,
                        help="random cotangents per chunk (Hutchinson-style)")
+    if default_hidden is None:
+        group.add_argument("--exact", action="store_true",
+                           help="materialise each chunk's (B·H)² carry Jacobian and require "
+                                "exact zeros off the diagonal, instead of probes")
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
@@ -180,7 +184,7 @@ def _scale_case(ns: argparse.Namespace):
     from lstm_props._production import ScaleCase
 
     return ScaleCase(steps=ns.steps, batch=ns.batch, hidden=ns.hidden, chunk=ns.chunk,
-                     probes=ns.probes)
+                     probes=ns.probes, exact=getattr(ns, "exact", False))
 
 
 def check_at_scale(ns: argparse.Namespace) -> int:

@@ -82,6 +82,17 @@ def test_probes_see_a_small_coupling_black_box(monkeypatch):
     assert any("probes disagree" in line for line in result.failures), result.failures
 
 
+@pytest.mark.parametrize("eps, passes", [("0", True), ("1e-30", False)])
+def test_exact_mode_requires_exact_zeros_off_the_diagonal(monkeypatch, eps, passes):
+    """A coupling of 1e-30 is far below any probe's resolution; exact mode still sees it."""
+    monkeypatch.setenv("LSTM_PROPS_SENSITIVITY_EPS", eps)
+    target = load_target("benchmarks/sensitivity.py:CoupledCarry", "float32")
+    exact = ScaleCase(steps=100, batch=2, hidden=8, chunk=50, exact=True)
+    result = check_view(build_views(target, 8)[0], "CoupledCarry", "standard", exact)
+    assert result.passed is passes, result.failures
+    assert passes or "off-diagonal entries of ∂c/∂c are nonzero" in result.failures[0]
+
+
 def lstm_props(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lstm_props.cli", *args], capture_output=True,
                           text=True, timeout=600)
