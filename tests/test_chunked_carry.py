@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from lstm_props.chunked_carry import ForgetOracle
 from lstm_props.reference import log_forget, lstm_step
 from tests.conftest import TARGETS
 
+COUPLED = str(Path(__file__).parents[1] / "benchmarks" / "sensitivity.py") + ":CoupledCarry"
 SHORT = ScaleCase(steps=150, batch=2, hidden=12, chunk=50)
 
 
@@ -76,7 +78,7 @@ def test_broken_lstms_fail(mutant, black_box):
 def test_probes_see_a_small_coupling_black_box(monkeypatch):
     """ε = 1e-5 off the diagonal keeps the product in [0, 1]: only the probes can tell."""
     monkeypatch.setenv("LSTM_PROPS_SENSITIVITY_EPS", "1e-5")
-    target = load_target("benchmarks/sensitivity.py:CoupledCarry", "float32")
+    target = load_target(COUPLED, "float32")
     view = OpaqueCell(build_views(target, SHORT.hidden)[0])
     result = check_view(view, "CoupledCarry", "standard", SHORT)
     assert any("probes disagree" in line for line in result.failures), result.failures
@@ -86,7 +88,7 @@ def test_probes_see_a_small_coupling_black_box(monkeypatch):
 def test_exact_mode_requires_exact_zeros_off_the_diagonal(monkeypatch, eps, passes):
     """A coupling of 1e-30 is far below any probe's resolution; exact mode still sees it."""
     monkeypatch.setenv("LSTM_PROPS_SENSITIVITY_EPS", eps)
-    target = load_target("benchmarks/sensitivity.py:CoupledCarry", "float32")
+    target = load_target(COUPLED, "float32")
     exact = ScaleCase(steps=100, batch=2, hidden=8, chunk=50, exact=True)
     result = check_view(build_views(target, 8)[0], "CoupledCarry", "standard", exact)
     assert result.passed is passes, result.failures
