@@ -8,7 +8,8 @@ Public API (everything else is private):
 * strategies: :func:`lstm_cases`, :class:`LSTMCase`;
 * errors: :class:`LSTMPropsError`, :class:`TargetError`, :class:`AdapterError`,
   :class:`PropertyFailure`;
-* modules: :mod:`lstm_props.carry` (carry-path machinery), :mod:`lstm_props.reference`
+* modules: :mod:`lstm_props.carry` (carry-path machinery), :mod:`lstm_props.chunked_carry`
+  (the carry product at production sizes: chunked, probed), :mod:`lstm_props.reference`
   (oracle cells), :mod:`lstm_props.tolerances` (the error model), :mod:`lstm_props.targets`
   (built-in targets), :mod:`lstm_props.mutants` (broken LSTMs for self-tests).
 """
