@@ -20,7 +20,6 @@ from pathlib import Path
 from lstm_props._layout import VARIANTS
 from lstm_props._results import properties_dir, property_claims
 from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
-from lstm_props.targets import BUILTIN
 
 PROFILES = ("ci", "dev", "thorough")
 EPILOG = ("exit codes: 0 all applicable properties passed; 1 a property failed; "
@@ -106,7 +105,10 @@ def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
+    # -W: this process imported hypothesis (for the profiles) before pytest.main could mark
+    # it for assertion rewriting; the warning says so on every run and means nothing here.
     args = [str(properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
             "--hypothesis-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
     for flag, value in (("--lstm-variant", ns.variant), ("--lstm-max-examples", ns.max_examples),
@@ -156,6 +158,8 @@ def list_properties() -> int:
     for name, claim in property_claims(properties_dir()).items():
         print(f"  {name:52} {claim}")
     print("\nbuilt-in targets:")
+    from lstm_props.targets import BUILTIN
+
     for name, variant in BUILTIN.items():
         print(f"  {name:44} ({variant})")
     print(f"\nvariants: {', '.join(VARIANTS)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -28,7 +28,9 @@ from lstm_props._results import (
     table,
     write_json,
 )
-from lstm_props._under_test import LSTMUnderTest
+
+if TYPE_CHECKING:
+    from lstm_props._under_test import LSTMUnderTest
 
 DEFAULT_TARGET = "torch.nn:LSTMCell"
 DEVICES = ("cpu", "cuda")
@@ -160,12 +162,26 @@ def _share_cores_with_xdist_workers() -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:  # xdist: hand the session seed to workers
     node.workerinput["lstm_seed"] = node.config.stash[_STATE]["seed"]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: the controller never loads the target, so it learns the variant from a worker."""
+    output = getattr(node, "workeroutput", {})
+    state = node.config.stash[_STATE]
+    if output.get("lstm_variant"):
+        state["worker_variant"] = output["lstm_variant"]
+    if output.get("lstm_load_error"):
+        state["load_error"] = output["lstm_load_error"]
+
+
 def _target(config: pytest.Config) -> Any:
     state = config.stash[_STATE]
+    if state.get("load_error"):
+        raise pytest.UsageError(state["load_error"])
     if state["target"] is None:
         from lstm_props._loading import load_target
 
@@ -183,14 +199,33 @@ def _target(config: pytest.Config) -> Any:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if session.config.stash[_STATE]["explicit"]:
-        _target(session.config)
+    config = session.config
+    state = config.stash[_STATE]
+    if not state["explicit"]:
+        return
+    # An xdist controller runs no property: loading the target there (import torch, build,
+    # smoke-test) would only delay the workers. They load it instead, and one that cannot
+    # hands its one-line error back to the controller (pytest_testnodedown) and stops.
+    if _is_xdist_controller(config):
+        return
+    try:
+        _target(config)
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workerinput"):
+            raise
+        state["load_error"] = str(exc)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin("dsession")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[_STATE]
     seed = state["seed"] if state["seed"] is not None else "derandomized"
-    return [f"lstm_props: target={state['target_name']} variant={_variant(config)} "
+    undecided = state["target"] is None and not config.getoption("lstm_variant")
+    variant = "(the target's, read by the workers)" if undecided else _variant(config)
+    return [f"lstm_props: target={state['target_name']} variant={variant} "
             f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "
             f"hypothesis profile={state['profile']} seed={seed}"]
 
@@ -199,9 +234,10 @@ def _variant(config: pytest.Config) -> str:
     declared = config.getoption("lstm_variant")
     if declared:
         return declared
-    target = config.stash[_STATE]["target"]
+    state = config.stash[_STATE]
+    target = state["target"]
     if target is None:
-        return "standard"
+        return state.get("worker_variant", "standard")
     views = target.probe()
     return views.layers[0].variant or "standard"
 
@@ -212,6 +248,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("lstm_stack"):
         metafunc.parametrize("lstm_layer", [0], ids=["stack"])
         return
+    if metafunc.config.stash[_STATE].get("load_error"):  # an xdist worker that must stop
+        return
     layers = _target(metafunc.config).num_layers
     metafunc.parametrize("lstm_layer", list(range(layers)),
                          ids=[f"layer{k}" for k in range(layers)])
@@ -220,6 +258,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> LSTMUnderTest:
     """The target under test, one layer view at a time."""
+    from lstm_props._under_test import LSTMUnderTest  # imports torch: workers only
+
     config = request.config
     return LSTMUnderTest(_target(config), lstm_layer, _variant(config),
                          config.getoption("lstm_dtype"), config.getoption("lstm_device"))
@@ -267,6 +307,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[_STATE].get("load_error"):  # an xdist worker: run nothing, report it
+        items[:] = []
+        return
     ids = config.stash[_STATE]["xfail"]
     if ids:
         mark_xfails([i for i in items if "lstm" in getattr(i, "fixturenames", ())], ids)
@@ -296,6 +339,9 @@ def _header(config: pytest.Config) -> dict[str, Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    error = config.stash[_STATE].get("load_error")
+    if error and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(f"ERROR: {error}", red=True, bold=True)
     results = _sorted_results(config)
     if config.getoption("lstm_table") and results:
         terminalreporter.section("lstm_props conformance")
@@ -305,7 +351,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    state = config.stash[_STATE]
     if hasattr(config, "workerinput"):
+        if state["target"] is not None:
+            config.workeroutput["lstm_variant"] = _variant(config)
+        if state.get("load_error"):
+            config.workeroutput["lstm_load_error"] = state["load_error"]
+        return
+    if state.get("load_error"):  # xdist: a worker could not load the target
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     path = config.getoption("lstm_json")
     if path:

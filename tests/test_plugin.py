@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.conftest import TARGETS
+from tests.conftest import PROPERTIES, TARGETS
 
 
 def test_header_names_target_variant_device_dtype_and_seed(run_properties):
@@ -78,3 +80,28 @@ def test_black_box_option_hides_the_layout(run_properties):
     result.stdout.fnmatch_lines(["*is black-box (parameters not in the documented layout)*"])
     outcomes = result.parseoutcomes()
     assert outcomes["passed"] == 1 and outcomes["skipped"] == 1
+
+
+def test_under_xdist_the_workers_load_the_target_and_report_its_variant(
+        pytester: pytest.Pytester, tmp_path):
+    """The controller never loads the target (so it never imports torch for nothing); the
+    variant in the results file is the one the workers read from the target."""
+    out = tmp_path / "results.json"
+    result = pytester.runpytest_subprocess(
+        PROPERTIES, "--lstm-adapter", "lstm_props.targets:reference_peephole", "-n", "2",
+        "-p", "no:cacheprovider", "-k", "carry_jacobian_is_diagonal or affine",
+        "--lstm-json", str(out))
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*variant=(the target's, read by the workers)*"])
+    assert json.loads(out.read_text())["variant"] == "peephole"
+
+
+def test_under_xdist_a_bad_target_is_one_line_and_a_usage_error(pytester: pytest.Pytester):
+    result = pytester.runpytest_subprocess(
+        PROPERTIES, "--lstm-adapter", "no_such_module:Cell", "-n", "2",
+        "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["ERROR: target 'no_such_module:Cell': no module named "
+                                 "'no_such_module'*"])
+    text = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in text and "node down" not in text
