@@ -60,5 +60,6 @@ class NumpyLSTMCell(CellAdapter):
         self.params = params
 
 
-def make_adapter() -> NumpyLSTMCell:
-    return NumpyLSTMCell()
+def make_adapter(dtype: str = "float32") -> NumpyLSTMCell:
+    """A factory that takes ``dtype`` is handed the run's (--lstm-dtype)."""
+    return NumpyLSTMCell(dtype=dtype)

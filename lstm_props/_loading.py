@@ -77,12 +77,32 @@ class _FixedTarget(Target):
         return self._views
 
 
-def _sized(obj: Any) -> bool:
+def _parameters(obj: Any) -> set[str]:
     try:
-        params = inspect.signature(obj).parameters
+        return set(inspect.signature(obj).parameters)
     except (TypeError, ValueError):
-        return False
-    return "input_size" in params and "hidden_size" in params
+        return set()
+
+
+def _run_keywords(obj: Any, dtype: str, device: str) -> dict[str, str]:
+    """The run's dtype and device, for a factory that takes them."""
+    params = _parameters(obj)
+    return {k: v for k, v in (("dtype", dtype), ("device", device)) if k in params}
+
+
+class _AdapterFactoryTarget(Target):
+    """A factory ``make(input_size, hidden_size[, dtype][, device]) -> CellAdapter``: how a
+    JAX, Keras or ONNX Runtime implementation is drawn at sizes chosen per example."""
+
+    sized = True
+
+    def __init__(self, name: str, make: Any, keywords: dict[str, str]) -> None:
+        self.name, self._make, self._keywords = name, make, keywords
+        self.min_hidden_size = int(getattr(make, "min_hidden_size", 1))
+
+    def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
+        cell = self._make(input_size=input_size, hidden_size=hidden_size, **self._keywords)
+        return Views([cell], cell)
 
 
 def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) -> Target:
@@ -97,20 +117,40 @@ def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) 
     if isinstance(obj, torch.nn.Module):
         return TorchTarget(spec_text, lambda: obj, False, dtype, device)
     if callable(obj) and depth == 0:
-        if _sized(obj):
+        # dtype and device go only to a factory of adapters: a torch module's constructor
+        # (nn.LSTMCell's) takes torch dtypes, and TorchTarget converts the module itself.
+        keywords = _run_keywords(obj, dtype, device)
+        if {"input_size", "hidden_size"} <= _parameters(obj):
             probe = obj(input_size=3, hidden_size=4)
             if isinstance(probe, torch.nn.Module):
                 return TorchTarget(spec_text, obj, True, dtype, device)
+            if isinstance(probe, CellAdapter):
+                return _AdapterFactoryTarget(spec_text, obj, keywords)
             raise TargetError(
                 f"target {spec_text!r}: factory returned {type(probe).__name__}; a sized "
-                "factory must return a torch module (or take no arguments and return an adapter)"
+                "factory must return a torch module or a CellAdapter"
             )
-        return _resolve(obj(), spec_text, dtype, device, depth + 1)
+        made = obj()
+        if isinstance(made, CellAdapter) and keywords:
+            made = obj(**keywords)
+        return _resolve(made, spec_text, dtype, device, depth + 1)
     raise TargetError(
         f"target {spec_text!r} is a {type(obj).__name__}, not an LSTM: point it at a "
         "CellAdapter, a torch module with the nn.LSTMCell convention m(x, (h, c)) -> (h, c), "
         "an nn.LSTM, or a factory of one"
     )
+
+
+def _check_precision(target: Target, dtype: str) -> None:
+    """A target that computes in another precision than the run's would be held to the wrong
+    tolerances: refuse it rather than check it under the wrong error model."""
+    got = target.probe().layers[0].backend.dtype
+    if got != dtype:
+        raise TargetError(
+            f"target {target.name!r} computes in {got} but the run asks for {dtype}: give "
+            f"its factory a dtype argument (it is passed the run's), or run with "
+            f"--lstm-dtype {got}"
+        )
 
 
 def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> Target:
@@ -133,6 +173,7 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
         raise TargetError(
             f"target {spec_text!r}: building it raised {type(exc).__name__}: {exc}"
         ) from exc
+    _check_precision(target, dtype)
     smoke_test(target)
     return target
 

@@ -85,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
                             "extrapolated (default 120)")
     bench.add_argument("--no-naive", action="store_true", help="skip the naive Jacobian")
     bench.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    table = sub.add_parser("matrix", help="every installed implementation (torch, Flax, "
+                           "Equinox, Keras, ONNX Runtime) through the suite: one table")
+    table.add_argument("--only", action="append", metavar="TARGET",
+                       help="only this implementation (repeatable; any TARGET string)")
+    table.add_argument("--dtype", action="append", choices=DTYPES, dest="dtypes",
+                       help="repeatable (default: float32 and float64)")
+    table.add_argument("--profile", choices=PROFILES, default="ci")
+    table.add_argument("--max-examples", type=_positive, metavar="N")
+    table.add_argument("--readme", metavar="PATH",
+                       help="also write the table into PATH between the matrix marker lines")
     return parser
 
 
@@ -176,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_selftest(ns)
     if ns.command == "bench":
         return run_bench(ns)
+    if ns.command == "matrix":
+        return run_matrix(ns)
     if ns.steps is not None:
         return check_at_scale(ns)
     if ns.hidden is not None:
@@ -218,6 +230,18 @@ def run_bench(ns: argparse.Namespace) -> int:
         return _usage_error(f"--json {ns.json!r}: the directory does not exist")
     return run(_scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds,
                not ns.no_naive, ns.json)
+
+
+def run_matrix(ns: argparse.Namespace) -> int:
+    from lstm_props._matrix import END, START, run_matrix
+
+    if ns.readme is not None:
+        path = Path(ns.readme)
+        if not path.is_file() or START not in path.read_text():
+            return _usage_error(f"--readme {ns.readme!r}: needs an existing file with the "
+                                f"lines {START} and {END} to write the table between")
+    return run_matrix(ns.only, ns.dtypes or list(DTYPES), ns.profile, ns.max_examples,
+                      ns.readme)
 
 
 def run_selftest(ns: argparse.Namespace) -> int:

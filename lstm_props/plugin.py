@@ -223,7 +223,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[_STATE]
     seed = state["seed"] if state["seed"] is not None else "derandomized"
-    undecided = state["target"] is None and not config.getoption("lstm_variant")
+    undecided = (_is_xdist_controller(config) and state["target"] is None
+                 and not config.getoption("lstm_variant"))
     variant = "(the target's, read by the workers)" if undecided else _variant(config)
     return [f"lstm_props: target={state['target_name']} variant={variant} "
             f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
+import torch  # noqa: F401  (see below)
 
 import lstm_props.properties
+
+# pytester's in-process runs drop from sys.modules whatever a run imported; a C-extension
+# package imported again in the same process crashes it (torch: "bad call flags", then a
+# segfault). `import lstm_props` no longer imports torch, so the outer session must.
+with contextlib.suppress(ImportError):
+    import jax  # noqa: F401
 
 PROPERTIES = str(Path(lstm_props.properties.__file__).parent)
 TARGETS = str(Path(__file__).parent / "targets" / "cells.py")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import TARGETS
+from tests.conftest import PROPERTIES, TARGETS
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 BAD = {
     "no_such_pkg.mod:Cell": "no module named 'no_such_pkg'",
@@ -50,3 +54,24 @@ def test_cuda_requested_without_cuda_is_a_usage_error(run_properties):
     result = run_properties("torch.nn:LSTMCell", "--lstm-device", "cuda")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "torch.cuda.is_available() is False" in result.stderr.str()
+
+
+def test_a_target_in_another_precision_than_the_run_is_refused(pytester, tmp_path):
+    """Checking a float32 implementation under the float64 error model would cry wolf (or,
+    the other way round, hide float64 bugs under float32 tolerances): refuse it."""
+    module = tmp_path / "fixed.py"
+    module.write_text(f"import sys\nsys.path.insert(0, {str(EXAMPLES)!r})\n"
+                      "from numpy_adapter import NumpyLSTMCell\n"
+                      "def fixed():\n    return NumpyLSTMCell()\n")
+    result = pytester.runpytest_subprocess(PROPERTIES, "--lstm-adapter", f"{module}:fixed",
+                                           "--lstm-dtype", "float64")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: target * computes in float32 but the run asks for "
+                                 "float64: give its factory a dtype argument*"])
+
+
+def test_a_factory_of_adapters_is_handed_the_runs_dtype(run_properties):
+    result = run_properties(f"{EXAMPLES / 'numpy_adapter.py'}:make_adapter",
+                            "--lstm-dtype", "float64", "-k", "step_values_match_reference")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1, deselected=30)

@@ -120,3 +120,29 @@ def test_selftest_prints_the_kill_matrix_and_fails_on_a_survivor(tmp_path):
     assert "survived: lstm_props.targets:reference_standard" in survivor.stdout
     unknown = lstm_props("selftest", "--mutant", "NoSuchMutant")
     assert unknown.returncode == 2 and "no such mutant" in unknown.stderr
+
+
+def test_matrix_tabulates_each_implementation_and_writes_the_readme_table(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- lstm-props matrix: start -->\nold\n"
+                      "<!-- lstm-props matrix: end -->\nafter\n")
+    done = lstm_props("matrix", "--only", "torch.nn:LSTMCell", "--only",
+                      "lstm_props.targets:reference_no_forget", "--dtype", "float32",
+                      "--max-examples", "2", "--readme", str(readme))
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| `")]
+    assert [r.split("|")[1].strip() for r in rows] == ["`torch.nn:LSTMCell`",
+                                                      "`targets:reference_no_forget`"]
+    assert "✓" in rows[0] and "–" in rows[0] and not any("✗" in r for r in rows)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("after\n") and "\nold\n" not in text
+    assert "`step_values_match_reference`" in text
+
+
+def test_matrix_refuses_a_readme_without_the_marker_lines(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    done = lstm_props("matrix", "--only", "torch.nn:LSTMCell", "--readme", str(readme))
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("lstm-props: error: --readme")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,163 @@
+"""Keras 3 targets: keras.layers.LSTMCell on the torch and on the jax backend.
+
+    lstm-props check lstm_props.adapters.keras:lstm_cell_torch [--dtype float64]
+    lstm-props check lstm_props.adapters.keras:lstm_cell_jax
+
+Keras picks its backend once per process, from KERAS_BACKEND when it is first imported, so
+each target sets it if Keras is not imported yet and refuses, in one line, to run on another
+backend than its name says. The layout: kernel (D, 4H) and recurrent_kernel (H, 4H) hold the
+gates in columns, in the order i, f, c, o (c is torch's g), the transposes of torch's
+weight_ih and weight_hh; one bias (4H,), read as b_ih = bias, b_hh = 0, written b_ih + b_hh.
+States are [h, c], as torch's. Derivatives come from the backend's own autodiff:
+torch.autograd on torch, jax.vjp over ``stateless_call`` on jax.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from lstm_props._layout import LSTMParams
+from lstm_props.adapters._protocol import CellAdapter, CellSpec
+
+_WEIGHTS = ("kernel", "recurrent_kernel", "bias")
+
+
+def _keras(backend: str) -> Any:
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = backend
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(
+            f"Keras is running on its {keras.backend.backend()!r} backend in this process; "
+            f"check the {backend} target in a process of its own (KERAS_BACKEND={backend})")
+    return keras
+
+
+def _read(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    bias = np.asarray(weights["bias"])
+    return {"w_ih": np.asarray(weights["kernel"]).T,
+            "w_hh": np.asarray(weights["recurrent_kernel"]).T,
+            "b_ih": bias, "b_hh": np.zeros_like(bias)}
+
+
+def _write(arrays: dict[str, Any], weights: Any = None) -> dict[str, Any]:
+    return {"kernel": arrays["w_ih"].T, "recurrent_kernel": arrays["w_hh"].T,
+            "bias": arrays["b_ih"] + arrays["b_hh"]}
+
+
+@functools.lru_cache(maxsize=64)
+def _template(backend: str, input_size: int, hidden_size: int, dtype: str) -> Any:
+    keras = _keras(backend)
+    cell = keras.layers.LSTMCell(hidden_size, dtype=dtype)
+    cell.build((None, input_size))
+    return cell
+
+
+# -- the torch backend: a stateful cell whose variables are torch Parameters ---------------
+class KerasTorchCell(CellAdapter):
+    """keras.layers.LSTMCell on Keras' torch backend; VJPs by torch.autograd."""
+
+    def __init__(self, input_size: int, hidden_size: int, dtype: str) -> None:
+        from lstm_props.adapters._torch import TorchBackend
+
+        keras = _keras("torch")
+        self.name = "keras.layers.LSTMCell (torch backend)"
+        self.spec = CellSpec(input_size, hidden_size, hidden_size)
+        self.backend = TorchBackend(dtype)
+        self.cell = keras.layers.LSTMCell(hidden_size, dtype=dtype)
+        self.cell.build((None, input_size))
+
+    def _variables(self) -> dict[str, Any]:
+        return {name: getattr(self.cell, name) for name in _WEIGHTS}
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        _, (h_new, c_new) = self.cell(x, [h, c], training=False)
+        return h_new, c_new
+
+    def read_layout(self) -> LSTMParams:
+        host = {k: self.backend.to_numpy(v.value) for k, v in self._variables().items()}
+        return LSTMParams(**_read(host))
+
+    @property
+    def writable_layout(self) -> bool:
+        return True
+
+    def write_layout(self, params: LSTMParams) -> None:
+        arrays = {k: getattr(params, k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        for name, value in _write(arrays).items():
+            getattr(self.cell, name).assign(np.asarray(value, self.backend.np_dtype))
+
+    def parameter_vjp(self, run: Callable[[], Sequence[Any]],
+                      cotangents: Sequence[np.ndarray]) -> LSTMParams:
+        import torch
+
+        tensors = [v.value for v in self._variables().values()]
+        with torch.enable_grad():
+            outs = list(run())
+        pairs = [(o, self.backend.asarray(u)) for o, u in zip(outs, cotangents)
+                 if o.requires_grad]
+        grads = torch.autograd.grad([o for o, _ in pairs], tensors, [u for _, u in pairs],
+                                    allow_unused=True)
+        g = {k: np.zeros(tuple(t.shape)) if d is None else self.backend.to_numpy(d)
+             for k, t, d in zip(_WEIGHTS, tensors, grads)}
+        # The layout's b_ih and b_hh both feed the one bias: both get its gradient.
+        return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])
+
+    def astype(self, dtype: str) -> KerasTorchCell:
+        clone = KerasTorchCell(self.spec.input_size, self.spec.hidden_size, dtype)
+        clone.write_layout(self.read_layout())
+        return clone
+
+
+def lstm_cell_torch(input_size: int, hidden_size: int,
+                    dtype: str = "float32") -> KerasTorchCell:
+    """keras.layers.LSTMCell with KERAS_BACKEND=torch."""
+    return KerasTorchCell(input_size, hidden_size, dtype)
+
+
+# -- the jax backend: the pure stateless_call under JaxCellAdapter -------------------------
+def lstm_cell_jax(input_size: int, hidden_size: int, dtype: str = "float32") -> CellAdapter:
+    """keras.layers.LSTMCell with KERAS_BACKEND=jax, called through ``stateless_call``."""
+    _keras("jax")
+    from lstm_props.adapters._jax import JaxBackend, JaxCellAdapter
+
+    class KerasJaxCell(JaxCellAdapter):
+        def astype(self, dtype: str) -> CellAdapter:
+            # A Keras layer computes in its own dtype policy, casting float64 weights and
+            # inputs down: another precision is another layer.
+            clone = lstm_cell_jax(input_size, hidden_size, dtype)
+            clone.write_layout(self.read_layout())
+            return clone
+
+    backend = JaxBackend(dtype)
+    cell = _template("jax", input_size, hidden_size, dtype)
+    call = _jitted_stateless_call(cell)
+    seeds = [v.value for v in cell.non_trainable_variables]  # dropout's seed state
+
+    def apply(params: Any, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        return call([params[k] for k in _WEIGHTS], seeds, x, h, c)
+
+    params = {k: np.asarray(getattr(cell, k).value) for k in _WEIGHTS}
+    spec = CellSpec(input_size, hidden_size, hidden_size)
+    return KerasJaxCell("keras.layers.LSTMCell (jax backend)", spec, backend, params, apply,
+                        _read, _write)
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted_stateless_call(cell: Any) -> Callable[..., tuple[Any, Any]]:
+    import jax
+
+    def call(trainable: list[Any], seeds: list[Any], x: Any, h: Any,
+             c: Any) -> tuple[Any, Any]:
+        (_, (h_new, c_new)), _ = cell.stateless_call(trainable, seeds, x, [h, c],
+                                                      training=False)
+        return h_new, c_new
+
+    return jax.jit(call)
