@@ -167,13 +167,13 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
     obj = _attr(module, attr, spec_text)
     try:
         target = _resolve(obj, spec_text, dtype, device)
+        _check_precision(target, dtype)  # builds a factory's first cell at the run's dtype
     except (TargetError, AdapterError):
         raise
     except Exception as exc:
         raise TargetError(
             f"target {spec_text!r}: building it raised {type(exc).__name__}: {exc}"
         ) from exc
-    _check_precision(target, dtype)
     smoke_test(target)
     return target
 

@@ -32,7 +32,6 @@ IMPLEMENTATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("lstm_props.adapters.keras:lstm_cell_jax", "keras", {"KERAS_BACKEND": "jax"}),
     ("lstm_props.adapters.onnx:lstm", "onnxruntime", {}),
     ("lstm_props.adapters.onnx:lstm_peephole", "onnxruntime", {}),
-    ("lstm_props.adapters.onnx:lstm_input_forget", "onnxruntime", {}),
 )
 MARKS = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "–", "xfailed": "x"}
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "failed": 4, "error": 3}

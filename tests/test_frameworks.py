@@ -8,6 +8,7 @@ with the reason, never passed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -59,24 +60,41 @@ def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by
 # therefore carries float32 rounding (4e-8 against the float64 reference). That is a
 # finding, not a tolerance to loosen: these are the properties it fails, and if a Keras
 # release fixes it, this test fails and the README's finding must be updated.
+_ORACLE_IN_FLOAT64 = {"step_values_match_reference",
+                      "edge_shapes_keep_a_diagonal_carry_and_the_values",
+                      "hidden_output_carry_derivative", "in_place_weight_edits_take_effect",
+                      "one_step_vjp_splits_into_carry_and_hidden_tracks",
+                      "open_forget_gate_gives_identity_carry",
+                      "parameter_gradients_match_finite_differences"}
 KERAS_FLOAT64_FINDING = {
-    "float32": {"parameter_gradients_match_finite_differences"},  # run on its float64 copy
+    # float32 runs: only the property that runs the cell's float64 copy
+    ("torch", "float32"): {"parameter_gradients_match_finite_differences"},
+    ("jax", "float32"): {"parameter_gradients_match_finite_differences"},
+    # float64 runs: every comparison with the float64 oracle that float32 rounding exceeds
+    ("torch", "float64"): _ORACLE_IN_FLOAT64 | {
+        "carry_map_is_affine_in_c", "carry_jacobian_diagonal_equals_forget_gate",
+        "carry_product_matches_oracle"},
+    ("jax", "float64"): _ORACLE_IN_FLOAT64,
 }
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, backend, dtype):
-    pytest.importorskip("keras", reason="install the extra: pip install 'lstm-props[keras]'")
-    if backend == "jax":
-        pytest.importorskip("jax", reason="install the extra: pip install 'lstm-props[jax]'")
+    # find_spec, not import: importing Keras here would fix this process' Keras backend
+    for package, extra in (("keras", "keras"), (backend, "jax" if backend == "jax" else "")):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"install the extra: pip install 'lstm-props[{extra or 'keras'}]'")
     monkeypatch.setenv("KERAS_BACKEND", backend)  # Keras picks it once per process
     out = pytester.path / "results.json"
     result = pytester.runpytest_subprocess(
         PROPERTIES, "--lstm-adapter", f"lstm_props.adapters.keras:lstm_cell_{backend}",
-        "--lstm-dtype", dtype, "--hypothesis-profile", "ci", "-p", "no:cacheprovider",
-        "--lstm-json", str(out))
+        # derandomized, no shrinking: which properties fail is the question, not their
+        # minimal cases (shrinking a float64 Keras failure costs minutes)
+        "--lstm-dtype", dtype, "--hypothesis-profile", "mutants", "--lstm-max-examples", "15",
+        "-p", "no:cacheprovider", "--lstm-json", str(out))
     results = json.loads(out.read_text())["results"]
     failed = {r["property"].split("[")[0] for r in results if r["outcome"] == "failed"}
-    assert failed == KERAS_FLOAT64_FINDING[dtype], result.stdout.str()[-3000:]
+    assert failed == KERAS_FLOAT64_FINDING[backend, dtype], (sorted(failed),
+                                                            result.stdout.str()[-2000:])
     assert not [r for r in results if r["outcome"] == "error"]

@@ -16,8 +16,8 @@ The mapping to the documented layout (gates i, f, g, o in rows; p_i, p_f, p_o):
 
 ORT has no autodiff: the backend has no VJP and the properties that need a backward skip,
 with the reason. ORT's CPU LSTM kernel is float32 only (a double model loads, then every
-run fails with "LSTM operator does not support double yet"), so float64 is refused when the
-cell is built.
+run fails with "LSTM operator does not support double yet"), so float64 is refused, in one
+line, when the cell is built.
 
 ``input_forget=1`` is not offered as the CIFG variant: ORT couples the gates as f = 1 − i
 (the input gate's row drives both), not the CIFG i = 1 − f the suite holds ``cifg`` to.
@@ -71,7 +71,7 @@ class OnnxLSTMCell(CellAdapter):
     def __init__(self, input_size: int, hidden_size: int, *, peephole: bool = False,
                  dtype: str = "float32") -> None:
         if dtype != "float32":
-            raise ValueError(
+            raise ValueError(  # the loader reports it in one line, naming the target
                 f"ONNX Runtime's CPU LSTM kernel computes in float32 only (it fails every run "
                 f"of a {dtype} model with 'LSTM operator does not support double yet'): "
                 "run with --lstm-dtype float32")

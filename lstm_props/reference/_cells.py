@@ -56,7 +56,8 @@ def lstm_step(
 
     standard:  c' = f ⊙ c + i ⊙ g,  h' = o ⊙ tanh(c')
     no_forget: f ≡ 1 (Hochreiter & Schmidhuber 1997)
-    cifg:      i = 1 − f (coupled input-forget gate, ONNX input_forget)
+    cifg:      i = 1 − f (coupled input-forget gate; ONNX Runtime's input_forget is
+               f = 1 − i instead, see lstm_props.adapters.onnx)
     peephole:  z_i += p_i ⊙ c, z_f += p_f ⊙ c, z_o += p_o ⊙ c'
     Projection (w_hr set): h' = (o ⊙ tanh(c')) W_hrᵀ.
     """
