@@ -6,12 +6,15 @@ Gate order i, f, g, o along the rows, as torch.nn.LSTMCell::
     i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
 
 Optional pieces: ``w_hr`` (P, H), the projection of torch's ``proj_size``; ``peephole``
-(3, H), the diagonal peephole weights p_i, p_f, p_o of Gers & Schmidhuber (2000).
+(3, H), the diagonal peephole weights p_i, p_f, p_o of Gers & Schmidhuber (2000); ``clip``,
+a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` attribute (a
+property of the cell, not a weight: it is read, never drawn or written).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +37,8 @@ class LSTMParams:
     """One LSTM layer's parameters in float64, in the documented layout.
 
     Shapes: w_ih (4H, D), w_hh (4H, P), b_ih (4H,), b_hh (4H,), w_hr (P, H) or None,
-    peephole (3, H) or None. P = H without projection.
+    peephole (3, H) or None. P = H without projection. ``clip``: the pre-activation bound m,
+    or None.
     """
 
     w_ih: np.ndarray
@@ -43,6 +47,7 @@ class LSTMParams:
     b_hh: np.ndarray
     w_hr: np.ndarray | None = None
     peephole: np.ndarray | None = None
+    clip: float | None = None
 
     @property
     def hidden_size(self) -> int:
@@ -79,4 +84,14 @@ class LSTMParams:
         def rnd(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else np.asarray(a, dtype=dtype).astype(np.float64)
 
-        return LSTMParams(*(rnd(getattr(self, f.name)) for f in dataclasses.fields(self)))
+        return dataclasses.replace(self, **{name: rnd(getattr(self, name)) for name in ARRAYS})
+
+    def map_arrays(self, fn: Callable[[np.ndarray], np.ndarray]) -> LSTMParams:
+        """``fn`` applied to every array present (the clip bound is kept as it is)."""
+        return dataclasses.replace(self, **{
+            name: None if getattr(self, name) is None else fn(getattr(self, name))
+            for name in ARRAYS})
+
+
+#: The array fields of LSTMParams, in order.
+ARRAYS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")

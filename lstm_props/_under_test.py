@@ -38,10 +38,16 @@ class LSTMUnderTest:
         writable: bool = False,
         autograd: bool = False,
         sequence: bool = False,
+        deterministic: bool = False,
+        forcing: bool = False,
         variants: tuple[str, ...] | None = None,
         why: str = "",
     ) -> None:
-        """Skip, with the reason, when the target lacks what the property needs."""
+        """Skip, with the reason, when the target lacks what the property needs.
+
+        ``forcing``: the property forces the forget gate to exactly 0 or 1 through its bias,
+        which a cell that clips its pre-activations (ONNX ``clip``) does not allow.
+        """
         view = self.view()
         name = self.target.name
         if variants is not None and self.variant not in variants:
@@ -54,6 +60,14 @@ class LSTMUnderTest:
             self._skip(f"{name} does not let the suite write its parameters")
         if sequence and not self.target.probe().stack.has_sequence:
             self._skip(f"{name} has no fused sequence call")
+        if deterministic and not view.backend.deterministic:
+            self._skip(f"{name} declares a nondeterministic backend: a bitwise comparison of "
+                       "two forwards needs deterministic kernels")
+        if forcing:
+            held = view.read_layout()
+            if held is not None and held.clip is not None:
+                self._skip(f"{name} clips its pre-activations to ±{held.clip:g}: the forget "
+                           "gate cannot be forced to exactly 0 or 1")
 
     def cases(self, **kwargs: Any) -> st.SearchStrategy[LSTMCase]:
         """Cases for this layer (``layer="stack"`` in kwargs for the whole stack)."""

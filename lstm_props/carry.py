@@ -125,6 +125,36 @@ def teacher_forced_c(cell: Any, traj: Trajectory, c0: Any) -> Any:
     return c
 
 
+def teacher_forced_states(cell: Any, traj: Trajectory, c0: np.ndarray,
+                          before_step: Any = None) -> np.ndarray:
+    """c_1, ..., c_T from ``c0`` with every h_{t-1} fixed at its recorded value, by forward
+    evaluations alone, shape (T, B, H); ``before_step(t)`` runs before step t (1-based), e.g.
+    to rewrite the parameters."""
+    be = cell.backend
+    c, cs = be.asarray(c0), []
+    for t in range(traj.steps):
+        if before_step is not None:
+            before_step(t + 1)
+        c = cell.step(be.asarray(traj.xs[t]), be.asarray(traj.hs[t]), c)[1]
+        cs.append(be.to_numpy(c))
+    return np.stack(cs)
+
+
+def coordinate_groups(n: int) -> list[np.ndarray]:
+    """Index sets S_1, S_1ᶜ, S_2, S_2ᶜ, ... over range(n) (S_b: the indices whose bit b is 1).
+
+    Any two distinct indices j ≠ k are split by some bit, so one of these sets holds j and not
+    k: perturbing each set in turn and finding every coordinate outside it bitwise unchanged
+    proves the map has no off-diagonal dependence, with 2⌈log₂ n⌉ evaluations instead of n.
+    """
+    index = np.arange(n)
+    groups = []
+    for bit in range(max(1, int(np.ceil(np.log2(max(n, 2)))))):
+        members = (index >> bit) & 1 == 1
+        groups += [index[members], index[~members]]
+    return [g for g in groups if 0 < len(g) < n] or [index]
+
+
 def teacher_forced_vjp(cell: Any, traj: Trajectory, u: np.ndarray) -> np.ndarray:
     """ūᵀ ∂c_T/∂c_0 |carry through one backward over the whole T-step graph."""
     (grad,) = cell.backend.vjp(lambda c0: (teacher_forced_c(cell, traj, c0),),

@@ -31,7 +31,7 @@ import numpy as np
 from lstm_props import tolerances as tol
 from lstm_props._layout import LSTMParams, gate_slice
 from lstm_props.carry import probe
-from lstm_props.reference import log_sigmoid, sigmoid
+from lstm_props.reference import clamp, log_sigmoid, sigmoid
 
 #: Variants whose carry derivative is a product of forget gates in [0, 1].
 PRODUCT_VARIANTS = ("standard", "cifg", "no_forget")
@@ -106,6 +106,7 @@ class ForgetOracle:
     w_h_abs: np.ndarray
     bias_abs: np.ndarray
     n: int
+    clip: float | None = None
 
     @classmethod
     def of(cls, params: LSTMParams) -> ForgetOracle:
@@ -114,7 +115,7 @@ class ForgetOracle:
         bias = params.b_ih[f] + params.b_hh[f]
         bias_abs = np.abs(params.b_ih[f]) + np.abs(params.b_hh[f])
         n = params.input_size + params.output_size + 2
-        return cls(w_x, w_h, bias, np.abs(w_x), np.abs(w_h), bias_abs, n)
+        return cls(w_x, w_h, bias, np.abs(w_x), np.abs(w_h), bias_abs, n, params.clip)
 
     def chunk(self, gate_xs: np.ndarray, hs: np.ndarray, variant: str,
               dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +123,7 @@ class ForgetOracle:
 
         gate_xs (C, B, D), hs (C, B, P): every step of the chunk in one matrix product.
         """
-        z = gate_xs @ self.w_x.T + hs @ self.w_h.T + self.bias
+        z = clamp(gate_xs @ self.w_x.T + hs @ self.w_h.T + self.bias, self.clip)
         mag = np.abs(gate_xs) @ self.w_x_abs.T + np.abs(hs) @ self.w_h_abs.T + self.bias_abs
         if variant == "no_forget":
             log_f, f = np.zeros_like(z), np.ones_like(z)

@@ -158,7 +158,7 @@ def _draw_params(draw: st.DrawFn, view: CellAdapter, regime: str,
     f = gate_slice("f", params.hidden_size)
     forget_bias = draw(_array((params.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
-    return write_held(view, LSTMParams(**drawn).astype(view.backend.np_dtype))
+    return write_held(view, LSTMParams(**drawn, clip=params.clip).astype(view.backend.np_dtype))
 
 
 @st.composite

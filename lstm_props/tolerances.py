@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lstm_props._layout import LSTMParams
-from lstm_props.reference import lstm_step, preactivations, sigmoid
+from lstm_props.reference import clamp, lstm_step, preactivations, sigmoid
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 SMALLEST_NORMAL = {"float32": float(np.finfo(np.float32).tiny),
@@ -122,6 +122,9 @@ def step_error(
         dz_f += p[1] * dc_in
         z_i = z_i + params.peephole[0] * c
         z_f = z_f + params.peephole[1] * c
+    # A clamp is 1-Lipschitz: it never widens an argument's error, and σ', tanh' are then
+    # evaluated where the activation really is evaluated.
+    z_i, z_f, z_g = clamp(z_i, params.clip), clamp(z_f, params.clip), clamp(z_g, params.clip)
     df = np.zeros_like(dz_f) if variant == "no_forget" else _sigmoid_error(z_f, dz_f, dtype)
     di = df + u if variant == "cifg" else _sigmoid_error(z_i, dz_i, dtype)
     dg = _tanh_error(z_g, dz_g, dtype)
@@ -131,7 +134,8 @@ def step_error(
     if variant == "peephole":  # z_o + p_o c': c' carries δc', and the sum one more term
         z_o_mag = mag[:, 3 * hidden :] + np.abs(params.peephole[2] * v.c)
         dz_o = gamma(n, dtype) * z_o_mag + np.abs(params.peephole[2]) * dc
-    do = _sigmoid_error(np.asarray(_peep_zo(params, z_o, v.c, variant)), dz_o, dtype)
+    do = _sigmoid_error(clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip),
+                        dz_o, dtype)
     hidden_pre = np.abs(v.o * np.tanh(v.c))
     dh = np.abs(np.tanh(v.c)) * do + np.abs(v.o) * (dc + a) + u * hidden_pre
     if params.w_hr is not None:

@@ -75,3 +75,36 @@ def test_no_forget_variant_carry_is_identity(lstm):
         _check_identity(case, carry.record(case.cell, case.xs, case.h0, case.c0))
 
     prop()
+
+
+def test_open_forget_gate_translates_the_carry(lstm):
+    """f ≡ 1 (forced; unforced for no_forget), h teacher-forced ⇒ the T-step carry map is a
+    translation: c_T(c_0 + δ) − c_T(c_0) = δ, every step's error carried without decay or
+    gain (forward evaluations only: the carousel as an implementation without a backward
+    shows it).
+
+    Derivative: none; the forward's own difference over T steps, x_t and h_{t-1} fixed.
+    Tolerance: with f exactly 1 each step is c + i⊙g, i⊙g the same bits in both runs, so
+    only the additions round: Σ_t u(|c_t(c_0)| + |c_t(c_0 + δ)|).
+    Failure: a leak or gain beside f (a hidden constant, f², clipping of c), c_0 ignored, or
+    the forget bias read from the wrong slice so that forcing it does not open the gate.
+    """
+    lstm.require(writable=True, forcing=True, variants=("standard", "cifg", "no_forget"),
+                 why="peepholes add p_i g i(1−i) to the carry slope")
+
+    @given(lstm.cases())
+    def prop(case):
+        if lstm.variant != "no_forget":
+            case.with_params(case.params.with_forget_bias(FORCE_BIAS))
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        dt = case.cell.backend.np_dtype
+        moved = np.asarray(case.c0 + carry.probe(case.c0, 51, case.xs), dtype=dt)
+        moved = moved.astype(np.float64)
+        base = carry.teacher_forced_states(case.cell, traj, case.c0)
+        shifted = carry.teacher_forced_states(case.cell, traj, moved)
+        u = tol.unit_roundoff(case.dtype)
+        bound = tol.SAFETY * u * (np.abs(base) + np.abs(shifted)).sum(0)
+        check_close(shifted[-1] - base[-1], moved - case.c0, bound,
+                    claim="c_T(c_0 + δ) − c_T(c_0) ≠ δ with the forget gate open", case=case)
+
+    prop()

@@ -12,7 +12,7 @@ from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._report import check_close
+from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
 from lstm_props.reference import lstm_step
 
@@ -135,5 +135,47 @@ def test_carry_slope_matches_autograd(lstm):
             bound = tol.SAFETY * ((rnd[0] + rnd[1]) / np.abs(c1 - c0) + u * np.abs(slope))
             check_close(grad, slope, bound, claim="backward carry derivative ≠ the "
                         "forward's secant slope", case=case, axes=STEP_AXES, offset=(t + 1,))
+
+    prop()
+
+
+def test_carry_map_is_coordinatewise(lstm):
+    """c_t(c + δ_S) and c_t(c) agree bitwise on every coordinate (b, k) ∉ S: the carry map
+    is coordinatewise, ∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 for (b,k) ≠ (b',k'), and that
+    holds for finite δ, not only infinitesimally (forward evaluations only, no oracle).
+
+    Derivative: none; the forward's own finite differences, x_t and h_{t-1} held fixed. The
+    sets S split every pair of coordinates (carry.coordinate_groups), so 2⌈log₂ BH⌉
+    evaluations see every off-diagonal entry.
+    Tolerance: none. With x_t and h_{t-1} unchanged the gates are bitwise the same, and
+    c_t[b,k] = f c_{t-1}[b,k] + i g reads no other coordinate of c_{t-1} (peepholes too read
+    c_{t-1}[b,k] alone), so a deterministic kernel must reproduce every bit of it.
+    Failure: a gate reads c_{t-1} through a matrix (h and c swapped on the way in, c fed to
+    W_hh), units or batch rows mixed in the carry, or a kernel that writes c_t with a wrong
+    stride. Seen by any implementation with a forward: ONNX Runtime, exported models.
+    """
+    lstm.require(deterministic=True)
+
+    @given(lstm.cases(max_steps=3))
+    def prop(case):
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        bk, dt = case.cell.backend, case.cell.backend.np_dtype
+        b, hidden = case.c0.shape
+        for t in range(traj.steps):
+            x, h, c = bk.asarray(traj.xs[t]), bk.asarray(traj.hs[t]), traj.cs[t]
+            base = bk.to_numpy(case.cell.step(x, h, bk.asarray(c))[1])
+            delta = carry.probe(c, 41, c, traj.xs[t])
+            for group in carry.coordinate_groups(b * hidden):
+                moved = c.reshape(-1).copy()
+                moved[group] += delta.reshape(-1)[group]
+                moved = moved.reshape(b, hidden).astype(dt).astype(np.float64)
+                out = bk.to_numpy(case.cell.step(x, h, bk.asarray(moved))[1])
+                outside = np.ones(b * hidden, dtype=bool)
+                outside[group] = False
+                outside = outside.reshape(b, hidden)
+                check_true(~outside | (out == base),
+                           claim="c_t changed on a coordinate whose c_{t-1} was not moved "
+                                 "(the carry map is not coordinatewise)",
+                           case=case, axes=STEP_AXES, offset=(t + 1,), values=out - base)
 
     prop()

@@ -58,3 +58,45 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
         case.cell.write_layout(base)
 
     prop()
+
+
+def test_closed_forget_gate_forgets_c0(lstm):
+    """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only), h teacher-forced ⇒ for every
+    T ≥ s, c_T[:, k] is bitwise the same whatever c_0[:, k] was, and (the carry map being
+    coordinatewise) whatever any coordinate of c_0 was (forward evaluations only).
+
+    Derivative: none; the forward run twice from c_0 and from c_0 + δ, parameters rewritten
+    in place between steps.
+    Tolerance: none. At step s, f c_{s-1} = 0 · c_{s-1} is exactly 0 and c_s[:, k] = i ⊙ g
+    reads only x_s and the recorded h_{s-1}, so the two runs agree bit for bit from there on.
+    Failure: the forget bias of unit k lives elsewhere (gate order or slice bug), c leaks
+    past a closed gate (a hidden constant added to f, c_{t-1} added outside the gate), or a
+    stale weight cache ignores the rewrite.
+    """
+    lstm.require(writable=True, forcing=True, deterministic=True,
+                 variants=("standard", "cifg"),
+                 why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
+
+    @given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
+    def prop(case, data):
+        steps, hidden = case.xs.shape[0], case.c0.shape[1]
+        s = data.draw(st.integers(1, steps), label="cut step s")
+        k = data.draw(st.integers(0, hidden - 1), label="cut coordinate k")
+        base = case.params
+        cut = case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
+        traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+
+        def params_at(t):
+            case.cell.write_layout(cut if t == s else base)
+
+        dt = case.cell.backend.np_dtype
+        moved = np.asarray(case.c0 + carry.probe(case.c0, 61, case.xs), dtype=dt)
+        runs = [carry.teacher_forced_states(case.cell, traj, c0, params_at)
+                for c0 in (case.c0, moved.astype(np.float64))]
+        case.cell.write_layout(base)
+        check_true(runs[0][s - 1:, :, k] == runs[1][s - 1:, :, k],
+                   claim=f"c_T[:, {k}] still depends on c_0 after its forget gate closed at "
+                         f"step {s}", case=case, axes=("T − s", "batch row"),
+                   values=runs[1][s - 1:, :, k] - runs[0][s - 1:, :, k])
+
+    prop()

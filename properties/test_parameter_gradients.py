@@ -18,8 +18,8 @@ FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
 
 
 def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
-    return LSTMParams(**{k: None if getattr(p, k) is None
-                         else getattr(p, k) + step * getattr(v, k) for k in FIELDS})
+    return dataclasses.replace(p, **{k: None if getattr(p, k) is None
+                                     else getattr(p, k) + step * getattr(v, k) for k in FIELDS})
 
 
 def _dot(a: LSTMParams, b: LSTMParams, absolute: bool = False) -> float:
@@ -64,9 +64,9 @@ def test_parameter_gradients_match_finite_differences(lstm):
         if grads is None:
             pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
         theta = case.params
-        v = LSTMParams(**{k: None if getattr(theta, k) is None else
-                          carry.probe(getattr(theta, k), 103 + n, case.xs)
-                          for n, k in enumerate(FIELDS)})
+        v = dataclasses.replace(theta, **{k: None if getattr(theta, k) is None else
+                                          carry.probe(getattr(theta, k), 103 + n, case.xs)
+                                          for n, k in enumerate(FIELDS)})
         got = _dot(grads, v)
         largest = max(float(np.abs(getattr(theta, k)).max()) for k in FIELDS
                       if getattr(theta, k) is not None)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from lstm_props.mutants import KILLS
+from lstm_props.mutants import FORWARD_ONLY_KILLS, KILLS
 
 
 @pytest.mark.parametrize(("mutant", "prop"), sorted(KILLS.items()))
 def test_mutant_is_killed_by_its_property(run_properties, mutant, prop):
+    result = run_properties(f"lstm_props.mutants:{mutant}", "-k", prop, profile="mutants")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"{mutant} survived {prop}: {outcomes}"
+    assert "PropertyFailure" in result.stdout.str(), "failed, but not by a property's claim"
+
+
+@pytest.mark.parametrize(("prop", "mutant"), sorted(
+    (prop, mutant) for prop, mutants in FORWARD_ONLY_KILLS.items() for mutant in mutants))
+def test_forward_only_property_kills_its_mutants(run_properties, prop, mutant):
     result = run_properties(f"lstm_props.mutants:{mutant}", "-k", prop, profile="mutants")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 1, f"{mutant} survived {prop}: {outcomes}"

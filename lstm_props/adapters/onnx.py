@@ -19,8 +19,15 @@ with the reason. ORT's CPU LSTM kernel is float32 only (a double model loads, th
 run fails with "LSTM operator does not support double yet"), so float64 is refused, in one
 line, when the cell is built.
 
-``input_forget=1`` is not offered as the CIFG variant: ORT couples the gates as f = 1 − i
-(the input gate's row drives both), not the CIFG i = 1 − f the suite holds ``cifg`` to.
+``input_forget=1`` couples the gates as f = 1 − i: the input gate's rows drive both and
+the forget rows are dead. That is CIFG (f + i = 1) parameterised by the other gate, and
+since 1 − σ(z) = σ(−z) it maps exactly onto the ``cifg`` variant's f = σ(z_f), i = 1 − f:
+``lstm_input_forget`` keeps the layout's forget rows, negated, in ONNX's input block (and
+the layout's unused input rows in ONNX's dead forget block, so the round trip is exact).
+
+``clip`` (``lstm_clip``) clamps every activation's argument to [−m, m]; the cell reads back
+with ``LSTMParams.clip = m``, which the oracle and the error model apply, and the
+properties that force a gate to exactly 0 or 1 skip (σ(±m) is neither).
 """
 
 from __future__ import annotations
@@ -69,15 +76,24 @@ class OnnxLSTMCell(CellAdapter):
     peephole_to_onnx: tuple[int, ...] = (0, 2, 1)
 
     def __init__(self, input_size: int, hidden_size: int, *, peephole: bool = False,
+                 input_forget: bool = False, clip: float | None = None,
                  dtype: str = "float32") -> None:
         if dtype != "float32":
             raise ValueError(  # the loader reports it in one line, naming the target
                 f"ONNX Runtime's CPU LSTM kernel computes in float32 only (it fails every run "
                 f"of a {dtype} model with 'LSTM operator does not support double yet'): "
                 "run with --lstm-dtype float32")
-        self.name = "onnxruntime LSTM" + (" (peepholes)" if peephole else "")
-        self.variant = "peephole" if peephole else "standard"
-        self._has_p = peephole
+        if peephole and input_forget:
+            raise ValueError("peepholes with input_forget=1 are not mapped: the coupled "
+                             "gate's peephole would be the input gate's, read by f = 1 − i")
+        if clip is not None and not clip > 0:
+            raise ValueError(f"clip={clip!r}: ONNX's clip is a positive threshold, e.g. 3.0")
+        extras = [("peepholes", peephole), ("input_forget", input_forget),
+                  (f"clip {clip:g}" if clip else "", clip is not None)]
+        label = ", ".join(text for text, on in extras if on)
+        self.name = "onnxruntime LSTM" + (f" ({label})" if label else "")
+        self.variant = "peephole" if peephole else "cifg" if input_forget else "standard"
+        self._has_p, self._input_forget, self._clip = peephole, input_forget, clip
         self.spec = CellSpec(input_size, hidden_size, hidden_size)
         self.backend = OnnxBackend(dtype)
         rng = np.random.default_rng(0)
@@ -89,8 +105,12 @@ class OnnxLSTMCell(CellAdapter):
 
     def _node(self) -> NodeProto:
         names = ["X", "W", "R", "B", "", "initial_h", "initial_c"] + ["P"] * self._has_p
-        return helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"],
-                                hidden_size=self.spec.hidden_size)
+        attributes: dict[str, int | float] = {"hidden_size": self.spec.hidden_size}
+        if self._input_forget:
+            attributes["input_forget"] = 1
+        if self._clip is not None:
+            attributes["clip"] = self._clip
+        return helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], **attributes)
 
     def _build(self) -> ort.InferenceSession:
         hidden, elem = self.spec.hidden_size, TensorProto.FLOAT
@@ -122,12 +142,14 @@ class OnnxLSTMCell(CellAdapter):
     def read_layout(self) -> LSTMParams:
         onnx, wide = self._onnx, np.float64
         wb, rb = np.split(onnx["B"][0].astype(wide), 2)
-        return LSTMParams(
+        params = LSTMParams(
             _blocks(onnx["W"][0].astype(wide), self.from_onnx),
             _blocks(onnx["R"][0].astype(wide), self.from_onnx),
             _blocks(wb, self.from_onnx), _blocks(rb, self.from_onnx),
             peephole=(_blocks(onnx["P"][0].astype(wide), self.peephole_from_onnx).reshape(3, -1)
-                      if self._has_p else None))
+                      if self._has_p else None), clip=self._clip)
+        # ONNX's input block holds −(the layout's forget rows); its forget block, the rest
+        return params.map_arrays(_uncouple) if self._input_forget else params
 
     @property
     def writable_layout(self) -> bool:
@@ -138,6 +160,8 @@ class OnnxLSTMCell(CellAdapter):
             raise ValueError("the ONNX LSTM operator has no projection (w_hr)")
         if params.peephole is not None and not self._has_p:
             raise ValueError("this cell has no peepholes: use lstm_peephole")
+        if self._input_forget:
+            params = params.map_arrays(_couple)
         dt, order = self.backend.np_dtype, self.to_onnx
         onnx = {"W": _blocks(params.w_ih, order)[None].astype(dt),
                 "R": _blocks(params.w_hh, order)[None].astype(dt),
@@ -151,6 +175,19 @@ class OnnxLSTMCell(CellAdapter):
         self._session = self._build()
 
 
+def _couple(rows: np.ndarray) -> np.ndarray:
+    """Layout rows (i, f, g, o) -> what ONNX's input_forget cell reads as (i, f, g, o):
+    (−f, i, g, o). Applied to the gate arrays (4H rows; no peepholes here)."""
+    i, f, g, o = np.split(rows, 4)
+    return np.concatenate([-f, i, g, o])
+
+
+def _uncouple(rows: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_couple`: (i', f', g, o) -> (f', −i', g, o)."""
+    i, f, g, o = np.split(rows, 4)
+    return np.concatenate([f, -i, g, o])
+
+
 def lstm(input_size: int, hidden_size: int, dtype: str = "float32") -> OnnxLSTMCell:
     """The ONNX LSTM operator on ORT's CPU provider, one step, no peepholes."""
     return OnnxLSTMCell(input_size, hidden_size, dtype=dtype)
@@ -159,3 +196,18 @@ def lstm(input_size: int, hidden_size: int, dtype: str = "float32") -> OnnxLSTMC
 def lstm_peephole(input_size: int, hidden_size: int, dtype: str = "float32") -> OnnxLSTMCell:
     """The ONNX LSTM operator with its peephole input P: the ``peephole`` variant."""
     return OnnxLSTMCell(input_size, hidden_size, peephole=True, dtype=dtype)
+
+
+def lstm_input_forget(input_size: int, hidden_size: int,
+                      dtype: str = "float32") -> OnnxLSTMCell:
+    """The ONNX LSTM operator with ``input_forget=1``: the ``cifg`` variant (f = 1 − i)."""
+    return OnnxLSTMCell(input_size, hidden_size, input_forget=True, dtype=dtype)
+
+
+#: The pre-activation bound of :func:`lstm_clip`: small enough that drawn weights reach it.
+CLIP = 3.0
+
+
+def lstm_clip(input_size: int, hidden_size: int, dtype: str = "float32") -> OnnxLSTMCell:
+    """The ONNX LSTM operator with ``clip=3``: every gate's argument clamped to [−3, 3]."""
+    return OnnxLSTMCell(input_size, hidden_size, clip=CLIP, dtype=dtype)

@@ -3,6 +3,7 @@
 from lstm_props.reference._cells import (
     GateValues,
     carry_derivative,
+    clamp,
     log_forget,
     log_sigmoid,
     lstm_step,
@@ -15,6 +16,7 @@ from lstm_props.reference._cells import (
 __all__ = [
     "GateValues",
     "carry_derivative",
+    "clamp",
     "log_forget",
     "log_sigmoid",
     "lstm_step",

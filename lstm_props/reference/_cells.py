@@ -43,10 +43,16 @@ def _param(p: Any, like: Any, xp: Any) -> Any:
 
 
 def preactivations(params: LSTMParams, x: Any, h: Any, xp: Any = np) -> Any:
-    """z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, shape (B, 4H), gate order i, f, g, o."""
+    """z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, shape (B, 4H), gate order i, f, g, o (before any
+    peephole term and before the clip: :func:`lstm_step` adds and clamps)."""
     w_ih, w_hh = _param(params.w_ih, x, xp), _param(params.w_hh, x, xp)
     b_ih, b_hh = _param(params.b_ih, x, xp), _param(params.b_hh, x, xp)
     return x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+
+
+def clamp(z: Any, bound: float | None, xp: Any = np) -> Any:
+    """z clamped to [−bound, bound] (unchanged for None); the derivative is 0 where clamped."""
+    return z if bound is None else xp.clip(z, -bound, bound)
 
 
 def lstm_step(
@@ -60,6 +66,7 @@ def lstm_step(
                f = 1 − i instead, see lstm_props.adapters.onnx)
     peephole:  z_i += p_i ⊙ c, z_f += p_f ⊙ c, z_o += p_o ⊙ c'
     Projection (w_hr set): h' = (o ⊙ tanh(c')) W_hrᵀ.
+    Clip (``params.clip`` = m): each gate's argument clamped to [−m, m] before its activation.
     """
     hidden = params.hidden_size
     z = preactivations(params, x, h, xp)
@@ -68,13 +75,15 @@ def lstm_step(
     if peep is not None:
         z_i = z_i + peep[0] * c
         z_f = z_f + peep[1] * c
+    m = params.clip  # ONNX's clip: every activation's argument is clamped, peepholes included
+    z_i, z_f, z_g = clamp(z_i, m, xp), clamp(z_f, m, xp), clamp(z_g, m, xp)
     f = z_f * 0.0 + 1.0 if variant == "no_forget" else sigmoid(z_f, xp)
     i = 1.0 - f if variant == "cifg" else sigmoid(z_i, xp)
     g = xp.tanh(z_g)
     c_new = f * c + i * g
     if peep is not None:
         z_o = z_o + peep[2] * c_new
-    o = sigmoid(z_o, xp)
+    o = sigmoid(clamp(z_o, m, xp), xp)
     h_new = o * xp.tanh(c_new)
     if params.w_hr is not None:
         h_new = h_new @ _param(params.w_hr, x, xp).T
@@ -90,14 +99,20 @@ def carry_derivative(params: LSTMParams, x: Any, h: Any, c: Any, variant: str) -
     v = lstm_step(params, x, h, c, variant)
     if variant == "peephole":
         p = params.peephole
-        return v.f + p[1] * c * v.f * (1 - v.f) + p[0] * v.g * v.i * (1 - v.i)
+        d_f, d_i = p[1] * c * v.f * (1 - v.f), p[0] * v.g * v.i * (1 - v.i)
+        if params.clip is not None:  # a clamped argument has derivative 0
+            z = preactivations(params, x, h)
+            hidden = params.hidden_size
+            d_i = d_i * (np.abs(z[:, :hidden] + p[0] * c) < params.clip)
+            d_f = d_f * (np.abs(z[:, hidden : 2 * hidden] + p[1] * c) < params.clip)
+        return v.f + d_f + d_i
     return np.asarray(v.f, dtype=np.float64)
 
 
 def log_forget(params: LSTMParams, x: np.ndarray, h: np.ndarray, variant: str) -> np.ndarray:
     """log f_t without underflow, shape (B, H); 0 for no_forget (f ≡ 1)."""
     z = preactivations(params, x, h)
-    z_f = z[:, params.hidden_size : 2 * params.hidden_size]
+    z_f = clamp(z[:, params.hidden_size : 2 * params.hidden_size], params.clip)
     if variant == "no_forget":
         return np.zeros_like(z_f)
     return log_sigmoid(z_f)
