@@ -4,22 +4,26 @@
                                       [--targets NAME,...] [--workers N] [--json PATH]
                                       [--log PATH [--resume]] [--summary]
 
-Each (target, dtype, seed) is one pytest process running every property (200 examples per
+Each (target, dtype, seed) is one pytest process running the properties (200 examples per
 property with the thorough profile) with ``--hypothesis-seed`` fixed, so any failure
 reproduces exactly. A correct target must never fail: every failed or errored property
 here is a false alarm, and the script exits 1 and prints its reproduce command.
 
-The whole matrix (12 targets x 2 dtypes x 20 seeds) is hours of CPU, so it can be spread
-over several sittings and machines: ``--log`` appends each finished run as a JSON line
-stamped with the fingerprint of the code that decides verdicts (properties, strategies,
-tolerances, carry machinery, reference cells, adapters, targets, profiles); ``--resume``
-skips runs already logged with the current fingerprint; ``--summary`` tabulates the log for
-the current fingerprint only, so a figure never mixes runs of different code.
+The whole matrix (12 targets x 2 dtypes x 20 seeds) is hours of CPU, so it is spread over
+several sittings: ``--log`` appends each finished run as a JSON line, and every property's
+outcome in it is stamped with the fingerprint of *that property's* code: its own module
+plus the machinery every property shares (strategies, tolerances, carry machinery,
+reference cells, the adapters the correct targets use, targets, plugin). A change to one
+property module therefore restarts that property's count only. ``--resume`` runs, for each
+(target, dtype, seed), only the property modules whose current code has no logged outcome
+for it; ``--summary`` counts, per target × dtype × property, the seeds run on its current
+code, so a figure never mixes two versions of a property.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -36,53 +40,92 @@ from lstm_props.targets import BUILTIN
 ROOT = Path(__file__).resolve().parents[1]
 BLACK_BOX = str(ROOT / "tests" / "targets" / "cells.py")
 CORRECT = [*BUILTIN, f"{BLACK_BOX}:FusedIFOGCell"]
-#: The files whose content decides whether a correct target passes (an adapter for another
-#: framework is not among them: it cannot change a torch target's verdict).
-VERDICT_FILES = ("properties/*.py", "lstm_props/carry.py", "lstm_props/strategies.py",
-                 "lstm_props/tolerances.py", "lstm_props/_composed.py", "lstm_props/_layout.py",
-                 "lstm_props/_under_test.py", "lstm_props/_report.py", "lstm_props/targets.py",
-                 "lstm_props/plugin.py", "lstm_props/reference/*.py",
-                 "lstm_props/adapters/__init__.py", "lstm_props/adapters/_protocol.py",
-                 "lstm_props/adapters/_torch.py", "lstm_props/adapters/_checked.py",
-                 "lstm_props/adapters/_black_box.py", "lstm_props/_loading.py",
-                 "tests/targets/cells.py")
+#: The files every property's verdict depends on (an adapter for another framework is not
+#: among them: it cannot change a torch target's verdict). Each property module adds itself.
+SHARED_FILES = ("lstm_props/carry.py", "lstm_props/strategies.py",
+                "lstm_props/tolerances.py", "lstm_props/_composed.py", "lstm_props/_layout.py",
+                "lstm_props/_under_test.py", "lstm_props/_report.py", "lstm_props/targets.py",
+                "lstm_props/plugin.py", "lstm_props/reference/*.py",
+                "lstm_props/adapters/__init__.py", "lstm_props/adapters/_protocol.py",
+                "lstm_props/adapters/_torch.py", "lstm_props/adapters/_checked.py",
+                "lstm_props/adapters/_black_box.py", "lstm_props/_loading.py",
+                "tests/targets/cells.py")
+PROPERTIES = ROOT / "properties"
+
+
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _shared_paths() -> list[Path]:
+    return [path for pattern in SHARED_FILES for path in sorted(ROOT.glob(pattern))]
+
+
+def fingerprints() -> dict[str, str]:
+    """property module stem -> sha256 (12 hex digits) of the shared files and the module."""
+    shared = _shared_paths()
+    return {path.stem: _digest([*shared, path])
+            for path in sorted(PROPERTIES.glob("test_*.py"))}
 
 
 def fingerprint() -> str:
-    """sha256 (12 hex digits) of the verdict-deciding files, in path order."""
-    digest = hashlib.sha256()
-    for pattern in VERDICT_FILES:
-        for path in sorted(ROOT.glob(pattern)):
-            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    """One fingerprint of all verdict-deciding code (what the whole-run rows carry)."""
+    return _digest([*_shared_paths(), *sorted(PROPERTIES.glob("test_*.py"))])
+
+
+def property_modules() -> dict[str, str]:
+    """property (test function name, no "test_") -> its module's stem."""
+    found = {}
+    for path in sorted(PROPERTIES.glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                found[node.name.removeprefix("test_")] = path.stem
+    return found
 
 
 def _short(target: str) -> str:
     return target.replace(str(ROOT) + "/", "")
 
 
-def summarise(log: Path, code: str) -> int:
-    """Print the log's runs for fingerprint ``code``: target x dtype, seeds, alarms."""
+def _current(row: dict, prints: dict[str, str]) -> dict[str, str]:
+    """The row's property outcomes whose module fingerprint is the current one."""
+    stamped = row.get("modules", {})
+    owner = property_modules()
+    return {prop: outcome for prop, outcome in row.get("outcomes", {}).items()
+            if owner.get(prop) is not None and stamped.get(owner[prop]) == prints[owner[prop]]}
+
+
+def summarise(log: Path) -> int:
+    """Per target × dtype × property: the seeds run on that property's current code."""
+    prints = fingerprints()
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r["fingerprint"] == code and r["summary"] is not None]
-    table: dict[tuple[str, str], list[dict]] = {}
+    seeds: dict[tuple[str, str, str], set[int]] = {}
+    alarms: list[tuple[str, str, int, str]] = []
     for r in rows:
-        table.setdefault((_short(r["target"]), r["dtype"]), []).append(r)
-    print(f"code fingerprint {code}: {len(rows)} runs logged")
-    print(f"{'target':50} {'dtype':8} {'seeds':>5} {'passed':>7} {'alarms':>6} {'wall s':>7}")
-    for (target, dtype), runs in sorted(table.items()):
-        seeds = len({r["seed"] for r in runs})
-        passed = sum(r["summary"]["passed"] for r in runs)
-        alarms = sum(len(r["alarms"]) for r in runs)
-        wall = sum(r["seconds"] for r in runs)
-        print(f"{target:50} {dtype:8} {seeds:>5} {passed:>7} {alarms:>6} {wall:>7.0f}")
-    total_alarms = sum(len(r["alarms"]) for r in rows)
-    full = sum(1 for runs in table.values() if len({r["seed"] for r in runs}) >= 20)
-    print(f"{full} of {len(CORRECT) * 2} target x dtype pairs have >= 20 seeds; "
-          f"{sum(r['summary']['passed'] for r in rows)} property runs passed, "
-          f"{total_alarms} false alarms")
-    return 1 if total_alarms else 0
+        for prop, outcome in _current(r, prints).items():
+            if outcome == "skipped":
+                continue
+            seeds.setdefault((_short(r["target"]), r["dtype"], prop), set()).add(r["seed"])
+            if outcome in ("failed", "error"):
+                alarms.append((_short(r["target"]), r["dtype"], r["seed"], prop))
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for (target, dtype, _), got in seeds.items():
+        pairs.setdefault((target, dtype), []).append(len(got))
+    print(f"{'target':50} {'dtype':8} {'props':>5} {'min seeds':>9} {'max seeds':>9}")
+    for (target, dtype), counts in sorted(pairs.items()):
+        print(f"{target:50} {dtype:8} {len(counts):>5} {min(counts):>9} {max(counts):>9}")
+    property_runs = sum(len(v) for v in seeds.values())
+    full = sum(1 for counts in pairs.values() if min(counts) >= 20)
+    print(f"{full} of {len(CORRECT) * 2} target x dtype pairs have >= 20 seeds on every "
+          f"property's current code; {property_runs} property runs (200 examples each), "
+          f"{len(alarms)} false alarms")
+    for target, dtype, seed, prop in alarms:
+        print(f"    FALSE ALARM {target} {dtype} seed {seed}: {prop}")
+    return 1 if alarms else 0
 
 
 def _seeds(text: str) -> list[int]:
@@ -90,12 +133,16 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "") -> dict:
+def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "",
+            modules: list[str] | None = None) -> dict:
+    """One pytest process: ``modules`` (property module stems) or every property."""
+    paths = [str(properties_dir() / f"{m}.py") for m in modules] if modules \
+        else [str(properties_dir())]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", str(properties_dir()), "-q", "-p",
+            [sys.executable, "-m", "pytest", *paths, "-q", "-p",
              "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
              "--lstm-dtype", dtype, "--hypothesis-profile", profile,
              f"--hypothesis-seed={seed}", "--lstm-json", str(out),
@@ -106,13 +153,33 @@ def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "") ->
             doc = json.loads(out.read_text())
         except (OSError, ValueError):
             return {"target": target, "dtype": dtype, "seed": seed, "seconds": seconds,
-                    "summary": None, "alarms": [{"property": "(run)", "message":
-                                                 proc.stdout[-500:] + proc.stderr[-500:]}]}
+                    "summary": None, "outcomes": {}, "alarms": [
+                        {"property": "(run)", "message": proc.stdout[-500:] + proc.stderr[-500:]}]}
     alarms = [{"property": r["property"], "message": r["message"],
                "reproduce": r.get("reproduce", "")}
               for r in doc["results"] if r["outcome"] in ("failed", "error")]
+    rank = {"passed": 0, "skipped": 0, "xfailed": 0, "failed": 2, "error": 1}
+    outcomes: dict[str, str] = {}
+    for r in doc["results"]:  # layers folded: a property's worst outcome over its views
+        prop = r["property"].split("[")[0]
+        if prop not in outcomes or rank[r["outcome"]] > rank[outcomes[prop]] or (
+                outcomes[prop] == "skipped" and r["outcome"] == "passed"):
+            outcomes[prop] = r["outcome"]
     return {"target": target, "dtype": dtype, "seed": seed, "seconds": seconds,
-            "summary": doc["summary"], "alarms": alarms}
+            "summary": doc["summary"], "outcomes": outcomes, "alarms": alarms}
+
+
+def _stale_modules(log: Path, job: tuple[str, str, int], prints: dict[str, str]) -> list[str]:
+    """The property modules with no outcome logged for this job on their current code."""
+    fresh: set[str] = set()
+    for line in log.read_text().splitlines():
+        r = json.loads(line)
+        if (_short(r["target"]), r["dtype"], r["seed"]) != (_short(job[0]), job[1], job[2]):
+            continue
+        if r.get("summary") is None:  # the run crashed: nothing was measured
+            continue
+        fresh |= {m for m, fp in r.get("modules", {}).items() if prints.get(m) == fp}
+    return [m for m in prints if m not in fresh]
 
 
 def main() -> int:
@@ -132,25 +199,25 @@ def main() -> int:
     parser.add_argument("--summary", action="store_true",
                         help="only tabulate the log for the current code")
     ns = parser.parse_args()
-    code = fingerprint()
+    prints = fingerprints()
     if ns.summary:
         if ns.log is None or not ns.log.exists():
             parser.error("--summary needs --log PATH naming an existing log")
-        return summarise(ns.log, code)
-    jobs = [(t, d, s) for s in _seeds(ns.seeds) for t in ns.targets.split(",")
+        return summarise(ns.log)
+    jobs = [(t, d, s, None) for s in _seeds(ns.seeds) for t in ns.targets.split(",")
             for d in ns.dtypes.split(",")]
     if ns.resume and ns.log is not None and ns.log.exists():
-        done = {(_short(r["target"]), r["dtype"], r["seed"])
-                for r in map(json.loads, ns.log.read_text().splitlines())
-                if r["fingerprint"] == code and r["summary"] is not None}
-        jobs = [j for j in jobs if (_short(j[0]), j[1], j[2]) not in done]
-        print(f"resuming: {len(done)} runs already logged for code {code}, {len(jobs)} to go",
-              flush=True)
+        jobs = [(t, d, s, _stale_modules(ns.log, (t, d, s), prints)) for t, d, s, _ in jobs]
+        jobs = [j for j in jobs if j[3]]
+        print(f"resuming: {len(jobs)} runs to go for the current code", flush=True)
 
-    def one(job: tuple[str, str, int]) -> dict:
-        row = run_one(*job, ns.profile, ns.only)
-        row |= {"target": _short(row["target"]), "fingerprint": code,
-                "profile": ns.profile, "only": ns.only}
+    def one(job: tuple[str, str, int, list[str] | None]) -> dict:
+        modules = job[3] if job[3] and len(job[3]) < len(prints) else None
+        row = run_one(*job[:3], ns.profile, ns.only, modules)
+        ran = modules or list(prints)
+        row |= {"target": _short(row["target"]), "fingerprint": fingerprint(),
+                "modules": {m: prints[m] for m in ran}, "profile": ns.profile,
+                "only": ns.only}
         if ns.log is not None and not ns.only and ns.profile == "thorough":
             with ns.log.open("a") as log:  # one short write per line: safe across threads
                 log.write(json.dumps(row) + "\n")

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,8 @@ IMPLEMENTATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("lstm_props.adapters.keras:lstm_cell_jax", "keras", {"KERAS_BACKEND": "jax"}),
     ("lstm_props.adapters.onnx:lstm", "onnxruntime", {}),
     ("lstm_props.adapters.onnx:lstm_peephole", "onnxruntime", {}),
+    ("lstm_props.adapters.onnx:lstm_input_forget", "onnxruntime", {}),
+    ("lstm_props.adapters.onnx:lstm_clip", "onnxruntime", {}),
 )
 MARKS = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "–", "xfailed": "x"}
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "failed": 4, "error": 3}
@@ -105,20 +108,25 @@ def write_readme(path: Path, lines: list[str]) -> None:
 
 
 def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
-               max_examples: int | None, readme: str | None) -> int:
+               max_examples: int | None, readme: str | None, workers: int = 1) -> int:
     chosen = [(t, p, e) for t, p, e in IMPLEMENTATIONS if not only or t in only]
     chosen += [(t, "torch", {}) for t in only or [] if t not in {c[0] for c in chosen}]
-    verdicts: list[Verdict] = []
-    for target, package, env in chosen:
-        for dtype in dtypes:
-            if not installed(package):
-                verdicts.append(Verdict(target, dtype, {}, f"{package} is not installed"))
-            else:
-                verdicts.append(run_one(target, dtype, env, profile, max_examples))
-            v = verdicts[-1]
-            counts = {o: list(v.outcomes.values()).count(o) for o in MARKS}
-            tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-            print(f"{target} {dtype}: {v.note or tally or 'no result'}", file=sys.stderr)
+
+    def verdict(job: tuple[str, str, dict[str, str], str]) -> Verdict:
+        target, package, env, dtype = job
+        if not installed(package):
+            v = Verdict(target, dtype, {}, f"{package} is not installed")
+        else:
+            v = run_one(target, dtype, env, profile, max_examples)
+        counts = {o: list(v.outcomes.values()).count(o) for o in MARKS}
+        tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        print(f"{target} {dtype}: {v.note or tally or 'no result'}", file=sys.stderr)
+        return v
+
+    jobs = [(target, package, env, dtype) for target, package, env in chosen for dtype in dtypes]
+    # Each job is a process of its own; threads only wait on them. map keeps table order.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        verdicts = list(pool.map(verdict, jobs))
     properties = sorted({p for v in verdicts for p in v.outcomes})
     lines = markdown(verdicts, properties)
     print("\n".join(lines))

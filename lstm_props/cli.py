@@ -93,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="repeatable (default: float32 and float64)")
     table.add_argument("--profile", choices=PROFILES, default="ci")
     table.add_argument("--max-examples", type=_positive, metavar="N")
+    table.add_argument("--workers", type=_positive, metavar="N", default=1,
+                       help="run N implementation × dtype processes at once")
     table.add_argument("--readme", metavar="PATH",
                        help="also write the table into PATH between the matrix marker lines")
     return parser
@@ -241,7 +243,7 @@ def run_matrix(ns: argparse.Namespace) -> int:
             return _usage_error(f"--readme {ns.readme!r}: needs an existing file with the "
                                 f"lines {START} and {END} to write the table between")
     return run_matrix(ns.only, ns.dtypes or list(DTYPES), ns.profile, ns.max_examples,
-                      ns.readme)
+                      ns.readme, ns.workers)
 
 
 def run_selftest(ns: argparse.Namespace) -> int:

@@ -30,3 +30,12 @@ def run_properties(pytester: pytest.Pytester):
             "-p", "no:cacheprovider", "-p", "no:randomly", "-rs", *args)
 
     return run
+
+
+# The whole-suite runs of other frameworks and of the correct targets take 10–90 s each;
+# started last, one of them would leave the other xdist worker idle for its whole length.
+_LONGEST = ("test_frameworks.py::", "test_onnx.py::test_ort_cells", "test_correct_targets.py::")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not any(name in item.nodeid for name in _LONGEST))

@@ -25,9 +25,9 @@ def test_default_check_passes_with_json_and_junit(tmp_path):
     assert doc["schema"] == "lstm_props.results/1"
     assert (doc["target"], doc["variant"], doc["device"], doc["dtype"]) == (
         "torch.nn:LSTMCell", "standard", "cpu", "float32")
-    assert doc["summary"] == {"passed": 26, "failed": 0, "skipped": 5, "xfailed": 0, "error": 0}
+    assert doc["summary"] == {"passed": 29, "failed": 0, "skipped": 5, "xfailed": 0, "error": 0}
     cases = ET.parse(tmp_path / "r.xml").getroot().iter("testcase")
-    assert len(list(cases)) == 31
+    assert len(list(cases)) == 34
     assert "lstm_props conformance" in out.stdout
 
 
@@ -39,7 +39,8 @@ def test_failing_property_exits_1_and_xfail_file_turns_it_green(tmp_path):
     doc = json.loads((tmp_path / "r.json").read_text())
     broken = sorted({r["property"].split("[")[0] for r in doc["results"]
                      if r["outcome"] == "failed"})
-    assert broken == ["closed_forget_gate_cuts_the_carry", "in_place_weight_edits_take_effect"]
+    assert broken == ["closed_forget_gate_cuts_the_carry", "closed_forget_gate_forgets_c0",
+                      "in_place_weight_edits_take_effect"]
     assert all(r["message"] for r in doc["results"] if r["outcome"] == "failed")
     (tmp_path / "xfail.txt").write_text("# known\n" + "\n".join(broken) + "\nno_such_property\n")
     listed = lstm_props(*args, "--xfail", str(tmp_path / "xfail.txt"))
@@ -128,7 +129,7 @@ def test_matrix_tabulates_each_implementation_and_writes_the_readme_table(tmp_pa
                       "<!-- lstm-props matrix: end -->\nafter\n")
     done = lstm_props("matrix", "--only", "torch.nn:LSTMCell", "--only",
                       "lstm_props.targets:reference_no_forget", "--dtype", "float32",
-                      "--max-examples", "2", "--readme", str(readme))
+                      "--max-examples", "2", "--workers", "2", "--readme", str(readme))
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| `")]
     assert [r.split("|")[1].strip() for r in rows] == ["`torch.nn:LSTMCell`",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 
 import pytest
 
@@ -26,6 +27,12 @@ JAX_TARGETS = [
 # fused sequence call (fused, packed, bidirectional), CPU-only (CUDA agreement); in float64
 # also float32 against float64, which is a float32 run's property.
 SKIPPED = {"float32": 5, "float64": 6}
+# Each example retraces the JAX functions (new shapes), so a whole-suite run at the ci
+# profile's 15 examples costs ~90 s on 2 cores; the self-tests run 3 per property, which
+# exercises every adapter path and every property (the point here: the wiring), and leave
+# the volume to `lstm-props matrix` and the README's verdicts. LSTM_PROPS_JAX_EXAMPLES=15
+# runs the full ci profile.
+JAX_EXAMPLES = os.environ.get("LSTM_PROPS_JAX_EXAMPLES", "3")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -33,7 +40,7 @@ SKIPPED = {"float32": 5, "float64": 6}
 def test_jax_cells_pass_the_whole_suite(run_properties, target, dtype):
     pytest.importorskip("flax" if ".flax:" in target else "equinox",
                         reason="install the extra: pip install 'lstm-props[jax]'")
-    result = run_properties(target, "--lstm-dtype", dtype)
+    result = run_properties(target, "--lstm-dtype", dtype, "--lstm-max-examples", JAX_EXAMPLES)
     outcomes = result.parseoutcomes()
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0
@@ -91,7 +98,7 @@ def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, 
         PROPERTIES, "--lstm-adapter", f"lstm_props.adapters.keras:lstm_cell_{backend}",
         # derandomized, no shrinking: which properties fail is the question, not their
         # minimal cases (shrinking a float64 Keras failure costs minutes)
-        "--lstm-dtype", dtype, "--hypothesis-profile", "mutants", "--lstm-max-examples", "15",
+        "--lstm-dtype", dtype, "--hypothesis-profile", "mutants", "--lstm-max-examples", "5",
         "-p", "no:cacheprovider", "--lstm-json", str(out))
     results = json.loads(out.read_text())["results"]
     failed = {r["property"].split("[")[0] for r in results if r["outcome"] == "failed"}

@@ -36,7 +36,12 @@ VALUE_PROPERTIES = {"test_step_values_match_reference[layer0]",
 #: Skip reasons by kind; any other reason is counted under its own text, and fails.
 SKIP_KINDS = (NO_AUTOGRAD, "does not hold for the", "run with --lstm-device cuda",
               "cannot run in float64", "cannot be forced")
-FORWARD_CARRY = {"test_carry_map_is_affine_in_c[layer0]",
+# Affine-in-c compares the carry slope with the oracle's f_t: where a draw has f_t ≪ 1,
+# ORT's absolute σ error (~1e-7) exceeds the relative error model, so whether it fails is
+# up to the draw. It may fail, but only by the σ finding's size (checked below); the
+# mapping mistakes test shows it still catches a wrong layout on ORT.
+SIGMA_BY_DRAW = {"test_carry_map_is_affine_in_c[layer0]"}
+FORWARD_CARRY = {*SIGMA_BY_DRAW,
                  "test_carry_map_is_coordinatewise[layer0]",
                  "test_open_forget_gate_translates_the_carry[layer0]",
                  "test_closed_forget_gate_forgets_c0[layer0]",
@@ -101,14 +106,19 @@ def _worst_relative_diff(report: str) -> float:
 
 @pytest.mark.parametrize("factory", sorted(EXPECTED))
 def test_ort_cells_fail_only_on_activation_accuracy(run_properties, factory):
-    result = run_properties(f"lstm_props.adapters.onnx:{factory}", "--lstm-dtype", "float32")
+    # The mutants profile: the ci profile's 15 derandomized examples, without shrinking
+    # (which failures, and their size, are the question; minimal cases cost ~30 s here).
+    result = run_properties(f"lstm_props.adapters.onnx:{factory}", "--lstm-dtype", "float32",
+                            "--lstm-max-examples", "15", profile="mutants")
     passed, skipped, failed = _outcomes(result)
     expected = EXPECTED[factory]
-    assert passed == expected["passed"], result.stdout.str()[-3000:]
+    by_draw = SIGMA_BY_DRAW & expected["passed"] & set(failed)
+    assert passed | by_draw == expected["passed"], result.stdout.str()[-3000:]
     assert skipped == expected["skipped"], result.stdout.str()[-3000:]
-    assert set(failed) == expected["failed"], result.stdout.str()[-3000:]
+    assert set(failed) - by_draw == expected["failed"], result.stdout.str()[-3000:]
     for report in failed.values():
-        assert "PropertyFailure: " in report and "≠ reference" in report
+        assert "PropertyFailure: " in report
+        assert "≠ reference" in report or "≠ oracle f_t" in report, report[-2000:]
         # ORT's σ and tanh are off by ~1e-7 absolute; a mapping mistake by far more.
         assert _worst_relative_diff(report) < 1e-6, report[-2000:]
 
