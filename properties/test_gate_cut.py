@@ -21,6 +21,15 @@ def _chain(case, traj, u, last, params_at):
     return adj
 
 
+def _draw_cut(case, data):
+    """(s, k, base, cut): a step s and unit k drawn from the case, and its parameters with
+    unit k's forget bias forced to −1e4 (f_s[k] = 0 exactly when written at step s)."""
+    steps, hidden = case.xs.shape[0], case.c0.shape[1]
+    s = data.draw(st.integers(1, steps), label="cut step s")
+    k = data.draw(st.integers(0, hidden - 1), label="cut coordinate k")
+    return s, k, case.params, case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
+
+
 def test_closed_forget_gate_cuts_the_carry(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only) ⇒ for every T ≥ s,
     (∂c_T/∂c_0 |carry)[k] = 0 exactly, and every other coordinate is unchanged.
@@ -35,21 +44,17 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
 
     @given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
     def prop(case, data):
-        steps, hidden = case.xs.shape[0], case.c0.shape[1]
-        s = data.draw(st.integers(1, steps), label="cut step s")
-        k = data.draw(st.integers(0, hidden - 1), label="cut coordinate k")
-        base = case.params
-        cut = case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
+        s, k, base, cut = _draw_cut(case, data)
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         u = np.asarray(carry.probe(case.c0, 31, case.xs), dtype=case.cell.backend.np_dtype)
         u = u.astype(np.float64)
-        for last in range(s, steps + 1):
+        for last in range(s, case.xs.shape[0] + 1):
             kept = _chain(case, traj, u, last, lambda t: base)
             gone = _chain(case, traj, u, last, lambda t: cut if t == s else base)
             check_true(gone[:, k] == 0, claim=f"coordinate {k} survives a closed gate at "
                        f"step {s} (T = {last})", case=case, axes=("batch row",),
                        values=gone[:, k])
-            others = np.delete(np.arange(hidden), k)
+            others = np.delete(np.arange(case.c0.shape[1]), k)
             bound = tol.SAFETY * tol.gamma(2 * last + 2, case.dtype) * np.abs(kept)
             check_close(gone[:, others], kept[:, others], bound[:, others] +
                         tol.SMALLEST_NORMAL[case.dtype],
@@ -79,11 +84,7 @@ def test_closed_forget_gate_forgets_c0(lstm):
 
     @given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
     def prop(case, data):
-        steps, hidden = case.xs.shape[0], case.c0.shape[1]
-        s = data.draw(st.integers(1, steps), label="cut step s")
-        k = data.draw(st.integers(0, hidden - 1), label="cut coordinate k")
-        base = case.params
-        cut = case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
+        s, k, base, cut = _draw_cut(case, data)
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
 
         def params_at(t):
