@@ -91,22 +91,21 @@ def _short(target: str) -> str:
     return target.replace(str(ROOT) + "/", "")
 
 
-def _current(row: dict, prints: dict[str, str]) -> dict[str, str]:
-    """The row's property outcomes whose module fingerprint is the current one."""
+def _current(row: dict, prints: dict[str, str], owner: dict[str, str]) -> dict[str, str]:
+    """The row's property outcomes whose module fingerprint is the current one
+    (``owner``: property -> module stem, from property_modules())."""
     stamped = row.get("modules", {})
-    owner = property_modules()
     return {prop: outcome for prop, outcome in row.get("outcomes", {}).items()
             if owner.get(prop) is not None and stamped.get(owner[prop]) == prints[owner[prop]]}
 
 
 def summarise(log: Path) -> int:
     """Per target × dtype × property: the seeds run on that property's current code."""
-    prints = fingerprints()
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    prints, owner = fingerprints(), property_modules()
     seeds: dict[tuple[str, str, str], set[int]] = {}
     alarms: list[tuple[str, str, int, str]] = []
-    for r in rows:
-        for prop, outcome in _current(r, prints).items():
+    for r in _rows(log):
+        for prop, outcome in _current(r, prints, owner).items():
             if outcome == "skipped":
                 continue
             seeds.setdefault((_short(r["target"]), r["dtype"], prop), set()).add(r["seed"])
@@ -169,17 +168,20 @@ def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "",
             "summary": doc["summary"], "outcomes": outcomes, "alarms": alarms}
 
 
-def _stale_modules(log: Path, job: tuple[str, str, int], prints: dict[str, str]) -> list[str]:
-    """The property modules with no outcome logged for this job on their current code."""
-    fresh: set[str] = set()
-    for line in log.read_text().splitlines():
-        r = json.loads(line)
-        if (_short(r["target"]), r["dtype"], r["seed"]) != (_short(job[0]), job[1], job[2]):
+def _rows(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _fresh_modules(log: Path, prints: dict[str, str]) -> dict[tuple[str, str, int], set[str]]:
+    """(target, dtype, seed) -> the property modules with an outcome logged on their current
+    code (a crashed run measured nothing and counts for none)."""
+    fresh: dict[tuple[str, str, int], set[str]] = {}
+    for r in _rows(log):
+        if r.get("summary") is None:
             continue
-        if r.get("summary") is None:  # the run crashed: nothing was measured
-            continue
-        fresh |= {m for m, fp in r.get("modules", {}).items() if prints.get(m) == fp}
-    return [m for m in prints if m not in fresh]
+        fresh.setdefault((_short(r["target"]), r["dtype"], r["seed"]), set()).update(
+            m for m, fp in r.get("modules", {}).items() if prints.get(m) == fp)
+    return fresh
 
 
 def main() -> int:
@@ -199,7 +201,7 @@ def main() -> int:
     parser.add_argument("--summary", action="store_true",
                         help="only tabulate the log for the current code")
     ns = parser.parse_args()
-    prints = fingerprints()
+    prints, code = fingerprints(), fingerprint()
     if ns.summary:
         if ns.log is None or not ns.log.exists():
             parser.error("--summary needs --log PATH naming an existing log")
@@ -207,7 +209,9 @@ def main() -> int:
     jobs = [(t, d, s, None) for s in _seeds(ns.seeds) for t in ns.targets.split(",")
             for d in ns.dtypes.split(",")]
     if ns.resume and ns.log is not None and ns.log.exists():
-        jobs = [(t, d, s, _stale_modules(ns.log, (t, d, s), prints)) for t, d, s, _ in jobs]
+        fresh = _fresh_modules(ns.log, prints)
+        jobs = [(t, d, s, [m for m in prints if m not in fresh.get((_short(t), d, s), set())])
+                for t, d, s, _ in jobs]
         jobs = [j for j in jobs if j[3]]
         print(f"resuming: {len(jobs)} runs to go for the current code", flush=True)
 
@@ -215,7 +219,7 @@ def main() -> int:
         modules = job[3] if job[3] and len(job[3]) < len(prints) else None
         row = run_one(*job[:3], ns.profile, ns.only, modules)
         ran = modules or list(prints)
-        row |= {"target": _short(row["target"]), "fingerprint": fingerprint(),
+        row |= {"target": _short(row["target"]), "fingerprint": code,
                 "modules": {m: prints[m] for m in ran}, "profile": ns.profile,
                 "only": ns.only}
         if ns.log is not None and not ns.only and ns.profile == "thorough":
