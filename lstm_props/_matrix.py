@@ -84,18 +84,32 @@ def markdown(verdicts: list[Verdict], properties: list[str]) -> list[str]:
     head = "| implementation | dtype | " + " | ".join(str(k + 1) for k in
                                                      range(len(properties))) + " |"
     lines = [head, "|---|---|" + "---|" * len(properties)]
+    # A refusal is one long line, often the same for several rows (every float64 row of a
+    # float32-only runtime): the row gets a short "not run (a)" and each distinct reason
+    # is written once under the table, with the target's own name taken out of it.
+    notes: list[str] = []
     for v in verdicts:
         name = v.target.replace("lstm_props.adapters.", "").replace("lstm_props.targets:",
                                                                      "targets:")
         if v.note:
-            cells = [f"not run: {v.note}"] + [""] * (len(properties) - 1)
+            note = v.note.replace(f"target '{v.target}': ", "")
+            if note not in notes:
+                notes.append(note)
+            cells = [f"not run ({_letter(notes.index(note))})"] + [""] * (len(properties) - 1)
         else:
             cells = [MARKS[v.outcomes[p]] if p in v.outcomes else "" for p in properties]
         lines.append(f"| `{name}` | {v.dtype} | " + " | ".join(cells) + " |")
     lines += ["", "✓ holds · ✗ fails (a finding) · E the implementation faulted · – not "
               "applicable (skipped, with the reason) · x known deviation", ""]
+    if notes:
+        lines += [line for k, note in enumerate(notes) for line in
+                  (f"({_letter(k)}) {note}", "")]
     lines += [f"{k + 1}. `{p}`" for k, p in enumerate(properties)]
     return lines
+
+
+def _letter(k: int) -> str:
+    return "abcdefghijklmnopqrstuvwxyz"[k] if k < 26 else f"n{k + 1}"
 
 
 def write_readme(path: Path, lines: list[str]) -> None:

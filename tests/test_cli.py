@@ -140,6 +140,22 @@ def test_matrix_tabulates_each_implementation_and_writes_the_readme_table(tmp_pa
     assert "`step_values_match_reference`" in text
 
 
+def test_matrix_writes_a_refusal_once_under_the_table_not_in_every_row():
+    from lstm_props._matrix import Verdict, markdown
+
+    why = "building it raised ValueError: float32 only: run with --lstm-dtype float32"
+    lines = markdown([Verdict("m:a", "float32", {"p": "passed", "q": "failed"}),
+                      Verdict("m:a", "float64", {}, f"ERROR: target 'm:a': {why}"),
+                      Verdict("m:b", "float64", {}, f"ERROR: target 'm:b': {why}"),
+                      Verdict("m:c", "float64", {}, "keras is not installed")], ["p", "q"])
+    rows = [line for line in lines if line.startswith("| `")]
+    assert rows == ["| `m:a` | float32 | ✓ | ✗ |", "| `m:a` | float64 | not run (a) |  |",
+                    "| `m:b` | float64 | not run (a) |  |",
+                    "| `m:c` | float64 | not run (b) |  |"]
+    assert f"(a) ERROR: {why}" in lines and "(b) keras is not installed" in lines
+    assert sum(why in line for line in lines) == 1
+
+
 def test_matrix_refuses_a_readme_without_the_marker_lines(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
