@@ -101,9 +101,7 @@ def markdown(verdicts: list[Verdict], properties: list[str]) -> list[str]:
         lines.append(f"| `{name}` | {v.dtype} | " + " | ".join(cells) + " |")
     lines += ["", "✓ holds · ✗ fails (a finding) · E the implementation faulted · – not "
               "applicable (skipped, with the reason) · x known deviation", ""]
-    if notes:
-        lines += [line for k, note in enumerate(notes) for line in
-                  (f"({_letter(k)}) {note}", "")]
+    lines += [line for k, note in enumerate(notes) for line in (f"({_letter(k)}) {note}", "")]
     lines += [f"{k + 1}. `{p}`" for k, p in enumerate(properties)]
     return lines
 
