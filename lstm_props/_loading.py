@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +22,30 @@ from lstm_props.adapters._protocol import CellAdapter, Target, Views
 FORM = "write it as package.module:attr or path/to/file.py:attr"
 
 
+@contextlib.contextmanager
+def _on_sys_path(directory: Path) -> Iterator[None]:
+    """``directory`` first on sys.path while importing, as ``python file.py`` or
+    ``python -m mod`` would have it; removed again afterwards, unless it was already there."""
+    entry = str(directory)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added and entry in sys.path:
+            sys.path.remove(entry)
+
+
+def _raised(spec_text: str, what: str, exc: BaseException) -> TargetError:
+    if isinstance(exc, SystemExit):
+        return TargetError(
+            f"target {spec_text!r}: importing {what} called sys.exit({exc.code!r}); guard the "
+            "module's script code with `if __name__ == \"__main__\":`")
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return TargetError(f"target {spec_text!r}: importing {what} raised {text}")
+
+
 def _import_file(path: Path, spec_text: str) -> ModuleType:
     if not path.is_file():
         raise TargetError(f"target {spec_text!r}: file {str(path)!r} does not exist; {FORM}")
@@ -29,11 +56,11 @@ def _import_file(path: Path, spec_text: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise TargetError(
-            f"target {spec_text!r}: importing {str(path)!r} raised {type(exc).__name__}: {exc}"
-        ) from exc
+        with _on_sys_path(path.resolve().parent):  # so it can import its sibling modules
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # SystemExit: a script's sys.exit at import
+        sys.modules.pop(name, None)
+        raise _raised(spec_text, repr(str(path)), exc) from exc
     return module
 
 
@@ -41,16 +68,15 @@ def _import(module_part: str, spec_text: str) -> ModuleType:
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
         return _import_file(Path(module_part), spec_text)
     try:
-        return importlib.import_module(module_part)
+        with _on_sys_path(Path.cwd()):  # `mod:attr` finds ./mod.py, as pytest and -m do
+            return importlib.import_module(module_part)
     except ModuleNotFoundError as exc:
         raise TargetError(
             f"target {spec_text!r}: no module named {exc.name!r}; {FORM} "
             "(is the package installed, or the file path spelled right?)"
         ) from exc
-    except Exception as exc:
-        raise TargetError(
-            f"target {spec_text!r}: importing {module_part!r} raised {type(exc).__name__}: {exc}"
-        ) from exc
+    except (Exception, SystemExit) as exc:
+        raise _raised(spec_text, repr(module_part), exc) from exc
 
 
 def _attr(module: ModuleType, dotted: str, spec_text: str) -> Any:
@@ -105,6 +131,24 @@ class _AdapterFactoryTarget(Target):
         return Views([cell], cell)
 
 
+def _refuse_other_recurrent_cells(module: Any, spec_text: str) -> None:
+    """torch's GRU and plain RNN cells (``module``: an instance or the class) take and
+    return h alone: called as an LSTM they fail deep inside torch ("'tuple' object has no
+    attribute 'dim'"), which names nothing."""
+    from torch import nn
+
+    cls_of = module if isinstance(module, type) else type(module)
+
+    kinds = ((nn.GRUCell, "a GRU cell"), (nn.GRU, "a GRU"), (nn.RNNCell, "a plain RNN cell"),
+             (nn.RNN, "a plain RNN"))
+    for cls, kind in kinds:
+        if issubclass(cls_of, cls):
+            raise TargetError(
+                f"target {spec_text!r}: this is {kind} (torch.nn.{cls.__name__}), not an LSTM: "
+                "it has no cell state c; point the target at an nn.LSTMCell, an nn.LSTM or a "
+                "module with the convention m(x, (h, c)) -> (h, c)")
+
+
 def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) -> Target:
     import torch
 
@@ -115,14 +159,17 @@ def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) 
     if isinstance(obj, CellAdapter):
         return _FixedTarget(spec_text, Views([obj], obj))
     if isinstance(obj, torch.nn.Module):
+        _refuse_other_recurrent_cells(obj, spec_text)
         return TorchTarget(spec_text, lambda: obj, False, dtype, device)
     if callable(obj) and depth == 0:
+        _refuse_other_recurrent_cells(obj, spec_text)
         # dtype and device go only to a factory of adapters: a torch module's constructor
         # (nn.LSTMCell's) takes torch dtypes, and TorchTarget converts the module itself.
         keywords = _run_keywords(obj, dtype, device)
         if {"input_size", "hidden_size"} <= _parameters(obj):
             probe = obj(input_size=3, hidden_size=4)
             if isinstance(probe, torch.nn.Module):
+                _refuse_other_recurrent_cells(probe, spec_text)
                 return TorchTarget(spec_text, obj, True, dtype, device)
             if isinstance(probe, CellAdapter):
                 return _AdapterFactoryTarget(spec_text, obj, keywords)
@@ -158,7 +205,11 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
 
     Raises TargetError (cannot load, not an LSTM) or AdapterError (the first step faults).
     """
-    if not isinstance(spec_text, str) or spec_text.count(":") < 1 or spec_text.endswith(":"):
+    if not isinstance(spec_text, str) or not spec_text.strip():
+        raise TargetError(
+            f"the target is empty ({spec_text!r}): name one, {FORM} (is the variable that "
+            "should hold it, e.g. $TARGET, unset?)")
+    if spec_text.count(":") < 1 or spec_text.endswith(":"):
         raise TargetError(f"target {spec_text!r} has no ':attr' part; {FORM}")
     module_part, attr = spec_text.rsplit(":", 1)
     if not module_part:
@@ -179,16 +230,30 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
 
 
 def smoke_test(target: Target) -> None:
-    """One step of every view on small random inputs: shapes right, values finite."""
+    """One step of every view on small random inputs: shapes right, values finite, arrays
+    of the backend's own kind in its declared precision."""
     views = target.probe()
     rng = np.random.default_rng(0)
     for view in {id(v): v for v in [*views.layers, views.stack]}.values():
         cell = CheckedCell(view, target.name)
-        b, spec = 2, view.spec
-        be = view.backend
-        try:
-            args = [rng.uniform(-1, 1, (b, n)) for n in
-                    (spec.input_size, spec.output_size, spec.hidden_size)]
-        except AttributeError as exc:
-            raise TargetError(f"target {target.name!r}: adapter has no spec ({exc})") from exc
-        cell.step(*(be.asarray(a) for a in args))
+        b, spec, be = 2, cell.spec, view.backend
+        args = [be.asarray(rng.uniform(-1, 1, (b, n)))
+                for n in (spec.input_size, spec.output_size, spec.hidden_size)]
+        h, c = cell.step(*args)
+        for out, label in ((h, "h"), (c, "c")):
+            _check_output_dtype(out, be.dtype, f"{label} returned by step()", target.name)
+
+
+_FLOAT_NAMES = re.compile(r"\b(bfloat16|float16|float32|float64)\b")
+
+
+def _check_output_dtype(out: Any, declared: str, label: str, name: str) -> None:
+    """An output in another precision than the backend declares (a float32 cell that
+    upcasts to float64, or the reverse) would be held to the wrong error model."""
+    found = _FLOAT_NAMES.search(str(getattr(out, "dtype", "")))
+    if found and found.group(1) != declared:
+        raise TargetError(
+            f"target {name!r}: {label} is {found.group(1)} but its backend declares "
+            f"{declared}: return arrays in the declared precision (a stray .double() or "
+            f".float()?), or declare and run the target in {found.group(1)}"
+        )

@@ -119,7 +119,10 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = _profile(config)
     _apply_max_examples(config, profile)
     config.stash[_STATE] = {
-        "target_name": config.getoption("lstm_adapter") or DEFAULT_TARGET,
+        # `is None`, not `or`: an empty --lstm-adapter (an unset $TARGET) is refused at load,
+        # never silently replaced by the default target.
+        "target_name": DEFAULT_TARGET if config.getoption("lstm_adapter") is None
+        else config.getoption("lstm_adapter"),
         "explicit": config.getoption("lstm_adapter") is not None,
         "profile": profile,
         "seed": _seed(config, profile),

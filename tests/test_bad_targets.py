@@ -20,7 +20,7 @@ BAD = {
     f"{TARGETS}:raising_cell": "step() raised RuntimeError: kernel launch failed",
     f"{TARGETS}:wrong_shape_cell": "has shape (2, 1), expected (2, 4)",
     f"{TARGETS}:nan_cell": "contains NaN or inf for finite inputs",
-    "torch.nn:GRUCell": "step() raised",
+    "torch.nn:GRUCell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
 }
 
 

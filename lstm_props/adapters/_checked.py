@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from lstm_props._errors import AdapterError
-from lstm_props.adapters._protocol import CellAdapter
+from lstm_props.adapters._protocol import CellAdapter, CellSpec
 
 
 def _shape(a: Any) -> tuple[int, ...] | None:
@@ -55,8 +55,33 @@ class CheckedCell:
     def _finite(self, arrays: tuple[Any, ...], labels: tuple[str, ...]) -> None:
         backend = self.inner.backend
         for a, label in zip(arrays, labels):
-            if backend.is_concrete(a) and not np.all(np.isfinite(backend.to_numpy(a))):
+            if backend.is_concrete(a) and not np.all(np.isfinite(self._read(a, label))):
                 raise self._fault(f"{label} contains NaN or inf for finite inputs")
+
+    def _read(self, a: Any, label: str) -> np.ndarray:
+        """``a`` as NumPy through the backend; an array of another framework (NumPy from a
+        torch step) is a fault of the adapter, not a crash inside the suite."""
+        backend = self.inner.backend
+        try:
+            return np.asarray(backend.to_numpy(a))
+        except Exception as exc:
+            kind = f"{type(a).__module__}.{type(a).__name__}"
+            why = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+            raise self._fault(
+                f"{label} is a {kind} that {type(backend).__name__}.to_numpy cannot read "
+                f"({why}): return the framework's own arrays, of the kind backend.asarray "
+                "makes"
+            ) from exc
+
+    @property
+    def spec(self) -> CellSpec:
+        spec = getattr(self.inner, "spec", None)
+        if not isinstance(spec, CellSpec):
+            raise self._fault(
+                f"{type(self.inner).__name__} has no spec: set spec = CellSpec(input_size, "
+                "hidden_size, output_size) on the adapter (lstm_props.adapters.CellSpec)"
+            )
+        return spec
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         out = self._call("step", x, h, c)
@@ -64,7 +89,7 @@ class CheckedCell:
             raise self._fault(
                 f"step() returned {type(out).__name__}, expected a pair (h, c)"
             )
-        b, spec = _shape(x)[0], self.inner.spec
+        b, spec = _shape(x)[0], self.spec
         self._expect(out[0], (b, spec.output_size), "h returned by step()")
         self._expect(out[1], (b, spec.hidden_size), "c returned by step()")
         self._finite(tuple(out), ("h returned by step()", "c returned by step()"))
@@ -73,7 +98,7 @@ class CheckedCell:
     def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         out = self._call("sequence", xs, h0, c0)
         b = _shape(xs)[1]
-        spec = self.inner.spec
+        spec = self.spec
         self._expect(out[1], (b, spec.output_size), "h_T returned by sequence()")
         self._expect(out[2], (b, spec.hidden_size), "c_T returned by sequence()")
         self._finite(tuple(out), ("ys", "h_T", "c_T"))
@@ -82,7 +107,7 @@ class CheckedCell:
     def packed_sequence(self, xs: Any, lengths: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         out = self._call("packed_sequence", xs, lengths, h0, c0)
         b = _shape(xs)[1]
-        spec = self.inner.spec
+        spec = self.spec
         self._expect(out[1], (b, spec.output_size), "h returned by packed_sequence()")
         self._expect(out[2], (b, spec.hidden_size), "c returned by packed_sequence()")
         self._finite(tuple(out[1:]), ("h", "c"))

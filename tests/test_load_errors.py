@@ -1,0 +1,121 @@
+"""Targets that cannot be checked are refused at load, in one line naming the fix: never an
+INTERNALERROR traceback, never a silent check of something else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LOAD_ERRORS = str(Path(__file__).parent / "targets" / "load_errors.py")
+
+REFUSED = {
+    f"{LOAD_ERRORS}:numpy_adapter": "h returned by step() is a numpy.ndarray that "
+                                    "TorchBackend.to_numpy cannot read",
+    f"{LOAD_ERRORS}:no_spec_adapter": "AdapterWithoutSpec has no spec: set spec = CellSpec(",
+    f"{LOAD_ERRORS}:upcasting_cell": "h returned by step() is float64 but its backend "
+                                     "declares float32",
+    f"{LOAD_ERRORS}:gru_cell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
+    f"{LOAD_ERRORS}:gru": "this is a GRU (torch.nn.GRU), not an LSTM",
+    f"{LOAD_ERRORS}:rnn_cell": "this is a plain RNN cell (torch.nn.RNNCell), not an LSTM",
+    "torch.nn:GRUCell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
+    "torch.nn:RNN": "this is a plain RNN (torch.nn.RNN), not an LSTM",
+}
+
+
+def lstm_props(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lstm_props.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text and "INTERNALERROR" not in text
+    return lines[0]
+
+
+def error_lines(out: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in out.stdout + out.stderr, out.stdout[-3000:] + out.stderr
+    assert "INTERNALERROR" not in out.stdout + out.stderr, out.stdout[-3000:] + out.stderr
+    return [line for line in (out.stdout + out.stderr).splitlines() if "ERROR" in line
+            or "error:" in line]
+
+
+@pytest.mark.parametrize(("target", "message"), sorted(REFUSED.items()))
+def test_target_refused_at_load_in_one_line(run_properties, target, message):
+    result = run_properties(target, "--lstm-max-examples", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = one_line(result.stderr.str())
+    assert line.startswith(f"ERROR: target {target!r}"), line
+    assert message in line, line
+
+
+def test_output_in_the_declared_precision_passes_the_smoke_test(run_properties):
+    """The dtype check compares against the declaration: the same cell run in float64 (its
+    .double() then a no-op) loads, and a float32 cast in a float64 run is refused."""
+    ok = run_properties(f"{LOAD_ERRORS}:upcasting_cell", "--lstm-dtype", "float64",
+                        "-k", "step_values_match_reference", "--lstm-max-examples", "2")
+    assert ok.ret == 0, ok.stdout.str() + ok.stderr.str()
+    down = run_properties(f"{LOAD_ERRORS}:downcasting_cell", "--lstm-dtype", "float64")
+    assert down.ret == pytest.ExitCode.USAGE_ERROR
+    assert "is float32 but its backend declares float64" in one_line(down.stderr.str())
+
+
+@pytest.mark.parametrize("extra", [(), ("--workers", "2"), ("--steps", "64")],
+                         ids=["serial", "workers", "steps"])
+def test_numpy_step_is_one_line_exit_2_from_the_gate(extra):
+    examples = () if "--steps" in extra else ("--max-examples", "2")
+    out = lstm_props("check", f"{LOAD_ERRORS}:numpy_adapter", *examples, *extra)
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr
+    lines = error_lines(out)
+    assert any("is a numpy.ndarray that TorchBackend.to_numpy cannot read" in ln
+               for ln in lines), lines
+
+
+@pytest.mark.parametrize("code", ["sys.exit(3)", "sys.exit('bye')", "raise SystemExit"])
+def test_sys_exit_at_import_is_a_usage_error(run_properties, tmp_path, code):
+    module = tmp_path / "script.py"
+    module.write_text(f"import sys\n{code}\n")
+    result = run_properties(f"{module}:cell")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = one_line(result.stderr.str())
+    assert "called sys.exit(" in line and '`if __name__ == "__main__":`' in line, line
+
+
+@pytest.mark.parametrize("how", ["cli", "plugin"])
+def test_empty_target_is_a_usage_error_not_the_default(run_properties, how):
+    if how == "cli":
+        out = lstm_props("check", "", "--max-examples", "2")
+        assert out.returncode == 2, out.stdout[-2000:] + out.stderr
+        assert "passed" not in out.stdout
+        text = out.stderr
+    else:
+        result = run_properties("", "--lstm-max-examples", "2")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert "passed" not in result.stdout.str()
+        text = result.stderr.str()
+    assert "the target is empty ('')" in one_line(text)
+
+
+CELL_MODULE = ("import torch\n"
+               "def make(input_size, hidden_size):\n"
+               "    return torch.nn.LSTMCell(input_size, hidden_size)\n")
+
+
+def test_module_target_is_found_in_the_current_directory(tmp_path):
+    (tmp_path / "my_cells_in_cwd.py").write_text(CELL_MODULE)
+    out = lstm_props("check", "my_cells_in_cwd:make", "--max-examples", "2", "--steps", "4",
+                     "--hidden", "4", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+
+
+def test_file_target_imports_its_sibling_modules(run_properties, tmp_path):
+    (tmp_path / "sibling_cells.py").write_text(CELL_MODULE)
+    (tmp_path / "entry.py").write_text("from sibling_cells import make\n")
+    result = run_properties(f"{tmp_path / 'entry.py'}:make", "-k",
+                            "step_values_match_reference", "--lstm-max-examples", "2")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1, deselected=33)
