@@ -102,11 +102,16 @@ def property_claims(directory: Path) -> dict[str, str]:
 def read_xfail_file(path: str) -> set[str]:
     """One property id per line (``claim`` or ``claim[layer1]``), ``#`` comments."""
     try:
-        text = Path(path).read_text()
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first id.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise pytest.UsageError(
             f"--lstm-xfail {path!r}: cannot read it ({exc.strerror}); give a text file with "
             "one property id per line, e.g. carry_jacobian_is_diagonal") from None
+    except UnicodeDecodeError as exc:
+        raise pytest.UsageError(
+            f"--lstm-xfail {path!r}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}); save it as UTF-8, one property id per line") from None
     ids = {line.split("#", 1)[0].strip() for line in text.splitlines()}
     return {i.removeprefix("test_") for i in ids if i}
 

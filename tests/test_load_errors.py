@@ -119,3 +119,22 @@ def test_file_target_imports_its_sibling_modules(run_properties, tmp_path):
                             "step_values_match_reference", "--lstm-max-examples", "2")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1, deselected=33)
+
+
+def test_xfail_file_not_utf8_is_one_line_exit_2(tmp_path):
+    listed = tmp_path / "xfail.txt"
+    listed.write_bytes("carry_jacobian_is_diagonal  # d\xe9j\xe0 vu\n".encode("latin-1"))
+    out = lstm_props("check", "--xfail", str(listed), "--max-examples", "2")
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr
+    line = one_line(out.stderr)
+    assert "not UTF-8 text (byte 0xe9 at offset 31); save it as UTF-8" in line, line
+
+
+def test_xfail_file_with_a_byte_order_mark_reads_its_first_id(tmp_path):
+    from lstm_props._results import read_xfail_file
+
+    listed = tmp_path / "xfail.txt"
+    listed.write_text("carry_jacobian_is_diagonal\nstep_values_match_reference\n",
+                      encoding="utf-8-sig")
+    assert read_xfail_file(str(listed)) == {"carry_jacobian_is_diagonal",
+                                            "step_values_match_reference"}
