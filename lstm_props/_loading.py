@@ -257,3 +257,23 @@ def _check_output_dtype(out: Any, declared: str, label: str, name: str) -> None:
             f"{declared}: return arrays in the declared precision (a stray .double() or "
             f".float()?), or declare and run the target in {found.group(1)}"
         )
+
+
+def check_variant(target: Target, declared: str | None) -> None:
+    """Refuse a peephole declaration on a cell whose layout has no peephole weights: every
+    reference computation would read weights that are not there (TypeErrors, not findings).
+
+    A black-box target (no layout) cannot be checked here; its properties that need the
+    layout are skipped anyway.
+    """
+    layers = target.probe().layers
+    variant = declared or layers[0].variant or "standard"
+    if variant != "peephole":
+        return
+    for view in layers:
+        held = view.read_layout()
+        if held is not None and held.peephole is None:
+            raise TargetError(
+                f"target {target.name!r} is declared peephole but its parameters have no "
+                "peephole weights (a (3, H) 'peephole' tensor): declare the variant it "
+                "implements (e.g. --variant standard), or point at a cell with peepholes")

@@ -186,12 +186,13 @@ def _target(config: pytest.Config) -> Any:
     if state.get("load_error"):
         raise pytest.UsageError(state["load_error"])
     if state["target"] is None:
-        from lstm_props._loading import load_target
+        from lstm_props._loading import check_variant, load_target
 
         try:
             state["target"] = load_target(state["target_name"],
                                           config.getoption("lstm_dtype"),
                                           config.getoption("lstm_device"))
+            check_variant(state["target"], config.getoption("lstm_variant"))
             if config.getoption("lstm_black_box"):
                 from lstm_props.adapters._black_box import BlackBoxTarget
 

@@ -138,3 +138,20 @@ def test_xfail_file_with_a_byte_order_mark_reads_its_first_id(tmp_path):
                       encoding="utf-8-sig")
     assert read_xfail_file(str(listed)) == {"carry_jacobian_is_diagonal",
                                             "step_values_match_reference"}
+
+
+@pytest.mark.parametrize("target", ["torch.nn:LSTMCell", "lstm_props.targets:lstm_two_layer"])
+def test_peephole_declared_on_a_cell_without_peepholes_is_refused(run_properties, target):
+    result = run_properties(target, "--lstm-variant", "peephole", "--lstm-max-examples", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = one_line(result.stderr.str())
+    assert line.startswith(f"ERROR: target {target!r} is declared peephole but its parameters "
+                           "have no peephole weights"), line
+
+
+def test_peephole_declared_on_a_peephole_cell_loads(run_properties):
+    result = run_properties("lstm_props.targets:reference_peephole", "--lstm-variant",
+                            "peephole", "-k", "step_values_match_reference",
+                            "--lstm-max-examples", "2")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1, deselected=33)
