@@ -242,6 +242,25 @@ def smoke_test(target: Target) -> None:
         h, c = cell.step(*args)
         for out, label in ((h, "h"), (c, "c")):
             _check_output_dtype(out, be.dtype, f"{label} returned by step()", target.name)
+        if be.deterministic:
+            _check_repeatable(cell, args, (h, c), target.name)
+
+
+def _check_repeatable(cell: CheckedCell, args: list[Any], first: tuple[Any, Any],
+                      name: str) -> None:
+    """The same step twice must give the same bits on a backend that declares itself
+    deterministic: every property compares calls, and a random one (dropout left on by
+    training mode) makes each of them fail or retry until Hypothesis gives up, for minutes."""
+    be = cell.inner.backend
+    again = cell.step(*args)
+    for a, b, label in zip(first, again, ("h", "c")):
+        x, y = be.to_numpy(a), be.to_numpy(b)
+        if not np.array_equal(x, y):
+            raise TargetError(
+                f"target {name!r} is nondeterministic: two identical calls of "
+                f"{cell.inner.name}.step() gave {label} differing by up to "
+                f"{np.max(np.abs(x - y)):.3g}; a module in training mode with dropout? call "
+                ".eval() on it, or declare nondeterminism (backend.deterministic = False)")
 
 
 _FLOAT_NAMES = re.compile(r"\b(bfloat16|float16|float32|float64)\b")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,21 @@ def test_peephole_declared_on_a_peephole_cell_loads(run_properties):
                             "--lstm-max-examples", "2")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1, deselected=33)
+
+
+@pytest.mark.parametrize("name", ["dropout_lstm", "jittery_undeclared"])
+def test_nondeterministic_target_is_refused_at_load(name):
+    start = time.monotonic()
+    out = lstm_props("check", f"{LOAD_ERRORS}:{name}", "--max-examples", "2")
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr
+    line = one_line(out.stderr)
+    assert "is nondeterministic: two identical calls of" in line, line
+    assert "call .eval() on it, or declare nondeterminism" in line, line
+    assert time.monotonic() - start < 60
+
+
+def test_declared_nondeterminism_is_not_refused():
+    from lstm_props._loading import load_target
+
+    target = load_target(f"{LOAD_ERRORS}:jittery_declared")
+    assert not target.probe().layers[0].backend.deterministic

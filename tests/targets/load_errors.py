@@ -53,3 +53,30 @@ gru_cell = nn.GRUCell(3, 4)
 gru = nn.GRU(3, 4)
 rnn_cell = nn.RNNCell(3, 4)
 assert torch.get_default_dtype() == torch.float32
+
+
+#: nn.LSTM applies dropout between layers in training mode, the default of a new module.
+dropout_lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+
+
+class _NondeterministicTorchBackend(TorchBackend):
+    deterministic = False  # shadows TorchBackend's property: declared, like cuDNN's
+
+
+class JitteryAdapter(CellAdapter):
+    """An LSTMCell whose step adds a last-bit jitter (as atomics in a GPU reduction do)."""
+
+    spec = CellSpec(3, 4, 4)
+
+    def __init__(self, declared_nondeterministic: bool) -> None:
+        self.cell = nn.LSTMCell(3, 4)
+        self.backend = (_NondeterministicTorchBackend() if declared_nondeterministic
+                        else TorchBackend())
+
+    def step(self, x, h, c):
+        h, c = self.cell(x, (h, c))
+        return h * (1 + 1e-6 * torch.rand(())), c
+
+
+jittery_declared = JitteryAdapter(declared_nondeterministic=True)
+jittery_undeclared = JitteryAdapter(declared_nondeterministic=False)
