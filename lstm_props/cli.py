@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--max-examples", type=_positive, metavar="N")
     check.add_argument("--seed", type=int, metavar="N")
     check.add_argument("--workers", type=_positive, metavar="N", default=1)
+    check.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="end the check (exit 2) when loading the target or one property "
+                            "outlives this, naming the call that hung (default 900; 0: none)")
     check.add_argument("--json", metavar="PATH", help="write results as JSON")
     check.add_argument("--junitxml", metavar="PATH", help="write JUnit XML")
     check.add_argument("--report", metavar="PATH",
@@ -125,12 +128,14 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
             "--hypothesis-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
     for flag, value in (("--lstm-variant", ns.variant), ("--lstm-max-examples", ns.max_examples),
                         ("--hypothesis-seed", ns.seed), ("--junitxml", ns.junitxml),
-                        ("--lstm-report", ns.report),
+                        ("--lstm-report", ns.report), ("--lstm-timeout", ns.timeout),
                         ("--lstm-xfail", ns.xfail)):
         if value is not None:
             args += [flag, str(value)]
     if ns.workers > 1:
-        args += ["-n", str(ns.workers)]
+        # A worker that crashed (or was ended by the hang watchdog) is not replaced: the next
+        # one would hang on the next property the same way, for --timeout seconds each.
+        args += ["-n", str(ns.workers), "--max-worker-restart", "0"]
     return args
 
 
@@ -209,7 +214,7 @@ def check_at_scale(ns: argparse.Namespace) -> int:
     from lstm_props._errors import LSTMPropsError
     from lstm_props._production import check_at_scale as run
 
-    for flag in ("json", "junitxml", "report", "xfail", "max_examples", "seed"):
+    for flag in ("json", "junitxml", "report", "xfail", "max_examples", "seed", "timeout"):
         if getattr(ns, flag) is not None:
             return _usage_error(f"--{flag.replace('_', '-')} does not apply with --steps: the "
                                 "production-size check prints one verdict per layer")

@@ -28,6 +28,7 @@ from lstm_props._results import (
     table,
     write_json,
 )
+from lstm_props._watchdog import DEFAULT_TIMEOUT, Watchdog
 
 if TYPE_CHECKING:
     from lstm_props._under_test import LSTMUnderTest
@@ -76,6 +77,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write a self-contained HTML report (matrix, failures, pictures)")
     group.addoption("--lstm-table", dest="lstm_table", action="store_true",
                     help="print the conformance table at the end")
+    group.addoption("--lstm-timeout", dest="lstm_timeout", default=DEFAULT_TIMEOUT,
+                    type=float, metavar="SECONDS",
+                    help="end the run (exit 2) when loading the target or one property "
+                         f"outlives this, naming the call that hung (default {DEFAULT_TIMEOUT:g}"
+                         ", 0: no limit)")
 
 
 def _profile(config: pytest.Config) -> str:
@@ -118,6 +124,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "lstm_stack: the property checks the whole stack, not one layer view")
     profile = _profile(config)
     _apply_max_examples(config, profile)
+    if config.getoption("lstm_timeout") < 0:
+        raise pytest.UsageError(f"--lstm-timeout {config.getoption('lstm_timeout'):g}: give "
+                                "seconds per property, e.g. 600, or 0 for no limit")
     config.stash[_STATE] = {
         # `is None`, not `or`: an empty --lstm-adapter (an unset $TARGET) is refused at load,
         # never silently replaced by the default target.
@@ -189,9 +198,10 @@ def _target(config: pytest.Config) -> Any:
         from lstm_props._loading import check_variant, load_target
 
         try:
-            state["target"] = load_target(state["target_name"],
-                                          config.getoption("lstm_dtype"),
-                                          config.getoption("lstm_device"))
+            with _watchdog(config, f"loading target {state['target_name']!r}"):
+                state["target"] = load_target(state["target_name"],
+                                              config.getoption("lstm_dtype"),
+                                              config.getoption("lstm_device"))
             check_variant(state["target"], config.getoption("lstm_variant"))
             if config.getoption("lstm_black_box"):
                 from lstm_props.adapters._black_box import BlackBoxTarget
@@ -292,6 +302,19 @@ def reproduce_command(item: pytest.Item) -> str:
     if state["seed"] is not None:
         args.append(f"--hypothesis-seed={state['seed']}")
     return shlex.join(args)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A property that hangs ends the run in one line naming it and the call that hung."""
+    with _watchdog(item.config, f"property {item.nodeid}"):
+        yield
+
+
+def _watchdog(config: pytest.Config, what: str) -> Watchdog:
+    capture = config.pluginmanager.getplugin("capturemanager")
+    release = None if capture is None else capture.suspend_global_capture
+    return Watchdog(config.getoption("lstm_timeout"), what, release)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PROPERTIES
+
 LOAD_ERRORS = str(Path(__file__).parent / "targets" / "load_errors.py")
 
 REFUSED = {
@@ -174,3 +176,42 @@ def test_declared_nondeterminism_is_not_refused():
 
     target = load_target(f"{LOAD_ERRORS}:jittery_declared")
     assert not target.probe().layers[0].backend.deterministic
+
+
+def hang_lines(out: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in out.stdout + out.stderr, out.stdout[-3000:] + out.stderr
+    return [line for line in out.stderr.splitlines() if line.startswith("ERROR:")]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_step_that_hangs_ends_the_gate_with_exit_2_naming_the_call(workers):
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "lstm_props.cli", "check",
+                          f"{LOAD_ERRORS}:hangs_on_fifth_call", "--timeout", "5",
+                          "--max-examples", "5", "--workers", workers],
+                         capture_output=True, text=True, timeout=90)
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr
+    assert time.monotonic() - start < (30 if workers == "1" else 60)
+    lines = hang_lines(out)
+    assert len(lines) == (1 if workers == "1" else 2), out.stderr  # one per worker
+    for line in lines:
+        assert line.startswith("ERROR: property properties/test_"), line
+        assert "ran past the time limit of 5 s: hung in call 3 into the target, " in line
+        assert ".step() with argument shapes" in line
+        assert "load_errors.py:" in line and "(forward)" in line, line
+
+
+def test_a_target_that_hangs_at_load_is_named_as_loading(run_properties):
+    out = subprocess.run([sys.executable, "-m", "pytest", PROPERTIES, "-p", "no:cacheprovider",
+                          "--lstm-adapter", f"{LOAD_ERRORS}:hangs_on_first_call",
+                          "--lstm-timeout", "10"], capture_output=True, text=True, timeout=90)
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr
+    (line,) = hang_lines(out)
+    assert line.startswith(f"ERROR: loading target '{LOAD_ERRORS}:hangs_on_first_call' ran "
+                           "past the time limit of 10 s: hung in call 1 into the target"), line
+
+
+def test_a_negative_timeout_is_a_usage_error(run_properties):
+    result = run_properties("torch.nn:LSTMCell", "--lstm-timeout", "-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--lstm-timeout -1: give seconds per property" in one_line(result.stderr.str())

@@ -17,6 +17,29 @@ def _shape(a: Any) -> tuple[int, ...] | None:
         return None
 
 
+class CallLog:
+    """Which adapter call is running now, and how many this property has made: what a hang
+    report names (read by the watchdog thread, so plain attribute writes only)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.current: str | None = None
+
+    def reset(self) -> None:
+        self.count, self.current = 0, None
+
+    def enter(self, what: str) -> None:
+        self.count += 1
+        self.current = f"call {self.count} into the target, {what}"
+
+    def leave(self) -> None:
+        self.current = None
+
+
+#: The process's log: properties run one at a time per process (xdist workers are processes).
+CALLS = CallLog()
+
+
 class CheckedCell:
     """Wraps a :class:`CellAdapter`; ``step`` and ``sequence`` validate what comes back.
 
@@ -35,14 +58,18 @@ class CheckedCell:
         return AdapterError(f"target {self.target_name!r}: {what}")
 
     def _call(self, method: str, *args: Any) -> Any:
+        shapes = ", ".join(str(_shape(a)) for a in args)
+        name = getattr(self.inner, "name", "cell")
+        CALLS.enter(f"{name}.{method}() with argument shapes {shapes}")
         try:
             return getattr(self.inner, method)(*args)
         except AdapterError:
             raise
         except Exception as exc:
-            shapes = ", ".join(str(_shape(a)) for a in args)
             msg = f"{method}() raised {type(exc).__name__}: {exc}".replace("\n", " ")
             raise self._fault(f"{msg} (argument shapes {shapes})") from exc
+        finally:
+            CALLS.leave()
 
     def _expect(self, out: Any, shape: tuple[int, ...], label: str) -> None:
         got = _shape(out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 from torch import nn
@@ -80,3 +82,21 @@ class JitteryAdapter(CellAdapter):
 
 jittery_declared = JitteryAdapter(declared_nondeterministic=True)
 jittery_undeclared = JitteryAdapter(declared_nondeterministic=False)
+
+
+class HangingCell(nn.LSTMCell):
+    """A correct LSTMCell that blocks forever on its ``hang_on``-th call (a deadlock)."""
+
+    def __init__(self, hang_on: int) -> None:
+        super().__init__(3, 4)
+        self.calls, self.hang_on = 0, hang_on
+
+    def forward(self, x, state):
+        self.calls += 1
+        if self.calls == self.hang_on:
+            threading.Event().wait()  # never set: blocks in a lock, not in Python code
+        return super().forward(x, state)
+
+
+hangs_on_fifth_call = HangingCell(hang_on=5)
+hangs_on_first_call = HangingCell(hang_on=1)
