@@ -225,7 +225,13 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
         raise TargetError(
             f"target {spec_text!r}: building it raised {type(exc).__name__}: {exc}"
         ) from exc
-    smoke_test(target)
+    try:
+        smoke_test(target)
+    except (TargetError, AdapterError):
+        raise
+    except Exception as exc:  # outside the adapter's calls: its backend, its attributes
+        text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        raise TargetError(f"target {spec_text!r}: the first step raised {text}") from exc
     return target
 
 

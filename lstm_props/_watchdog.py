@@ -49,7 +49,7 @@ def _where(frame: FrameType | None) -> str:
     if frame is None:
         return "an unknown place"
     libraries = _library_dirs()
-    own = frame
+    own: FrameType | None = frame
     while own is not None and (own.f_code.co_filename.startswith("<")  # <frozen ...>
                                or os.path.realpath(own.f_code.co_filename).startswith(libraries)):
         own = own.f_back

@@ -23,6 +23,8 @@ REFUSED = {
     f"{LOAD_ERRORS}:gru_cell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
     f"{LOAD_ERRORS}:gru": "this is a GRU (torch.nn.GRU), not an LSTM",
     f"{LOAD_ERRORS}:rnn_cell": "this is a plain RNN cell (torch.nn.RNNCell), not an LSTM",
+    f"{LOAD_ERRORS}:unreachable_device_adapter": "the first step raised RuntimeError: "
+                                                 "device 7 is not reachable",
     "torch.nn:GRUCell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
     "torch.nn:RNN": "this is a plain RNN (torch.nn.RNN), not an LSTM",
 }

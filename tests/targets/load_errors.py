@@ -100,3 +100,21 @@ class HangingCell(nn.LSTMCell):
 
 hangs_on_fifth_call = HangingCell(hang_on=5)
 hangs_on_first_call = HangingCell(hang_on=1)
+
+
+class _UnreachableDeviceBackend(TorchBackend):
+    def asarray(self, a):
+        raise RuntimeError("device 7 is not reachable")
+
+
+class UnreachableDeviceAdapter(CellAdapter):
+    """Its backend cannot even make the smoke test's inputs (outside any adapter call)."""
+
+    spec = CellSpec(3, 4, 4)
+    backend = _UnreachableDeviceBackend()
+
+    def step(self, x, h, c):
+        return h, c
+
+
+unreachable_device_adapter = UnreachableDeviceAdapter()
