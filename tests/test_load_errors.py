@@ -23,6 +23,7 @@ REFUSED = {
     f"{LOAD_ERRORS}:gru_cell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
     f"{LOAD_ERRORS}:gru": "this is a GRU (torch.nn.GRU), not an LSTM",
     f"{LOAD_ERRORS}:rnn_cell": "this is a plain RNN cell (torch.nn.RNNCell), not an LSTM",
+    f"{LOAD_ERRORS}:tuple_spec_adapter": "DuckSpecAdapter has spec (3, 4, 4), not a CellSpec",
     f"{LOAD_ERRORS}:unreachable_device_adapter": "the first step raised RuntimeError: "
                                                  "device 7 is not reachable",
     "torch.nn:GRUCell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
@@ -224,3 +225,9 @@ def test_tests_that_are_not_properties_get_no_time_limit(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--lstm-timeout", "1")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1)
+
+
+def test_a_spec_with_the_three_sizes_need_not_be_a_cellspec():
+    from lstm_props._loading import load_target
+
+    assert load_target(f"{LOAD_ERRORS}:duck_spec_adapter").probe().layers[0].spec == (3, 4, 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -103,9 +104,11 @@ class CheckedCell:
     @property
     def spec(self) -> CellSpec:
         spec = getattr(self.inner, "spec", None)
-        if not isinstance(spec, CellSpec):
+        sizes = [getattr(spec, f, None) for f in ("input_size", "hidden_size", "output_size")]
+        if not all(isinstance(n, Integral) and n > 0 for n in sizes):
+            what = "has no spec" if spec is None else f"has spec {spec!r}, not a CellSpec"
             raise self._fault(
-                f"{type(self.inner).__name__} has no spec: set spec = CellSpec(input_size, "
+                f"{type(self.inner).__name__} {what}: set spec = CellSpec(input_size, "
                 "hidden_size, output_size) on the adapter (lstm_props.adapters.CellSpec)"
             )
         return spec

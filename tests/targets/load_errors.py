@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -118,3 +119,26 @@ class UnreachableDeviceAdapter(CellAdapter):
 
 
 unreachable_device_adapter = UnreachableDeviceAdapter()
+
+
+class _Sizes(NamedTuple):
+    input_size: int
+    hidden_size: int
+    output_size: int
+
+
+class DuckSpecAdapter(CellAdapter):
+    """A correct LSTMCell adapter whose spec is its own record with the three sizes."""
+
+    backend = TorchBackend()
+
+    def __init__(self, spec: object) -> None:
+        self.spec = spec  # type: ignore[assignment]
+        self.cell = nn.LSTMCell(3, 4)
+
+    def step(self, x, h, c):
+        return self.cell(x, (h, c))
+
+
+duck_spec_adapter = DuckSpecAdapter(_Sizes(3, 4, 4))
+tuple_spec_adapter = DuckSpecAdapter((3, 4, 4))
