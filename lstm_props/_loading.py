@@ -138,7 +138,6 @@ def _refuse_other_recurrent_cells(module: Any, spec_text: str) -> None:
     from torch import nn
 
     cls_of = module if isinstance(module, type) else type(module)
-
     kinds = ((nn.GRUCell, "a GRU cell"), (nn.GRU, "a GRU"), (nn.RNNCell, "a plain RNN cell"),
              (nn.RNN, "a plain RNN"))
     for cls, kind in kinds:

@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=_positive, metavar="N", default=1)
     check.add_argument("--timeout", type=float, metavar="SECONDS",
                        help="end the check (exit 2) when loading the target or one property "
-                            "outlives this, naming the call that hung (default 900; 0: none)")
+                            "outlives this, naming the call that hung (default 3600; 0: none)")
     check.add_argument("--json", metavar="PATH", help="write results as JSON")
     check.add_argument("--junitxml", metavar="PATH", help="write JUnit XML")
     check.add_argument("--report", metavar="PATH",
