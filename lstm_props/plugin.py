@@ -124,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "lstm_stack: the property checks the whole stack, not one layer view")
     profile = _profile(config)
     _apply_max_examples(config, profile)
-    if config.getoption("lstm_timeout") < 0:
+    if not 0 <= config.getoption("lstm_timeout") < float("inf"):  # nan, inf, negative
         raise pytest.UsageError(f"--lstm-timeout {config.getoption('lstm_timeout'):g}: give "
                                 "seconds per property, e.g. 600, or 0 for no limit")
     config.stash[_STATE] = {

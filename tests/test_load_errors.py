@@ -219,10 +219,11 @@ def test_a_target_that_hangs_at_load_is_named_as_loading(run_properties):
                            "past the time limit of 10 s: hung in call 1 into the target"), line
 
 
-def test_a_negative_timeout_is_a_usage_error(run_properties):
-    result = run_properties("torch.nn:LSTMCell", "--lstm-timeout", "-1")
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_a_usage_error(run_properties, value):
+    result = run_properties("torch.nn:LSTMCell", "--lstm-timeout", value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--lstm-timeout -1: give seconds per property" in one_line(result.stderr.str())
+    assert f"--lstm-timeout {value}: give seconds per property" in one_line(result.stderr.str())
 
 
 def test_tests_that_are_not_properties_get_no_time_limit(pytester):
