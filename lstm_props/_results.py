@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from lstm_props._faults import SUITE_PREFIX
+
 SCHEMA = "lstm_props.results/1"
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "error")
 
@@ -37,6 +39,9 @@ class PropertyResult:
     duration: float
     counterexample: str = ""
     reproduce: str = ""
+    #: For outcome "error": "adapter" (the implementation faulted) or "suite" (a bug of
+    #: lstm_props itself); "" otherwise.
+    kind: str = ""
 
 #: report.sections titles the plugin adds to a failing property's report.
 REPRODUCE_SECTION = "lstm_props: reproduce with"
@@ -68,12 +73,13 @@ def result_of(report: pytest.TestReport) -> PropertyResult | None:
         return PropertyResult(pid, "skipped", reason.removeprefix("Skipped: "), report.duration)
     if report.failed:
         text = str(report.longrepr)
-        adapter = "AdapterError" in text.splitlines()[0] if text else False
-        outcome = "error" if adapter or report.when != "call" else "failed"
+        first = text.splitlines()[0] if text else ""
+        kind = ("suite" if first.startswith(SUITE_PREFIX) else
+                "adapter" if "AdapterError" in first or report.when != "call" else "")
         sections = dict(report.sections)
-        return PropertyResult(pid, outcome, _one_line(text), report.duration,
-                              sections.get(COUNTEREXAMPLE_SECTION, ""),
-                              sections.get(REPRODUCE_SECTION, ""))
+        return PropertyResult(pid, "error" if kind else "failed", _one_line(text),
+                              report.duration, sections.get(COUNTEREXAMPLE_SECTION, ""),
+                              sections.get(REPRODUCE_SECTION, ""), kind)
     if report.when == "call":
         note = "listed in the xfail file but passed: remove the line" if listed else ""
         return PropertyResult(pid, "passed", note, report.duration)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from lstm_props._errors import AdapterError, LSTMPropsError, TargetError
+from lstm_props._errors import AdapterError, TargetError
+from lstm_props._faults import FAILED, classify, one_line
 from lstm_props._layout import VARIANTS
 from lstm_props._results import (
     COUNTEREXAMPLE_SECTION,
@@ -290,19 +291,25 @@ def reproduce_command(item: pytest.Item) -> str:
     return shlex.join(args)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: sees pytest's xfail verdict
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is None or not report.failed or "lstm" not in getattr(item, "fixturenames", ()):
+    if call.excinfo is None or "lstm" not in getattr(item, "fixturenames", ()):
         return
     exc = call.excinfo.value
-    if isinstance(exc, AdapterError):
-        report.longrepr = f"AdapterError (the implementation faulted, not a property): {exc}"
-    elif isinstance(exc, LSTMPropsError) and not isinstance(exc, AssertionError):
-        report.longrepr = f"{type(exc).__name__}: {exc}"
+    kind = classify(exc)
+    if kind != FAILED:
+        # A fault is not a known deviation: an xfail line must not hide a crash.
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail
+            report.outcome = "failed"
+        if report.failed:
+            report.longrepr = one_line(exc, kind)
+    elif not report.failed:
+        return
     notes = getattr(exc, "__notes__", None)
-    if notes:  # Hypothesis' minimal falsifying example and its @reproduce_failure blob
+    if notes and kind == FAILED:  # Hypothesis' minimal falsifying example and its blob
         report.sections.append((COUNTEREXAMPLE_SECTION, "\n".join(notes).strip()))
     report.sections.append((REPRODUCE_SECTION, reproduce_command(item)))
 
