@@ -19,9 +19,12 @@ from lstm_props._errors import AdapterError, TargetError
 from lstm_props._faults import FAILED, classify, one_line
 from lstm_props._layout import VARIANTS
 from lstm_props._results import (
+    CALLS_TARGET,
     COUNTEREXAMPLE_SECTION,
     REPRODUCE_SECTION,
     SCHEMA,
+    coverage,
+    coverage_line,
     mark_xfails,
     properties_dir,
     read_xfail_file,
@@ -143,14 +146,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _check_output_paths(config: pytest.Config) -> None:
-    """Fail before the run, not after it, when a result file could not be written."""
+    """Fail before the run, not after it, when a result file could not be written; remove
+    an earlier run's file, so that a run that dies leaves none rather than a stale pass."""
     for option in ("lstm_json", "lstm_report"):
         path = config.getoption(option)
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            flag = "--" + option.replace("_", "-")
-            raise pytest.UsageError(
-                f"{flag} {path!r}: the directory {os.path.dirname(path) or '.'!r} does not "
-                "exist; create it or give a path in an existing directory")
+        if not path:
+            continue
+        problem = output_path_problem(path)
+        if problem:
+            raise pytest.UsageError(f"--{option.replace('_', '-')} {path!r}: {problem}")
+        if not hasattr(config, "workerinput") and os.path.isfile(path):
+            os.remove(path)
+
+
+def output_path_problem(path: str) -> str:
+    """Why ``path`` cannot take a result file ("" if it can)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory; give a file path, e.g. results/lstm-props.json"
+    if not os.path.isdir(folder):
+        return (f"the directory {os.path.dirname(path) or '.'!r} does not exist; create it or "
+                "give a path in an existing directory")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "the file exists and is not writable; remove it or give another path"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the directory {os.path.dirname(path) or '.'!r} is not writable"
+    return ""
 
 
 def _share_cores_with_xdist_workers() -> None:
@@ -295,7 +316,9 @@ def reproduce_command(item: pytest.Item) -> str:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is None or "lstm" not in getattr(item, "fixturenames", ()):
+    calls_target = "lstm" in getattr(item, "fixturenames", ())
+    setattr(report, CALLS_TARGET, calls_target)
+    if call.excinfo is None or not calls_target:
         return
     exc = call.excinfo.value
     kind = classify(exc)
@@ -312,6 +335,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if notes and kind == FAILED:  # Hypothesis' minimal falsifying example and its blob
         report.sections.append((COUNTEREXAMPLE_SECTION, "\n".join(notes).strip()))
     report.sections.append((REPRODUCE_SECTION, reproduce_command(item)))
+
+
+#: Set by ``lstm-props check`` for its child run: a file that names the property running
+#: now, so that a run that dies can say where.
+PROGRESS_ENV = "LSTM_PROPS_PROGRESS_FILE"
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "w") as out:
+            out.write(nodeid)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -347,7 +382,8 @@ def _header(config: pytest.Config) -> dict[str, Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    error = config.stash[_STATE].get("load_error")
+    state = config.stash[_STATE]
+    error = state.get("load_error")
     if error and not hasattr(config, "workerinput"):
         terminalreporter.write_line(f"ERROR: {error}", red=True, bold=True)
     results = _sorted_results(config)
@@ -355,9 +391,21 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("lstm_props conformance")
         for line in table(results):
             terminalreporter.write_line(line)
+    if state["explicit"] and results and not error:
+        cov = coverage(results)
+        line = f"lstm_props: {coverage_line(cov)}"
+        if cov["verified"] == 0:
+            line += ("; NOTHING VERIFIED: no property that calls the target passed, so this "
+                     "run is no evidence of conformance")
+        elif cov["mode"] == "black-box":
+            line += "; a black-box pass is not a conformance pass"
+        terminalreporter.write_line(line, yellow=cov["verified"] == 0 or cov["ran"] < cov["of"],
+                                    bold=cov["verified"] == 0)
+    for problem in state.get("write_errors", []):
+        terminalreporter.write_line(f"ERROR: {problem}", red=True, bold=True)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     state = config.stash[_STATE]
     if hasattr(config, "workerinput"):
@@ -369,15 +417,40 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state.get("load_error"):  # xdist: a worker could not load the target
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
+    _write_outputs(config, int(exitstatus))
+
+
+def _write_outputs(config: pytest.Config, exitstatus: int) -> None:
+    """Write --lstm-json and --lstm-report whatever happened to the run (interrupted, an
+    internal error): a writer that raises would leave no file, or an earlier run's."""
+    state = config.stash[_STATE]
+    results = _sorted_results(config)
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    status = {"complete": exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED),
+              "interrupted": interrupted, "exit_status": exitstatus}
+    try:
+        header = _header(config)
+    except Exception as exc:  # the target itself is what failed: still say what ran
+        header = {"target": state["target_name"], "variant": "unknown",
+                  "device": config.getoption("lstm_device"),
+                  "dtype": config.getoption("lstm_dtype"), "seed": state["seed"],
+                  "profile": state["profile"], "header_error": f"{type(exc).__name__}: {exc}"}
+    problems = state.setdefault("write_errors", [])
     path = config.getoption("lstm_json")
     if path:
-        write_json(path, _header(config), _sorted_results(config))
+        try:
+            write_json(path, header, results, status)
+        except Exception as exc:
+            problems.append(f"--lstm-json {path!r}: could not write it: {exc}")
     report = config.getoption("lstm_report")
     if report:
         from lstm_props._html import write_html_report
 
-        write_html_report(report, _header(config), _target_or_reason(config),
-                          _sorted_results(config))
+        try:
+            write_html_report(report, {**header, **status}, _target_or_reason(config),
+                              results)
+        except Exception as exc:
+            problems.append(f"--lstm-report {report!r}: could not write it: {exc}")
 
 
 def _target_or_reason(config: pytest.Config) -> Any:

@@ -134,3 +134,32 @@ class ReturnsNumpy(nn.LSTMCell):
 
 
 returns_numpy = ReturnsNumpy
+
+
+class NondeterministicBackend(NumpyBackend):
+    deterministic = False
+
+
+def nothing_verifiable(dtype: str = "float32") -> IdentityAdapter:
+    """Declares the peephole variant and a nondeterministic backend, without autograd or
+    layout: every property that calls the target is skipped."""
+    adapter = IdentityAdapter(dtype)
+    adapter.backend = NondeterministicBackend(dtype)
+    adapter.variant = "peephole"
+    return adapter
+
+
+class SlowCell(nn.LSTMCell):
+    """A correct cell taking 20 ms a step: a run long enough to interrupt."""
+
+    def __init__(self) -> None:
+        super().__init__(2, 3)
+
+    def forward(self, x, state):
+        import time
+
+        time.sleep(0.02)
+        return super().forward(x, state)
+
+
+slow_cell = SlowCell

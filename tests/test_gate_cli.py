@@ -1,0 +1,130 @@
+"""No silent passes from ``lstm-props check``: a run that dies, verifies nothing, is stopped or
+faults never exits 0, and never leaves an earlier run's files behind."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lstm_props import cli
+
+GATE = str(Path(__file__).parent / "targets" / "gate.py")
+
+
+def check(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lstm_props.cli", "check", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_a_target_that_ends_the_process_with_status_0_is_not_a_pass(tmp_path):
+    outputs = {"--json": tmp_path / "r.json", "--junitxml": tmp_path / "r.xml",
+               "--report": tmp_path / "r.html"}
+    for path in outputs.values():  # an earlier run's files, all saying "passed"
+        path.write_text("passed\n")
+    args = [a for flag, path in outputs.items() for a in (flag, str(path))]
+    out = check(f"{GATE}:exits_on_batch_three", "--max-examples", "3", *args)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("lstm-props: the run died before finishing: the test process "
+                           "ended with status 0 while running properties/"), last
+    assert not any(path.exists() for path in outputs.values())
+
+
+def test_a_black_box_pass_says_how_much_ran(tmp_path):
+    out = check(f"{GATE}:identity_adapter", "--max-examples", "3",
+                "--json", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["complete"] is True and doc["interrupted"] is False
+    own = [r for r in doc["results"] if r["calls_target"]]
+    assert doc["coverage"]["of"] == len(own) == len(doc["results"]) - 1
+    assert doc["coverage"]["ran"] == doc["coverage"]["verified"] == 2
+    assert doc["coverage"]["mode"] == "black-box"
+    assert "autograd (a Backend with vjp)" in doc["coverage"]["missing"]
+    line = f"2 of {len(own)} properties ran against the target (black-box mode"
+    assert line in out.stdout
+    assert "passed in black-box mode, which is not a conformance pass" in out.stdout
+
+
+def test_nothing_verified_exits_3_and_says_what_to_add(tmp_path):
+    out = check(f"{GATE}:nothing_verifiable", "--max-examples", "3",
+                "--json", str(tmp_path / "r.json"))
+    assert out.returncode == 3, out.stdout[-2000:] + out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("lstm-props: nothing verified: no property that calls the target "
+                           "passed; 0 of"), last
+    assert "give the adapter autograd (a Backend with vjp)" in last
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["coverage"]["ran"] == 0 and doc["summary"]["passed"] == 1  # the reference RNN
+
+
+def test_a_faulting_backward_exits_2_quickly_and_still_writes_the_report(tmp_path):
+    start = time.monotonic()
+    out = check(f"{GATE}:backward_raises", "--max-examples", "3",
+                "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "r.html"))
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr
+    assert time.monotonic() - start < 120  # shrinking each fault took minutes
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "ExceptionGroup" not in out.stdout + out.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["summary"]["failed"] == 0 and doc["summary"]["error"] > 0
+    assert "ADAPTER FAULT" in (tmp_path / "r.html").read_text()
+    assert "ended in an adapter fault" in out.stderr.strip().splitlines()[-1]
+
+
+def test_a_step_returning_numpy_arrays_is_one_line_not_an_internal_error():
+    out = check(f"{GATE}:returns_numpy", "--max-examples", "3")
+    assert out.returncode == 2
+    assert "INTERNALERROR" not in out.stdout + out.stderr
+    assert "backend.to_numpy() of a ndarray raised AttributeError" in out.stderr
+
+
+def test_an_output_path_that_is_a_directory_is_refused_before_the_run(tmp_path):
+    start = time.monotonic()
+    out = check("--json", str(tmp_path))
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"lstm-props: error: --json {str(tmp_path)!r}: is a "
+                                  "directory; give a file path, e.g. results/lstm-props.json")
+    assert time.monotonic() - start < 15
+
+
+def test_a_seed_the_derandomized_profile_would_ignore_is_refused():
+    out = check("--seed", "5")
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("lstm-props: error: --seed 5 has no effect with "
+                                         "--profile ci")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_workers_are_capped_to_the_cpus(capsys):
+    ns = argparse.Namespace(workers=10_000)
+    cli._cap_workers(ns)
+    assert ns.workers == (os.cpu_count() or 1)
+    assert capsys.readouterr().err.strip() == (
+        f"lstm-props: note: --workers 10000 capped to {ns.workers}, the CPUs this machine has")
+
+
+def test_ctrl_c_ends_the_run_with_exit_2_and_partial_results_marked(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstm_props.cli", "check", f"{GATE}:slow_cell",
+         "--max-examples", "3", "--json", str(tmp_path / "r.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until a property has run, then press Ctrl-C
+        if " PASSED " in line or " SKIPPED " in line:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "interrupted" in err.strip().splitlines()[-1]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["interrupted"] is True and doc["complete"] is False
+    assert doc["summary"]["failed"] == 0
