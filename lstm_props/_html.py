@@ -15,7 +15,7 @@ import numpy as np
 
 from lstm_props._faults import REPORT_PHRASE
 from lstm_props._figures import Figures
-from lstm_props._results import PropertyResult, coverage, coverage_line, summary
+from lstm_props._results import PropertyResult, coverage, coverage_line, summary, why
 from lstm_props._svg import Series, heat_map, line_plot
 
 #: log₁₀ below which a gradient is drawn as "underflowed" at the plot's floor.
@@ -76,7 +76,9 @@ def _matrix(results: list[PropertyResult], claims: dict[str, str]) -> str:
             if r is None:
                 row += "<td></td>"
                 continue
-            row += (f'<td class="{r.outcome}" title="{escape(r.message)}">{r.outcome}'
+            label = ("<br><small>root cause</small>" if r.root_cause else
+                     "<br><small>follows</small>" if r.follows_from else "")
+            row += (f'<td class="{r.outcome}" title="{escape(why(r))}">{r.outcome}{label}'
                     f"<br><small>{r.duration:.2f}s</small></td>")
         rows.append(row + "</tr>")
     return "\n".join([*rows, "</table>"])
@@ -88,7 +90,10 @@ def _failures(results: list[PropertyResult]) -> str:
         return "<p>None.</p>"
     out = []
     for r in bad:
-        out.append(f'<h3 class="{r.outcome}">{escape(r.property)}: {r.outcome}</h3>'
+        cause = ("root cause" if r.root_cause else
+                 f"follows from {', '.join(r.follows_from)}" if r.follows_from else "")
+        mark = f' <span class="cause">({escape(cause)})</span>' if cause else ""
+        out.append(f'<h3 class="{r.outcome}">{escape(r.property)}: {r.outcome}{mark}</h3>'
                    f"<p>{escape(r.message)}</p>")
         if r.counterexample:
             out.append(f"<p>Minimal counterexample:</p><pre>{escape(r.counterexample)}</pre>")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,10 @@ class PropertyResult:
     #: Whether the property calls the target (False: it checks the suite's own reference
     #: models only, and its pass verifies nothing about the target).
     calls_target: bool = True
+    #: Set by lstm_props._root_cause.annotate: a failure (or fault) none of whose more basic
+    #: properties failed; else the root causes it follows from (property ids).
+    root_cause: bool = False
+    follows_from: list[str] = field(default_factory=list)
 
 #: The report attribute the plugin sets: does the property take the target (the lstm
 #: fixture)? An attribute, not the item, so that it crosses from xdist workers.
@@ -195,11 +199,21 @@ def write_json(path: str, header: dict[str, Any], results: list[PropertyResult],
     Path(path).write_text(json.dumps(doc, indent=2) + "\n")
 
 
+def why(r: PropertyResult) -> str:
+    """The reason column: a root cause says so; a failure that follows from one names it."""
+    if r.follows_from:
+        return f"follows from {', '.join(r.follows_from)}: {r.message}"
+    if r.root_cause:
+        return f"ROOT CAUSE: {r.message}"
+    return r.message
+
+
 def table(results: list[PropertyResult]) -> list[str]:
-    """The conformance table's lines: property, outcome, time, one-line reason."""
+    """The conformance table's lines: property, outcome, time, one-line reason; in the order
+    given (root causes first, see lstm_props._root_cause)."""
     width = max([len(r.property) for r in results] + [8])
     lines = [f"{'property'.ljust(width)}  {'outcome':8} {'time':>7}  reason"]
     for r in results:
         lines.append(f"{r.property.ljust(width)}  {r.outcome:8} {r.duration:6.2f}s  "
-                     f"{r.message[:120]}")
+                     f"{why(r)[:160]}")
     return lines

@@ -70,7 +70,9 @@ def verdict(doc: dict[str, Any] | None, returncode: int, running: str = "") -> t
                                   "missing": []}
     line = coverage_line(cov)
     if counts["failed"] or returncode == 1:
-        return FAILED, f"{counts['failed']} properties failed; {line}"
+        roots = [r["property"] for r in results if r.get("root_cause")]
+        cause = f"; root cause: {', '.join(roots)}" if roots else ""
+        return FAILED, f"{counts['failed']} properties failed{cause}; {line}"
     if cov["verified"] == 0:
         need = (f"; give the adapter {' and '.join(cov['missing'])} to run more"
                 if cov["missing"] else "")

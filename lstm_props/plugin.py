@@ -401,6 +401,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             line += "; a black-box pass is not a conformance pass"
         terminalreporter.write_line(line, yellow=cov["verified"] == 0 or cov["ran"] < cov["of"],
                                     bold=cov["verified"] == 0)
+    roots = [r.property for r in results if r.root_cause]
+    following = sum(bool(r.follows_from) for r in results)
+    if roots:
+        terminalreporter.write_line(
+            f"lstm_props: root cause{'s' if len(roots) > 1 else ''}: {', '.join(roots)}"
+            + (f" ({following} other failures follow from {'them' if len(roots) > 1 else 'it'})"
+               if following else ""), red=True, bold=True)
     for problem in state.get("write_errors", []):
         terminalreporter.write_line(f"ERROR: {problem}", red=True, bold=True)
 
@@ -461,5 +468,8 @@ def _target_or_reason(config: pytest.Config) -> Any:
 
 
 def _sorted_results(config: pytest.Config) -> list[Any]:
+    """The results, root causes first, each failure marked with what it follows from."""
+    from lstm_props._root_cause import annotate
+
     results = config.stash[_STATE]["results"]
-    return [results[k] for k in sorted(results)]
+    return annotate([results[k] for k in sorted(results)])
