@@ -51,6 +51,8 @@ def verdict(doc: dict[str, Any] | None, returncode: int, running: str = "") -> t
         done = sum(r["outcome"] != "skipped" for r in doc.get("results", []))
         return ERROR, (f"interrupted: the run was stopped after {done} properties ran; the "
                        'results file holds them, marked "interrupted": true')
+    if returncode == 4:  # pytest printed the one-line usage error; it stays the last line
+        return ERROR, ""
     if returncode in _PYTEST_TROUBLE and returncode != 2:
         return ERROR, f"the run ended in {_PYTEST_TROUBLE[returncode]} (see above)"
     if returncode == 2:

@@ -207,7 +207,8 @@ def check(ns: argparse.Namespace) -> int:
         code, line = verdict(read_results(json_path), returncode, running)
     if line.startswith("the run died"):
         print(flush=True)  # the dead run's last line has no end
-    print(f"lstm-props: {line}", file=sys.stderr if code else sys.stdout)
+    if line:
+        print(f"lstm-props: {line}", file=sys.stderr if code else sys.stdout)
     return code
 
 

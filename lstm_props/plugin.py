@@ -106,9 +106,15 @@ def _seed(config: pytest.Config, profile: str) -> int | None:
     import hypothesis.core
 
     given = config.getoption("hypothesis_seed", None)
+    derandomized = settings.get_profile(profile).derandomize
+    if given is not None and derandomized:  # Hypothesis would silently ignore the seed
+        raise pytest.UsageError(
+            f"--hypothesis-seed {given}: the {profile} profile is derandomized (the same "
+            "examples on every run) and ignores a seed; drop the seed, or use "
+            "--hypothesis-profile dev or thorough")
     if given is not None:
         return int(given) if str(given).isdigit() else given
-    if settings.get_profile(profile).derandomize:
+    if derandomized:
         return None
     workerinput = getattr(config, "workerinput", None)
     seed = workerinput["lstm_seed"] if workerinput else secrets.randbelow(2**32)
@@ -403,7 +409,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                                     bold=cov["verified"] == 0)
     roots = [r.property for r in results if r.root_cause]
     following = sum(bool(r.follows_from) for r in results)
-    if roots:
+    if roots and state["explicit"]:
         terminalreporter.write_line(
             f"lstm_props: root cause{'s' if len(roots) > 1 else ''}: {', '.join(roots)}"
             + (f" ({following} other failures follow from {'them' if len(roots) > 1 else 'it'})"
