@@ -128,3 +128,35 @@ def test_ctrl_c_ends_the_run_with_exit_2_and_partial_results_marked(tmp_path):
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["interrupted"] is True and doc["complete"] is False
     assert doc["summary"]["failed"] == 0
+
+
+def _doc(*results: dict, **top) -> dict:
+    outcomes = ("passed", "failed", "skipped", "xfailed", "error")
+    summary = {o: sum(r["outcome"] == o for r in results) for o in outcomes}
+    coverage = {"ran": len(results), "of": len(results), "verified": summary["passed"],
+                "mode": "layout", "missing": []}
+    return {"complete": True, "interrupted": False, "results": list(results),
+            "summary": summary, "coverage": coverage, **top}
+
+
+def test_the_verdict_of_each_way_a_run_can_end():
+    from lstm_props._verdict import verdict
+
+    ok = {"property": "step_values_match_reference[layer0]", "outcome": "passed"}
+    suite = {"property": "carry_jacobian_is_diagonal[layer0]", "outcome": "error",
+             "kind": "suite"}
+    root = {"property": "carry_map_is_affine_in_c[layer0]", "outcome": "failed",
+            "root_cause": True}
+    code, line = verdict(_doc(ok, suite), 1)
+    assert code == 2 and line.startswith("lstm_props itself failed in carry_jacobian_is_"
+                                         "diagonal[layer0] (a bug of the suite")
+    assert line.endswith("please report it with the command above")
+    assert verdict(_doc(ok, root), 1) == (
+        1, "1 properties failed; root cause: carry_map_is_affine_in_c[layer0]; 2 of 2 "
+           "properties ran against the target (layout mode)")
+    assert verdict(None, -signal.SIGSEGV, "p.py::t[layer0]") == (
+        2, "the run died before finishing: killed by SIGSEGV while running p.py::t[layer0]")
+    assert verdict(_doc(ok, complete=False), 0)[0] == 2  # results without the end marker
+    assert verdict(_doc(ok, interrupted=True, complete=False), 2)[1].startswith("interrupted")
+    assert verdict(_doc(ok), 0) == (0, "passed; 1 of 1 properties ran against the target "
+                                       "(layout mode)")
