@@ -242,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     if ns.hidden is not None:
         return _usage_error("--hidden needs --steps T: sizes apply to the production-size "
                             "carry check only")
-    return check(ns)
+    try:
+        return check(ns)
+    except KeyboardInterrupt:  # before or after the child ran: never a traceback, never 0
+        print("lstm-props: interrupted before the run finished", file=sys.stderr)
+        return 2
 
 
 def _scale_case(ns: argparse.Namespace):
