@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from lstm_props._errors import AdapterError, TargetError
-from lstm_props._faults import FAILED, classify, one_line
+from lstm_props._faults import ADAPTER_PREFIX, FAILED, SUITE_PREFIX, classify, one_line
 from lstm_props._layout import VARIANTS
 from lstm_props._results import (
     CALLS_TARGET,
@@ -343,6 +343,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.sections.append((REPRODUCE_SECTION, reproduce_command(item)))
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A fault or a suite bug is not shown as a property's FAILED in the verbose listing."""
+    if report.failed and isinstance(report.longrepr, str):
+        for prefix, word in ((ADAPTER_PREFIX, "FAULT"), (SUITE_PREFIX, "SUITE-ERROR")):
+            if report.longrepr.startswith(prefix):
+                return "failed", "E", (word, {"red": True})
+    return None
+
+
 #: Set by ``lstm-props check`` for its child run: a file that names the property running
 #: now, so that a run that dies can say where.
 PROGRESS_ENV = "LSTM_PROPS_PROGRESS_FILE"
@@ -400,7 +409,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state["explicit"] and results and not error:
         cov = coverage(results)
         line = f"lstm_props: {coverage_line(cov)}"
-        if cov["verified"] == 0:
+        if cov["verified"] == 0 and not any(r.outcome in ("failed", "error")
+                                            for r in results):
             line += ("; NOTHING VERIFIED: no property that calls the target passed, so this "
                      "run is no evidence of conformance")
         elif cov["mode"] == "black-box":
