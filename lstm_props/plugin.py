@@ -441,6 +441,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     _write_outputs(config, int(exitstatus))
+    if state.get("write_errors") and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # a result file is missing
 
 
 def _write_outputs(config: pytest.Config, exitstatus: int) -> None:
