@@ -41,3 +41,17 @@ def test_the_terminal_summary_says_how_much_of_the_suite_ran(run_properties):
     assert "lstm_props: 0 of" in out
     assert ("NOTHING VERIFIED: no property that calls the target passed, so this run is no "
             "evidence of conformance") in out
+
+
+def test_a_result_file_that_cannot_be_written_is_not_a_silent_pass(run_properties, tmp_path,
+                                                                  monkeypatch):
+    import lstm_props.plugin
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(lstm_props.plugin, "write_json", full_disk)
+    result = run_properties("torch.nn:LSTMCell", "-k", "carry_map_is_coordinatewise",
+                            "--lstm-max-examples", "2", "--lstm-json", str(tmp_path / "r.json"))
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    assert "could not write it: [Errno 28] No space left on device" in result.stdout.str()
