@@ -174,12 +174,17 @@ MISSING = {
 
 def coverage(results: list[PropertyResult]) -> dict[str, Any]:
     """How much of the suite ran against the target: {"ran", "of", "verified", "mode",
-    "missing"}. ``verified`` counts the properties that called the target and passed;
+    "missing"}, counting properties (a property ran if any of its layer views or shapes
+    did). ``verified`` counts the properties that called the target and passed somewhere;
     ``missing`` the capabilities whose absence skipped properties."""
     own = [r for r in results if r.calls_target]
     reasons = " ".join(r.message for r in own if r.outcome == "skipped")
-    return {"ran": sum(r.outcome != "skipped" for r in own), "of": len(own),
-            "verified": sum(r.outcome == "passed" for r in own),
+
+    def count(outcomes: tuple[str, ...]) -> int:  # properties, not their layer views
+        return len({r.property.split("[")[0] for r in own if r.outcome in outcomes})
+
+    return {"ran": count(("passed", "failed", "error", "xfailed")),
+            "of": count(OUTCOMES), "verified": count(("passed",)),
             "mode": "black-box" if "is black-box" in reasons else "layout",
             "missing": [need for phrase, need in MISSING.items() if phrase in reasons]}
 
