@@ -121,8 +121,8 @@ def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
-    # -W: this process imported hypothesis (for the profiles) before pytest.main could mark
-    # it for assertion rewriting; the warning says so on every run and means nothing here.
+    # -W: the plugin imports hypothesis (for the profiles) before pytest can mark it for
+    # assertion rewriting; the warning would say so on every run and means nothing here.
     args = [str(properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
