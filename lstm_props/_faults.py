@@ -45,9 +45,12 @@ def _own_dirs() -> tuple[str, ...]:
 
 
 def _library_dirs() -> tuple[str, ...]:
+    import site
+
     paths = sysconfig.get_paths()
-    return tuple({os.path.realpath(paths[k]) + os.sep
-                  for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
+    dirs = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    dirs += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    return tuple({os.path.realpath(d) + os.sep for d in dirs})
 
 
 def innermost_code(tb: TracebackType | None) -> tuple[str, str]:

@@ -93,3 +93,12 @@ def test_classify_tells_claims_faults_and_suite_bugs_apart():
     assert classify(group) == ADAPTER
     assert classify(BaseExceptionGroup("two", [PropertyFailure("a"),
                                                AssertionError("b")])) == FAILED
+
+
+def test_a_target_that_cannot_be_built_at_a_drawn_size_is_an_adapter_fault(run_properties,
+                                                                           tmp_path):
+    run_properties(f"{GATE}:fails_to_build_most_sizes", "-k", "carry_jacobian_is_diagonal",
+                   "--lstm-json", str(tmp_path / "r.json"))
+    (result,) = _results(tmp_path / "r.json").values()
+    assert (result["outcome"], result["kind"]) == ("error", "adapter"), result
+    assert "build(" in result["message"] and "no kernel for input size" in result["message"]

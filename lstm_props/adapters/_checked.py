@@ -51,6 +51,11 @@ def _guarded(target_name: str, what: str, call: Callable[[], Any], args: Sequenc
         raise_fault(error)
 
 
+def guarded_call(target_name: str, what: str, call: Callable[[], Any]) -> Any:
+    """``call()`` into the target outside a cell (building it): faults are AdapterErrors."""
+    return _guarded(target_name, what, call, ())
+
+
 class CheckedBackend:
     """Wraps a :class:`Backend`: ``vjp``/``vjp_rows`` (the implementation's backward) and the
     conversions raise AdapterError naming the call, and the gradients' shapes are checked

@@ -163,3 +163,11 @@ class SlowCell(nn.LSTMCell):
 
 
 slow_cell = SlowCell
+
+
+def fails_to_build_most_sizes(input_size: int, hidden_size: int) -> nn.Module:
+    """A sized factory with a kernel for input size 3 only: building at another size, inside
+    a property's strategy, raises."""
+    if input_size != 3:
+        raise ValueError(f"no kernel for input size {input_size}")
+    return nn.LSTMCell(input_size, hidden_size)
