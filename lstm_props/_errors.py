@@ -26,3 +26,17 @@ class AdapterError(LSTMPropsError):
 class PropertyFailure(AssertionError, LSTMPropsError):
     """A property's claim does not hold for the target (a real finding, not a fault)."""
 
+
+
+class AdapterFault(BaseException):
+    """An :class:`AdapterError` met inside a Hypothesis test, carried out of it at once.
+
+    Hypothesis shrinks anything derived from ``Exception`` (minutes of re-running a broken
+    backward to minimise inputs that do not matter); a ``BaseException`` that is not a
+    ``SystemExit`` or ``GeneratorExit`` passes straight through its engine. The plugin unwraps
+    it into the property's ``error`` outcome; ``error`` is the AdapterError itself.
+    """
+
+    def __init__(self, error: AdapterError) -> None:
+        super().__init__(str(error))
+        self.error = error

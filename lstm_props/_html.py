@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from lstm_props._faults import REPORT_PHRASE
 from lstm_props._figures import Figures
-from lstm_props._results import PropertyResult, summary
+from lstm_props._results import PropertyResult, coverage, coverage_line, summary, why
 from lstm_props._svg import Series, heat_map, line_plot
 
 #: log₁₀ below which a gradient is drawn as "underflowed" at the plot's floor.
@@ -34,12 +35,26 @@ figcaption{font-size:12px;color:#444;max-width:460px}
 """
 
 
-def _verdict(counts: dict[str, int]) -> tuple[str, str]:
+def _verdict(results: list[PropertyResult], header: dict[str, Any]) -> tuple[str, str]:
+    counts, cov = summary(results), coverage(results)
+    if header.get("interrupted"):
+        return "error", "INTERRUPTED: the run was stopped; these results are partial"
+    if header.get("complete") is False:
+        return "error", "INCOMPLETE: the run ended before finishing; these results are partial"
+    if any(r.kind == "suite" for r in results):
+        return "error", ("SUITE ERROR: lstm_props itself raised (a bug of the suite, not of "
+                         "the target); " + REPORT_PHRASE)
     if counts["error"]:
         return "error", "ADAPTER FAULT: the implementation raised, returned wrong shapes or NaN"
     if counts["failed"]:
         return "failed", "FAIL: at least one property's claim does not hold"
-    return "passed", "PASS: every applicable property holds"
+    if cov["verified"] == 0:
+        return "error", ("NOTHING VERIFIED: no property that calls the target passed; "
+                         + coverage_line(cov))
+    if cov["mode"] == "black-box":
+        return "skipped", ("BLACK-BOX PASS (not a conformance pass): every property that ran "
+                           "holds; " + coverage_line(cov))
+    return "passed", f"PASS: every applicable property holds; {coverage_line(cov)}"
 
 
 def _split(pid: str) -> tuple[str, str]:
@@ -61,7 +76,9 @@ def _matrix(results: list[PropertyResult], claims: dict[str, str]) -> str:
             if r is None:
                 row += "<td></td>"
                 continue
-            row += (f'<td class="{r.outcome}" title="{escape(r.message)}">{r.outcome}'
+            label = ("<br><small>root cause</small>" if r.root_cause else
+                     "<br><small>follows</small>" if r.follows_from else "")
+            row += (f'<td class="{r.outcome}" title="{escape(why(r))}">{r.outcome}{label}'
                     f"<br><small>{r.duration:.2f}s</small></td>")
         rows.append(row + "</tr>")
     return "\n".join([*rows, "</table>"])
@@ -73,7 +90,10 @@ def _failures(results: list[PropertyResult]) -> str:
         return "<p>None.</p>"
     out = []
     for r in bad:
-        out.append(f'<h3 class="{r.outcome}">{escape(r.property)}: {r.outcome}</h3>'
+        cause = ("root cause" if r.root_cause else
+                 f"follows from {', '.join(r.follows_from)}" if r.follows_from else "")
+        mark = f' <span class="cause">({escape(cause)})</span>' if cause else ""
+        out.append(f'<h3 class="{r.outcome}">{escape(r.property)}: {r.outcome}{mark}</h3>'
                    f"<p>{escape(r.message)}</p>")
         if r.counterexample:
             out.append(f"<p>Minimal counterexample:</p><pre>{escape(r.counterexample)}</pre>")
@@ -138,7 +158,7 @@ def render(header: dict[str, Any], environment: dict[str, str],
            figures: Figures | str) -> str:
     """The report as one HTML string; ``figures`` is a message when they could not be made."""
     counts = summary(results)
-    css_class, verdict = _verdict(counts)
+    css_class, verdict = _verdict(results, header)
     ident = {**{k: str(v) for k, v in header.items()}, **environment}
     if header.get("seed") is None:
         ident["seed"] = "derandomized (the ci profile: the same examples every run)"
@@ -205,6 +225,8 @@ def write_html_report(path: str, header: dict[str, Any], target: Any,
             figures = figure_data(target)
         except (LSTMPropsError, ValueError) as exc:
             figures = str(exc)
+        except Exception as exc:  # a faulting target: the report is still written
+            figures = f"computing them raised {type(exc).__name__}: {exc}"
     html = render(header, environment(header["device"]), results,
                   property_claims(properties_dir()), figures)
     try:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from lstm_props.adapters._protocol import CellAdapter, Target
+from lstm_props.adapters._checked import CheckedCell
+from lstm_props.adapters._protocol import Target
 from lstm_props.strategies import LSTMCase, lstm_cases
 
 #: Variants whose carry Jacobian is diag(f) with f ∈ [0, 1] (variants.md).
@@ -23,8 +24,10 @@ class LSTMUnderTest:
     dtype: str
     device: str
 
-    def view(self) -> CellAdapter:
-        return self.target.probe().layers[self.layer]
+    def view(self) -> CheckedCell:
+        """This layer's view, guarded: a capability call that raises (astype, read_layout)
+        is an AdapterError naming the target, not a bug of the suite."""
+        return CheckedCell(self.target.probe().layers[self.layer], self.target.name)
 
     @staticmethod
     def _skip(reason: str) -> None:

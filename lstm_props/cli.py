@@ -5,14 +5,17 @@ carry product at production sizes on the model's own weights; ``bench`` measures
 costs against one forward pass.
 
 Exit codes: 0 every applicable property passed; 1 a property failed; 2 a usage error, a
-target that cannot be loaded, or an adapter fault (a step that raises, wrong shapes, NaN).
+target that cannot be loaded, an adapter fault (a step or backward that raises, wrong shapes,
+NaN), a bug of lstm_props itself, an interrupted run or one that died before finishing;
+3 nothing verified (no property that calls the target passed: every one was skipped).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +26,8 @@ from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
 
 PROFILES = ("ci", "dev", "thorough")
 EPILOG = ("exit codes: 0 all applicable properties passed; 1 a property failed; "
-          "2 usage error, unloadable target or adapter fault")
+          "2 usage error, unloadable target, adapter fault, suite error, interrupted or died; "
+          "3 nothing verified (every property that calls the target was skipped)")
 
 
 def _positive(text: str) -> int:
@@ -120,8 +124,8 @@ def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
-    # -W: this process imported hypothesis (for the profiles) before pytest.main could mark
-    # it for assertion rewriting; the warning says so on every run and means nothing here.
+    # -W: the plugin imports hypothesis (for the profiles) before pytest can mark it for
+    # assertion rewriting; the warning would say so on every run and means nothing here.
     args = [str(properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
@@ -144,30 +148,73 @@ def _usage_error(message: str) -> int:
     return 2
 
 
-def check(ns: argparse.Namespace) -> int:
-    import pytest
+def _check_usage(ns: argparse.Namespace) -> str:
+    """What is wrong with the check's options ("" if nothing), before anything runs."""
+    from lstm_props.plugin import output_path_problem
 
     if ns.xfail is not None and not Path(ns.xfail).is_file():
-        return _usage_error(f"--xfail {ns.xfail!r}: no such file; give a text file with one "
-                            "property id per line")
+        return (f"--xfail {ns.xfail!r}: no such file; give a text file with one property id "
+                "per line")
     for flag, path in (("--json", ns.json), ("--junitxml", ns.junitxml),
                        ("--report", ns.report)):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            return _usage_error(f"{flag} {path!r}: the directory {str(Path(path).parent)!r} "
-                                "does not exist; create it or give a path in an existing one")
+        problem = path is not None and output_path_problem(path)
+        if problem:
+            return f"{flag} {path!r}: {problem}"
+    if ns.seed is not None and ns.profile == "ci":
+        return (f"--seed {ns.seed} has no effect with --profile ci, which is derandomized (the "
+                "same examples on every run): drop --seed, or seed a random search with "
+                "--profile dev or thorough")
+    return ""
+
+
+def _cap_workers(ns: argparse.Namespace) -> None:
+    """More workers than CPUs only add processes (each with its own torch): 99 were killed
+    for memory on a 2-core machine."""
+    cpus = os.cpu_count() or 1
+    if ns.workers > cpus:
+        print(f"lstm-props: note: --workers {ns.workers} capped to {cpus}, the CPUs this "
+              "machine has", file=sys.stderr)
+        ns.workers = cpus
+
+
+def _run_child(args: list[str], progress: str) -> int:
+    """pytest in a child process: a target that ends its process cannot end the gate's.
+
+    Ctrl-C reaches the child too (same process group); wait for it to write its partial
+    results, then report the interruption.
+    """
+    from lstm_props.plugin import PROGRESS_ENV
+
+    child = subprocess.Popen([sys.executable, "-m", "pytest", *args],
+                             env={**os.environ, PROGRESS_ENV: progress})
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue  # the child got the same SIGINT; let it finish writing
+
+
+def check(ns: argparse.Namespace) -> int:
+    from lstm_props._verdict import read_results, verdict
+
+    problem = _check_usage(ns)
+    if problem:
+        return _usage_error(problem)
+    _cap_workers(ns)
+    for path in (ns.json, ns.junitxml, ns.report):  # never leave an earlier run's "passed"
+        if path is not None and Path(path).is_file():
+            Path(path).unlink()
     with tempfile.TemporaryDirectory() as tmp:
         json_path = ns.json or str(Path(tmp) / "results.json")
-        code = pytest.main(_pytest_args(ns, json_path))
-        if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED,
-                    pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
-            return 2
-        try:
-            summary = json.loads(Path(json_path).read_text())["summary"]
-        except (OSError, ValueError, KeyError):
-            return 2
-    if summary["error"]:
-        return 2
-    return 1 if summary["failed"] or code == pytest.ExitCode.TESTS_FAILED else 0
+        progress = Path(tmp) / "running"
+        returncode = _run_child(_pytest_args(ns, json_path), str(progress))
+        running = progress.read_text() if progress.is_file() else ""
+        code, line = verdict(read_results(json_path), returncode, running)
+    if line.startswith("the run died"):
+        print(flush=True)  # the dead run's last line has no end
+    if line:
+        print(f"lstm-props: {line}", file=sys.stderr if code else sys.stdout)
+    return code
 
 
 def list_properties() -> int:
@@ -200,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     if ns.hidden is not None:
         return _usage_error("--hidden needs --steps T: sizes apply to the production-size "
                             "carry check only")
-    return check(ns)
+    try:
+        return check(ns)
+    except KeyboardInterrupt:  # before or after the child ran: never a traceback, never 0
+        print("lstm-props: interrupted before the run finished", file=sys.stderr)
+        return 2
 
 
 def _scale_case(ns: argparse.Namespace):

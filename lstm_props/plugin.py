@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from lstm_props._errors import AdapterError, LSTMPropsError, TargetError
+from lstm_props._errors import AdapterError, TargetError
+from lstm_props._faults import ADAPTER_PREFIX, FAILED, SUITE_PREFIX, classify, one_line
 from lstm_props._layout import VARIANTS
 from lstm_props._results import (
+    CALLS_TARGET,
     COUNTEREXAMPLE_SECTION,
     REPRODUCE_SECTION,
     SCHEMA,
+    coverage,
+    coverage_line,
     mark_xfails,
     properties_dir,
     read_xfail_file,
@@ -108,9 +112,15 @@ def _seed(config: pytest.Config, profile: str) -> int | None:
     import hypothesis.core
 
     given = config.getoption("hypothesis_seed", None)
+    derandomized = settings.get_profile(profile).derandomize
+    if given is not None and derandomized:  # Hypothesis would silently ignore the seed
+        raise pytest.UsageError(
+            f"--hypothesis-seed {given}: the {profile} profile is derandomized (the same "
+            "examples on every run) and ignores a seed; drop the seed, or use "
+            "--hypothesis-profile dev or thorough")
     if given is not None:
         return int(given) if str(given).isdigit() else given
-    if settings.get_profile(profile).derandomize:
+    if derandomized:
         return None
     workerinput = getattr(config, "workerinput", None)
     seed = workerinput["lstm_seed"] if workerinput else secrets.randbelow(2**32)
@@ -154,14 +164,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _check_output_paths(config: pytest.Config) -> None:
-    """Fail before the run, not after it, when a result file could not be written."""
+    """Fail before the run, not after it, when a result file could not be written; remove
+    an earlier run's file, so that a run that dies leaves none rather than a stale pass."""
     for option in ("lstm_json", "lstm_report"):
         path = config.getoption(option)
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            flag = "--" + option.replace("_", "-")
-            raise pytest.UsageError(
-                f"{flag} {path!r}: the directory {os.path.dirname(path) or '.'!r} does not "
-                "exist; create it or give a path in an existing directory")
+        if not path:
+            continue
+        problem = output_path_problem(path)
+        if problem:
+            raise pytest.UsageError(f"--{option.replace('_', '-')} {path!r}: {problem}")
+        if not hasattr(config, "workerinput") and os.path.isfile(path):
+            os.remove(path)
+
+
+def output_path_problem(path: str) -> str:
+    """Why ``path`` cannot take a result file ("" if it can)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory; give a file path, e.g. results/lstm-props.json"
+    if not os.path.isdir(folder):
+        return (f"the directory {os.path.dirname(path) or '.'!r} does not exist; create it or "
+                "give a path in an existing directory")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "the file exists and is not writable; remove it or give another path"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the directory {os.path.dirname(path) or '.'!r} is not writable"
+    return ""
 
 
 def _share_cores_with_xdist_workers() -> None:
@@ -321,21 +349,50 @@ def _watchdog(config: pytest.Config, what: str) -> Watchdog:
     return Watchdog(config.getoption("lstm_timeout"), what, release)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: sees pytest's xfail verdict
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is None or not report.failed or "lstm" not in getattr(item, "fixturenames", ()):
+    calls_target = "lstm" in getattr(item, "fixturenames", ())
+    setattr(report, CALLS_TARGET, calls_target)
+    if call.excinfo is None or not calls_target:
         return
     exc = call.excinfo.value
-    if isinstance(exc, AdapterError):
-        report.longrepr = f"AdapterError (the implementation faulted, not a property): {exc}"
-    elif isinstance(exc, LSTMPropsError) and not isinstance(exc, AssertionError):
-        report.longrepr = f"{type(exc).__name__}: {exc}"
+    kind = classify(exc)
+    if kind != FAILED:
+        # A fault is not a known deviation: an xfail line must not hide a crash.
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail
+            report.outcome = "failed"
+        if report.failed:
+            report.longrepr = one_line(exc, kind)
+    elif not report.failed:
+        return
     notes = getattr(exc, "__notes__", None)
-    if notes:  # Hypothesis' minimal falsifying example and its @reproduce_failure blob
+    if notes and kind == FAILED:  # Hypothesis' minimal falsifying example and its blob
         report.sections.append((COUNTEREXAMPLE_SECTION, "\n".join(notes).strip()))
     report.sections.append((REPRODUCE_SECTION, reproduce_command(item)))
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A fault or a suite bug is not shown as a property's FAILED in the verbose listing."""
+    if report.failed and isinstance(report.longrepr, str):
+        for prefix, word in ((ADAPTER_PREFIX, "FAULT"), (SUITE_PREFIX, "SUITE-ERROR")):
+            if report.longrepr.startswith(prefix):
+                return "failed", "E", (word, {"red": True})
+    return None
+
+
+#: Set by ``lstm-props check`` for its child run: a file that names the property running
+#: now, so that a run that dies can say where.
+PROGRESS_ENV = "LSTM_PROPS_PROGRESS_FILE"
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "w") as out:
+            out.write(nodeid)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -371,7 +428,8 @@ def _header(config: pytest.Config) -> dict[str, Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    error = config.stash[_STATE].get("load_error")
+    state = config.stash[_STATE]
+    error = state.get("load_error")
     if error and not hasattr(config, "workerinput"):
         terminalreporter.write_line(f"ERROR: {error}", red=True, bold=True)
     results = _sorted_results(config)
@@ -379,9 +437,29 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("lstm_props conformance")
         for line in table(results):
             terminalreporter.write_line(line)
+    if state["explicit"] and results and not error:
+        cov = coverage(results)
+        line = f"lstm_props: {coverage_line(cov)}"
+        if cov["verified"] == 0 and not any(r.outcome in ("failed", "error")
+                                            for r in results):
+            line += ("; NOTHING VERIFIED: no property that calls the target passed, so this "
+                     "run is no evidence of conformance")
+        elif cov["mode"] == "black-box":
+            line += "; a black-box pass is not a conformance pass"
+        terminalreporter.write_line(line, yellow=cov["verified"] == 0 or cov["ran"] < cov["of"],
+                                    bold=cov["verified"] == 0)
+    roots = [r.property for r in results if r.root_cause]
+    following = sum(bool(r.follows_from) for r in results)
+    if roots and state["explicit"]:
+        terminalreporter.write_line(
+            f"lstm_props: root cause{'s' if len(roots) > 1 else ''}: {', '.join(roots)}"
+            + (f" ({following} other failures follow from {'them' if len(roots) > 1 else 'it'})"
+               if following else ""), red=True, bold=True)
+    for problem in state.get("write_errors", []):
+        terminalreporter.write_line(f"ERROR: {problem}", red=True, bold=True)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     state = config.stash[_STATE]
     if hasattr(config, "workerinput"):
@@ -393,15 +471,42 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state.get("load_error"):  # xdist: a worker could not load the target
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
+    _write_outputs(config, int(exitstatus))
+    if state.get("write_errors") and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # a result file is missing
+
+
+def _write_outputs(config: pytest.Config, exitstatus: int) -> None:
+    """Write --lstm-json and --lstm-report whatever happened to the run (interrupted, an
+    internal error): a writer that raises would leave no file, or an earlier run's."""
+    state = config.stash[_STATE]
+    results = _sorted_results(config)
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    status = {"complete": exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED),
+              "interrupted": interrupted, "exit_status": exitstatus}
+    try:
+        header = _header(config)
+    except Exception as exc:  # the target itself is what failed: still say what ran
+        header = {"target": state["target_name"], "variant": "unknown",
+                  "device": config.getoption("lstm_device"),
+                  "dtype": config.getoption("lstm_dtype"), "seed": state["seed"],
+                  "profile": state["profile"], "header_error": f"{type(exc).__name__}: {exc}"}
+    problems = state.setdefault("write_errors", [])
     path = config.getoption("lstm_json")
     if path:
-        write_json(path, _header(config), _sorted_results(config))
+        try:
+            write_json(path, header, results, status)
+        except Exception as exc:
+            problems.append(f"--lstm-json {path!r}: could not write it: {exc}")
     report = config.getoption("lstm_report")
     if report:
         from lstm_props._html import write_html_report
 
-        write_html_report(report, _header(config), _target_or_reason(config),
-                          _sorted_results(config))
+        try:
+            write_html_report(report, {**header, **status}, _target_or_reason(config),
+                              results)
+        except Exception as exc:
+            problems.append(f"--lstm-report {report!r}: could not write it: {exc}")
 
 
 def _target_or_reason(config: pytest.Config) -> Any:
@@ -412,5 +517,8 @@ def _target_or_reason(config: pytest.Config) -> Any:
 
 
 def _sorted_results(config: pytest.Config) -> list[Any]:
+    """The results, root causes first, each failure marked with what it follows from."""
+    from lstm_props._root_cause import annotate
+
     results = config.stash[_STATE]["results"]
-    return [results[k] for k in sorted(results)]
+    return annotate([results[k] for k in sorted(results)])

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lstm_props._layout import LSTMParams, gate_slice
-from lstm_props.adapters._checked import CheckedCell
+from lstm_props.adapters._checked import CheckedCell, guarded_call
 from lstm_props.adapters._protocol import CellAdapter, Target
 
 #: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
@@ -185,7 +185,7 @@ def lstm_cases(
     else:
         b, t, d, h = sizes
         d, h = (d, max(h, target.min_hidden_size)) if target.sized else (None, None)
-    views = target.build(d, h)
+    views = guarded_call(target.name, f"build({d}, {h})", lambda: target.build(d, h))
     view = views.stack if layer == "stack" else views.layers[layer]
     cell = CheckedCell(view, target.name)
     np_dtype = view.backend.np_dtype

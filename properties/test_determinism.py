@@ -66,7 +66,7 @@ def test_forward_and_backward_are_deterministic(lstm):
                     case=case, axes=("batch row", "unit"))
 
         def parameter_backward():
-            return cell.inner.parameter_vjp(
+            return cell.parameter_vjp(
                 lambda: carry.rollout(cell, case.xs, be.asarray(case.h0),
                                       be.asarray(case.c0))[1:], (u_h, u_c))
 

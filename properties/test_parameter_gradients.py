@@ -60,7 +60,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
         def run():
             return carry.rollout(wide, case.xs, be.asarray(case.h0), be.asarray(case.c0))[1:]
 
-        grads = wide.inner.parameter_vjp(run, (u_h, u_c))
+        grads = wide.parameter_vjp(run, (u_h, u_c))
         if grads is None:
             pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
         theta = case.params

@@ -1,14 +1,26 @@
-"""Guard every call into the implementation: faults become one-line AdapterErrors."""
+"""Guard every call into the implementation: faults become one-line AdapterErrors.
+
+Inside a Hypothesis test the AdapterError travels wrapped in :class:`AdapterFault` (a
+``BaseException``), so Hypothesis stops at the first fault instead of shrinking it: a broken
+backward is a fault of the implementation, and minimising the inputs that show it only costs
+minutes of re-running it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from numbers import Integral
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
+from hypothesis import currently_in_test_context
 
-from lstm_props._errors import AdapterError
-from lstm_props.adapters._protocol import CellAdapter, CellSpec
+from lstm_props._errors import AdapterError, AdapterFault
+from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
+
+#: Adapter methods that only describe the adapter: reading them cannot fault.
+_PLAIN = frozenset({"spec", "name", "variant", "directions", "has_sequence", "has_packed",
+                    "writable_layout"})
 
 
 def _shape(a: Any) -> tuple[int, ...] | None:
@@ -41,50 +53,135 @@ class CallLog:
 CALLS = CallLog()
 
 
+def raise_fault(error: AdapterError) -> NoReturn:
+    """Raise ``error``, wrapped in AdapterFault inside a Hypothesis test (not to be shrunk)."""
+    if currently_in_test_context():
+        raise AdapterFault(error) from error
+    raise error
+
+
+def _guarded(target_name: str, what: str, call: Callable[[], Any], args: Sequence[Any]) -> Any:
+    """``call()``, with any exception it raises re-raised as an AdapterError naming ``what``."""
+    try:
+        return call()
+    except AdapterError as exc:
+        raise_fault(exc)
+    except Exception as exc:
+        shapes = ", ".join(str(_shape(a)) for a in args)
+        msg = f"{what} raised {type(exc).__name__}: {exc}".replace("\n", " ")
+        detail = f" (argument shapes {shapes})" if shapes else ""
+        error = AdapterError(f"target {target_name!r}: {msg}{detail}")
+        error.__cause__ = exc
+        raise_fault(error)
+
+
+def guarded_call(target_name: str, what: str, call: Callable[[], Any]) -> Any:
+    """``call()`` into the target outside a cell (building it): faults are AdapterErrors."""
+    return _guarded(target_name, what, call, ())
+
+
+class CheckedBackend:
+    """Wraps a :class:`Backend`: ``vjp``/``vjp_rows`` (the implementation's backward) and the
+    conversions raise AdapterError naming the call, and the gradients' shapes are checked
+    against the primals, so a broken backward is a fault, never a property failure."""
+
+    def __init__(self, backend: Backend, target_name: str) -> None:
+        self.inner, self.target_name = backend, target_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _fault(self, what: str) -> NoReturn:
+        raise_fault(AdapterError(f"target {self.target_name!r}: {what}"))
+
+    def asarray(self, a: np.ndarray) -> Any:
+        return _guarded(self.target_name, "backend.asarray()", lambda: self.inner.asarray(a),
+                        (a,))
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        return _guarded(self.target_name, f"backend.to_numpy() of a {type(a).__name__}",
+                        lambda: self.inner.to_numpy(a), (a,))
+
+    def stop_gradient(self, a: Any) -> Any:
+        return _guarded(self.target_name, "backend.stop_gradient()",
+                        lambda: self.inner.stop_gradient(a), (a,))
+
+    def _check_grads(self, method: str, grads: Any, shapes: list[tuple[int, ...]]) -> None:
+        if not isinstance(grads, (tuple, list)) or len(grads) != len(shapes):
+            got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+            self._fault(f"backend.{method}() returned {got} gradients for {len(shapes)} "
+                        "primals: it must return one gradient per primal")
+        for j, (g, want) in enumerate(zip(grads, shapes)):
+            if _shape(g) != want:
+                self._fault(f"backend.{method}() returned a gradient of shape {_shape(g)} for "
+                            f"primal {j}, expected {want}: a gradient has its primal's shape")
+
+    def vjp(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
+            cotangents: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+        grads = _guarded(self.target_name, "backend.vjp() (the implementation's backward)",
+                         lambda: self.inner.vjp(fn, primals, cotangents), primals)
+        self._check_grads("vjp", grads, [np.shape(p) for p in primals])
+        return tuple(grads)
+
+    def vjp_rows(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
+                 cotangent_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+        grads = _guarded(self.target_name,
+                         "backend.vjp_rows() (the implementation's backward)",
+                         lambda: self.inner.vjp_rows(fn, primals, cotangent_rows), primals)
+        k = len(cotangent_rows[0])
+        self._check_grads("vjp_rows", grads, [(k, *np.shape(p)) for p in primals])
+        return tuple(grads)
+
+
 class CheckedCell:
     """Wraps a :class:`CellAdapter`; ``step`` and ``sequence`` validate what comes back.
 
     A raise inside the implementation, a wrong shape, or NaN/inf for finite inputs is
     re-raised as :class:`AdapterError` naming the target and the fix, so it is never mistaken
-    for a property failure.
+    for a property failure. Every other adapter method (``write_layout``, ``parameter_vjp``,
+    ...) and the backend are guarded the same way.
     """
 
     def __init__(self, cell: CellAdapter, target_name: str) -> None:
         self.inner, self.target_name = cell, target_name
+        self.backend = CheckedBackend(cell.backend, target_name)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        value = getattr(self.inner, name)
+        if name in _PLAIN or name.startswith("_") or not callable(value):
+            return value
 
-    def _fault(self, what: str) -> AdapterError:
-        return AdapterError(f"target {self.target_name!r}: {what}")
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            return _guarded(self.target_name, f"{name}()", lambda: value(*args, **kwargs),
+                            args)
+        return guarded
+
+    def _fault(self, what: str) -> NoReturn:
+        raise_fault(AdapterError(f"target {self.target_name!r}: {what}"))
 
     def _call(self, method: str, *args: Any) -> Any:
         shapes = ", ".join(str(_shape(a)) for a in args)
         name = getattr(self.inner, "name", "cell")
         CALLS.enter(f"{name}.{method}() with argument shapes {shapes}")
         try:
-            return getattr(self.inner, method)(*args)
-        except AdapterError:
-            raise
-        except Exception as exc:
-            msg = f"{method}() raised {type(exc).__name__}: {exc}".replace("\n", " ")
-            raise self._fault(f"{msg} (argument shapes {shapes})") from exc
+            return _guarded(self.target_name, f"{method}()",
+                            lambda: getattr(self.inner, method)(*args), args)
         finally:
             CALLS.leave()
 
     def _expect(self, out: Any, shape: tuple[int, ...], label: str) -> None:
         got = _shape(out)
         if got != shape:
-            raise self._fault(
+            self._fault(
                 f"{label} has shape {got}, expected {shape}: the adapter must return "
                 "(h, c) with h (B, P) and c (B, H)"
             )
 
     def _finite(self, arrays: tuple[Any, ...], labels: tuple[str, ...]) -> None:
-        backend = self.inner.backend
+        backend = self.backend
         for a, label in zip(arrays, labels):
             if backend.is_concrete(a) and not np.all(np.isfinite(self._read(a, label))):
-                raise self._fault(f"{label} contains NaN or inf for finite inputs")
+                self._fault(f"{label} contains NaN or inf for finite inputs")
 
     def _read(self, a: Any, label: str) -> np.ndarray:
         """``a`` as NumPy through the backend; an array of another framework (NumPy from a
@@ -95,11 +192,11 @@ class CheckedCell:
         except Exception as exc:
             kind = f"{type(a).__module__}.{type(a).__name__}"
             why = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-            raise self._fault(
+            self._fault(
                 f"{label} is a {kind} that {type(backend).__name__}.to_numpy cannot read "
                 f"({why}): return the framework's own arrays, of the kind backend.asarray "
                 "makes"
-            ) from exc
+            )
 
     @property
     def spec(self) -> CellSpec:
@@ -107,7 +204,7 @@ class CheckedCell:
         sizes = [getattr(spec, f, None) for f in ("input_size", "hidden_size", "output_size")]
         if not all(isinstance(n, Integral) and n > 0 for n in sizes):
             what = "has no spec" if spec is None else f"has spec {spec!r}, not a CellSpec"
-            raise self._fault(
+            self._fault(
                 f"{type(self.inner).__name__} {what}: set spec = CellSpec(input_size, "
                 "hidden_size, output_size) on the adapter (lstm_props.adapters.CellSpec)"
             )
@@ -116,9 +213,7 @@ class CheckedCell:
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         out = self._call("step", x, h, c)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise self._fault(
-                f"step() returned {type(out).__name__}, expected a pair (h, c)"
-            )
+            self._fault(f"step() returned {type(out).__name__}, expected a pair (h, c)")
         b, spec = _shape(x)[0], self.spec
         self._expect(out[0], (b, spec.output_size), "h returned by step()")
         self._expect(out[1], (b, spec.hidden_size), "c returned by step()")
