@@ -1,0 +1,78 @@
+"""Torch configurations for the self-tests: correct cells in unusual setups, and broken ones."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PeepholeWithExtraWeight(nn.Module):
+    """nn.LSTMCell's four parameters plus ``weight_ph`` (3, H) peepholes feeding the gates,
+    named as torchrecurrent's PeepholeLSTMCell names them: a correct peephole LSTM that is
+    not the standard cell its first four parameter names suggest."""
+
+    def __init__(self, input_size: int = 3, hidden_size: int = 4) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        bound = hidden_size ** -0.5
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size).uniform_(
+            -bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size).uniform_(
+            -bound, bound))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
+        self.weight_ph = nn.Parameter(torch.empty(3, hidden_size).uniform_(-1, 1))
+
+    def forward(self, x, state):
+        h, c = state
+        z = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+        zi, zf, zg, zo = z.chunk(4, dim=-1)
+        i = torch.sigmoid(zi + self.weight_ph[0] * c)
+        f = torch.sigmoid(zf + self.weight_ph[1] * c)
+        c_new = f * c + i * torch.tanh(zg)
+        o = torch.sigmoid(zo + self.weight_ph[2] * c_new)
+        return o * torch.tanh(c_new), c_new
+
+
+class QuantizedDynamicCell(nn.Module):
+    """torch.ao.nn.quantized.dynamic.LSTM, one step of one layer: outputs that claim to
+    require grad, yet no gradient reaches x or h_0 (the op has no backward for them)."""
+
+    def __init__(self, input_size: int = 3, hidden_size: int = 4) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.lstm = torch.ao.nn.quantized.dynamic.LSTM(input_size, hidden_size)
+
+    def forward(self, x, state):
+        h, c = state
+        _, (h_n, c_n) = self.lstm(x[None], (h[None], c[None]))
+        return h_n[0], c_n[0]
+
+
+class _RaisesAfterFirstBackward(torch.autograd.Function):
+    """Identity whose backward works once, then raises as TorchScript's interpreter does."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, c):
+        return c.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        _RaisesAfterFirstBackward.calls += 1
+        if _RaisesAfterFirstBackward.calls > 1:
+            raise RuntimeError("The following operation failed in the TorchScript interpreter.\n"
+                               "Traceback of TorchScript (most recent call last):\n"
+                               "RuntimeError: expected a saved tensor, found none")
+        return grad
+
+
+class RaisingBackwardCell(nn.LSTMCell):
+    """nn.LSTMCell whose backward raises on every call after the first (as PyTorch's own
+    TorchScript LSTMCell of benchmarks/fastrnns does in some releases)."""
+
+    def forward(self, x, state):
+        h, c = state
+        h_new, c_new = super().forward(x, (h, c))
+        return h_new, _RaisesAfterFirstBackward.apply(c_new)
