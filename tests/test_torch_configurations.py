@@ -177,3 +177,37 @@ def test_a_raising_backward_reads_as_a_fault_not_a_property_failure(run_properti
     out = result.stdout.str()
     assert result.ret == 1, out[-2000:]
     assert "the backward raised RuntimeError" in out and "PropertyFailure" not in out
+
+
+# -- no float64 twin: finite differences in the target's own precision ------------------------
+
+def test_a_quantized_kernel_has_no_float64_twin():
+    from tests.targets.torch_configs import QuantizedDynamicCell
+
+    view = _view(QuantizedDynamicCell(3, 4))
+    assert view.astype("float64") is None  # .to(float64) leaves it refusing float64 input
+    assert view.astype("float32") is not None
+
+
+FD = "carry_backward_matches_finite_differences"
+
+
+@pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
+def test_a_correct_float32_only_cell_gets_finite_differences_and_passes(run_properties,
+                                                                       black_box):
+    args = ["--lstm-black-box"] if black_box else []
+    result = run_properties(f"{CONFIGS}:float32_only_lstm_cell", "-k", FD,
+                            "--lstm-max-examples", "20", *args)
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert _passed(result) == 1  # checked, not skipped for want of a float64 twin
+
+
+@pytest.mark.parametrize("mutant", ["float32_only_dropped_carry_gradient",
+                                    "float32_only_squared_forget"])
+@pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
+def test_a_wrong_backward_without_a_float64_twin_is_killed(run_properties, mutant, black_box):
+    args = ["--lstm-black-box"] if black_box else []
+    result = run_properties(f"{CONFIGS}:{mutant}", "-k", FD, *args, profile="mutants")
+    out = result.stdout.str()
+    assert result.ret == 1, out[-2000:]
+    assert "PropertyFailure" in out and "central finite difference" in out

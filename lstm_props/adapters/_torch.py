@@ -216,7 +216,23 @@ class _TorchCellBase(CellAdapter):
         except _NoIndependentCopy:
             return None  # no twin: the properties that need one check in its own precision
         clone.backend = self.backend.like(dtype, device)
-        return clone
+        return clone if _computes_in(clone, dtype) else None
+
+
+def _computes_in(cell: CellAdapter, dtype: str) -> bool:
+    """Whether a converted copy runs a step and returns ``dtype``: a quantized kernel keeps
+    its own precision (or refuses float64 input), and a twin that is not one is no twin."""
+    spec, be = cell.spec, cell.backend
+    context = getattr(cell, "_context", None)  # a layer's other states fix the batch size
+    b = 1 if context is None else context[0].shape[1]
+    zeros = [be.asarray(np.zeros((b, n)))
+             for n in (spec.input_size, spec.output_size, spec.hidden_size)]
+    try:
+        with torch.no_grad():
+            out = cell.step(*zeros)
+    except Exception:
+        return False
+    return all(o.dtype == _DTYPES[dtype] for o in out)
 
 
 class _NoIndependentCopy(Exception):

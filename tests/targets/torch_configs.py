@@ -76,3 +76,37 @@ class RaisingBackwardCell(nn.LSTMCell):
         h, c = state
         h_new, c_new = super().forward(x, (h, c))
         return h_new, _RaisesAfterFirstBackward.apply(c_new)
+
+
+def _float32_only(module: nn.Module, dtype: str) -> object:
+    """``module`` behind an adapter with no float64 twin: astype to another dtype is None,
+    as for ONNX Runtime or a float32-only kernel."""
+    from lstm_props.adapters._torch import TorchCellAdapter, torch_views
+
+    class Float32OnlyAdapter(TorchCellAdapter):
+        def astype(self, to: str):
+            return None if to != self.backend.dtype else super().astype(to)
+
+    cell = torch_views(module, "float32-only", dtype, "cpu").layers[0]
+    assert isinstance(cell, TorchCellAdapter)
+    return Float32OnlyAdapter(cell.module, cell.name, cell.backend, cell.spec)
+
+
+def float32_only_lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32"):
+    """A correct nn.LSTMCell without a float64 twin."""
+    return _float32_only(nn.LSTMCell(input_size, hidden_size), dtype)
+
+
+def float32_only_dropped_carry_gradient(input_size: int, hidden_size: int,
+                                        dtype: str = "float32"):
+    """A float32-only kernel whose backward ignores the gradient of c (forward exact)."""
+    from lstm_props.mutants import BackwardDropsCarryGradient
+
+    return _float32_only(BackwardDropsCarryGradient(input_size, hidden_size), dtype)
+
+
+def float32_only_squared_forget(input_size: int, hidden_size: int, dtype: str = "float32"):
+    """A float32-only kernel whose backward returns f² dc for dc_{t-1} (forward exact)."""
+    from lstm_props.mutants import BackwardSquaresForget
+
+    return _float32_only(BackwardSquaresForget(input_size, hidden_size), dtype)
