@@ -211,3 +211,50 @@ def test_a_wrong_backward_without_a_float64_twin_is_killed(run_properties, mutan
     out = result.stdout.str()
     assert result.ret == 1, out[-2000:]
     assert "PropertyFailure" in out and "central finite difference" in out
+
+
+# -- parameters the layout does not account for -----------------------------------------------
+
+def test_an_extra_gate_weight_without_a_declared_variant_is_a_one_line_target_error():
+    from lstm_props._errors import TargetError
+    from lstm_props._loading import load_target
+
+    with pytest.raises(TargetError) as info:
+        load_target(f"{CONFIGS}:PeepholeWithExtraWeight")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "weight_ph (3, 4)" in message and "lstm_variant" in message and "`peephole`" in message
+
+
+def test_a_frozen_extra_weight_counts_too():
+    from lstm_props._errors import TargetError
+    from tests.targets.torch_configs import PeepholeWithExtraWeight
+
+    module = PeepholeWithExtraWeight(3, 4).requires_grad_(False)
+    with pytest.raises(TargetError, match="weight_ph"):
+        _view(module)
+
+
+def test_a_declared_variant_with_an_extra_weight_is_checked_black_box_and_says_why(
+        run_properties):
+    result = run_properties(f"{CONFIGS}:DeclaredPeepholeWithExtraWeight", "-k",
+                            "carry_jacobian_is_diagonal or step_values_match_reference",
+                            "--lstm-max-examples", "5")
+    out = result.stdout.str()
+    assert result.ret == 0, out[-2000:]
+    assert "lstm_props: black-box: weight_ph (3, 4) not in nn.LSTMCell's layout" in out
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["skipped"]) == (1, 1)
+    assert "is black-box (weight_ph (3, 4) not in nn.LSTMCell's layout" in out  # the skip
+
+
+def test_peepholes_declared_the_documented_way_get_the_full_layout(run_properties):
+    from tests.targets.torch_configs import PeepholeDeclared
+
+    held = _view(PeepholeDeclared(3, 4)).read_layout()
+    assert held is not None and held.peephole.shape == (3, 4)
+    result = run_properties(f"{CONFIGS}:PeepholeDeclared", "-k",
+                            "step_values_match_reference or parameter_gradients",
+                            "--lstm-max-examples", "5")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert _passed(result) == 2

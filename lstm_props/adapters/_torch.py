@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lstm_props._errors import AdapterError
+from lstm_props._errors import AdapterError, TargetError
 from lstm_props._layout import LSTMParams
 from lstm_props.adapters import _torch_grad as _grad
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec, Target, Views
@@ -140,6 +140,30 @@ def _is_standard_cell(module: nn.Module) -> bool:
         return False  # one bias of two, or a bias that is not a tensor: not the layout
     w_ih, w_hh = module.weight_ih, module.weight_hh
     return w_ih.ndim == 2 and w_hh.ndim == 2 and w_ih.shape[0] == w_hh.shape[0] == 4 * w_hh.shape[1]
+
+
+#: The parameters nn.LSTMCell's layout accounts for (``peephole``: the declared (3, H) p_i,
+#: p_f, p_o of the peephole variant).
+_LAYOUT_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "peephole")
+
+
+def _unaccounted(module: nn.Module) -> list[str]:
+    """Parameters (trainable or frozen) and grad-requiring buffers the layout leaves out:
+    each may feed the gates (torchrecurrent's PeepholeLSTMCell ``weight_ph``), so the four
+    familiar names alone do not make a module the standard cell."""
+    named = [*module.named_parameters(),
+             *((n, b) for n, b in module.named_buffers() if b.requires_grad)]
+    return [f"{n} {tuple(t.shape)}" for n, t in named if n not in _LAYOUT_PARAMETERS]
+
+
+def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> TargetError:
+    return TargetError(
+        f"target {name!r}: {type(module).__name__} has nn.LSTMCell's parameter names but also "
+        f"{', '.join(extra)}, which the layout (weight_ih, weight_hh, bias_ih, bias_hh, "
+        "peephole) does not account for, so neither its layout nor its variant is known: for "
+        "a full check name its peephole weights `peephole` (3, H) and set lstm_variant = "
+        "'peephole' on the module; to check it black-box set lstm_variant alone (README: "
+        "declaring a torch cell's variant)")
 
 
 class _TorchCellBase(CellAdapter):
@@ -273,6 +297,15 @@ class TorchCellAdapter(_TorchCellBase):
         self.spec = spec
         self._standard = _is_standard_cell(module)
         self._biased = _has_biases(module)
+        #: why the layout is not used although the names suggest it (None: not the case)
+        self.layout_note: str | None = None
+        extra = _unaccounted(module) if self._standard else []
+        if extra:
+            if self.variant is None:
+                raise _undeclared_layout_error(module, name, extra)
+            self._standard = False
+            self.layout_note = (f"{', '.join(extra)} not in nn.LSTMCell's layout (declared "
+                                f"lstm_variant = {self.variant!r}: checked black-box)")
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         out = self.module(x, (h, c))

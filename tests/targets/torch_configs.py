@@ -110,3 +110,28 @@ def float32_only_squared_forget(input_size: int, hidden_size: int, dtype: str = 
     from lstm_props.mutants import BackwardSquaresForget
 
     return _float32_only(BackwardSquaresForget(input_size, hidden_size), dtype)
+
+
+class DeclaredPeepholeWithExtraWeight(PeepholeWithExtraWeight):
+    """The same cell with its variant declared: checked black-box as a peephole LSTM."""
+
+    lstm_variant = "peephole"
+
+
+class PeepholeDeclared(PeepholeWithExtraWeight):
+    """The same cell declared the documented way: its peephole weights named ``peephole``
+    (p_i, p_f, p_o) and lstm_variant = "peephole", so the layout is read and written."""
+
+    lstm_variant = "peephole"
+
+    def __init__(self, input_size: int = 3, hidden_size: int = 4) -> None:
+        super().__init__(input_size, hidden_size)
+        self.peephole = self.weight_ph
+        del self.weight_ph
+
+    def forward(self, x, state):
+        self.weight_ph = self.peephole
+        try:
+            return super().forward(x, state)
+        finally:
+            del self.weight_ph
