@@ -10,6 +10,7 @@ Reading that as zero would hand every gradient property a silent, plausible 0.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ def one_line(exc: BaseException) -> str:
     first and the error last, so a multi-line message keeps its last line."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     text = lines[-1] if len(lines) > 1 else (lines[0] if lines else "")
+    if re.match(r"\w+(Error|Exception): ", text):  # the interpreter's line names its type
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

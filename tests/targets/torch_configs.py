@@ -135,3 +135,26 @@ class PeepholeDeclared(PeepholeWithExtraWeight):
             return super().forward(x, state)
         finally:
             del self.weight_ph
+
+
+class ScriptModuleLSTMCell(torch.jit.ScriptModule):
+    """A TorchScript LSTM cell written as torch.jit.ScriptModule with a script_method
+    forward, the style of PyTorch's own benchmarks/fastrnns cell: correct values, but in
+    torch 2.x its differentiable graph raises inside the backward when only c' receives a
+    cotangent, from the graph executor's second run on."""
+
+    def __init__(self, input_size: int = 3, hidden_size: int = 4) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.w_x = nn.Parameter(torch.randn(4 * hidden_size, input_size) * 0.5)
+        self.w_h = nn.Parameter(torch.randn(4 * hidden_size, hidden_size) * 0.5)
+        self.b = nn.Parameter(torch.randn(4 * hidden_size) * 0.5)
+
+    @torch.jit.script_method
+    def forward(self, x: torch.Tensor,
+                state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        z = torch.nn.functional.linear(x, self.w_x, self.b) + h.mm(self.w_h.t())
+        i, f, g, o = z.chunk(4, 1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c_new), c_new
