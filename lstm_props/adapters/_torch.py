@@ -167,6 +167,8 @@ def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> 
 
 
 class _TorchCellBase(CellAdapter):
+    backend: TorchBackend
+
     def __init__(self, module: nn.Module, name: str, backend: TorchBackend) -> None:
         self.module, self.name, self.backend = module, name, backend
         self.variant = getattr(module, "lstm_variant", None)
