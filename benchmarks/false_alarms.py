@@ -39,7 +39,9 @@ from lstm_props.targets import BUILTIN
 
 ROOT = Path(__file__).resolve().parents[1]
 BLACK_BOX = str(ROOT / "tests" / "targets" / "cells.py")
-CORRECT = [*BUILTIN, f"{BLACK_BOX}:FusedIFOGCell"]
+#: correct torch cells in configurations the built-ins do not cover (no float64 twin)
+TORCH_CONFIGS = str(ROOT / "tests" / "targets" / "torch_configs.py")
+CORRECT = [*BUILTIN, f"{BLACK_BOX}:FusedIFOGCell", f"{TORCH_CONFIGS}:float32_only_lstm_cell"]
 #: The files every property's verdict depends on (an adapter for another framework is not
 #: among them: it cannot change a torch target's verdict). Each property module adds itself.
 SHARED_FILES = ("lstm_props/carry.py", "lstm_props/strategies.py",
@@ -47,9 +49,10 @@ SHARED_FILES = ("lstm_props/carry.py", "lstm_props/strategies.py",
                 "lstm_props/_under_test.py", "lstm_props/_report.py", "lstm_props/targets.py",
                 "lstm_props/plugin.py", "lstm_props/reference/*.py",
                 "lstm_props/adapters/__init__.py", "lstm_props/adapters/_protocol.py",
-                "lstm_props/adapters/_torch.py", "lstm_props/adapters/_checked.py",
+                "lstm_props/adapters/_torch.py", "lstm_props/adapters/_torch_grad.py",
+                "lstm_props/adapters/_checked.py",
                 "lstm_props/adapters/_black_box.py", "lstm_props/_loading.py",
-                "tests/targets/cells.py")
+                "tests/targets/cells.py", "tests/targets/torch_configs.py")
 PROPERTIES = ROOT / "properties"
 
 

@@ -58,7 +58,8 @@ class LSTMUnderTest:
         if autograd and not view.backend.autograd:
             self._skip(f"{name} has no autograd backend")
         if (layout or writable) and view.read_layout() is None:
-            self._skip(f"{name} is black-box (parameters not in the documented layout)")
+            note = getattr(view, "layout_note", None) or "parameters not in the documented layout"
+            self._skip(f"{name} is black-box ({note})")
         if writable and not view.writable_layout:
             self._skip(f"{name} does not let the suite write its parameters")
         if sequence and not self.target.probe().stack.has_sequence:

@@ -268,9 +268,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     undecided = (_is_xdist_controller(config) and state["target"] is None
                  and not config.getoption("lstm_variant"))
     variant = "(the target's, read by the workers)" if undecided else _variant(config)
-    return [f"lstm_props: target={state['target_name']} variant={variant} "
-            f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "
-            f"hypothesis profile={state['profile']} seed={seed}"]
+    lines = [f"lstm_props: target={state['target_name']} variant={variant} "
+             f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "
+             f"hypothesis profile={state['profile']} seed={seed}"]
+    note = None if state["target"] is None else getattr(
+        state["target"].probe().layers[0], "layout_note", None)
+    if note:  # the layout is not used although the parameter names suggest it
+        lines.append(f"lstm_props: black-box: {note}")
+    return lines
 
 
 def _variant(config: pytest.Config) -> str:

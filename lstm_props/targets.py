@@ -47,6 +47,23 @@ def lstm_bidirectional_two_layer(input_size: int, hidden_size: int) -> nn.Module
                    batch_first=True)
 
 
+def lstm_no_bias(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.nn.LSTM with bias=False: the layout read with zero biases (not writable)."""
+    return nn.LSTM(input_size, hidden_size, bias=False)
+
+
+def lstm_cell_frozen(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.nn.LSTMCell with requires_grad=False on every parameter (a frozen layer)."""
+    return nn.LSTMCell(input_size, hidden_size).requires_grad_(False)
+
+
+def lstm_cell_scripted(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.jit.script(nn.LSTMCell): a TorchScript module, copied through jit save/load."""
+    import torch
+
+    return torch.jit.script(nn.LSTMCell(input_size, hidden_size))
+
+
 def reference_standard(input_size: int, hidden_size: int) -> nn.Module:
     """The reference cell, standard variant."""
     return ReferenceLSTMCell(input_size, hidden_size, "standard")
@@ -76,6 +93,9 @@ BUILTIN = {
     "lstm_props.targets:lstm_proj": "standard",
     "lstm_props.targets:lstm_bidirectional": "standard",
     "lstm_props.targets:lstm_bidirectional_two_layer": "standard",
+    "lstm_props.targets:lstm_no_bias": "standard",
+    "lstm_props.targets:lstm_cell_frozen": "standard",
+    "lstm_props.targets:lstm_cell_scripted": "standard",
     "lstm_props.targets:reference_standard": "standard",
     "lstm_props.targets:reference_no_forget": "no_forget",
     "lstm_props.targets:reference_cifg": "cifg",

@@ -26,6 +26,12 @@ LAYOUT_ONLY = {  # need the documented layout: skipped in black-box mode
     "test_parameter_gradients_match_finite_differences", "test_in_place_weight_edits_take_effect",
     "test_float32_agrees_with_float64", TRANSLATES, FORGETS_C0}
 
+#: need writable parameters: skipped for a module without biases (its layout is read-only)
+WRITES = {"test_open_forget_gate_gives_identity_carry", TRANSLATES,
+          "test_closed_forget_gate_cuts_the_carry", FORGETS_C0,
+          "test_parameter_gradients_match_finite_differences",
+          "test_lstm_carry_survives_where_rnn_vanishes", "test_in_place_weight_edits_take_effect"}
+
 #: target -> the properties it must skip (by variant or capability) besides CUDA agreement
 #: (a CPU run) and float32-against-float64 (in a float64 run); all others must pass.
 CORRECT = {
@@ -34,6 +40,8 @@ CORRECT = {
     "lstm_props.targets:lstm_two_layer": {NO_FORGET, REVERSE},
     "lstm_props.targets:lstm_proj": {NO_FORGET, REVERSE},
     "lstm_props.targets:lstm_bidirectional": {NO_FORGET, FUSED, PACKED},
+    "lstm_props.targets:lstm_no_bias": {NO_FORGET, REVERSE, *WRITES},
+    "lstm_props.targets:lstm_cell_scripted": {NO_FORGET, *CELL},
     "lstm_props.targets:reference_standard": {NO_FORGET, *CELL},
     "lstm_props.targets:reference_no_forget": {"test_open_forget_gate_gives_identity_carry",
                                                "test_closed_forget_gate_cuts_the_carry",
