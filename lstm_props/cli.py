@@ -143,6 +143,13 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
     return args
 
 
+def _own_environment() -> dict[str, str]:
+    """The environment for the child run, less an enclosing xdist worker's variables: a
+    check started from inside a ``pytest -n`` test would otherwise take itself for one of its
+    workers (pytest-benchmark disables itself with a warning; the plugin splits the cores)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+
+
 def _usage_error(message: str) -> int:
     print(f"lstm-props: error: {message}", file=sys.stderr)
     return 2
@@ -186,7 +193,7 @@ def _run_child(args: list[str], progress: str) -> int:
     from lstm_props.plugin import PROGRESS_ENV
 
     child = subprocess.Popen([sys.executable, "-m", "pytest", *args],
-                             env={**os.environ, PROGRESS_ENV: progress})
+                             env={**_own_environment(), PROGRESS_ENV: progress})
     while True:
         try:
             return child.wait()

@@ -31,7 +31,7 @@ def test_a_raising_backward_is_an_adapter_fault_and_is_not_shrunk(
     assert {r["outcome"] for r in results.values()} == {"error"}, results
     assert {r["kind"] for r in results.values()} == {"adapter"}
     for r in results.values():
-        assert "backend.vjp" in r["message"] and "backward kernel not implemented" in r["message"]
+        assert "backward" in r["message"] and "backward kernel not implemented" in r["message"]
         assert r["counterexample"] == ""
     assert count.read_text().count("backward") == len(results) == 2
     assert "ExceptionGroup" not in out.stdout.str() and "Falsifying" not in out.stdout.str()

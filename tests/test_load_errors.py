@@ -3,6 +3,7 @@ INTERNALERROR traceback, never a silent check of something else."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -204,7 +205,9 @@ def test_a_step_that_hangs_ends_the_gate_with_exit_2_naming_the_call(workers):
     assert 1 <= len(lines) <= int(workers), out.stderr  # at most one per worker
     for line in lines:
         assert line.startswith("ERROR: property properties/test_"), line
-        assert "ran past the time limit of 5 s: hung in call 3 into the target, " in line
+        # which call hangs within the property depends on the calls before it (loading)
+        assert re.search(r"ran past the time limit of 5 s: hung in call \d+ into the target, ",
+                         line), line
         assert ".step() with argument shapes" in line
         assert "load_errors.py:" in line and "(forward)" in line, line
 
