@@ -102,6 +102,14 @@ def _same_up_to_bias_split(a: LSTMParams, b: LSTMParams) -> bool:
 ELEMENTWISE_AT_MOST = 64
 
 
+#: A fixed-size target at least this wide (a user's own model, H = 256…4096) gets B ≤ 2 and
+#: T ≤ 3 (or the property's own minimum): a case costs ∝ T·B·H² there, while every claim is
+#: per step and per coordinate and B = 2, T = 3 already has two batch rows to mix and a
+#: carry composed over steps; the small sizes drawn for factories keep exploring B and T.
+WIDE_HIDDEN = 128
+WIDE_MAX_BATCH, WIDE_MAX_STEPS = 2, 3
+
+
 def _seeded(shape: tuple[int, ...], bound: float, seed: int) -> np.ndarray:
     values = np.random.default_rng(seed).uniform(-bound, bound, shape)
     return values.astype(np.float32).astype(np.float64)
@@ -139,6 +147,9 @@ def _sizes(draw: st.DrawFn, target: Target, min_steps: int, max_steps: int,
     else:
         views = target.build()
         taken = {views.stack.spec.input_size, views.stack.spec.hidden_size}
+        if views.stack.spec.hidden_size >= WIDE_HIDDEN:
+            max_batch = min(max_batch, WIDE_MAX_BATCH)
+            max_steps = max(min_steps, min(max_steps, WIDE_MAX_STEPS))
     b = _pick(draw, 1, max_batch, taken, "batch size")
     t = _pick(draw, min_steps, max_steps, taken | {b}, "steps")
     return b, t, d, h
