@@ -147,11 +147,11 @@ class OracleAbsBound:
 
 def abs_step_jacobian(cell: Any, layers: list[LSTMParams] | None, variant: str,
                       traj: carry.Trajectory, t: int,
-                      dense_rows: int = DENSE_STATE_ROWS) -> DenseAbs | OracleAbsBound | None:
+                      dense_rows: int | None = None) -> DenseAbs | OracleAbsBound | None:
     """|J_{t+1}| (step t+1 from the recorded states t) as an operator; None when it is too
     large to materialise and there is no layout to bound it from (black-box mode)."""
     n = traj.hs[t].size + traj.cs[t].size
-    if n <= dense_rows:
+    if n <= (DENSE_STATE_ROWS if dense_rows is None else dense_rows):
         return DenseAbs(np.abs(carry.state_jacobian(cell, traj.xs[t], traj.hs[t],
                                                     traj.cs[t])))
     if layers is None:

@@ -58,9 +58,10 @@ OFF_AXES_PROBED = ("step", "batch row b'", "coordinate k' (column of ∂c_t/∂c
 
 
 def diagonal_evidence(cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.ndarray,
-                      dense_rows: int = DENSE_ROWS) -> DiagonalEvidence:
-    """Diagonal and off-diagonal evidence of J = ∂fn(c)/∂c (fn(c) shaped like c)."""
-    if c.size <= dense_rows:
+                      dense_rows: int | None = None) -> DiagonalEvidence:
+    """Diagonal and off-diagonal evidence of J = ∂fn(c)/∂c (fn(c) shaped like c); dense up
+    to ``dense_rows`` rows (default: the module's DENSE_ROWS, read at call time)."""
+    if c.size <= (DENSE_ROWS if dense_rows is None else dense_rows):
         jac = _rows(cell, fn_of_c, c, c.shape)
         n = c.size
         flat = jac.reshape(n, n)
@@ -83,7 +84,7 @@ def diagonal_evidence(cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.nda
 
 
 def carry_evidence(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-                   dense_rows: int = DENSE_ROWS) -> DiagonalEvidence:
+                   dense_rows: int | None = None) -> DiagonalEvidence:
     """:func:`diagonal_evidence` of ∂c_t/∂c_{t-1} |carry (x_t and h_{t-1} held fixed)."""
     be = cell.backend
     x_arr, h_arr = be.asarray(x), be.asarray(h)

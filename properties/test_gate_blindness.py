@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 
-from lstm_props import carry
+from lstm_props import carry, probed
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
-from lstm_props.probed import DENSE_ROWS, diagonal_evidence
 from lstm_props.reference import lstm_step
 
 STEP_AXES = ("step", "batch row", "coordinate")
@@ -96,7 +95,7 @@ def test_hidden_output_carry_derivative(lstm):
             err = tol.step_error(*args, lstm.variant, case.dtype)
             diag = v.o * (1 - np.tanh(v.c) ** 2) * v.f  # (B, H)
             factor_err = tol.jacobian_factor_error(err, traj.cs[t], v.c, case.dtype)
-            if max(traj.hs[t].size, traj.cs[t].size) > DENSE_ROWS:
+            if max(traj.hs[t].size, traj.cs[t].size) > probed.DENSE_ROWS:
                 _probed_hidden_carry(case, t, traj, diag, factor_err)
                 continue
             got = carry.hidden_carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
@@ -132,7 +131,7 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
     hidden = diag.shape[1]
     axes = ("step", "batch row", "coordinate")
     if params.w_hr is None:
-        ev = diagonal_evidence(case.cell, fn, traj.cs[t])
+        ev = probed.diagonal_evidence(case.cell, fn, traj.cs[t])
         check_true(ev.off == 0, claim="off-diagonal entry of ∂h_t/∂c_{t-1} is not 0",
                    case=case, axes=ev.off_axes, offset=(t + 1,), values=ev.off)
         bound = tol.SAFETY * (factor_err + tol.gamma(hidden + 2, case.dtype) * np.abs(diag))

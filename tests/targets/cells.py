@@ -80,3 +80,28 @@ class RaisesForBatchOfThree(nn.LSTMCell):
         if x.shape[0] == 3:
             raise RuntimeError("workspace too small for batch 3")
         return super().forward(x, state)
+
+
+class PlantedCouplingCell(nn.LSTMCell):
+    """nn.LSTMCell with one off-diagonal carry entry: c_t[:, k] also reads 1e-3·c_{t-1}[:, j]
+    (k = 2, j = 5), everything else exact. A coupling a dense Jacobian shows at (k, j)."""
+
+    source, sink = 5, 2
+
+    def forward(self, x, state):
+        h_new, c_new = super().forward(x, state)
+        plant = torch.zeros_like(c_new)
+        plant[:, self.sink] = 1e-3 * state[1][:, self.source]
+        return h_new, c_new + plant
+
+
+def wide_cell() -> nn.Module:
+    """A fixed-size nn.LSTMCell at H = 96 (B·H beyond the dense Jacobian threshold)."""
+    return nn.LSTMCell(96, 96)
+
+
+def wide_mixed_units() -> nn.Module:
+    """The CarryMixedAcrossUnits mutant at a fixed H = 96."""
+    from lstm_props.mutants import CarryMixedAcrossUnits
+
+    return CarryMixedAcrossUnits(96, 96)
