@@ -109,3 +109,10 @@ def test_a_wide_fixed_size_mutant_is_killed_on_the_probed_path(run_properties):
                             "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "3")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*off-diagonal carry Jacobian entry is not 0*column*"])
+
+
+def test_a_wide_projected_lstm_passes_the_probed_hidden_carry(run_properties):
+    """nn.LSTM(96, 96, proj_size=48) fixed: ūᵀ ∂h_t/∂c_{t-1} against ūᵀ W_hr diag(·)."""
+    result = run_properties(f"{TARGETS}:wide_projected", "-k",
+                            "test_hidden_output_carry_derivative", "--lstm-max-examples", "3")
+    result.assert_outcomes(passed=1)

@@ -105,3 +105,9 @@ def wide_mixed_units() -> nn.Module:
     from lstm_props.mutants import CarryMixedAcrossUnits
 
     return CarryMixedAcrossUnits(96, 96)
+
+
+def wide_projected() -> nn.Module:
+    """A fixed-size projected nn.LSTM (H = 96, P = 48): the random-probe path of
+    ∂h_t/∂c_{t-1} = W_hr diag(o tanh'(c_t) f)."""
+    return nn.LSTM(96, 96, proj_size=48)
