@@ -116,3 +116,18 @@ def test_a_wide_projected_lstm_passes_the_probed_hidden_carry(run_properties):
     result = run_properties(f"{TARGETS}:wide_projected", "-k",
                             "test_hidden_output_carry_derivative", "--lstm-max-examples", "3")
     result.assert_outcomes(passed=1)
+
+
+def test_selftest_hidden_builds_each_mutant_as_a_fixed_size_model(tmp_path):
+    """`selftest --hidden N`: the mutant's factory called once at D = H = N, loaded as a
+    fixed-size target (only B and T drawn), still the mutant's class."""
+    from lstm_props._selftest import fixed_size_target
+    from lstm_props.mutants import CarryMixedAcrossUnits, SequenceOutputsReversed
+
+    for mutant, size in ((CarryMixedAcrossUnits, 12), (SequenceOutputsReversed, 9)):
+        spec = fixed_size_target(f"lstm_props.mutants:{mutant.__name__}", size, tmp_path)
+        target = load_target(spec)
+        view = target.probe().layers[0]
+        assert not target.sized
+        assert (view.spec.input_size, view.spec.hidden_size) == (size, size)
+        assert type(view.module) is mutant
