@@ -56,6 +56,7 @@ class _Layer:
     slope_o: np.ndarray
     f: np.ndarray
     out: np.ndarray  # o tanh'(c'): δc' -> δh_pre
+    peep: np.ndarray | None  # |p_i|, |p_f|, |p_o| (3, H) for the peephole variant
 
 
 class OracleAbsBound:
@@ -83,7 +84,9 @@ class OracleAbsBound:
             slope_i = np.zeros_like(s_i) if variant == "cifg" else np.abs(v.g) * s_i
             self.layers.append(_Layer(params, slope_i, slope_f, np.abs(v.i) * (1 - v.g ** 2),
                                       np.abs(tau) * v.o * (1 - v.o), np.abs(v.f),
-                                      np.abs(v.o) * (1 - tau ** 2)))
+                                      np.abs(v.o) * (1 - tau ** 2),
+                                      None if variant != "peephole" or params.peephole is None
+                                      else np.abs(params.peephole)))
             x = h_new[:, hk]
 
     def _split(self, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,14 +106,13 @@ class OracleAbsBound:
             if not np.isscalar(dx):
                 dz = dz + dx @ np.abs(p.w_ih).T
             dz_i, dz_f, dz_g, dz_o = (dz[:, j * self.hid:(j + 1) * self.hid] for j in range(4))
-            dc_prev = e_c[:, ck]
-            if self.variant == "peephole":
-                peep = np.abs(p.peephole)
+            dc_prev, peep = e_c[:, ck], lay.peep
+            if peep is not None:
                 dz_i, dz_f = dz_i + peep[0] * dc_prev, dz_f + peep[1] * dc_prev
             dc = (lay.f * dc_prev + lay.slope_f * dz_f + lay.slope_i * dz_i
                   + lay.slope_g * dz_g)
-            if self.variant == "peephole":
-                dz_o = dz_o + np.abs(p.peephole[2]) * dc
+            if peep is not None:
+                dz_o = dz_o + peep[2] * dc
             dh = lay.slope_o * dz_o + lay.out * dc
             if p.w_hr is not None:
                 dh = dh @ np.abs(p.w_hr).T
@@ -130,14 +132,13 @@ class OracleAbsBound:
             if p.w_hr is not None:
                 g_h = g_h @ np.abs(p.w_hr)
             g_zo = g_h * lay.slope_o
-            g_c = v_c[:, ck] + g_h * lay.out
-            if self.variant == "peephole":
-                g_c = g_c + g_zo * np.abs(p.peephole[2])
+            g_c, peep = v_c[:, ck] + g_h * lay.out, lay.peep
+            if peep is not None:
+                g_c = g_c + g_zo * peep[2]
             g_z = np.concatenate([g_c * lay.slope_i, g_c * lay.slope_f, g_c * lay.slope_g,
                                   g_zo], axis=1)
             c_prev = g_c * lay.f
-            if self.variant == "peephole":
-                peep = np.abs(p.peephole)
+            if peep is not None:
                 c_prev = c_prev + g_z[:, :hid] * peep[0] + g_z[:, hid:2 * hid] * peep[1]
             out_h[:, hk] = g_z @ np.abs(p.w_hh)
             out_c[:, ck] = c_prev
