@@ -131,3 +131,21 @@ def test_selftest_hidden_builds_each_mutant_as_a_fixed_size_model(tmp_path):
         assert not target.sized
         assert (view.spec.input_size, view.spec.hidden_size) == (size, size)
         assert type(view.module) is mutant
+
+
+def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_path,
+                                                          monkeypatch):
+    """H ≥ WIDE_HIDDEN, fixed: WIDE_MAX_EXAMPLES examples per property (ci has 15), unless
+    --lstm-max-examples sets the count. Counted as the distinct weights the cell ran with."""
+    from lstm_props.strategies import WIDE_MAX_EXAMPLES
+
+    def examples(*extra: str) -> int:
+        seen = tmp_path / f"seen{len(extra)}.txt"
+        monkeypatch.setenv("LSTM_PROPS_WEIGHTS_SEEN", str(seen))
+        result = run_properties(f"{TARGETS}:wide_enough_cell", "-k",
+                                "test_step_values_match_reference", *extra)
+        result.assert_outcomes(passed=1)
+        return len(set(seen.read_text().split())) - 1  # the smoke test's initial weights
+
+    assert examples() == WIDE_MAX_EXAMPLES
+    assert examples("--lstm-max-examples", "4") == 4

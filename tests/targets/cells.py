@@ -111,3 +111,21 @@ def wide_projected() -> nn.Module:
     """A fixed-size projected nn.LSTM (H = 96, P = 48): the random-probe path of
     ∂h_t/∂c_{t-1} = W_hr diag(o tanh'(c_t) f)."""
     return nn.LSTM(96, 96, proj_size=48)
+
+
+class WeightsSeenCell(nn.LSTMCell):
+    """nn.LSTMCell that appends weight_ih[0, 0] of every call to the file named by
+    $LSTM_PROPS_WEIGHTS_SEEN: each example writes fresh weights, so the distinct values
+    count the examples (plus the load-time smoke test)."""
+
+    def forward(self, x, state=None):
+        import os
+
+        with open(os.environ["LSTM_PROPS_WEIGHTS_SEEN"], "a") as log:
+            log.write(f"{float(self.weight_ih[0, 0].detach())!r}\n")
+        return super().forward(x, state)
+
+
+def wide_enough_cell() -> nn.Module:
+    """A fixed-size cell at H = WIDE_HIDDEN = 128: small B, T and example budget."""
+    return WeightsSeenCell(128, 128)
