@@ -17,17 +17,19 @@ import numpy as np
 from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._layout import LSTMParams
+from lstm_props.abs_jacobian import abs_step_jacobian
 
 
 @dataclass(frozen=True)
 class ComposedSteps:
     """traj: the composed run; bounds (T, B, P+H) on |other − composed| per state entry
-    (h before c, as :func:`carry.pack`); jacs: |J_t|; factors: per-step Jacobian entry
+    (h before c, as :func:`carry.pack`); jacs: |J_t| as operators (dense when small, an
+    oracle bound when large: lstm_props.abs_jacobian); factors: per-step Jacobian entry
     error ρ_t (for gradient bounds)."""
 
     traj: carry.Trajectory
     bounds: np.ndarray
-    jacs: list[np.ndarray]
+    jacs: list[Any]
     factors: list[float]
 
     def h_bound(self, t: int) -> np.ndarray:
@@ -72,11 +74,14 @@ def composed_steps(cell: Any, layers: list[LSTMParams], xs: np.ndarray, h0: np.n
     e_prev = np.zeros((b, p + c0.shape[1]))
     bounds, jacs, factors = [], [], []
     for t in range(traj.steps):
-        jacs.append(np.abs(carry.state_jacobian(cell, traj.xs[t], traj.hs[t], traj.cs[t])))
+        jac = abs_step_jacobian(cell, layers, variant, traj, t)
+        if jac is None:
+            raise ValueError("composed_steps needs the layers' layout at large sizes")
+        jacs.append(jac)
         loc, rho = _local_errors(layers, variant, dtype, traj.gate_xs[t], traj.hs[t], traj.cs[t],
                                  traj.cs[t + 1], traj.hs[t + 1],
                                  2 * e_prev[:, :p], 2 * e_prev[:, p:])
-        e_prev = (jacs[-1] @ e_prev.reshape(-1) + loc.reshape(-1)).reshape(e_prev.shape)
+        e_prev = (jacs[-1].matvec(e_prev.reshape(-1)) + loc.reshape(-1)).reshape(e_prev.shape)
         bounds.append(tol.SAFETY * 2 * e_prev)
         factors.append(rho)
     return ComposedSteps(traj, np.stack(bounds), jacs, factors)

@@ -43,11 +43,35 @@ class MutantRun:
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 3, "error": 2}
 
 
+#: A module holding one mutant built at a fixed size: ``cell`` is what the run checks.
+FIXED_SIZE_MODULE = """\
+from lstm_props._loading import _attr, _import
+
+_factory = _attr(_import({module!r}, {spec!r}), {attr!r}, {spec!r})
+cell = _factory(input_size={size}, hidden_size={size})
+"""
+
+
+def fixed_size_target(target: str, hidden: int, folder: Path) -> str:
+    """A TARGET string for ``target``'s factory called once at input = hidden = ``hidden``:
+    a fixed-size model, as a user's own trained one is (Target.sized False)."""
+    module, attr = target.rsplit(":", 1)
+    if module.endswith(".py") or "/" in module:
+        module = str(Path(module).resolve())
+    path = folder / "fixed_size_mutant.py"
+    path.write_text(FIXED_SIZE_MODULE.format(module=module, spec=target, attr=attr,
+                                             size=hidden))
+    return f"{path}:cell"
+
+
 def run_mutant(name: str, max_examples: int | None = None,
-               black_box: bool = False) -> MutantRun:
-    """All properties against one mutant (a zoo name or any TARGET string)."""
+               black_box: bool = False, hidden: int | None = None) -> MutantRun:
+    """All properties against one mutant (a zoo name or any TARGET string); with
+    ``hidden``, the mutant built once at that size (:func:`fixed_size_target`)."""
     target = name if ":" in name else f"lstm_props.mutants:{name}"
     with tempfile.TemporaryDirectory() as tmp:
+        if hidden is not None:
+            target = fixed_size_target(target, hidden, Path(tmp))
         out = Path(tmp) / "r.json"
         args = [sys.executable, "-m", "pytest", str(properties_dir()), "-q",
                 "-p", "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
@@ -102,12 +126,13 @@ def kill_matrix(runs: list[MutantRun]) -> list[str]:
 
 
 def selftest(names: list[str], workers: int = 1, max_examples: int | None = None,
-             json_path: str | None = None, black_box: bool = False) -> int:
+             json_path: str | None = None, black_box: bool = False,
+             hidden: int | None = None) -> int:
     """Run, print the matrix; 0 if every mutant is killed (by its own property where it
     has one), 1 otherwise. ``black_box``: with the layout hidden, only report (which
     mutants black-box mode sees is a measurement, not a pass/fail)."""
     def one(name: str) -> MutantRun:
-        run = run_mutant(name, max_examples, black_box)
+        run = run_mutant(name, max_examples, black_box, hidden)
         mark = "SURVIVED" if run.survived else f"killed by {len(run.killed_by)}"
         print(f"  {name}: {mark} ({run.seconds:.1f}s)", flush=True)
         return run
@@ -115,6 +140,8 @@ def selftest(names: list[str], workers: int = 1, max_examples: int | None = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         runs = list(pool.map(one, names))
     print()
+    if hidden is not None:
+        print(f"each mutant built once at a fixed size, input = hidden = {hidden}")
     for line in kill_matrix(runs):
         print(line)
     survivors = [r.name for r in runs if r.survived]

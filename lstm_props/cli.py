@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     zoo.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
     zoo.add_argument("--black-box", action="store_true",
                      help="hide the mutants' layout: measure what black-box mode catches")
+    zoo.add_argument("--hidden", type=_positive, metavar="N",
+                     help="build each mutant once as a fixed-size model at input = hidden = N "
+                          "(a user's own size) instead of drawing small sizes")
     bench = sub.add_parser("bench", help="time the carry verification of torch.nn.LSTMCell "
                            "against its forward pass and the naive dense Jacobian")
     _scale_options(bench, default_hidden=1024)
@@ -318,7 +321,7 @@ def run_selftest(ns: argparse.Namespace) -> int:
     if unknown:
         return _usage_error(f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
                             "with no --mutant runs all of them (see lstm_props.mutants)")
-    return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box)
+    return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box, ns.hidden)
 
 
 if __name__ == "__main__":

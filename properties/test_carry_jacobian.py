@@ -7,21 +7,21 @@ h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), is not diagonal; see test_two_track.py.)
 
 from __future__ import annotations
 
-import numpy as np
 from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
+from lstm_props.probed import carry_evidence
 from lstm_props.reference import carry_derivative, lstm_step
-
-AXES = ("step", "batch row b", "coordinate k", "batch row b'", "coordinate k'")
 
 
 def _jacobians(case):
+    """Per step, the carry Jacobian's diagonal and off-diagonal evidence: the whole Jacobian
+    at small B·H, coordinate-group probes above (lstm_props.probed)."""
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-    jacs = [carry.carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
+    jacs = [carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
             for t in range(traj.steps)]
     return traj, jacs
 
@@ -29,7 +29,9 @@ def _jacobians(case):
 def test_carry_jacobian_is_diagonal(lstm):
     """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
 
-    Derivative: the implementation's own backward, one-hot cotangents, every step.
+    Derivative: the implementation's own backward, every step: one-hot cotangents up to
+    DENSE_ROWS = B·H rows; above, 2⌈log₂ BH⌉ cotangents on the coordinate groups S, where
+    every entry of w_Sᵀ ∂c_t/∂c_{t-1} outside S must be exactly 0 (lstm_props.probed).
     Failure: the carry crosses a matrix or mixes batch rows, so gradient on the carry no
     longer flows unit by unit (e.g. c mixed through a weight, h and c swapped).
     """
@@ -39,10 +41,8 @@ def test_carry_jacobian_is_diagonal(lstm):
     def prop(case):
         _, jacs = _jacobians(case)
         for t, jac in enumerate(jacs, start=1):
-            b, h = jac.shape[:2]
-            off = ~np.eye(b * h, dtype=bool).reshape(b, h, b, h)
-            check_true(~off | (jac == 0), claim="off-diagonal carry Jacobian entry is not 0",
-                       case=case, axes=AXES, offset=(t,), values=jac)
+            check_true(jac.off == 0, claim="off-diagonal carry Jacobian entry is not 0",
+                       case=case, axes=jac.off_axes, offset=(t,), values=jac.off)
 
     prop()
 
@@ -68,9 +68,7 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
             v = lstm_step(*args, lstm.variant)
             bound = tol.SAFETY * tol.carry_derivative_error(err, case.params, traj.cs[t], v,
                                                            lstm.variant, case.dtype)
-            b, h = want.shape
-            got = jac.reshape(b * h, b * h).diagonal().reshape(b, h)
-            check_close(got, want, bound, claim="carry Jacobian diagonal ≠ oracle f_t",
+            check_close(jac.diagonal, want, bound, claim="carry Jacobian diagonal ≠ oracle f_t",
                         case=case, axes=("step", "batch row", "coordinate"), offset=(t + 1,))
 
     prop()
@@ -91,7 +89,9 @@ def test_carry_jacobian_entries_in_unit_interval(lstm):
     def prop(case):
         _, jacs = _jacobians(case)
         for t, jac in enumerate(jacs, start=1):
-            check_true((jac >= 0) & (jac <= 1), claim="carry Jacobian entry outside [0, 1]",
-                       case=case, axes=AXES, offset=(t,), values=jac)
+            entries = jac.entries
+            axes = jac.off_axes if jac.dense else ("step", "batch row", "coordinate")
+            check_true((entries >= 0) & (entries <= 1), claim="carry Jacobian entry outside "
+                       "[0, 1]", case=case, axes=axes, offset=(t,), values=entries)
 
     prop()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 
 from lstm_props import carry
-from lstm_props import tolerances as tol
 from lstm_props._report import check_close
+from lstm_props.abs_jacobian import abs_step_jacobian, chain_gradient_bound
 
 
 def _run_twice(fn):
@@ -49,11 +50,15 @@ def test_forward_and_backward_are_deterministic(lstm):
         bound: np.ndarray | float = 0.0
         if not getattr(be, "deterministic", True):
             p = case.h0.shape[1]
-            jacs = [np.abs(carry.state_jacobian(cell, first.xs[t], first.hs[t], first.cs[t]))
+            layers = None if case.params is None else [case.params]
+            jacs = [abs_step_jacobian(cell, layers, lstm.variant, first, t)
                     for t in range(first.steps)]
+            if any(j is None for j in jacs):
+                pytest.skip("black-box at B·(P+H) > DENSE_STATE_ROWS on a nondeterministic "
+                            "backend: the reordering bound needs |J_t|")
             n = 4 * (p + case.c0.shape[1])
-            reorder = tol.chain_gradient_bound(np.abs(carry.pack(u_h, u_c)), jacs,
-                                               [0 * j for j in jacs], n, case.dtype)
+            reorder = chain_gradient_bound(np.abs(carry.pack(u_h, u_c)), jacs,
+                                           [0.0] * len(jacs), n, case.dtype)
             bound = 2 * reorder.reshape(case.h0.shape[0], -1)
             check_close(gc2, gc1, bound[:, p:], claim="∂/∂c_0 differs between two runs "
                         "beyond the reordering bound", case=case)

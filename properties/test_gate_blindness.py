@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 
-from lstm_props import carry
+from lstm_props import carry, probed
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
@@ -77,7 +77,8 @@ def test_hidden_output_carry_derivative(lstm):
     """∂h_t/∂c_{t-1} |carry = W_hr · diag(o_t ⊙ tanh'(c_t) ⊙ f_t)  (W_hr = I unprojected).
 
     Derivative: the implementation's backward, h_{t-1} and x_t fixed; o_t, c_t, f_t from the
-    oracle. Every other entry (other units, other batch rows) must vanish.
+    oracle. Every other entry (other units, other batch rows) must vanish. One-hot rows up
+    to DENSE_ROWS; above, probes (see _probed_hidden_carry).
     Failure: the output path reads the wrong state (h' = o ⊙ tanh(c_{t-1}), tanh missing,
     h and c swapped), or the projection is applied in the wrong place.
     """
@@ -92,12 +93,15 @@ def test_hidden_output_carry_derivative(lstm):
             args = (params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
             v = lstm_step(*args, lstm.variant)
             err = tol.step_error(*args, lstm.variant, case.dtype)
+            diag = v.o * (1 - np.tanh(v.c) ** 2) * v.f  # (B, H)
+            factor_err = tol.jacobian_factor_error(err, traj.cs[t], v.c, case.dtype)
+            if max(traj.hs[t].size, traj.cs[t].size) > probed.DENSE_ROWS:
+                _probed_hidden_carry(case, t, traj, diag, factor_err)
+                continue
             got = carry.hidden_carry_jacobian(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
             b, _, _, h = got.shape
             w_hr = np.eye(h) if params.w_hr is None else params.w_hr
-            diag = v.o * (1 - np.tanh(v.c) ** 2) * v.f  # (B, H)
             want = np.zeros_like(got)
-            factor_err = tol.jacobian_factor_error(err, traj.cs[t], v.c, case.dtype)
             bound = np.zeros_like(got)
             for row in range(b):
                 want[row, :, row, :] = w_hr * diag[row]
@@ -108,6 +112,41 @@ def test_hidden_output_carry_derivative(lstm):
                                          "coordinate k"), offset=(t + 1,))
 
     prop()
+
+
+def _probed_hidden_carry(case, t, traj, diag, factor_err):
+    """∂h_t/∂c_{t-1} |carry at large B·H without materialising it (lstm_props.probed).
+
+    Unprojected, the Jacobian is diag(o tanh'(c_t) f): coordinate-group probes prove every
+    off-diagonal entry exactly 0 and read the diagonal, held to the dense path's bound.
+    Projected (W_hr, P ≠ H), random cotangents ū (B, P): ūᵀJ = (ū W_hr) ⊙ d per batch row,
+    within Σ_p |ū_p| times the dense entry bound, the backward's P-term sum adding γ_P.
+    """
+    be, params = case.cell.backend, case.params
+    x_arr, h_arr = be.asarray(traj.xs[t]), be.asarray(traj.hs[t])
+
+    def fn(cc):
+        return (case.cell.step(x_arr, h_arr, cc)[0],)
+
+    hidden = diag.shape[1]
+    axes = ("step", "batch row", "coordinate")
+    if params.w_hr is None:
+        ev = probed.diagonal_evidence(case.cell, fn, traj.cs[t])
+        check_true(ev.off == 0, claim="off-diagonal entry of ∂h_t/∂c_{t-1} is not 0",
+                   case=case, axes=ev.off_axes, offset=(t + 1,), values=ev.off)
+        bound = tol.SAFETY * (factor_err + tol.gamma(hidden + 2, case.dtype) * np.abs(diag))
+        check_close(ev.diagonal, diag, bound, claim="∂h_t/∂c_{t-1} ≠ diag(o tanh'(c_t) f)",
+                    case=case, axes=axes, offset=(t + 1,))
+        return
+    u = np.stack([carry.probe(traj.hs[t], 131 + k, traj.cs[t]) for k in range(2)])
+    u = u.astype(be.np_dtype).astype(np.float64)
+    (got,) = be.vjp_rows(fn, (traj.cs[t],), (u,))
+    want = (u @ params.w_hr) * diag
+    n = hidden + 2 + params.w_hr.shape[0]
+    bound = tol.SAFETY * (np.abs(u) @ np.abs(params.w_hr)) * (
+        factor_err + tol.gamma(n, case.dtype) * np.abs(diag))
+    check_close(got, want, bound, claim=f"ūᵀ ∂h_t/∂c_{{t-1}} ≠ ūᵀ W_hr diag(o tanh'(c_t) f) "
+                f"at step {t + 1}", case=case, axes=("probe", "batch row", "coordinate"))
 
 
 def test_carry_slope_matches_autograd(lstm):

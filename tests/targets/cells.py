@@ -80,3 +80,52 @@ class RaisesForBatchOfThree(nn.LSTMCell):
         if x.shape[0] == 3:
             raise RuntimeError("workspace too small for batch 3")
         return super().forward(x, state)
+
+
+class PlantedCouplingCell(nn.LSTMCell):
+    """nn.LSTMCell with one off-diagonal carry entry: c_t[:, k] also reads 1e-3·c_{t-1}[:, j]
+    (k = 2, j = 5), everything else exact. A coupling a dense Jacobian shows at (k, j)."""
+
+    source, sink = 5, 2
+
+    def forward(self, x, state):
+        h_new, c_new = super().forward(x, state)
+        plant = torch.zeros_like(c_new)
+        plant[:, self.sink] = 1e-3 * state[1][:, self.source]
+        return h_new, c_new + plant
+
+
+def wide_cell() -> nn.Module:
+    """A fixed-size nn.LSTMCell at H = 96 (B·H beyond the dense Jacobian threshold)."""
+    return nn.LSTMCell(96, 96)
+
+
+def wide_mixed_units() -> nn.Module:
+    """The CarryMixedAcrossUnits mutant at a fixed H = 96."""
+    from lstm_props.mutants import CarryMixedAcrossUnits
+
+    return CarryMixedAcrossUnits(96, 96)
+
+
+def wide_projected() -> nn.Module:
+    """A fixed-size projected nn.LSTM (H = 96, P = 48): the random-probe path of
+    ∂h_t/∂c_{t-1} = W_hr diag(o tanh'(c_t) f)."""
+    return nn.LSTM(96, 96, proj_size=48)
+
+
+class WeightsSeenCell(nn.LSTMCell):
+    """nn.LSTMCell that appends weight_ih[0, 0] of every call to the file named by
+    $LSTM_PROPS_WEIGHTS_SEEN: each example writes fresh weights, so the distinct values
+    count the examples (plus the load-time smoke test)."""
+
+    def forward(self, x, state=None):
+        import os
+
+        with open(os.environ["LSTM_PROPS_WEIGHTS_SEEN"], "a") as log:
+            log.write(f"{float(self.weight_ih[0, 0].detach())!r}\n")
+        return super().forward(x, state)
+
+
+def wide_enough_cell() -> nn.Module:
+    """A fixed-size cell at H = WIDE_HIDDEN = 128: small B, T and example budget."""
+    return WeightsSeenCell(128, 128)

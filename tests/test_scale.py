@@ -1,0 +1,151 @@
+"""The properties at the target's own size: probes and oracle bounds instead of dense
+Jacobians (lstm_props.probed, lstm_props.abs_jacobian), checked against the dense path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_props import carry, probed
+from lstm_props._loading import load_target
+from lstm_props.abs_jacobian import OracleAbsBound
+from lstm_props.adapters._checked import CheckedCell
+from lstm_props.adapters._torch import TorchBackend
+from tests.conftest import TARGETS
+from tests.targets.cells import PlantedCouplingCell
+
+
+def _state(cell: CheckedCell, batch: int, seed: int = 0):
+    spec, rng = cell.spec, np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (batch, spec.input_size)).astype(np.float32).astype(np.float64)
+    h = rng.uniform(-1, 1, (batch, spec.output_size)).astype(np.float32).astype(np.float64)
+    c = rng.uniform(-2, 2, (batch, spec.hidden_size)).astype(np.float32).astype(np.float64)
+    return x, h, c
+
+
+def _cell(module: torch.nn.Module, dtype: str = "float32") -> CheckedCell:
+    from lstm_props.adapters._torch import TorchTarget
+
+    target = TorchTarget("test", lambda: module, False, dtype, "cpu")
+    return CheckedCell(target.build().layers[0], "test")
+
+
+def test_probed_diagonal_equals_the_dense_one():
+    """Forced onto the probes (dense_rows=0), a correct cell's carry Jacobian shows no
+    off-diagonal entry and the dense diagonal, up to the probe product's one rounding."""
+    torch.manual_seed(0)
+    cell = _cell(torch.nn.LSTMCell(4, 7))
+    x, h, c = _state(cell, 3)
+    dense = probed.carry_evidence(cell, x, h, c, dense_rows=10**6)
+    probes = probed.carry_evidence(cell, x, h, c, dense_rows=0)
+    assert dense.dense and not probes.dense
+    assert np.all(dense.off == 0) and np.all(probes.off == 0)
+    u = TorchBackend("float32").np_dtype(2.0**-24)
+    assert np.all(np.abs(probes.diagonal - dense.diagonal) <= u * np.abs(dense.diagonal))
+    assert not np.array_equal(dense.diagonal, np.zeros_like(dense.diagonal))
+
+
+def test_probes_find_one_planted_off_diagonal_entry():
+    """One coupling ∂c_t[b, 2]/∂c_{t-1}[b, 5] = 1e-3·f-free constant: the dense path flags
+    exactly (b, 2, b, 5), the probes exactly the columns (b, 5), every batch row b."""
+    torch.manual_seed(0)
+    cell = _cell(PlantedCouplingCell(3, 11))
+    x, h, c = _state(cell, 2)
+    dense = probed.carry_evidence(cell, x, h, c, dense_rows=10**6)
+    flagged = {tuple(int(i) for i in ix) for ix in np.argwhere(dense.off != 0)}
+    assert flagged == {(b, 2, b, 5) for b in range(2)}
+    probes = probed.carry_evidence(cell, x, h, c, dense_rows=0)
+    assert {tuple(int(i) for i in ix) for ix in np.argwhere(probes.off != 0)} == {
+        (b, 5) for b in range(2)}
+
+
+@pytest.mark.parametrize("name, variant", [
+    ("reference_standard", "standard"), ("reference_peephole", "peephole"),
+    ("reference_cifg", "cifg"), ("reference_no_forget", "no_forget"),
+    ("lstm_proj", "standard"), ("lstm_two_layer", "standard")])
+def test_oracle_bound_dominates_the_absolute_state_jacobian(name, variant):
+    """M_t ≥ |J_t| entrywise (J_t the implementation's own, float64), rmatvec is the
+    transpose of matvec, and M_t couples no batch rows, for every variant, a projection and
+    a two-layer stack."""
+    target = load_target(f"lstm_props.targets:{name}", "float64")
+    views = target.build(3, 5)
+    cell = CheckedCell(views.stack, "test")
+    layers = [v.read_layout() for v in views.layers]
+    rng = np.random.default_rng(1)
+    spec = views.stack.spec
+    xs = rng.uniform(-1, 1, (3, 2, spec.input_size))
+    traj = carry.record(cell, xs, rng.uniform(-1, 1, (2, spec.output_size)),
+                        rng.uniform(-2, 2, (2, spec.hidden_size)))
+    jac = np.abs(carry.state_jacobian(cell, traj.xs[1], traj.hs[1], traj.cs[1]))
+    bound = OracleAbsBound(layers, variant, traj.gate_xs[1], traj.hs[1], traj.cs[1],
+                           traj.hs[2])
+    eye = np.eye(jac.shape[0])
+    forward = np.stack([bound.matvec(e) for e in eye], axis=1)
+    backward = np.stack([bound.rmatvec(e) for e in eye], axis=0)
+    assert np.all(forward >= jac * (1 - 1e-12))
+    np.testing.assert_allclose(backward, forward, rtol=1e-12, atol=0)
+    rows = forward.reshape(2, jac.shape[0] // 2, 2, jac.shape[0] // 2)
+    assert np.all(rows[0, :, 1] == 0) and np.all(rows[1, :, 0] == 0)  # batch rows apart
+
+
+WIDE = ["test_carry_jacobian_is_diagonal", "test_carry_jacobian_diagonal_equals_forget_gate",
+        "test_hidden_output_carry_derivative", "test_bptt_equals_product_of_step_jacobians",
+        "test_parameter_gradients_match_finite_differences",
+        "test_open_forget_gate_gives_identity_carry"]
+
+
+def test_a_wide_fixed_size_cell_passes_on_the_probed_paths(run_properties):
+    """nn.LSTMCell(96, 96) fixed: B·H ≥ 96 > DENSE_ROWS, B·(P+H) ≤ 384 (dense state
+    Jacobian only at B = 1), so the probed and oracle-bound paths run and must pass."""
+    result = run_properties(f"{TARGETS}:wide_cell", "-k", " or ".join(WIDE),
+                            "--lstm-max-examples", "4")
+    result.assert_outcomes(passed=len(WIDE))
+
+
+def test_a_wide_fixed_size_mutant_is_killed_on_the_probed_path(run_properties):
+    """CarryMixedAcrossUnits at a fixed H = 96 is caught by the probes."""
+    result = run_properties(f"{TARGETS}:wide_mixed_units", "-k",
+                            "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*off-diagonal carry Jacobian entry is not 0*column*"])
+
+
+def test_a_wide_projected_lstm_passes_the_probed_hidden_carry(run_properties):
+    """nn.LSTM(96, 96, proj_size=48) fixed: ūᵀ ∂h_t/∂c_{t-1} against ūᵀ W_hr diag(·)."""
+    result = run_properties(f"{TARGETS}:wide_projected", "-k",
+                            "test_hidden_output_carry_derivative", "--lstm-max-examples", "3")
+    result.assert_outcomes(passed=1)
+
+
+def test_selftest_hidden_builds_each_mutant_as_a_fixed_size_model(tmp_path):
+    """`selftest --hidden N`: the mutant's factory called once at D = H = N, loaded as a
+    fixed-size target (only B and T drawn), still the mutant's class."""
+    from lstm_props._selftest import fixed_size_target
+    from lstm_props.mutants import CarryMixedAcrossUnits, SequenceOutputsReversed
+
+    for mutant, size in ((CarryMixedAcrossUnits, 12), (SequenceOutputsReversed, 9)):
+        spec = fixed_size_target(f"lstm_props.mutants:{mutant.__name__}", size, tmp_path)
+        target = load_target(spec)
+        view = target.probe().layers[0]
+        assert not target.sized
+        assert (view.spec.input_size, view.spec.hidden_size) == (size, size)
+        assert type(view.module) is mutant
+
+
+def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_path,
+                                                          monkeypatch):
+    """H ≥ WIDE_HIDDEN, fixed: WIDE_MAX_EXAMPLES examples per property (ci has 15), unless
+    --lstm-max-examples sets the count. Counted as the distinct weights the cell ran with."""
+    from lstm_props.strategies import WIDE_MAX_EXAMPLES
+
+    def examples(*extra: str) -> int:
+        seen = tmp_path / f"seen{len(extra)}.txt"
+        monkeypatch.setenv("LSTM_PROPS_WEIGHTS_SEEN", str(seen))
+        result = run_properties(f"{TARGETS}:wide_enough_cell", "-k",
+                                "test_step_values_match_reference", *extra)
+        result.assert_outcomes(passed=1)
+        return len(set(seen.read_text().split())) - 1  # the smoke test's initial weights
+
+    assert examples() == WIDE_MAX_EXAMPLES
+    assert examples("--lstm-max-examples", "4") == 4
