@@ -34,7 +34,9 @@ def run_properties(pytester: pytest.Pytester):
 
 # The whole-suite runs of other frameworks and of the correct targets take 10–90 s each;
 # started last, one of them would leave the other xdist worker idle for its whole length.
-_LONGEST = ("test_frameworks.py::", "test_onnx.py::test_ort_cells", "test_correct_targets.py::")
+_LONGEST = ("test_frameworks.py::", "test_onnx.py::test_ort_cells", "test_correct_targets.py::",
+            "test_cli.py::test_failing_property", "test_cli.py::test_selftest",
+            "test_report.py::", "test_cli.py::test_ci_profile", "test_torch_configurations.py::")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -88,8 +88,10 @@ KERAS_FLOAT64_FINDING = {
 }
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("backend", ["torch", "jax"])
+# Keras on JAX in float64 retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
+@pytest.mark.parametrize(("backend", "dtype"), [
+    ("torch", "float32"), ("torch", "float64"), ("jax", "float32"),
+    pytest.param("jax", "float64", marks=pytest.mark.nightly)])
 def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, backend, dtype):
     # find_spec, not import: importing Keras here would fix this process' Keras backend
     for package, extra in (("keras", "keras"), (backend, "jax" if backend == "jax" else "")):
