@@ -113,7 +113,10 @@ def _seed(config: pytest.Config, profile: str) -> int | None:
 
     given = config.getoption("hypothesis_seed", None)
     derandomized = settings.get_profile(profile).derandomize
-    if given is not None and derandomized:  # Hypothesis would silently ignore the seed
+    # Hypothesis would silently ignore the seed; refused only in a session that checks an
+    # LSTM, so that a user's own tests with their own seed are left as they are.
+    checks_an_lstm = config.getoption("lstm_adapter") is not None
+    if given is not None and derandomized and checks_an_lstm:
         raise pytest.UsageError(
             f"--hypothesis-seed {given}: the {profile} profile is derandomized (the same "
             "examples on every run) and ignores a seed; drop the seed, or use "

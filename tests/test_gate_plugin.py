@@ -19,6 +19,14 @@ def test_a_seed_for_a_derandomized_profile_is_refused(run_properties):
                      "--hypothesis-profile dev or thorough"]
 
 
+def test_a_seed_in_a_session_that_checks_no_lstm_is_left_alone(pytester):
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest_inprocess("--hypothesis-seed=5", "--hypothesis-profile", "ci",
+                                          "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+    result.assert_outcomes(passed=1)
+
+
 def test_an_output_path_that_is_a_directory_is_a_usage_error(run_properties, tmp_path):
     result = run_properties("torch.nn:LSTMCell", "--lstm-report", str(tmp_path))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
