@@ -338,13 +338,25 @@ class TorchCellAdapter(_TorchCellBase):
         self._write(names, params)
 
 
+def _runs_its_own_kernel(module: nn.LSTM, device: str) -> bool:
+    """Whether a layer view may call the layer's kernel alone: the module's forward is
+    nn.LSTM's own (a subclass that overrides it must be run whole), on CPU (cuDNN runs a
+    stack as one call over its flattened weights, so on CUDA the whole module runs)."""
+    return (type(module).forward is nn.LSTM.forward
+            and not isinstance(module, torch.jit.ScriptModule) and device == "cpu")
+
+
 class TorchLSTMLayer(_TorchCellBase):
     """One direction of one layer of an nn.LSTM stack, one step at a time (a length-1
     sequence, which is one step of either direction).
 
-    The other layers' states are held at a fixed context; the layer's gate input is the
-    output of layer − 1 (both directions, concatenated) in the same call, teacher-forced
-    into the oracle.
+    When the module's forward is nn.LSTM's own, the view calls the kernel that forward calls
+    (``torch._VF.lstm``) with this layer's weights alone, so a step costs one layer, not
+    the stack (a backward of nn.LSTM's CPU kernel costs about 90 ms a layer at H = 1024);
+    the view's input is then the layer's own input (the layer below's output, both
+    directions). A subclass that overrides forward is run whole: the other layers' states
+    held at a fixed context, the gate input the output of layer − 1 in the same call,
+    teacher-forced into the oracle. The stack view always runs the whole module.
     """
 
     def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int,
@@ -354,7 +366,9 @@ class TorchLSTMLayer(_TorchCellBase):
         self.dirs = 2 if module.bidirectional else 1
         self.index = layer * self.dirs + direction  # its row in h_n, c_n
         hidden, proj = module.hidden_size, module.proj_size or module.hidden_size
-        self.spec = CellSpec(module.input_size, hidden, proj)
+        self.alone = _runs_its_own_kernel(module, backend.device)
+        below = module.input_size if layer == 0 or not self.alone else self.dirs * proj
+        self.spec = CellSpec(below, hidden, proj)
         self._context: tuple[np.ndarray, np.ndarray] | None = None
 
     def _layout_names(self) -> dict[str, str]:
@@ -385,11 +399,18 @@ class TorchLSTMLayer(_TorchCellBase):
         return y, h_n, c_n
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        if self.alone:
+            # nn.LSTM.forward's own call, for one layer and direction (T = 1, time-first)
+            weights = [getattr(self.module, n) for n in self._layout_names().values()]
+            _, h_n, c_n = torch._VF.lstm(x[None], (h[None], c[None]), weights,
+                                         bool(self.module.bias), 1, 0.0, self.module.training,
+                                         False, False)
+            return h_n[0], c_n[0]
         _, h_n, c_n = self._run(x, *self._stack_states(h, c))
         return h_n[self.index], c_n[self.index]
 
     def gate_input(self, x: np.ndarray) -> np.ndarray:
-        if self.layer == 0:
+        if self.layer == 0 or self.alone:
             return x
         b = x.shape[0]
         h0 = np.zeros((b, self.spec.output_size))
