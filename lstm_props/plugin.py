@@ -238,6 +238,10 @@ def _target(config: pytest.Config) -> Any:
                 from lstm_props.adapters._black_box import BlackBoxTarget
 
                 state["target"] = BlackBoxTarget(state["target"])
+            else:
+                from lstm_props._agreement import forward_disagreement
+
+                state["disagreement"] = forward_disagreement(state["target"], _variant(config))
         except (TargetError, AdapterError) as exc:
             raise pytest.UsageError(str(exc)) from None
     return state["target"]
@@ -278,6 +282,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         state["target"].probe().layers[0], "layout_note", None)
     if note:  # the layout is not used although the parameter names suggest it
         lines.append(f"lstm_props: black-box: {note}")
+    if state.get("disagreement"):
+        lines.append(f"lstm_props: WARNING: {state['disagreement']}")
     return lines
 
 
