@@ -53,6 +53,9 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     # backward over many steps
     "carry_backward_matches_finite_differences": (SLOPE,),
     "bptt_equals_product_of_step_jacobians": (DETERMINISTIC,),
+    # h_0's gradient over T steps flows through the carry too
+    "input_backward_matches_finite_differences": (
+        "carry_backward_matches_finite_differences",),
     "parameter_gradients_match_finite_differences": (
         "carry_backward_matches_finite_differences",),
     # the carry product

@@ -67,7 +67,10 @@ class OracleAbsBound:
     """
 
     def __init__(self, layers: list[LSTMParams], variant: str, gate_x: np.ndarray,
-                 h: np.ndarray, c: np.ndarray, h_new: np.ndarray) -> None:
+                 h: np.ndarray, c: np.ndarray, h_new: np.ndarray, slack: float = 0.0) -> None:
+        """``slack`` ≥ 0 is added to every gate-derivative weight (f, the slopes, o tanh'):
+        the operator then bounds a Jacobian whose weights are each off by at most ``slack``
+        (the implementation's, built from its own rounded gate values)."""
         self.variant = variant
         self.p, self.hid = layers[0].output_size, layers[0].hidden_size
         self.batch = h.shape[0]
@@ -82,9 +85,11 @@ class OracleAbsBound:
             tau = np.tanh(v.c)
             slope_f = np.abs(c[:, ck]) * s_f + (np.abs(v.g) * s_f if variant == "cifg" else 0)
             slope_i = np.zeros_like(s_i) if variant == "cifg" else np.abs(v.g) * s_i
-            self.layers.append(_Layer(params, slope_i, slope_f, np.abs(v.i) * (1 - v.g ** 2),
-                                      np.abs(tau) * v.o * (1 - v.o), np.abs(v.f),
-                                      np.abs(v.o) * (1 - tau ** 2),
+            r = slack
+            self.layers.append(_Layer(params, slope_i + r, slope_f + r,
+                                      np.abs(v.i) * (1 - v.g ** 2) + r,
+                                      np.abs(tau) * v.o * (1 - v.o) + r, np.abs(v.f) + r,
+                                      np.abs(v.o) * (1 - tau ** 2) + r,
                                       None if variant != "peephole" or params.peephole is None
                                       else np.abs(params.peephole)))
             x = h_new[:, hk]
@@ -121,6 +126,11 @@ class OracleAbsBound:
 
     def rmatvec(self, v: np.ndarray) -> np.ndarray:
         """vᵀM for v ≥ 0 (the transpose of :meth:`matvec`, layer by layer from the top)."""
+        return self.rmatvec_with_input(v)[0]
+
+    def rmatvec_with_input(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(vᵀM, vᵀM_x) for v ≥ 0: M_x ≥ |∂(h_t, c_t)/∂x_t| bounds the step's Jacobian with
+        respect to the bottom layer's gate input, shape (B, D)."""
         v_h, v_c = self._split(v)
         out_h, out_c = np.zeros_like(v_h), np.zeros_like(v_c)
         from_above: np.ndarray | float = 0.0
@@ -143,7 +153,7 @@ class OracleAbsBound:
             out_h[:, hk] = g_z @ np.abs(p.w_hh)
             out_c[:, ck] = c_prev
             from_above = g_z @ np.abs(p.w_ih)
-        return np.concatenate([out_h, out_c], axis=1).reshape(-1)
+        return np.concatenate([out_h, out_c], axis=1).reshape(-1), from_above
 
 
 def abs_step_jacobian(cell: Any, layers: list[LSTMParams] | None, variant: str,

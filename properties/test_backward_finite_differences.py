@@ -4,9 +4,11 @@ the target's float64 twin, or in the target's own precision when it has none."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+import pytest
+from hypothesis import event, given
 
 from lstm_props import carry
+from lstm_props import own_precision as own
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close
 
@@ -87,3 +89,99 @@ def test_carry_backward_matches_finite_differences(lstm):
                     axes=("probe",))
 
     prop()
+
+
+def test_input_backward_matches_finite_differences(lstm):
+    """⟨∂L/∂h_0, w_h⟩ + Σ_t ⟨∂L/∂x_t, w_x,t⟩ from the backward = (L(p⁺) − L(p⁻))/2η for
+    L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps, p = (h_0, x_1..x_T), p^± = fl(p ± ηv),
+    w = (p⁺ − p⁻)/2η, η = u^{1/3} (h and x are O(1): an absolute step), in the target's own
+    precision, for a target without a float64 twin.
+
+    Derivative: the implementation's backward with respect to the initial hidden state and
+    every input (x on the bottom layer's view only; a deeper view's gates read the layer
+    below, so only h_0 there), through the full recurrence (h fed back).
+    Tolerance: SAFETY·(ε/η + truncation + the backward's error), lstm_props.own_precision:
+    ε, the error of one evaluation of L, from the written model (tol.step_error chained over
+    the T steps) when the layout is known, or measured by ECnoise (never below the carry
+    finite difference's black-box rounding count) in black-box mode, where an example
+    whose noise ECnoise cannot estimate is not checked (it says why); truncation by
+    Richardson over η, 2η, 4η.
+    Failure: a backward that is wrong for h_{t-1} (the gates' hidden path detached, W_hh
+    not transposed) or for x (a gate's rows dropped, a wrong scale), where no float64 run
+    could check it.
+    """
+    lstm.require(autograd=True)
+    if lstm.view().astype("float64") is not None:
+        pytest.skip(f"{lstm.target.name} has a float64 twin: its backward is checked in "
+                    "float64 (properties 9a, 11, 15); this property is for targets without")
+    checked: list[bool] = []
+
+    @given(lstm.cases(max_steps=4))
+    def prop(case):
+        cell = case.cell
+        be, dtype = cell.backend, cell.backend.dtype
+        steps = case.xs.shape[0]
+        u_h, u_c = carry.probe(case.h0, 111, case.xs), carry.probe(case.c0, 112, case.xs)
+        v_h = carry.probe(case.h0, 113, case.xs)
+        v_x = (carry.probe(case.xs, 114, case.xs) if case.layer == 0
+               else np.zeros_like(case.xs))
+        c0 = be.asarray(case.c0)
+
+        def run(h0, xs):
+            h, c = h0, c0
+            for t in range(steps):
+                h, c = cell.step(xs[t], h, c)
+            return h, c
+
+        def at(s):
+            """fl(p + s v), as float64 copies"""
+            return tuple(np.asarray(a + s * v, dtype=be.np_dtype).astype(np.float64)
+                         for a, v in ((case.h0, v_h), (case.xs, v_x)))
+
+        def states(point):
+            return tuple(be.to_numpy(a) for a in run(*(be.asarray(a) for a in point)))
+
+        def loss(point):
+            h_t, c_t = states(point)
+            return float((u_h * h_t).sum() + (u_c * c_t).sum())
+
+        def fd(step):
+            plus, minus = at(step), at(-step)
+            return ((loss(plus) - loss(minus)) / (2 * step),
+                    [(a - b) / (2 * step) for a, b in zip(plus, minus)])
+
+        def derivative(point, w):
+            g_h, g_x = be.vjp(run, point, (u_h, u_c))
+            return float((g_h * w[0]).sum() + (g_x * w[1]).sum()), g_h, g_x
+
+        eta = own.step(dtype)
+        (d1, w), (d2, _), (d4, _) = fd(eta), fd(2 * eta), fd(4 * eta)
+        got, g_h, g_x = derivative((case.h0, case.xs), w)
+        if case.params is not None:
+            traj = carry.record(cell, case.xs, case.h0, case.c0)
+            e_h, e_c, rho = own.forward_error(case.params, traj, lstm.variant, dtype)
+            noise = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
+            backward = own.backward_error(case.params, lstm.variant, traj, rho, u_h, u_c,
+                                          w[0], w[1], dtype)
+        else:
+            delta = eta * own.NOISE_SPACING
+            measured, why = own.measured_noise(lambda k: loss(at(k * delta)))
+            g_noise, g_why = own.measured_noise(
+                lambda k: derivative(at(k * delta), w)[0])
+            if measured is None or g_noise is None:
+                event(f"not checked: ECnoise found no noise level ({why or g_why})")
+                return
+            noise = max(measured, own.black_box_floor(steps, u_h, u_c,
+                                                      *states((case.h0, case.xs)), dtype))
+            uw = float((np.abs(g_h) * np.abs(w[0])).sum() + (np.abs(g_x) * np.abs(w[1])).sum())
+            backward = max(g_noise, (steps + 1) * tol.gamma(4, dtype) * uw)
+        checked.append(True)
+        bound = tol.SAFETY * (noise / eta + own.truncation(d1, d2, d4) + backward)
+        check_close(np.array([got]), np.array([d1]), bound,
+                    claim="backward ⟨∂L/∂(h_0, x), w⟩ ≠ central finite difference", case=case,
+                    axes=("probe",))
+
+    prop()
+    if not checked:
+        pytest.skip(f"{lstm.target.name}: ECnoise found no noise level in any example, so "
+                    "no finite difference could be bounded (see the Hypothesis events)")

@@ -1,4 +1,5 @@
-"""Parameter gradients against central finite differences, in float64."""
+"""Parameter gradients against central finite differences: in float64 through the target's
+float64 twin, or in the target's own precision when it has none."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 
 from lstm_props import carry
+from lstm_props import own_precision as own
 from lstm_props import tolerances as tol
 from lstm_props._composed import composed_steps
 from lstm_props._layout import LSTMParams
@@ -41,13 +43,20 @@ def test_parameter_gradients_match_finite_differences(lstm):
     Tolerance: rounding Σ|ū|E_T/η (E_T the composed-steps bound of lstm_props._composed,
     η = u^{1/3}(1 + max|θ|)), plus the truncation error by Richardson |D(η) − D(2η)|/3,
     plus the backward's own (T+1)γ_n Σ|∂L/∂θ||V|.
+    Without a float64 twin (a float32-only kernel) the same check runs in the target's own
+    precision with a per-element step: θ^± = fl(θ ± s W), W = (1 + |θ|) ⊙ V, s = u^{1/3},
+    so every weight moves by about u^{1/3}(1 + |θ_k|) (a forget bias of 20 does not make
+    a step of 0.08 for every other weight); compared: ⟨∂L/∂θ, w⟩ with w = (θ⁺ − θ⁻)/2s,
+    the direction actually taken. Tolerance: SAFETY·(Σ|ū|E_T/s + Richardson over s, 2s,
+    4s + (T+1)γ_n Σ|∂L/∂θ||w|), E_T the chained per-step bound of tol.step_error in the
+    target's dtype (lstm_props.own_precision.forward_error).
     Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
     of accumulated across time steps, a bias gradient counted once for two biases.
     """
     lstm.require(layout=True, writable=True, autograd=True)
-    wide_view = lstm.view().astype("float64")
-    if wide_view is None:
-        pytest.skip(f"{lstm.target.name} cannot run in float64 (no astype capability)")
+    if lstm.view().astype("float64") is None:
+        _own_precision(lstm)
+        return
 
     @given(lstm.cases(max_steps=4))
     def prop(case):
@@ -93,5 +102,61 @@ def test_parameter_gradients_match_finite_differences(lstm):
         check_close(np.array([got]), np.array([d1]), bound,
                     claim="parameter gradient ⟨∂L/∂θ, V⟩ ≠ central finite difference",
                     case=case, axes=("probe",))
+
+    prop()
+
+
+def _own_precision(lstm):
+    """The parameter-gradient check of a target without a float64 twin, in its own dtype."""
+
+    @given(lstm.cases(max_steps=4))
+    def prop(case):
+        cell = case.cell
+        be, dtype = cell.backend, cell.backend.dtype
+        u_h = carry.probe(case.h0, 101, case.xs)
+        u_c = carry.probe(case.c0, 102, case.xs)
+
+        def run():
+            return carry.rollout(cell, case.xs, be.asarray(case.h0), be.asarray(case.c0))[1:]
+
+        grads = cell.parameter_vjp(run, (u_h, u_c))
+        if grads is None:
+            pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
+        theta = case.params
+        direction = dataclasses.replace(theta, **{
+            k: None if getattr(theta, k) is None else
+            (1 + np.abs(getattr(theta, k))) * carry.probe(getattr(theta, k), 103 + n, case.xs)
+            for n, k in enumerate(FIELDS)})
+
+        def at(step):
+            """fl(θ + step W), exactly what the cell holds once written"""
+            return _combine(theta, direction, step).astype(be.np_dtype)
+
+        def loss(step):
+            cell.write_layout(at(step))
+            h_t, c_t = run()
+            return float((u_h * be.to_numpy(h_t)).sum() + (u_c * be.to_numpy(c_t)).sum())
+
+        def fd(step):
+            return (loss(step) - loss(-step)) / (2 * step)
+
+        s = own.step(dtype)
+        d1, d2, d4 = fd(s), fd(2 * s), fd(4 * s)
+        cell.write_layout(theta)
+        plus, minus = at(s), at(-s)
+        w = dataclasses.replace(theta, **{
+            k: None if getattr(theta, k) is None
+            else (getattr(plus, k) - getattr(minus, k)) / (2 * s) for k in FIELDS})
+        got = _dot(grads, w)
+        traj = carry.record(cell, case.xs, case.h0, case.c0)
+        e_h, e_c, _ = own.forward_error(theta, traj, lstm.variant, dtype)
+        err = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
+        steps = case.xs.shape[0]
+        n = 4 * (case.h0.shape[1] + case.c0.shape[1]) + case.xs.shape[2]
+        backward = (steps + 1) * tol.gamma(n, dtype) * _dot(grads, w, absolute=True)
+        bound = tol.SAFETY * (err / s + own.truncation(d1, d2, d4) + backward)
+        check_close(np.array([got]), np.array([d1]), bound,
+                    claim="parameter gradient ⟨∂L/∂θ, w⟩ ≠ central finite difference "
+                          "(own precision)", case=case, axes=("probe",))
 
     prop()

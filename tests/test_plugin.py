@@ -68,7 +68,7 @@ def test_a_numpy_adapter_without_autograd_runs_the_forward_only_properties(run_p
     result = run_properties(f"{example}:make_adapter")
     assert result.ret == 0
     outcomes = result.parseoutcomes()
-    assert outcomes["passed"] == 7 and outcomes["skipped"] == 27
+    assert outcomes["passed"] == 7 and outcomes["skipped"] == 28
     result.stdout.fnmatch_lines(["*test_gate_blindness.py*has no autograd backend*"])
 
 

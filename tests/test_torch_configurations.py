@@ -213,6 +213,66 @@ def test_a_wrong_backward_without_a_float64_twin_is_killed(run_properties, mutan
     assert "PropertyFailure" in out and "central finite difference" in out
 
 
+INPUT_FD = "input_backward_matches_finite_differences"
+PARAM_FD = "parameter_gradients_match_finite_differences"
+
+
+@pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
+def test_a_correct_float32_only_cell_passes_the_input_finite_differences(run_properties,
+                                                                        black_box):
+    args = ["--lstm-black-box"] if black_box else []
+    result = run_properties(f"{CONFIGS}:float32_only_lstm_cell", "-k", INPUT_FD,
+                            "--lstm-max-examples", "20", *args)
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert _passed(result) == 1  # checked, not skipped
+
+
+def test_a_correct_float32_only_cell_passes_the_own_precision_parameter_gradients(
+        run_properties):
+    result = run_properties(f"{CONFIGS}:float32_only_lstm_cell", "-k", PARAM_FD,
+                            "--lstm-max-examples", "20")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert _passed(result) == 1  # checked in float32, no longer skipped for want of a twin
+
+
+def test_a_target_with_a_float64_twin_skips_the_own_precision_property(run_properties):
+    result = run_properties("torch.nn:LSTMCell", "-k", INPUT_FD)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*has a float64 twin*"])
+
+
+@pytest.mark.parametrize("mutant", ["float32_only_hidden_gradient_detached",
+                                    "float32_only_input_gradient_drops_candidate"])
+@pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
+def test_a_wrong_hidden_or_input_backward_without_a_float64_twin_is_killed(
+        run_properties, mutant, black_box):
+    args = ["--lstm-black-box"] if black_box else []
+    result = run_properties(f"{CONFIGS}:{mutant}", "-k", INPUT_FD, *args, profile="mutants")
+    out = result.stdout.str()
+    assert result.ret == 1, out[-2000:]
+    assert "PropertyFailure" in out and "⟨∂L/∂(h_0, x), w⟩ ≠ central finite difference" in out
+
+
+def test_a_wrong_weight_gradient_without_a_float64_twin_is_killed(run_properties):
+    result = run_properties(f"{CONFIGS}:float32_only_wrong_weight_gradient", "-k", PARAM_FD,
+                            profile="mutants")
+    out = result.stdout.str()
+    assert result.ret == 1, out[-2000:]
+    assert "PropertyFailure" in out and "⟨∂L/∂θ, w⟩ ≠ central finite difference" in out
+
+
+def test_ecnoise_finds_the_level_of_uniform_noise_and_refuses_a_smooth_line():
+    from lstm_props.own_precision import ecnoise
+
+    rng = np.random.default_rng(0)
+    sigma = 1e-7
+    noisy = 1.0 + 1e-9 * np.arange(8) + rng.uniform(-1, 1, 8) * sigma * 3 ** 0.5
+    level, why = ecnoise(noisy)
+    assert why == "" and 0.25 * sigma < level < 4 * sigma
+    assert ecnoise(np.ones(8))[0] is None  # h too small: every difference is 0
+    assert "too large" in ecnoise(1.0 + 0.5 * np.arange(8))[1]
+
+
 # -- parameters the layout does not account for -----------------------------------------------
 
 def test_an_extra_gate_weight_without_a_declared_variant_is_a_one_line_target_error():

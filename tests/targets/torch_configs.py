@@ -158,3 +158,51 @@ class ScriptModuleLSTMCell(torch.jit.ScriptModule):
         i, f, g, o = z.chunk(4, 1)
         c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def float32_only_hidden_gradient_detached(input_size: int, hidden_size: int,
+                                          dtype: str = "float32"):
+    """A float32-only kernel whose i, f, g read a detached h_{t-1}: ∂c_t/∂h_{t-1} = 0 in the
+    backward (forward exact)."""
+    from lstm_props.mutants import HiddenGradientDetached
+
+    return _float32_only(HiddenGradientDetached(input_size, hidden_size), dtype)
+
+
+class _InputGradientDropsCandidate(torch.autograd.Function):
+    """x W_ihᵀ whose backward leaves the candidate gate's rows out of ∂L/∂x (a fused kernel
+    that sums three of the four gate blocks); the weight gradient is right."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return x @ w.T
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        d_i, d_f, _, d_o = grad.chunk(4, dim=-1)
+        kept = torch.cat([d_i, d_f, torch.zeros_like(d_o), d_o], dim=-1)
+        return kept @ w, grad.T @ x
+
+
+def float32_only_input_gradient_drops_candidate(input_size: int, hidden_size: int,
+                                                dtype: str = "float32"):
+    """A float32-only kernel whose ∂L/∂x misses the candidate gate's rows (forward exact)."""
+    from lstm_props.mutants._base import Mutant
+
+    class InputGradientDropsCandidate(Mutant):
+        def preact(self, x, h):
+            return (_InputGradientDropsCandidate.apply(x, self.weight_ih) + self.bias_ih
+                    + h @ self.weight_hh.T + self.bias_hh)
+
+    return _float32_only(InputGradientDropsCandidate(input_size, hidden_size), dtype)
+
+
+def float32_only_wrong_weight_gradient(input_size: int, hidden_size: int,
+                                       dtype: str = "float32"):
+    """A float32-only kernel whose ∂L/∂W_ih uses δz_i for the forget rows (state gradients
+    and forward exact)."""
+    from lstm_props.mutants import WrongGateDeltaInWeightGradient
+
+    return _float32_only(WrongGateDeltaInWeightGradient(input_size, hidden_size), dtype)
