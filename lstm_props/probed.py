@@ -57,6 +57,16 @@ OFF_AXES_DENSE = ("step", "batch row b", "coordinate k", "batch row b'", "coordi
 OFF_AXES_PROBED = ("step", "batch row b'", "coordinate k' (column of ∂c_t/∂c_{t-1})")
 
 
+def examined_steps(steps: int, rows: int) -> range:
+    """The steps of a trajectory whose Jacobian a property examines: every step while it is
+    materialised, the last step alone once it is probed. A probed step costs 2⌈log₂ n⌉
+    backward calls, and a fused kernel's backward is dear (nn.LSTM's CPU kernel: about
+    90 ms a layer at H = 1024, 9× LSTMCell's); the last step is reached through every
+    earlier call, so state a kernel keeps between calls shows there, and the values of
+    every step are still compared where a property compares them."""
+    return range(steps) if rows <= DENSE_ROWS else range(steps - 1, steps)
+
+
 def diagonal_evidence(cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.ndarray,
                       dense_rows: int | None = None) -> DiagonalEvidence:
     """Diagonal and off-diagonal evidence of J = ∂fn(c)/∂c (fn(c) shaped like c); dense up
@@ -91,4 +101,5 @@ def carry_evidence(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray,
     return diagonal_evidence(cell, lambda cc: (cell.step(x_arr, h_arr, cc)[1],), c, dense_rows)
 
 
-__all__ = ["DENSE_ROWS", "DiagonalEvidence", "carry_evidence", "diagonal_evidence"]
+__all__ = ["DENSE_ROWS", "DiagonalEvidence", "carry_evidence", "diagonal_evidence",
+           "examined_steps"]

@@ -13,25 +13,27 @@ from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
-from lstm_props.probed import carry_evidence
+from lstm_props.probed import carry_evidence, examined_steps
 from lstm_props.reference import carry_derivative, lstm_step
 
 
 def _jacobians(case):
-    """Per step, the carry Jacobian's diagonal and off-diagonal evidence: the whole Jacobian
-    at small B·H, coordinate-group probes above (lstm_props.probed)."""
+    """(t, the carry Jacobian's diagonal and off-diagonal evidence at step t + 1): the whole
+    Jacobian of every step at small B·H, coordinate-group probes of the last step above
+    (lstm_props.probed)."""
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-    jacs = [carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
-            for t in range(traj.steps)]
+    jacs = [(t, carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t]))
+            for t in examined_steps(traj.steps, case.c0.size)]
     return traj, jacs
 
 
 def test_carry_jacobian_is_diagonal(lstm):
     """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
 
-    Derivative: the implementation's own backward, every step: one-hot cotangents up to
-    DENSE_ROWS = B·H rows; above, 2⌈log₂ BH⌉ cotangents on the coordinate groups S, where
-    every entry of w_Sᵀ ∂c_t/∂c_{t-1} outside S must be exactly 0 (lstm_props.probed).
+    Derivative: the implementation's own backward: one-hot cotangents at every step up to
+    DENSE_ROWS = B·H rows; above, at the last step, 2⌈log₂ BH⌉ cotangents on the coordinate
+    groups S, where every entry of w_Sᵀ ∂c_t/∂c_{t-1} outside S must be exactly 0
+    (lstm_props.probed).
     Failure: the carry crosses a matrix or mixes batch rows, so gradient on the carry no
     longer flows unit by unit (e.g. c mixed through a weight, h and c swapped).
     """
@@ -40,9 +42,9 @@ def test_carry_jacobian_is_diagonal(lstm):
     @given(lstm.cases(max_steps=3))
     def prop(case):
         _, jacs = _jacobians(case)
-        for t, jac in enumerate(jacs, start=1):
+        for t, jac in jacs:
             check_true(jac.off == 0, claim="off-diagonal carry Jacobian entry is not 0",
-                       case=case, axes=jac.off_axes, offset=(t,), values=jac.off)
+                       case=case, axes=jac.off_axes, offset=(t + 1,), values=jac.off)
 
     prop()
 
@@ -61,7 +63,7 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     @given(lstm.cases(max_steps=3))
     def prop(case):
         traj, jacs = _jacobians(case)
-        for t, jac in enumerate(jacs):
+        for t, jac in jacs:
             args = (case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
             want = carry_derivative(*args, lstm.variant)
             err = tol.step_error(*args, lstm.variant, case.dtype)
@@ -88,10 +90,10 @@ def test_carry_jacobian_entries_in_unit_interval(lstm):
     @given(lstm.cases(max_steps=3))
     def prop(case):
         _, jacs = _jacobians(case)
-        for t, jac in enumerate(jacs, start=1):
+        for t, jac in jacs:
             entries = jac.entries
             axes = jac.off_axes if jac.dense else ("step", "batch row", "coordinate")
             check_true((entries >= 0) & (entries <= 1), claim="carry Jacobian entry outside "
-                       "[0, 1]", case=case, axes=axes, offset=(t,), values=entries)
+                       "[0, 1]", case=case, axes=axes, offset=(t + 1,), values=entries)
 
     prop()

@@ -8,7 +8,7 @@ from hypothesis import given
 from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close, check_true
-from lstm_props.probed import carry_evidence
+from lstm_props.probed import carry_evidence, examined_steps
 
 #: (B, T, D, H): a single row, a single unit, one step, wide and narrow inputs, odd sizes.
 SHAPES = [(1, 1, 1, 1), (1, 4, 3, 1), (3, 2, 1, 5), (2, 5, 7, 3), (5, 1, 2, 4), (4, 3, 5, 7)]
@@ -20,8 +20,8 @@ def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     ∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 for (b,k) ≠ (b',k'); with the layout, (h_t, c_t)
     = the reference step within tolerances.step_error. (D, H apply to sized targets.)
 
-    Derivative: the implementation's backward: one-hot rows of the carry Jacobian, or its
-    coordinate-group probes at large B·H (lstm_props.probed).
+    Derivative: the implementation's backward: one-hot rows of the carry Jacobian at every
+    step, or its coordinate-group probes at the last step at large B·H (lstm_props.probed).
     Failure: a kernel specialised for some sizes (B = 1 fast paths, H = 1 broadcasting,
     D = H assumed, batch and time axes confused when B ≠ T, vectorised tails of odd sizes).
     """
@@ -30,7 +30,7 @@ def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     @given(lstm.cases(sizes=shape))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)  # shapes checked there
-        for t in range(traj.steps):
+        for t in examined_steps(traj.steps, case.c0.size):
             jac = carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
             check_true(jac.off == 0, claim="off-diagonal carry Jacobian entry is not 0",
                        case=case, axes=jac.off_axes, offset=(t + 1,), values=jac.off)
