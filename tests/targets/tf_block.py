@@ -252,6 +252,16 @@ def _squared_forget_cell(x: Any, h: Any, c: Any, **kw: Any) -> tuple[Any, Any]:
     return h_new, c_new
 
 
+# -- the control for the clip finding: the same clipped cell in plain TF ops -----------------
+def _clip_in_plain_ops(x: Any, h: Any, c: Any, *, w: Any, b: Any, cell_clip: float,
+                       **_: Any) -> tuple[Any, Any]:
+    """LSTMBlockCell's step with cell_clip, written in differentiable TF ops (no peepholes)."""
+    zi, zci, zf, zo = tf.split(tf.matmul(tf.concat([x, h], 1), w) + b, 4, axis=1)
+    cs = tf.clip_by_value(tf.sigmoid(zf) * c + tf.sigmoid(zi) * tf.tanh(zci),
+                          -cell_clip, cell_clip)
+    return tf.sigmoid(zo) * tf.tanh(cs), cs
+
+
 # -- the factories (input_size, hidden_size, dtype), as the suite calls them -----------------
 def block_lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
     """tf.raw_ops.LSTMBlockCell, forget_bias 0, no cell clip, no peepholes."""
@@ -272,6 +282,19 @@ def block_lstm_cell_clip(input_size: int, hidden_size: int,
                          dtype: str = "float32") -> TFBlockCell:
     """tf.raw_ops.LSTMBlockCell with cell_clip = 1 (c clamped to [-1, 1]): black-box."""
     return TFBlockCell(input_size, hidden_size, cell_clip=CELL_CLIP, dtype=dtype)
+
+
+def block_lstm_clip(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
+    """tf.raw_ops.BlockLSTM, one step, cell_clip = 1, with TF 2's registered gradient."""
+    return TFBlockCell(input_size, hidden_size, kernel="BlockLSTM", cell_clip=CELL_CLIP,
+                       dtype=dtype)
+
+
+def clip_in_plain_ops(input_size: int, hidden_size: int,
+                      dtype: str = "float32") -> TFBlockCell:
+    """block_lstm_cell_clip's step in plain TF ops: the clip with its true gradient."""
+    return TFBlockCell(input_size, hidden_size, cell_clip=CELL_CLIP, dtype=dtype,
+                       cell=_clip_in_plain_ops, label="in plain TF ops")
 
 
 def block_lstm(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
