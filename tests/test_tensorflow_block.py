@@ -37,7 +37,9 @@ HIDDEN_TRACK = "one_step_vjp_splits_into_carry_and_hidden_tracks"
 
 
 def _outcomes(result: pytest.RunResult) -> dict[str, int]:
-    return result.parseoutcomes()
+    """passed / failed / skipped / error counts (not deselected, warnings)."""
+    return {k: v for k, v in result.parseoutcomes().items()
+            if k in ("passed", "failed", "skipped", "error", "errors")}
 
 
 def _random_layout(cell: tf_block.TFBlockCell, rng: np.random.Generator) -> LSTMParams:
@@ -131,18 +133,17 @@ def test_blocklstm_with_the_right_gate_order_passes_the_hidden_track_property(ru
 
 
 def test_tensorflows_cell_clip_gradient_is_killed_in_black_box_mode(run_properties):
-    result = run_properties(f"{TARGETS}:block_lstm_clip", "-k", f"{FD} or {SLOPE}",
-                            profile="mutants")
+    result = run_properties(f"{TARGETS}:block_lstm_clip", "-k", FD, profile="mutants")
     out = result.stdout.str()
     assert result.ret == 1, out[-2000:]
-    assert _outcomes(result) == {"failed": 2}
-    assert "central finite difference" in out and "secant slope" in out
+    assert _outcomes(result) == {"failed": 1}
+    assert "central finite difference" in out
 
 
 def test_the_same_clip_with_its_true_gradient_passes(run_properties):
-    """The control: clamping c is no reason to fail the two properties above; only the
-    forward-only affine-in-c property must (a clamp is not affine, and no variant says so)."""
-    result = run_properties(f"{TARGETS}:clip_in_plain_ops", "-k", f"{FD} or {SLOPE}",
-                            profile="mutants")
+    """The control: clamping c is no reason to fail the finite-difference property. (The
+    forward-only affine-in-c property fails on any clamp of c, and the secant-slope property
+    can fail where its δ crosses the clip bound: neither is a gradient check here.)"""
+    result = run_properties(f"{TARGETS}:clip_in_plain_ops", "-k", FD, profile="mutants")
     assert result.ret == 0, result.stdout.str()[-2000:]
-    assert _outcomes(result).get("passed") == 2
+    assert _outcomes(result) == {"passed": 1}
