@@ -26,9 +26,9 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="install TensorFlow: pip install tensorflow-cpu")
 
-from lstm_props._layout import LSTMParams  # noqa: E402
-from lstm_props.reference import lstm_step  # noqa: E402
-from tests.targets import tf_block  # noqa: E402
+from lstm_props._layout import LSTMParams
+from lstm_props.reference import lstm_step
+from tests.targets import tf_block
 
 TARGETS = str(Path(__file__).parent / "targets" / "tf_block.py")
 FD = "carry_backward_matches_finite_differences"

@@ -35,12 +35,12 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow.python.framework import ops as tf_ops  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import ops as tf_ops
 
-from lstm_props._layout import LSTMParams  # noqa: E402
-from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec  # noqa: E402
+from lstm_props._layout import LSTMParams
+from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
 
 KERNELS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
 #: The layout's gate k (i, f, g, o) is TF column block FROM_TF[kernel][k]; each is its own
