@@ -36,7 +36,7 @@ figcaption{font-size:12px;color:#444;max-width:460px}
 
 
 def _verdict(results: list[PropertyResult], header: dict[str, Any]) -> tuple[str, str]:
-    counts, cov = summary(results), coverage(results)
+    counts, cov = summary(results), coverage(results, header.get("mode"))
     if header.get("interrupted"):
         return "error", "INTERRUPTED: the run was stopped; these results are partial"
     if header.get("complete") is False:

@@ -177,11 +177,13 @@ MISSING = {
 }
 
 
-def coverage(results: list[PropertyResult]) -> dict[str, Any]:
+def coverage(results: list[PropertyResult], mode: str | None = None) -> dict[str, Any]:
     """How much of the suite ran against the target: {"ran", "of", "verified", "mode",
     "missing"}, counting properties (a property ran if any of its layer views or shapes
     did). ``verified`` counts the properties that called the target and passed somewhere;
-    ``missing`` the capabilities whose absence skipped properties."""
+    ``missing`` the capabilities whose absence skipped properties. ``mode``: the target's
+    own ("layout" or "black-box"), else read from the skip reasons (which a -k selection
+    of properties that need no layout cannot show)."""
     own = [r for r in results if r.calls_target]
     reasons = " ".join(r.message for r in own if r.outcome == "skipped")
 
@@ -190,7 +192,7 @@ def coverage(results: list[PropertyResult]) -> dict[str, Any]:
 
     return {"ran": count(("passed", "failed", "error", "xfailed")),
             "of": count(OUTCOMES), "verified": count(("passed",)),
-            "mode": "black-box" if "is black-box" in reasons else "layout",
+            "mode": mode or ("black-box" if "is black-box" in reasons else "layout"),
             "missing": [need for phrase, need in MISSING.items() if phrase in reasons]}
 
 
@@ -204,7 +206,8 @@ def coverage_line(cov: dict[str, Any]) -> str:
 def write_json(path: str, header: dict[str, Any], results: list[PropertyResult],
                status: dict[str, Any] | None = None) -> None:
     """``status``: {"complete", "interrupted", "exit_status"} of the run (see the schema)."""
-    doc = {"schema": SCHEMA, **header, **(status or {}), "coverage": coverage(results),
+    doc = {"schema": SCHEMA, **header, **(status or {}),
+           "coverage": coverage(results, header.get("mode")),
            "results": [asdict(r) for r in results], "summary": summary(results)}
     Path(path).write_text(json.dumps(doc, indent=2) + "\n")
 

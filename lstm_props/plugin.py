@@ -438,7 +438,16 @@ def _header(config: pytest.Config) -> dict[str, Any]:
     state = config.stash[_STATE]
     return {"target": state["target_name"], "variant": _variant(config),
             "device": config.getoption("lstm_device"), "dtype": config.getoption("lstm_dtype"),
-            "seed": state["seed"], "profile": state["profile"]}
+            "seed": state["seed"], "profile": state["profile"], "mode": _mode(state)}
+
+
+def _mode(state: dict[str, Any]) -> str | None:
+    """The target's own mode; None where this process has not loaded it (an xdist
+    controller), and the skip reasons tell."""
+    target = state.get("target")
+    if target is None:
+        return None
+    return "black-box" if target.probe().layers[0].read_layout() is None else "layout"
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -452,7 +461,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for line in table(results):
             terminalreporter.write_line(line)
     if state["explicit"] and results and not error:
-        cov = coverage(results)
+        cov = coverage(results, _mode(state))
         line = f"lstm_props: {coverage_line(cov)}"
         if cov["verified"] == 0 and not any(r.outcome in ("failed", "error")
                                             for r in results):

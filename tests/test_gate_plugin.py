@@ -63,3 +63,17 @@ def test_a_result_file_that_cannot_be_written_is_not_a_silent_pass(run_propertie
                             "--lstm-max-examples", "2", "--lstm-json", str(tmp_path / "r.json"))
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     assert "could not write it: [Errno 28] No space left on device" in result.stdout.str()
+
+
+def test_the_mode_is_the_targets_own_even_when_k_selects_no_layout_property(run_properties,
+                                                                             tmp_path):
+    """A black-box cell checked with -k on a property that needs no layout: no skip reason
+    says "black-box", yet the run must not call itself a layout-mode check."""
+    cells = str(Path(__file__).parent / "targets" / "cells.py")
+    out = tmp_path / "r.json"
+    result = run_properties(f"{cells}:FusedIFOGCell", "-k", "carry_backward",
+                            "--lstm-max-examples", "2", "--lstm-json", str(out))
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert "(black-box mode)" in result.stdout.str()
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == doc["coverage"]["mode"] == "black-box"
