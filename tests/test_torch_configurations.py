@@ -190,13 +190,16 @@ def test_a_quantized_kernel_has_no_float64_twin():
 
 
 FD = "carry_backward_matches_finite_differences"
+INPUT_FD = "input_backward_matches_finite_differences"
+PARAM_FD = "parameter_gradients_match_finite_differences"
 
 
+@pytest.mark.parametrize("prop", [FD, INPUT_FD])
 @pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
 def test_a_correct_float32_only_cell_gets_finite_differences_and_passes(run_properties,
-                                                                       black_box):
+                                                                       black_box, prop):
     args = ["--lstm-black-box"] if black_box else []
-    result = run_properties(f"{CONFIGS}:float32_only_lstm_cell", "-k", FD,
+    result = run_properties(f"{CONFIGS}:float32_only_lstm_cell", "-k", prop,
                             "--lstm-max-examples", "20", *args)
     assert result.ret == 0, result.stdout.str()[-2000:]
     assert _passed(result) == 1  # checked, not skipped for want of a float64 twin
@@ -211,20 +214,6 @@ def test_a_wrong_backward_without_a_float64_twin_is_killed(run_properties, mutan
     out = result.stdout.str()
     assert result.ret == 1, out[-2000:]
     assert "PropertyFailure" in out and "central finite difference" in out
-
-
-INPUT_FD = "input_backward_matches_finite_differences"
-PARAM_FD = "parameter_gradients_match_finite_differences"
-
-
-@pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
-def test_a_correct_float32_only_cell_passes_the_input_finite_differences(run_properties,
-                                                                        black_box):
-    args = ["--lstm-black-box"] if black_box else []
-    result = run_properties(f"{CONFIGS}:float32_only_lstm_cell", "-k", INPUT_FD,
-                            "--lstm-max-examples", "20", *args)
-    assert result.ret == 0, result.stdout.str()[-2000:]
-    assert _passed(result) == 1  # checked, not skipped
 
 
 def test_a_correct_float32_only_cell_passes_the_own_precision_parameter_gradients(
