@@ -33,6 +33,14 @@ def _dot(a: LSTMParams, b: LSTMParams, absolute: bool = False) -> float:
     return total
 
 
+def _backward_rounding(case, grads: LSTMParams, direction: LSTMParams, dtype: str) -> float:
+    """(T + 1)γ_n Σ|∂L/∂θ||direction|: the backward's own rounding over T steps, each
+    parameter gradient a sum of n = 4(P + H) + D products a step."""
+    n = 4 * (case.h0.shape[1] + case.c0.shape[1]) + case.xs.shape[2]
+    steps = case.xs.shape[0]
+    return (steps + 1) * tol.gamma(n, dtype) * _dot(grads, direction, absolute=True)
+
+
 def test_parameter_gradients_match_finite_differences(lstm):
     """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps and a random direction V in every
@@ -96,8 +104,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
         steps = case.xs.shape[0]
         err = float((np.abs(u_h) * composed.h_bound(steps)).sum()
                     + (np.abs(u_c) * composed.c_bound(steps)).sum())
-        n = 4 * (case.h0.shape[1] + case.c0.shape[1]) + case.xs.shape[2]
-        backward = (steps + 1) * tol.gamma(n, "float64") * _dot(grads, v, absolute=True)
+        backward = _backward_rounding(case, grads, v, "float64")
         bound = tol.SAFETY * (err / eta + abs(d1 - d2) / 3 + backward)
         check_close(np.array([got]), np.array([d1]), bound,
                     claim="parameter gradient ⟨∂L/∂θ, V⟩ ≠ central finite difference",
@@ -151,9 +158,7 @@ def _own_precision(lstm):
         traj = carry.record(cell, case.xs, case.h0, case.c0)
         e_h, e_c, _ = own.forward_error(theta, traj, lstm.variant, dtype)
         err = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
-        steps = case.xs.shape[0]
-        n = 4 * (case.h0.shape[1] + case.c0.shape[1]) + case.xs.shape[2]
-        backward = (steps + 1) * tol.gamma(n, dtype) * _dot(grads, w, absolute=True)
+        backward = _backward_rounding(case, grads, w, dtype)
         bound = tol.SAFETY * (err / s + own.truncation(d1, d2, d4) + backward)
         check_close(np.array([got]), np.array([d1]), bound,
                     claim="parameter gradient ⟨∂L/∂θ, w⟩ ≠ central finite difference "

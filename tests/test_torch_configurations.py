@@ -73,14 +73,6 @@ def test_parameter_gradients_of_a_frozen_cell_equal_the_trainable_ones_and_it_st
     assert not any(p.requires_grad for p in frozen.parameters())
 
 
-def test_frozen_cell_passes_the_parameter_gradient_property(run_properties):
-    result = run_properties("lstm_props.targets:lstm_cell_frozen", "-k",
-                            "parameter_gradients_match_finite_differences",
-                            "--lstm-max-examples", "5")
-    assert result.ret == 0, result.stdout.str()[-2000:]
-    assert _passed(result) == 1
-
-
 # -- torch.jit.script -------------------------------------------------------------------------
 
 def test_float64_twin_of_a_scripted_cell_that_ran_gives_the_eager_float64_gradients():
@@ -101,10 +93,13 @@ def test_float64_twin_of_a_scripted_cell_that_ran_gives_the_eager_float64_gradie
         assert np.array_equal(getattr(grads[0], field), getattr(grads[1], field)), field
 
 
-def test_scripted_cell_passes_the_parameter_gradient_property(run_properties):
-    result = run_properties("lstm_props.targets:lstm_cell_scripted", "-k",
+@pytest.mark.parametrize(("target", "examples"), [("lstm_cell_frozen", "5"),
+                                                  ("lstm_cell_scripted", "10")])
+def test_frozen_and_scripted_cells_pass_the_parameter_gradient_property(run_properties,
+                                                                        target, examples):
+    result = run_properties(f"lstm_props.targets:{target}", "-k",
                             "parameter_gradients_match_finite_differences",
-                            "--lstm-max-examples", "10")
+                            "--lstm-max-examples", examples)
     assert result.ret == 0, result.stdout.str()[-2000:]
     assert _passed(result) == 1
 
