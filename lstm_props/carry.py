@@ -13,6 +13,8 @@ oracle's gates come from :mod:`lstm_props.reference`, evaluated on the recorded 
 from __future__ import annotations
 
 import zlib
+from itertools import combinations, islice
+from math import comb
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,18 +143,27 @@ def teacher_forced_states(cell: Any, traj: Trajectory, c0: np.ndarray,
 
 
 def coordinate_groups(n: int) -> list[np.ndarray]:
-    """Index sets S_1, S_1ᶜ, S_2, S_2ᶜ, ... over range(n) (S_b: the indices whose bit b is 1).
+    """Index sets S_1, ..., S_m over range(n) such that for any two distinct indices j ≠ k
+    some set holds j and not k, with m ≈ log₂ n + ½ log₂ log₂ n (14 sets at n = 2048).
 
-    Any two distinct indices j ≠ k are split by some bit, so one of these sets holds j and not
-    k: perturbing each set in turn and finding every coordinate outside it bitwise unchanged
-    proves the map has no off-diagonal dependence, with 2⌈log₂ n⌉ evaluations instead of n.
+    Index i gets the i-th m-bit codeword of weight ⌊m/2⌋ and S_b = {i : bit b of i's
+    codeword is 1}, m the least length with C(m, ⌊m/2⌋) ≥ n. Two distinct codewords of one
+    weight are never nested (a Sperner family), so j's codeword has a 1 where k's has a 0:
+    perturbing each set in turn and finding every coordinate outside it bitwise unchanged
+    proves the map has no off-diagonal dependence, with m evaluations instead of n (the
+    plain bit sets and their complements need 2⌈log₂ n⌉: 22 at n = 2048). Every index lies
+    in ⌊m/2⌋ ≥ 1 sets.
     """
     index = np.arange(n)
-    groups = []
-    for bit in range(max(1, int(np.ceil(np.log2(max(n, 2)))))):
-        members = (index >> bit) & 1 == 1
-        groups += [index[members], index[~members]]
-    return [g for g in groups if 0 < len(g) < n] or [index]
+    if n < 2:
+        return [index]
+    m = 2
+    while comb(m, m // 2) < n:
+        m += 1
+    codewords = np.zeros((n, m), dtype=bool)
+    for i, ones in enumerate(islice(combinations(range(m), m // 2), n)):
+        codewords[i, list(ones)] = True
+    return [index[codewords[:, b]] for b in range(m)]
 
 
 def teacher_forced_vjp(cell: Any, traj: Trajectory, u: np.ndarray) -> np.ndarray:

@@ -2,20 +2,21 @@
 
 The small-size properties materialise ∂c_t/∂c_{t-1} with one-hot cotangents, n = B·H rows
 and (B·H)² entries: right at H ≤ 7, hopeless at a user's H = 1024. For a map claimed to be
-coordinatewise (J diagonal) the same two claims follow from 2⌈log₂ n⌉ cotangents:
+coordinatewise (J diagonal) the same two claims follow from m ≈ log₂ n cotangents (the
+sets of :func:`carry.coordinate_groups`, 14 at n = 2048):
 
 * the cotangent w_S (random weights w on the index set S of :func:`carry.coordinate_groups`,
   0 elsewhere) gives g = w_Sᵀ J with g_k = Σ_{j ∈ S} w_j J[j, k]. Every entry outside S must
   be exactly 0, bitwise: a backward through an elementwise graph never adds anything there.
-  Any two indices j ≠ k are split by some bit, so each off-diagonal entry J[j, k] shows in
-  some g_k with k ∉ S, weighted by a generic w_j (random magnitudes, so entries of a coupled
-  map do not cancel, as ±1 indicator weights could for a symmetric coupling);
+  For any two indices j ≠ k some set holds j and not k, so each off-diagonal entry J[j, k]
+  shows in some g_k with k ∉ S, weighted by a generic w_j (random magnitudes, so entries of
+  a coupled map do not cancel, as ±1 indicator weights could for a symmetric coupling);
 * once every off-set entry is 0 the on-set entries are g_k = fl(w_k J[k, k]): the diagonal,
   up to the one rounding of a probe's product, which the error model already allows a VJP.
 
 Up to ``DENSE_ROWS`` rows the dense Jacobian is cheap and kept (its messages name both
 coordinates of an off-diagonal entry); above it, memory is O(n log n) and the backward runs
-2⌈log₂ n⌉ rows of elementwise work.
+m rows of elementwise work.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ OFF_AXES_PROBED = ("step", "batch row b'", "coordinate k' (column of ∂c_t/∂c
 
 def examined_steps(steps: int, rows: int) -> range:
     """The steps of a trajectory whose Jacobian a property examines: every step while it is
-    materialised, the last step alone once it is probed. A probed step costs 2⌈log₂ n⌉
+    materialised, the last step alone once it is probed. A probed step costs m ≈ log₂ n
     backward calls, and a fused kernel's backward is dear (nn.LSTM's CPU kernel: about
     90 ms a layer at H = 1024, 9× LSTMCell's); the last step is reached through every
     earlier call, so state a kernel keeps between calls shows there, and the values of
@@ -88,7 +89,7 @@ def diagonal_evidence(cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.nda
     (grads,) = cell.backend.vjp_rows(fn_of_c, (c,), (rows.reshape(len(groups), *c.shape),))
     grads = grads.reshape(len(groups), n)
     off = np.abs(np.where(member, 0.0, grads)).max(axis=0)
-    first = member.argmax(axis=0)  # every index lies in some set: a set or its complement
+    first = member.argmax(axis=0)  # every index lies in some set
     diagonal = (grads[first, np.arange(n)] / weights).reshape(c.shape)
     return DiagonalEvidence(diagonal, off.reshape(c.shape), diagonal, False)
 

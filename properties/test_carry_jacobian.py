@@ -31,7 +31,7 @@ def test_carry_jacobian_is_diagonal(lstm):
     """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
 
     Derivative: the implementation's own backward: one-hot cotangents at every step up to
-    DENSE_ROWS = B·H rows; above, at the last step, 2⌈log₂ BH⌉ cotangents on the coordinate
+    DENSE_ROWS = B·H rows; above, at the last step, m ≈ log₂ BH cotangents on the coordinate
     groups S, where every entry of w_Sᵀ ∂c_t/∂c_{t-1} outside S must be exactly 0
     (lstm_props.probed).
     Failure: the carry crosses a matrix or mixes batch rows, so gradient on the carry no

@@ -184,7 +184,7 @@ def test_carry_map_is_coordinatewise(lstm):
     holds for finite δ, not only infinitesimally (forward evaluations only, no oracle).
 
     Derivative: none; the forward's own finite differences, x_t and h_{t-1} held fixed. The
-    sets S split every pair of coordinates (carry.coordinate_groups), so 2⌈log₂ BH⌉
+    sets S split every pair of coordinates (carry.coordinate_groups), so m ≈ log₂ BH
     evaluations see every off-diagonal entry.
     Tolerance: none. With x_t and h_{t-1} unchanged the gates are bitwise the same, and
     c_t[b,k] = f c_{t-1}[b,k] + i g reads no other coordinate of c_{t-1} (peepholes too read

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lstm_props import carry, probed
 from lstm_props._loading import load_target
@@ -29,6 +31,20 @@ def _cell(module: torch.nn.Module, dtype: str = "float32") -> CheckedCell:
 
     target = TorchTarget("test", lambda: module, False, dtype, "cpu")
     return CheckedCell(target.build().layers[0], "test")
+
+
+@given(st.integers(1, 300))
+def test_coordinate_groups_split_every_ordered_pair(n):
+    """For all j ≠ k some set holds j and not k (what the exactness argument needs), every
+    index is in some set, and m ≤ 2⌈log₂ n⌉ sets (the bit sets and their complements)."""
+    groups = carry.coordinate_groups(n)
+    member = np.zeros((len(groups), n), dtype=bool)
+    for r, group in enumerate(groups):
+        member[r, group] = True
+    assert member.any(axis=0).all()
+    splits = (member[:, :, None] & ~member[:, None, :]).any(axis=0)
+    assert (splits | np.eye(n, dtype=bool)).all()
+    assert len(groups) <= max(1, 2 * int(np.ceil(np.log2(max(n, 2)))))
 
 
 def test_probed_diagonal_equals_the_dense_one():

@@ -57,7 +57,9 @@ class TorchBackend(Backend):
         return torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
 
     def to_numpy(self, a: Any) -> np.ndarray:
-        return a.detach().to("cpu", torch.float64).numpy().copy()
+        # copy=True: a fresh float64 tensor whose memory NumPy may keep (one copy of a
+        # 16 MB weight at H = 1024, not two), never the caller's tensor itself.
+        return a.detach().to("cpu", torch.float64, copy=True).numpy()
 
     def vjp(
         self,
