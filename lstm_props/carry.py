@@ -13,9 +13,9 @@ oracle's gates come from :mod:`lstm_props.reference`, evaluated on the recorded 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from itertools import combinations, islice
 from math import comb
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
