@@ -5,7 +5,7 @@
                                       [--log PATH [--resume]] [--summary]
 
 Each (target, dtype, seed) is one pytest process running the properties (200 examples per
-property with the thorough profile) with ``--hypothesis-seed`` fixed, so any failure
+property with the thorough profile) with ``--lstm-seed`` fixed, so any failure
 reproduces exactly. A correct target must never fail: every failed or errored property
 here is a false alarm, and the script exits 1 and prints its reproduce command.
 
@@ -146,8 +146,8 @@ def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "",
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", *paths, "-q", "-p",
              "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
-             "--lstm-dtype", dtype, "--hypothesis-profile", profile,
-             f"--hypothesis-seed={seed}", "--lstm-json", str(out),
+             "--lstm-dtype", dtype, "--lstm-profile", profile,
+             f"--lstm-seed={seed}", "--lstm-json", str(out),
              *(["-k", only] if only else [])],
             capture_output=True, text=True, cwd=tmp, env={**os.environ, "OMP_NUM_THREADS": "1"})
         seconds = time.perf_counter() - start

@@ -78,7 +78,7 @@ def caught(family: str, prop: str, dtype: str, eps: float, max_examples: int) ->
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main([str(properties_dir()), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                      "--lstm-adapter", f"{HERE}:{family}", "--lstm-dtype", dtype,
-                     "--hypothesis-profile", "mutants", "--lstm-max-examples",
+                     "--lstm-profile", "mutants", "--lstm-max-examples",
                      str(max_examples), "-k", prop], plugins=[collector])
     return collector.failed
 

@@ -30,6 +30,8 @@ class MutantRun:
     target: str
     outcomes: dict[str, str]  # property (no layer) -> worst outcome over its layers
     seconds: float
+    #: Why the run gave no results (it died, or wrote no JSON): neither killed nor survived.
+    broken: str = ""
 
     @property
     def killed_by(self) -> list[str]:
@@ -37,7 +39,7 @@ class MutantRun:
 
     @property
     def survived(self) -> bool:
-        return not self.killed_by
+        return not self.broken and not self.killed_by
 
 
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 3, "error": 2}
@@ -75,17 +77,19 @@ def run_mutant(name: str, max_examples: int | None = None,
         out = Path(tmp) / "r.json"
         args = [sys.executable, "-m", "pytest", str(properties_dir()), "-q",
                 "-p", "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
-                "--hypothesis-profile", "mutants", "--lstm-json", str(out)]
+                "--lstm-profile", "mutants", "--lstm-json", str(out)]
         if max_examples:
             args += ["--lstm-max-examples", str(max_examples)]
         if black_box:
             args.append("--lstm-black-box")
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp)
+        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp)
         try:
             doc = json.loads(out.read_text())
         except (OSError, ValueError):
-            return MutantRun(name, target, {"(the run itself)": "error"}, 0.0)
+            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
+            return MutantRun(name, target, {}, 0.0,
+                             f"exit {done.returncode}, no results: {last[-1][:200]}")
     outcomes: dict[str, str] = {}
     seconds = 0.0
     for r in doc["results"]:
@@ -116,7 +120,7 @@ def kill_matrix(runs: list[MutantRun]) -> list[str]:
             current = group
         cells = "".join(f"{MARKS.get(r.outcomes.get(p, ''), '-'):>4}" for p in props)
         intended = KILLS.get(r.name, "").removeprefix("test_")
-        verdict = ("SURVIVED" if r.survived else
+        verdict = ("COULD NOT RUN" if r.broken else "SURVIVED" if r.survived else
                    "yes" if intended in r.killed_by else
                    f"no ({intended})" if intended else "")
         lines.append(f"{r.name.ljust(width)}{cells}  {verdict}")
@@ -133,7 +137,8 @@ def selftest(names: list[str], workers: int = 1, max_examples: int | None = None
     mutants black-box mode sees is a measurement, not a pass/fail)."""
     def one(name: str) -> MutantRun:
         run = run_mutant(name, max_examples, black_box, hidden)
-        mark = "SURVIVED" if run.survived else f"killed by {len(run.killed_by)}"
+        mark = ("COULD NOT RUN: " + run.broken if run.broken else
+                "SURVIVED" if run.survived else f"killed by {len(run.killed_by)}")
         print(f"  {name}: {mark} ({run.seconds:.1f}s)", flush=True)
         return run
 
@@ -145,17 +150,20 @@ def selftest(names: list[str], workers: int = 1, max_examples: int | None = None
     for line in kill_matrix(runs):
         print(line)
     survivors = [r.name for r in runs if r.survived]
+    broken = [r.name for r in runs if r.broken]
     missed = [] if black_box else [
-        r.name for r in runs if not r.survived and r.name in KILLS
+        r.name for r in runs if r.killed_by and r.name in KILLS
         and KILLS[r.name].removeprefix("test_") not in r.killed_by]
-    print(f"\n{len(runs) - len(survivors)} of {len(runs)} mutants killed"
+    print(f"\n{sum(bool(r.killed_by) for r in runs)} of {len(runs)} mutants killed"
           + (f"; survived: {', '.join(survivors)}" if survivors else "")
+          + (f"; could not run: {', '.join(broken)}" if broken else "")
           + (f"; not killed by their own property: {', '.join(missed)}" if missed else ""))
     if json_path:
         Path(json_path).write_text(json.dumps(
             {"schema": "lstm_props.selftest/1", "properties": _legend(),
              "mutants": [{"name": r.name, "target": r.target, "outcomes": r.outcomes,
-                          "killed_by": r.killed_by} for r in runs]}, indent=2) + "\n")
+                          "killed_by": r.killed_by, "broken": r.broken} for r in runs]},
+            indent=2) + "\n")
     if black_box:
-        return 0
-    return 1 if survivors or missed else 0
+        return 1 if broken else 0
+    return 1 if survivors or missed or broken else 0

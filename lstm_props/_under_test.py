@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 
+from lstm_props._profiles import PropertySettings, profile_settings
 from lstm_props.adapters._checked import CheckedCell
 from lstm_props.adapters._protocol import Target
 from lstm_props.strategies import LSTMCase, lstm_cases
@@ -23,6 +25,13 @@ class LSTMUnderTest:
     variant: str
     dtype: str
     device: str
+    settings: PropertySettings = field(
+        default_factory=lambda: PropertySettings(profile_settings("ci")))
+
+    def given(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        """``hypothesis.given`` under this run's profile and seed (the property's inner
+        test carries them itself, so no other test of the session is touched)."""
+        return self.settings.given(*args, **kwargs)
 
     def view(self) -> CheckedCell:
         """This layer's view, guarded: a capability call that raises (astype, read_layout)

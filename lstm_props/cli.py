@@ -21,10 +21,11 @@ import tempfile
 from pathlib import Path
 
 from lstm_props._layout import VARIANTS
+from lstm_props._profiles import USER_PROFILES
 from lstm_props._results import properties_dir, property_claims
 from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
 
-PROFILES = ("ci", "dev", "thorough")
+PROFILES = USER_PROFILES
 EPILOG = ("exit codes: 0 all applicable properties passed; 1 a property failed; "
           "2 usage error, unloadable target, adapter fault, suite error, interrupted or died; "
           "3 nothing verified (every property that calls the target was skipped)")
@@ -132,9 +133,9 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
     args = [str(properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
-            "--hypothesis-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
+            "--lstm-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
     for flag, value in (("--lstm-variant", ns.variant), ("--lstm-max-examples", ns.max_examples),
-                        ("--hypothesis-seed", ns.seed), ("--junitxml", ns.junitxml),
+                        ("--lstm-seed", ns.seed), ("--junitxml", ns.junitxml),
                         ("--lstm-report", ns.report), ("--lstm-timeout", ns.timeout),
                         ("--lstm-xfail", ns.xfail)):
         if value is not None:

@@ -1,23 +1,32 @@
 """The pytest plugin: ``pytest properties --lstm-adapter TARGET`` (options grouped, prefixed).
 
 It resolves the target once per session, parametrizes the properties over the target's
-layers, prints the run's identity in the report header, registers the Hypothesis profiles
-(ci, dev, thorough) and appends the exact reproduce command to every failure.
+layers, prints the run's identity in the report header and appends the exact reproduce
+command to every failure.
+
+Installed, it is loaded by every pytest session of the environment, so it changes nothing
+in a session that checks no LSTM: no Hypothesis settings, profiles or seed (the property
+tests carry their own, lstm_props._profiles), no torch threads outside a property, no
+header line. Every hook below acts on the property tests alone or on ``--lstm-*`` options.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shlex
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 
 from lstm_props._errors import AdapterError, TargetError
 from lstm_props._faults import ADAPTER_PREFIX, FAILED, SUITE_PREFIX, classify, one_line
 from lstm_props._layout import VARIANTS
+from lstm_props._profiles import PROFILES, USER_PROFILES, PropertySettings, profile_settings
 from lstm_props._results import (
     CALLS_TARGET,
     COUNTEREXAMPLE_SECTION,
@@ -41,18 +50,6 @@ DEFAULT_TARGET = "torch.nn:LSTMCell"
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 
-_COMMON = {"deadline": None, "print_blob": True,
-           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                                     HealthCheck.large_base_example]}
-settings.register_profile("ci", derandomize=True, max_examples=15, database=None, **_COMMON)
-# derandomize=False is explicit: unset fields fall back to Hypothesis' default profile, which
-# is its own derandomized "ci" profile whenever a CI variable is set.
-settings.register_profile("dev", max_examples=15, derandomize=False, **_COMMON)
-settings.register_profile("thorough", max_examples=200, derandomize=False, **_COMMON)
-# For the mutant zoo: is the mutant killed? Shrinking it to a minimal case is not the question.
-settings.register_profile("mutants", derandomize=True, max_examples=30, database=None,
-                          phases=[Phase.explicit, Phase.generate], **_COMMON)
-
 _STATE = pytest.StashKey[dict]()
 
 
@@ -71,6 +68,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lstm-black-box", dest="lstm_black_box", action="store_true",
                     help="hide the target's parameter layout: run only what black-box mode "
                          "can (to measure it on a target whose layout is known)")
+    group.addoption("--lstm-profile", dest="lstm_profile", default=None,
+                    choices=list(PROFILES), metavar="{" + ",".join(USER_PROFILES) + "}",
+                    help="how the properties draw examples: ci 15 derandomized, dev 15 "
+                         "random, thorough 200 random (default ci when $CI is set, else dev); "
+                         "the property tests' own, never the session's Hypothesis profile")
+    group.addoption("--lstm-seed", dest="lstm_seed", default=None, type=int, metavar="N",
+                    help="replay a random (dev, thorough) run: the header prints its seed")
     group.addoption("--lstm-max-examples", dest="lstm_max_examples", default=None, type=int,
                     metavar="N", help="examples per property (overrides the profile's)")
     group.addoption("--lstm-xfail", dest="lstm_xfail", default=None, metavar="FILE",
@@ -89,46 +93,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _profile(config: pytest.Config) -> str:
-    chosen = config.getoption("hypothesis_profile", None)
-    if chosen:
-        return chosen
-    name = "ci" if os.environ.get("CI") else "dev"
-    settings.load_profile(name)
-    return name
-
-
-def _apply_max_examples(config: pytest.Config, profile: str) -> None:
-    n = config.getoption("lstm_max_examples")
-    if n is None:
-        return
-    if n < 1:
-        raise pytest.UsageError(f"--lstm-max-examples {n}: give a positive number, e.g. 25")
-    settings.register_profile(f"{profile}+{n}", settings.get_profile(profile), max_examples=n)
-    settings.load_profile(f"{profile}+{n}")
+    return config.getoption("lstm_profile") or ("ci" if os.environ.get("CI") else "dev")
 
 
 def _seed(config: pytest.Config, profile: str) -> int | None:
-    """One seed for the whole session (shared with xdist workers), so failures reproduce."""
-    import hypothesis.core
-
-    given = config.getoption("hypothesis_seed", None)
-    derandomized = settings.get_profile(profile).derandomize
-    # Hypothesis would silently ignore the seed; refused only in a session that checks an
-    # LSTM, so that a user's own tests with their own seed are left as they are.
-    checks_an_lstm = config.getoption("lstm_adapter") is not None
-    if given is not None and derandomized and checks_an_lstm:
+    """One seed for the whole session (shared with xdist workers), so failures reproduce;
+    applied to the property tests alone (PropertySettings.given)."""
+    given = config.getoption("lstm_seed")
+    derandomized = PROFILES[profile].get("derandomize", False)
+    if given is not None and derandomized:
         raise pytest.UsageError(
-            f"--hypothesis-seed {given}: the {profile} profile is derandomized (the same "
-            "examples on every run) and ignores a seed; drop the seed, or use "
-            "--hypothesis-profile dev or thorough")
+            f"--lstm-seed {given}: the {profile} profile is derandomized (the same examples "
+            "on every run), so a seed would change what it promises; drop the seed, or use "
+            "--lstm-profile dev or thorough")
     if given is not None:
-        return int(given) if str(given).isdigit() else given
+        return given
     if derandomized:
         return None
     workerinput = getattr(config, "workerinput", None)
-    seed = workerinput["lstm_seed"] if workerinput else secrets.randbelow(2**32)
-    hypothesis.core.global_force_seed = seed
-    return seed
+    return workerinput["lstm_seed"] if workerinput else secrets.randbelow(2**32)
+
+
+def _checks_an_lstm(config: pytest.Config) -> bool:
+    """Whether this session runs the property library: a target was named, or the
+    properties were asked for by path or by --pyargs. Only then does the header speak."""
+    if config.getoption("lstm_adapter") is not None:
+        return True
+    library = properties_dir().resolve()
+    for arg in config.args:
+        name = str(arg).split("::")[0]
+        if name.startswith("lstm_props.properties"):
+            return True
+        path = Path(config.invocation_params.dir, name).resolve()
+        if path == library or library in path.parents or path in library.parents:
+            return True
+    return False
 
 
 @pytest.hookimpl(trylast=True)
@@ -136,7 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "lstm_stack: the property checks the whole stack, not one layer view")
     profile = _profile(config)
-    _apply_max_examples(config, profile)
+    n = config.getoption("lstm_max_examples")
+    if n is not None and n < 1:
+        raise pytest.UsageError(f"--lstm-max-examples {n}: give a positive number, e.g. 25")
     if not 0 <= config.getoption("lstm_timeout") < float("inf"):  # nan, inf, negative
         raise pytest.UsageError(f"--lstm-timeout {config.getoption('lstm_timeout'):g}: give "
                                 "seconds per property, e.g. 600, or 0 for no limit")
@@ -154,7 +155,6 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("lstm_xfail") else set(),
     }
     _check_output_paths(config)
-    _share_cores_with_xdist_workers()
     config.pluginmanager.register(_ResultCollector(config.stash[_STATE]["results"]),
                                   "lstm_props.results")
     if config.getoption("lstm_device") == "cuda":
@@ -195,14 +195,23 @@ def output_path_problem(path: str) -> str:
     return ""
 
 
-def _share_cores_with_xdist_workers() -> None:
-    """Under xdist, give each worker its share of the cores: torch's default of one thread
-    per core in every worker oversubscribes the machine (nn.LSTM on oneDNN slows ~20x)."""
+@contextlib.contextmanager
+def _cores_shared_with_xdist_workers() -> Iterator[None]:
+    """Under xdist, give each worker its share of the cores while a property runs: torch's
+    default of one thread per core in every worker oversubscribes the machine (nn.LSTM on
+    oneDNN slows ~20x). Restored after it, for the session's other tests."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if workers:
-        import torch
+    if not workers or "torch" not in sys.modules:
+        yield
+        return
+    import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -270,6 +279,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _checks_an_lstm(config):
+        return []
     state = config.stash[_STATE]
     seed = state["seed"] if state["seed"] is not None else "derandomized"
     undecided = (_is_xdist_controller(config) and state["target"] is None
@@ -312,14 +323,38 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                          ids=[f"layer{k}" for k in range(layers)])
 
 
+def _property_settings(config: pytest.Config, target: Any = None) -> PropertySettings:
+    """This run's profile and seed; on a wide fixed-size target (a user's own H = 1024
+    model: one example costs ∝ T·B·H² and checks thousands of coordinates) at most
+    WIDE_MAX_EXAMPLES examples, unless --lstm-max-examples sets the count."""
+    state = config.stash[_STATE]
+    n = config.getoption("lstm_max_examples")
+    if n is None and target is not None:
+        from lstm_props.strategies import WIDE_MAX_EXAMPLES, wide_fixed_hidden
+
+        if wide_fixed_hidden(target) is not None:
+            n = min(PROFILES[state["profile"]]["max_examples"], WIDE_MAX_EXAMPLES)
+    return PropertySettings(profile_settings(state["profile"], n), state["seed"])
+
+
 @pytest.fixture
-def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> LSTMUnderTest:
+def lstm_settings(request: pytest.FixtureRequest) -> PropertySettings:
+    """This run's Hypothesis settings and seed, for a property that calls no target:
+    ``@lstm_settings.given(...)`` on its inner test."""
+    return _property_settings(request.config)
+
+
+@pytest.fixture
+def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderTest]:
     """The target under test, one layer view at a time."""
     from lstm_props._under_test import LSTMUnderTest  # imports torch: workers only
 
     config = request.config
-    return LSTMUnderTest(_target(config), lstm_layer, _variant(config),
-                         config.getoption("lstm_dtype"), config.getoption("lstm_device"))
+    target = _target(config)
+    with _cores_shared_with_xdist_workers():
+        yield LSTMUnderTest(target, lstm_layer, _variant(config),
+                            config.getoption("lstm_dtype"), config.getoption("lstm_device"),
+                            _property_settings(config, target))
 
 
 def _test_address(item: pytest.Item) -> list[str]:
@@ -338,11 +373,13 @@ def reproduce_command(item: pytest.Item) -> str:
             "--lstm-variant", _variant(config),
             "--lstm-device", config.getoption("lstm_device"),
             "--lstm-dtype", config.getoption("lstm_dtype"),
-            "--hypothesis-profile", state["profile"]]
+            "--lstm-profile", state["profile"]]
+    if config.getoption("lstm_max_examples") is not None:
+        args.append(f"--lstm-max-examples={config.getoption('lstm_max_examples')}")
     if config.getoption("lstm_black_box"):
         args.append("--lstm-black-box")
     if state["seed"] is not None:
-        args.append(f"--hypothesis-seed={state['seed']}")
+        args.append(f"--lstm-seed={state['seed']}")
     return shlex.join(args)
 
 

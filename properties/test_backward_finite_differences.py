@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import event, given
+from hypothesis import event
 
 from lstm_props import carry
 from lstm_props import own_precision as own
@@ -55,7 +55,7 @@ def test_carry_backward_matches_finite_differences(lstm):
     lstm.require(autograd=True)
     has_twin = lstm.view().astype("float64") is not None
 
-    @given(lstm.cases(max_steps=5))
+    @lstm.given(lstm.cases(max_steps=5))
     def prop(case):
         cell = case.cell
         wide = type(cell)(cell.inner.astype("float64"), cell.target_name) if has_twin else cell
@@ -116,7 +116,7 @@ def test_input_backward_matches_finite_differences(lstm):
                     "float64 (properties 9a, 11, 15); this property is for targets without")
     checked: list[bool] = []
 
-    @given(lstm.cases(max_steps=4))
+    @lstm.given(lstm.cases(max_steps=4))
     def prop(case):
         cell = case.cell
         be, dtype = cell.backend, cell.backend.dtype

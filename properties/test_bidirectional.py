@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
 
 from lstm_props._composed import composed_steps
 from lstm_props._report import check_close
@@ -25,7 +24,7 @@ def test_reverse_direction_is_flip_lstm_flip(lstm):
     if lstm.target.probe().stack.directions != 2:
         pytest.skip(f"{lstm.target.name} is not bidirectional")
 
-    @given(lstm.cases(layer="stack", max_steps=5))
+    @lstm.given(lstm.cases(layer="stack", max_steps=5))
     def prop(case):
         layers, views = case.extra["layer_params"], case.extra["layer_views"]
         be = case.cell.backend

@@ -7,8 +7,6 @@ h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), is not diagonal; see test_two_track.py.)
 
 from __future__ import annotations
 
-from hypothesis import given
-
 from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close, check_true
@@ -39,7 +37,7 @@ def test_carry_jacobian_is_diagonal(lstm):
     """
     lstm.require(autograd=True)
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         _, jacs = _jacobians(case)
         for t, jac in jacs:
@@ -60,7 +58,7 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     """
     lstm.require(autograd=True, layout=True)
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj, jacs = _jacobians(case)
         for t, jac in jacs:
@@ -87,7 +85,7 @@ def test_carry_jacobian_entries_in_unit_interval(lstm):
     lstm.require(autograd=True, variants=BOUNDED_VARIANTS,
                  why="peepholes make the carry derivative leave [0, 1]")
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         _, jacs = _jacobians(case)
         for t, jac in jacs:

@@ -8,7 +8,6 @@ target's dtype only an upper bound is asserted.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -37,7 +36,7 @@ def test_carry_product_matches_oracle(lstm):
     lstm.require(autograd=True, layout=True, variants=BOUNDED_VARIANTS,
                  why="a peephole carry derivative is not a product of gates in [0, 1]")
 
-    @given(lstm.cases(max_steps=10))
+    @lstm.given(lstm.cases(max_steps=10))
     def prop(case):
         traj, u, adj = _adjoints(case)
         log_f = carry.oracle_log_forget(case.params, traj, lstm.variant)
@@ -77,7 +76,7 @@ def test_carry_product_is_bounded_and_non_increasing(lstm):
     lstm.require(autograd=True, variants=BOUNDED_VARIANTS,
                  why="a peephole carry derivative can exceed 1")
 
-    @given(lstm.cases(max_steps=10))
+    @lstm.given(lstm.cases(max_steps=10))
     def prop(case):
         _, u, adj = _adjoints(case)
         check_true(np.abs(adj[:-1]) <= np.abs(adj[1:]),

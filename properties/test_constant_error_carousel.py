@@ -8,7 +8,6 @@ T, and the cell state is a pure accumulator, c_T = c_0 + Σ_t i_t ⊙ g_t.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -45,7 +44,7 @@ def test_open_forget_gate_gives_identity_carry(lstm):
     lstm.require(autograd=True, writable=True, variants=("standard", "cifg"),
                  why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)")
 
-    @given(lstm.cases())
+    @lstm.given(lstm.cases())
     def prop(case):
         params = case.with_params(case.params.with_forget_bias(FORCE_BIAS))
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
@@ -71,7 +70,7 @@ def test_no_forget_variant_carry_is_identity(lstm):
     """
     lstm.require(autograd=True, variants=("no_forget",), why="only the 1997 variant has f ≡ 1")
 
-    @given(lstm.cases())
+    @lstm.given(lstm.cases())
     def prop(case):
         _check_identity(case, carry.record(case.cell, case.xs, case.h0, case.c0))
 
@@ -93,7 +92,7 @@ def test_open_forget_gate_translates_the_carry(lstm):
     lstm.require(writable=True, forcing=True, variants=("standard", "cifg", "no_forget"),
                  why="peepholes add p_i g i(1−i) to the carry slope")
 
-    @given(lstm.cases())
+    @lstm.given(lstm.cases())
     def prop(case):
         if lstm.variant != "no_forget":
             case.with_params(case.params.with_forget_bias(FORCE_BIAS))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props._report import check_close
@@ -31,7 +30,7 @@ def test_forward_and_backward_are_deterministic(lstm):
     """
     lstm.require(autograd=True)
 
-    @given(lstm.cases(max_steps=4))
+    @lstm.given(lstm.cases(max_steps=4))
     def prop(case):
         cell, be = case.cell, case.cell.backend
         first, second = _run_twice(lambda: carry.record(cell, case.xs, case.h0, case.c0))

@@ -6,8 +6,6 @@ Jacobian diag(f)); the values are not.
 
 from __future__ import annotations
 
-from hypothesis import given
-
 from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._report import check_close
@@ -25,7 +23,7 @@ def test_step_values_match_reference(lstm):
     """
     lstm.require(layout=True)
 
-    @given(lstm.cases())
+    @lstm.given(lstm.cases())
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         steps = carry.oracle_steps(case.params, traj, lstm.variant)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -31,7 +30,7 @@ def test_fused_sequence_equals_composed_steps(lstm):
         pytest.skip("bidirectional: its fused call is not its own step composed; "
                     "test_bidirectional checks each direction")
 
-    @given(lstm.cases(layer="stack", max_steps=5))
+    @lstm.given(lstm.cases(layer="stack", max_steps=5))
     def prop(case):
         if case.extra.get("layer_params") is None:
             pytest.skip(f"{lstm.target.name}: the tolerance model needs the layers' layout")

@@ -8,7 +8,6 @@ forward evaluations alone, so it applies where no autograd exists.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
 
 from lstm_props import carry, probed
 from lstm_props import tolerances as tol
@@ -42,7 +41,7 @@ def test_carry_map_is_affine_in_c(lstm):
     """
     lstm.require(variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         u = tol.unit_roundoff(case.dtype)
@@ -85,7 +84,7 @@ def test_hidden_output_carry_derivative(lstm):
     lstm.require(autograd=True, layout=True, variants=BOUNDED_VARIANTS,
                  why="the output peephole adds p_o terms")
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         params = case.params
@@ -162,7 +161,7 @@ def test_carry_slope_matches_autograd(lstm):
     """
     lstm.require(autograd=True, variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         u = tol.unit_roundoff(case.dtype)
@@ -195,7 +194,7 @@ def test_carry_map_is_coordinatewise(lstm):
     """
     lstm.require(deterministic=True)
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         bk, dt = case.cell.backend, case.cell.backend.np_dtype

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
 from lstm_props import carry
@@ -42,7 +41,7 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     lstm.require(autograd=True, writable=True, variants=("standard", "cifg"),
                  why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 
-    @given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
+    @lstm.given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
     def prop(case, data):
         s, k, base, cut = _draw_cut(case, data)
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
@@ -82,7 +81,7 @@ def test_closed_forget_gate_forgets_c0(lstm):
                  variants=("standard", "cifg"),
                  why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 
-    @given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
+    @lstm.given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
     def prop(case, data):
         s, k, base, cut = _draw_cut(case, data)
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)

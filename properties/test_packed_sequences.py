@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 
 from lstm_props._composed import composed_steps
@@ -32,7 +31,7 @@ def test_packed_batch_equals_each_sequence_alone(lstm):
         pytest.skip("bidirectional packed batches: each direction is checked by "
                     "test_reverse_direction_is_flip_lstm_flip on full-length rows")
 
-    @given(lstm.cases(layer="stack", min_steps=2, max_steps=5), st.data())
+    @lstm.given(lstm.cases(layer="stack", min_steps=2, max_steps=5), st.data())
     def prop(case, data):
         layers = case.extra["layer_params"]
         steps, b = case.xs.shape[:2]

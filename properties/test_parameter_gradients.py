@@ -7,7 +7,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import own_precision as own
@@ -66,7 +65,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
         _own_precision(lstm)
         return
 
-    @given(lstm.cases(max_steps=4))
+    @lstm.given(lstm.cases(max_steps=4))
     def prop(case):
         cell = case.cell
         wide = type(cell)(cell.inner.astype("float64"), cell.target_name)
@@ -116,7 +115,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
 def _own_precision(lstm):
     """The parameter-gradient check of a target without a float64 twin, in its own dtype."""
 
-    @given(lstm.cases(max_steps=4))
+    @lstm.given(lstm.cases(max_steps=4))
     def prop(case):
         cell = case.cell
         be, dtype = cell.backend, cell.backend.dtype

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -45,7 +44,7 @@ def test_float32_agrees_with_float64(lstm):
     if lstm.view().astype("float64") is None:
         pytest.skip(f"{lstm.target.name} cannot run in float64 (no astype capability)")
 
-    @given(lstm.cases())
+    @lstm.given(lstm.cases())
     def prop(case):
         wide = type(case.cell)(case.cell.inner.astype("float64"), case.cell.target_name)
         _teacher_forced_agreement(case, wide, lstm.variant, ("float32", "float64"),
@@ -69,7 +68,7 @@ def test_cuda_agrees_with_cpu(lstm):
     if lstm.view().to_device("cpu") is None:
         pytest.skip(f"{lstm.target.name} cannot be moved to the CPU (no to_device)")
 
-    @given(lstm.cases())
+    @lstm.given(lstm.cases())
     def prop(case):
         host = type(case.cell)(case.cell.inner.to_device("cpu"), case.cell.target_name)
         _teacher_forced_agreement(case, host, lstm.variant, (lstm.dtype, lstm.dtype),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -27,7 +26,7 @@ def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     """
     lstm.require(autograd=True)
 
-    @given(lstm.cases(sizes=shape))
+    @lstm.given(lstm.cases(sizes=shape))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)  # shapes checked there
         for t in examined_steps(traj.steps, case.c0.size):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -51,7 +50,7 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     """
     lstm.require(autograd=True, layout=True)
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         p, dtype = case.params, case.dtype
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
@@ -96,7 +95,7 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     """
     lstm.require(autograd=True)
 
-    @given(lstm.cases(max_steps=4))
+    @lstm.given(lstm.cases(max_steps=4))
     def prop(case):
         cell, be, dtype = case.cell, case.cell.backend, case.dtype
         traj = carry.record(cell, case.xs, case.h0, case.c0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from hypothesis import assume, given
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -57,8 +57,7 @@ def _rnn_product_bound(w_hh: np.ndarray, sigma_bound: float, xs: np.ndarray,
     return bound
 
 
-@given(hidden=st.integers(2, 6), data=st.data())
-def test_reference_rnn_jacobian_is_dense_and_vanishes(hidden, data):
+def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     """J_t = diag(1 − h_t²) W_hh has W_hh's sparsity pattern (dense, never diagonal unless
     W_hh is), and ‖∏_{t≤T} J_t‖₂ ≤ σ_max(W_hh)^T.
 
@@ -66,17 +65,23 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(hidden, data):
     model itself; the LSTM side is the next property.
     Failure: the reference RNN is wrong, and so would be every contrast it is used for.
     """
-    eighths = st.integers(-8, 8).map(lambda k: k / 8)  # no subnormals to underflow the pattern
-    w = data.draw(hnp.arrays(np.float64, (hidden, hidden), elements=eighths, fill=st.nothing()))
-    sigma = np.linalg.norm(w, 2)
-    assume(sigma > 0)
-    w = w * (RHO / sigma)
-    xs = data.draw(hnp.arrays(np.float64, (STEPS, 2, hidden),
-                              elements=st.floats(-3, 3), fill=st.nothing()))
-    norms, dense = _rnn_product(w, xs, np.zeros((2, hidden)))
-    assert dense, "reference RNN Jacobian lost W_hh's sparsity pattern"
-    bound = (np.linalg.norm(w, 2) ** STEPS) * (1 + 1e-12)
-    assert np.all(norms <= bound + 1e-300), f"RNN product {norms} above σ_max^T = {bound}"
+
+    @lstm_settings.given(hidden=st.integers(2, 6), data=st.data())
+    def prop(hidden, data):
+        eighths = st.integers(-8, 8).map(lambda k: k / 8)  # no subnormals: the pattern stays
+        w = data.draw(hnp.arrays(np.float64, (hidden, hidden), elements=eighths,
+                                 fill=st.nothing()))
+        sigma = np.linalg.norm(w, 2)
+        assume(sigma > 0)
+        w = w * (RHO / sigma)
+        xs = data.draw(hnp.arrays(np.float64, (STEPS, 2, hidden),
+                                  elements=st.floats(-3, 3), fill=st.nothing()))
+        norms, dense = _rnn_product(w, xs, np.zeros((2, hidden)))
+        assert dense, "reference RNN Jacobian lost W_hh's sparsity pattern"
+        bound = (np.linalg.norm(w, 2) ** STEPS) * (1 + 1e-12)
+        assert np.all(norms <= bound + 1e-300), f"RNN product {norms} above σ_max^T = {bound}"
+
+    prop()
 
 
 def test_lstm_carry_survives_where_rnn_vanishes(lstm):
@@ -91,7 +96,7 @@ def test_lstm_carry_survives_where_rnn_vanishes(lstm):
     """
     lstm.require(autograd=True, writable=True, variants=BOUNDED_VARIANTS)
 
-    @given(lstm.cases(min_steps=STEPS, max_steps=STEPS, regime="open",
+    @lstm.given(lstm.cases(min_steps=STEPS, max_steps=STEPS, regime="open",
                       weight_scales=(0.3, 1.0)))
     def prop(case):
         p = case.params

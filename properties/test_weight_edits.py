@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
@@ -22,7 +21,7 @@ def test_in_place_weight_edits_take_effect(lstm):
     """
     lstm.require(layout=True, writable=True)
 
-    @given(lstm.cases(max_steps=3))
+    @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         carry.record(case.cell, case.xs, case.h0, case.c0)  # builds whatever it caches
         p = case.params

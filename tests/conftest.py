@@ -26,7 +26,7 @@ def run_properties(pytester: pytest.Pytester):
 
     def run(target: str, *args: str, profile: str = "ci") -> pytest.RunResult:
         return pytester.runpytest_inprocess(
-            PROPERTIES, "--lstm-adapter", target, "--hypothesis-profile", profile,
+            PROPERTIES, "--lstm-adapter", target, "--lstm-profile", profile,
             "-p", "no:cacheprovider", "-p", "no:randomly", "-rs", *args)
 
     return run

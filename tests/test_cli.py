@@ -121,6 +121,10 @@ def test_selftest_prints_the_kill_matrix_and_fails_on_a_survivor(tmp_path):
     assert "survived: lstm_props.targets:reference_standard" in survivor.stdout
     unknown = lstm_props("selftest", "--mutant", "NoSuchMutant")
     assert unknown.returncode == 2 and "no such mutant" in unknown.stderr
+    # A run that dies or cannot load its target is no kill: it is named, and the exit is 1.
+    broken = lstm_props("selftest", "--mutant", "no_such_module_anywhere:Cell")
+    assert broken.returncode == 1, broken.stdout[-2000:]
+    assert "0 of 1 mutants killed; could not run: no_such_module_anywhere:Cell" in broken.stdout
 
 
 def test_matrix_tabulates_each_implementation_and_writes_the_readme_table(tmp_path):

@@ -108,7 +108,7 @@ def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, 
         PROPERTIES, "--lstm-adapter", f"lstm_props.adapters.keras:lstm_cell_{backend}",
         # derandomized, no shrinking: which properties fail is the question, not their
         # minimal cases (shrinking a float64 Keras failure costs minutes)
-        "--lstm-dtype", dtype, "--hypothesis-profile", "mutants",
+        "--lstm-dtype", dtype, "--lstm-profile", "mutants",
         "--lstm-max-examples", JAX_EXAMPLES if backend == "jax" else "5",  # JAX retraces
         "-p", "no:cacheprovider", "--lstm-json", str(out))
     results = json.loads(out.read_text())["results"]
