@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lstm_props._layout import LSTMParams
+from lstm_props._profiles import PropertySettings, profile_settings
 from lstm_props.reference import ReferenceLSTMCell, carry_derivative, lstm_step
 from properties import test_vanilla_rnn_contrast as contrast
 
@@ -37,7 +38,8 @@ def test_rnn_contrast_property_fails_on_a_broken_reference(monkeypatch):
     so only the vanishing claim can fail) does not vanish."""
     monkeypatch.setattr(contrast, "rnn_jacobian", lambda w, h: 4 * (1 - h**2)[:, None] * w)
     with pytest.raises(Exception) as info:  # one AssertionError, or a group of them
-        contrast.test_reference_rnn_jacobian_is_dense_and_vanishes()
+        contrast.test_reference_rnn_jacobian_is_dense_and_vanishes(
+            PropertySettings(profile_settings("ci")))
     errors = getattr(info.value, "exceptions", (info.value,))
     assert all(isinstance(e, AssertionError) for e in errors)
     assert any("above σ_max^T" in str(e) for e in errors)
