@@ -215,7 +215,7 @@ def write_html_report(path: str, header: dict[str, Any], target: Any,
     """Compute the pictures on ``target`` (or say why not) and write the report to path."""
     from lstm_props._errors import LSTMPropsError
     from lstm_props._figures import figure_data
-    from lstm_props._results import properties_dir, property_claims
+    from lstm_props._results import property_claims
 
     figures: Figures | str
     if isinstance(target, str):
@@ -228,7 +228,7 @@ def write_html_report(path: str, header: dict[str, Any], target: Any,
         except Exception as exc:  # a faulting target: the report is still written
             figures = f"computing them raised {type(exc).__name__}: {exc}"
     html = render(header, environment(header["device"]), results,
-                  property_claims(properties_dir()), figures)
+                  property_claims(), figures)
     try:
         Path(path).write_text(html, encoding="utf-8")
     except OSError as exc:

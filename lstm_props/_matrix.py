@@ -17,6 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from lstm_props._readme import MATRIX_MARKERS, write_between
+from lstm_props._results import property_claims
+
 #: (target, the package it needs, extra environment) in table order.
 IMPLEMENTATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("torch.nn:LSTMCell", "torch", {}),
@@ -38,7 +41,6 @@ IMPLEMENTATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
 )
 MARKS = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "–", "xfailed": "x"}
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "failed": 4, "error": 3}
-START, END = "<!-- lstm-props matrix: start -->", "<!-- lstm-props matrix: end -->"
 
 
 @dataclass
@@ -110,15 +112,6 @@ def _letter(k: int) -> str:
     return "abcdefghijklmnopqrstuvwxyz"[k] if k < 26 else f"n{k + 1}"
 
 
-def write_readme(path: Path, lines: list[str]) -> None:
-    text = path.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{path}: no {START} ... {END} lines to write the table between")
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    path.write_text(before + START + "\n" + "\n".join(lines) + "\n" + END + after)
-
-
 def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
                max_examples: int | None, readme: str | None, workers: int = 1) -> int:
     chosen = [(t, p, e) for t, p, e in IMPLEMENTATIONS if not only or t in only]
@@ -139,10 +132,13 @@ def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
     # Each job is a process of its own; threads only wait on them. map keeps table order.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         verdicts = list(pool.map(verdict, jobs))
-    properties = sorted({p for v in verdicts for p in v.outcomes})
+    present = {p for v in verdicts for p in v.outcomes}
+    # The declarations' one order; a property of the user's own (not declared) after them.
+    properties = [p for p in property_claims() if p in present]
+    properties += sorted(present - set(properties))
     lines = markdown(verdicts, properties)
     print("\n".join(lines))
     if readme:
-        write_readme(Path(readme), lines)
+        write_between(Path(readme), lines, MATRIX_MARKERS)
     failed = any(o in ("failed", "error") for v in verdicts for o in v.outcomes.values())
     return 1 if failed else 0

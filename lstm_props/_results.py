@@ -23,7 +23,6 @@ own reference models only. Fields are only ever added within a schema version; a
 
 from __future__ import annotations
 
-import ast
 import json
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -118,16 +117,11 @@ def properties_dir() -> Path:
     return Path(lstm_props.properties.__file__).parent
 
 
-def property_claims(directory: Path) -> dict[str, str]:
-    """{property name: its claim (the docstring's first paragraph)} for test_*.py in
-    directory, read from the source: the controller of an xdist run collects nothing."""
-    claims = {}
-    for path in sorted(directory.glob("test_*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                first_paragraph = (ast.get_docstring(node) or "").split("\n\n")[0]
-                claims[node.name.removeprefix("test_")] = " ".join(first_paragraph.split())
-    return claims
+def property_claims() -> dict[str, str]:
+    """{property id: its claim}, in the one order of the declarations (lstm_props._declared)."""
+    from lstm_props._declared import declarations
+
+    return {d.id: d.claim for d in declarations()}
 
 
 def read_xfail_file(path: str) -> set[str]:

@@ -101,7 +101,7 @@ def run_mutant(name: str, max_examples: int | None = None,
 
 
 def _legend() -> list[str]:
-    return list(property_claims(properties_dir()))
+    return list(property_claims())
 
 
 def kill_matrix(runs: list[MutantRun]) -> list[str]:

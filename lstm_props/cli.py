@@ -22,7 +22,8 @@ from pathlib import Path
 
 from lstm_props._layout import VARIANTS
 from lstm_props._profiles import USER_PROFILES
-from lstm_props._results import properties_dir, property_claims
+from lstm_props._readme import GUARANTEES_MARKERS, MATRIX_MARKERS, write_between
+from lstm_props._results import properties_dir
 from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
 
 PROFILES = USER_PROFILES
@@ -70,7 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         "production sizes", "with --steps, check the carry product over T steps on the "
         "model's own weights, chunk by chunk, instead of the small-size properties")
     _scale_options(scale, default_hidden=None)
-    sub.add_parser("list", help="the properties, built-in targets and variants")
+    listing = sub.add_parser("list", help="the properties (with what each needs), built-in "
+                             "targets and variants")
+    listing.add_argument("--markdown", action="store_true",
+                         help="the properties as the README's guarantees table")
+    listing.add_argument("--readme", metavar="PATH",
+                         help="also write that table into PATH between its marker lines")
     zoo = sub.add_parser("selftest", help="run the mutant zoo, print the kill matrix; exit 1 "
                          "if a mutant survives")
     zoo.add_argument("--mutant", action="append", metavar="NAME",
@@ -228,10 +234,38 @@ def check(ns: argparse.Namespace) -> int:
     return code
 
 
-def list_properties() -> int:
+def guarantees_table() -> list[str]:
+    """The README's guarantees table: one row per declared property, in the one order."""
+    from lstm_props._declared import declarations
+
+    lines = ["| # | property | claim | needs |", "|---|---|---|---|"]
+    for k, d in enumerate(declarations()):
+        needs = ", ".join(d.needs) or "—"
+        if d.variants is not None:
+            needs += f"; variants {', '.join(d.variants)}"
+        claim = d.claim.replace("|", "\\|")
+        lines.append(f"| {k + 1} | `{d.id}` ({d.module.rsplit('.', 1)[-1][5:]}) | {claim} "
+                     f"| {needs} |")
+    return lines
+
+
+def list_properties(markdown: bool = False, readme: str | None = None) -> int:
+    if markdown or readme:
+        lines = guarantees_table()
+        print("\n".join(lines))
+        if readme:
+            try:
+                write_between(Path(readme), lines, GUARANTEES_MARKERS)
+            except (OSError, ValueError) as exc:
+                return _usage_error(f"--readme {readme}: {exc}")
+        return 0
+    from lstm_props._declared import declarations
+
     print("properties:")
-    for name, claim in property_claims(properties_dir()).items():
-        print(f"  {name:52} {claim}")
+    for k, d in enumerate(declarations()):
+        needs = ", ".join(d.needs) or "nothing"
+        variants = "" if d.variants is None else f"; variants: {', '.join(d.variants)}"
+        print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
     print("\nbuilt-in targets:")
     from lstm_props.targets import BUILTIN
 
@@ -246,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "list":
         if hasattr(signal, "SIGPIPE"):  # `lstm-props list | head` ends quietly
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        return list_properties()
+        return list_properties(ns.markdown, ns.readme)
     if ns.command == "selftest":
         return run_selftest(ns)
     if ns.command == "bench":
@@ -302,13 +336,14 @@ def run_bench(ns: argparse.Namespace) -> int:
 
 
 def run_matrix(ns: argparse.Namespace) -> int:
-    from lstm_props._matrix import END, START, run_matrix
+    from lstm_props._matrix import run_matrix
 
     if ns.readme is not None:
         path = Path(ns.readme)
-        if not path.is_file() or START not in path.read_text():
+        start, end = MATRIX_MARKERS
+        if not path.is_file() or start not in path.read_text():
             return _usage_error(f"--readme {ns.readme!r}: needs an existing file with the "
-                                f"lines {START} and {END} to write the table between")
+                                f"lines {start} and {end} to write the table between")
     return run_matrix(ns.only, ns.dtypes or list(DTYPES), ns.profile, ns.max_examples,
                       ns.readme, ns.workers)
 

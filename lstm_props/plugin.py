@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from lstm_props._declared import declaration_of
 from lstm_props._errors import AdapterError, TargetError
 from lstm_props._faults import ADAPTER_PREFIX, FAILED, SUITE_PREFIX, classify, one_line
 from lstm_props._layout import VARIANTS
@@ -134,6 +135,8 @@ def _checks_an_lstm(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "lstm_stack: the property checks the whole stack, not one layer view")
+    config.addinivalue_line(
+        "markers", "lstm_property(declaration): a declared property (lstm_props._declared)")
     profile = _profile(config)
     n = config.getoption("lstm_max_examples")
     if n is not None and n < 1:
@@ -344,17 +347,47 @@ def lstm_settings(request: pytest.FixtureRequest) -> PropertySettings:
     return _property_settings(request.config)
 
 
+def _under_test(config: pytest.Config, layer: int) -> LSTMUnderTest:
+    from lstm_props._under_test import LSTMUnderTest  # imports torch: workers only
+
+    target = _target(config)
+    return LSTMUnderTest(target, layer, _variant(config), config.getoption("lstm_dtype"),
+                         config.getoption("lstm_device"), _property_settings(config, target))
+
+
 @pytest.fixture
 def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderTest]:
     """The target under test, one layer view at a time."""
-    from lstm_props._under_test import LSTMUnderTest  # imports torch: workers only
-
-    config = request.config
-    target = _target(config)
+    under_test = _under_test(request.config, lstm_layer)
+    if request.node.stash.get(_NEEDS_UNCHECKED, False):
+        # Checking the needs raised at collection (a capability call of the adapter): ask
+        # again here, where the fault is reported as the property's, in one line.
+        reason = declaration_of(request.node).unmet(under_test)  # type: ignore[union-attr]
+        if reason:
+            pytest.skip(reason)
     with _cores_shared_with_xdist_workers():
-        yield LSTMUnderTest(target, lstm_layer, _variant(config),
-                            config.getoption("lstm_dtype"), config.getoption("lstm_device"),
-                            _property_settings(config, target))
+        yield under_test
+
+
+_NEEDS_UNCHECKED = pytest.StashKey[bool]()
+
+
+def _skip_unmet_needs(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each declared property whose needs the target does not meet is skipped here, at
+    collection, with the reason (lstm_props._declared)."""
+    for item in items:
+        declaration = declaration_of(item)
+        if declaration is None or "lstm" not in getattr(item, "fixturenames", ()):
+            continue
+        callspec = getattr(item, "callspec", None)
+        layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
+        try:
+            reason = declaration.unmet(_under_test(config, layer))
+        except Exception:  # a faulting capability: the fixture reports it, as the property's
+            item.stash[_NEEDS_UNCHECKED] = True
+            continue
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _test_address(item: pytest.Item) -> list[str]:
@@ -450,6 +483,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.stash[_STATE].get("load_error"):  # an xdist worker: run nothing, report it
         items[:] = []
         return
+    _skip_unmet_needs(config, items)
     ids = config.stash[_STATE]["xfail"]
     if ids:
         mark_xfails([i for i in items if "lstm" in getattr(i, "fixturenames", ())], ids)

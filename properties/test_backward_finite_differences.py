@@ -10,6 +10,7 @@ from hypothesis import event
 from lstm_props import carry
 from lstm_props import own_precision as own
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 
 #: Black-box mode's count of roundings per step in c' and in each gate (|f| ≤ 1, |i g| ≤ 1).
@@ -37,6 +38,7 @@ def _forward_errors(traj, params, variant, dtype):
     return dc, gates
 
 
+@lstm_property("autograd")
 def test_carry_backward_matches_finite_differences(lstm):
     """ūᵀ (∂c_T/∂c_0 |carry) w from the backward = (ūᵀc_T(c_0⁺) − ūᵀc_T(c_0⁻))/2η, with
     c_0^± = fl(c_0 ± ηv) and w = (c_0⁺ − c_0⁻)/2η (v itself, up to that rounding).
@@ -52,7 +54,6 @@ def test_carry_backward_matches_finite_differences(lstm):
     Failure: a custom backward kernel that is wrong (f² instead of f, the gradient of c
     dropped, a carry detached from the graph).
     """
-    lstm.require(autograd=True)
     has_twin = lstm.view().astype("float64") is not None
 
     @lstm.given(lstm.cases(max_steps=5))
@@ -91,6 +92,7 @@ def test_carry_backward_matches_finite_differences(lstm):
     prop()
 
 
+@lstm_property("autograd", "no_float64_twin")
 def test_input_backward_matches_finite_differences(lstm):
     """⟨∂L/∂h_0, w_h⟩ + Σ_t ⟨∂L/∂x_t, w_x,t⟩ from the backward = (L(p⁺) − L(p⁻))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps, p = (h_0, x_1..x_T), p^± = fl(p ± ηv),
@@ -110,10 +112,6 @@ def test_input_backward_matches_finite_differences(lstm):
     not transposed) or for x (a gate's rows dropped, a wrong scale), where no float64 run
     could check it.
     """
-    lstm.require(autograd=True)
-    if lstm.view().astype("float64") is not None:
-        pytest.skip(f"{lstm.target.name} has a float64 twin: its backward is checked in "
-                    "float64 (properties 9a, 11, 15); this property is for targets without")
     checked: list[bool] = []
 
     @lstm.given(lstm.cases(max_steps=4))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from lstm_props._composed import composed_steps
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 
 
-@pytest.mark.lstm_stack
+@lstm_property("autograd", "layout", "sequence", "bidirectional", stack=True)
 def test_reverse_direction_is_flip_lstm_flip(lstm):
     """For a bidirectional stack, layer 0's forward direction ends in the state of its own
     steps composed over x_1..x_T, and its reverse direction in that of its steps over
@@ -20,9 +19,6 @@ def test_reverse_direction_is_flip_lstm_flip(lstm):
     Failure: the reverse direction run forward in time, its outputs not flipped back to
     input order, the two directions' states or weights swapped.
     """
-    lstm.require(autograd=True, sequence=True, layout=True)
-    if lstm.target.probe().stack.directions != 2:
-        pytest.skip(f"{lstm.target.name} is not bidirectional")
 
     @lstm.given(lstm.cases(layer="stack", max_steps=5))
     def prop(case):

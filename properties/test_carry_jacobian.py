@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
 from lstm_props.probed import carry_evidence, examined_steps
@@ -25,6 +26,7 @@ def _jacobians(case):
     return traj, jacs
 
 
+@lstm_property("autograd")
 def test_carry_jacobian_is_diagonal(lstm):
     """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
 
@@ -35,7 +37,6 @@ def test_carry_jacobian_is_diagonal(lstm):
     Failure: the carry crosses a matrix or mixes batch rows, so gradient on the carry no
     longer flows unit by unit (e.g. c mixed through a weight, h and c swapped).
     """
-    lstm.require(autograd=True)
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
@@ -47,6 +48,7 @@ def test_carry_jacobian_is_diagonal(lstm):
     prop()
 
 
+@lstm_property("autograd", "layout")
 def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     """diag(∂c_t/∂c_{t-1} |carry) = f_t, with f_t from the reference cell and the documented
     layout (peepholes: f + p_f c f(1−f) + p_i g i(1−i); no forget gate: 1).
@@ -56,7 +58,6 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     Failure: the gate that scales the carry is not the forget gate of the layout (gate order
     read in another framework's order, bias doubled or dropped, c0 ignored, a detached carry).
     """
-    lstm.require(autograd=True, layout=True)
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
@@ -74,6 +75,8 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     prop()
 
 
+@lstm_property("autograd", variants=BOUNDED_VARIANTS,
+               why="peepholes make the carry derivative leave [0, 1]")
 def test_carry_jacobian_entries_in_unit_interval(lstm):
     """Every entry of ∂c_t/∂c_{t-1} |carry lies in [0, 1] (exactly: σ ∈ [0, 1] in IEEE).
 
@@ -82,8 +85,6 @@ def test_carry_jacobian_entries_in_unit_interval(lstm):
     Failure: a forget gate outside [0, 1] (a peephole added after the sigmoid, a tanh or
     linear forget gate), so the carry can amplify.
     """
-    lstm.require(autograd=True, variants=BOUNDED_VARIANTS,
-                 why="peepholes make the carry derivative leave [0, 1]")
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):

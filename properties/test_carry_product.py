@@ -11,6 +11,7 @@ import numpy as np
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
 
@@ -24,6 +25,8 @@ def _adjoints(case):
     return traj, u, carry.carry_adjoints(case.cell, traj, u)
 
 
+@lstm_property("autograd", "layout", variants=BOUNDED_VARIANTS,
+               why="a peephole carry derivative is not a product of gates in [0, 1]")
 def test_carry_product_matches_oracle(lstm):
     """log|(ūᵀ ∂c_T/∂c_s |carry)/ū| = Σ_{t=s+1..T} log f_t for every s, in the log domain.
 
@@ -33,8 +36,6 @@ def test_carry_product_matches_oracle(lstm):
     Failure: the carry product decays or grows differently from the forget gates (a wrong
     forget gate, a backward that squares f or ignores the gradient of c).
     """
-    lstm.require(autograd=True, layout=True, variants=BOUNDED_VARIANTS,
-                 why="a peephole carry derivative is not a product of gates in [0, 1]")
 
     @lstm.given(lstm.cases(max_steps=10))
     def prop(case):
@@ -65,6 +66,8 @@ def test_carry_product_matches_oracle(lstm):
     prop()
 
 
+@lstm_property("autograd", variants=BOUNDED_VARIANTS,
+               why="a peephole carry derivative can exceed 1")
 def test_carry_product_is_bounded_and_non_increasing(lstm):
     """|ūᵀ∂c_T/∂c_s| ≤ |ūᵀ∂c_T/∂c_{s+1}| (exactly) and 0 ≤ ā_s/ū ≤ 1, black-box.
 
@@ -73,8 +76,6 @@ def test_carry_product_is_bounded_and_non_increasing(lstm):
     Failure: the carry path amplifies gradient (a forget gate above 1, a carry scaled by a
     weight), the property an LSTM is for.
     """
-    lstm.require(autograd=True, variants=BOUNDED_VARIANTS,
-                 why="a peephole carry derivative can exceed 1")
 
     @lstm.given(lstm.cases(max_steps=10))
     def prop(case):

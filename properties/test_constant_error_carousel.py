@@ -11,6 +11,7 @@ import numpy as np
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._layout import FORCE_BIAS
 from lstm_props._report import check_close, check_true
 from lstm_props.probed import carry_evidence, examined_steps
@@ -31,6 +32,8 @@ def _check_identity(case, traj):
                case=case, axes=("from step s", "batch row", "coordinate"), values=adj / u)
 
 
+@lstm_property("autograd", "writable", variants=("standard", "cifg"),
+               why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)")
 def test_open_forget_gate_gives_identity_carry(lstm):
     """f ≡ 1 (forced) ⇒ ∂c_t/∂c_{t-1} |carry = I exactly, ∂c_T/∂c_0 |carry = I exactly, and
     c_T = c_0 + Σ_t i_t ⊙ g_t (i_t, g_t from the oracle on the recorded inputs).
@@ -41,8 +44,6 @@ def test_open_forget_gate_gives_identity_carry(lstm):
     clipped f, a backward that drops the gradient of c), or the forget bias is read from the
     wrong slice so forcing it does not open the gate.
     """
-    lstm.require(autograd=True, writable=True, variants=("standard", "cifg"),
-                 why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)")
 
     @lstm.given(lstm.cases())
     def prop(case):
@@ -62,13 +63,13 @@ def test_open_forget_gate_gives_identity_carry(lstm):
     prop()
 
 
+@lstm_property("autograd", variants=("no_forget",), why="only the 1997 variant has f ≡ 1")
 def test_no_forget_variant_carry_is_identity(lstm):
     """Without a forget gate (the 1997 LSTM) ∂c_t/∂c_{t-1} |carry = I exactly, unforced.
 
     Derivative: the implementation's backward, every step and over T.
     Failure: a cell declared forget-gate-free still scales its carry.
     """
-    lstm.require(autograd=True, variants=("no_forget",), why="only the 1997 variant has f ≡ 1")
 
     @lstm.given(lstm.cases())
     def prop(case):
@@ -77,6 +78,8 @@ def test_no_forget_variant_carry_is_identity(lstm):
     prop()
 
 
+@lstm_property("writable", "forcing", variants=("standard", "cifg", "no_forget"),
+               why="peepholes add p_i g i(1−i) to the carry slope")
 def test_open_forget_gate_translates_the_carry(lstm):
     """f ≡ 1 (forced; unforced for no_forget), h teacher-forced ⇒ the T-step carry map is a
     translation: c_T(c_0 + δ) − c_T(c_0) = δ, every step's error carried without decay or
@@ -89,8 +92,6 @@ def test_open_forget_gate_translates_the_carry(lstm):
     Failure: a leak or gain beside f (a hidden constant, f², clipping of c), c_0 ignored, or
     the forget bias read from the wrong slice so that forcing it does not open the gate.
     """
-    lstm.require(writable=True, forcing=True, variants=("standard", "cifg", "no_forget"),
-                 why="peepholes add p_i g i(1−i) to the carry slope")
 
     @lstm.given(lstm.cases())
     def prop(case):

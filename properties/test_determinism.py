@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_props import carry
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 from lstm_props.abs_jacobian import abs_step_jacobian, chain_gradient_bound
 
@@ -14,6 +15,7 @@ def _run_twice(fn):
     return fn(), fn()
 
 
+@lstm_property("autograd")
 def test_forward_and_backward_are_deterministic(lstm):
     """Twice on the same inputs: (h_t, c_t) for every t, ∂(ū_hᵀh_T + ū_cᵀc_T)/∂(h_0, c_0)
     and, where the adapter reaches them, ∂(ū_hᵀh_T + ū_cᵀc_T)/∂θ are bitwise equal.
@@ -28,7 +30,6 @@ def test_forward_and_backward_are_deterministic(lstm):
     Failure: atomics or uninitialised workspace in a backward kernel, a cache that changes
     the second call, randomness (dropout) left on.
     """
-    lstm.require(autograd=True)
 
     @lstm.given(lstm.cases(max_steps=4))
     def prop(case):

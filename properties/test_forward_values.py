@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 
 
+@lstm_property("layout")
 def test_step_values_match_reference(lstm):
     """(h_t, c_t) = reference step at the recorded (x_t, h_{t-1}, c_{t-1}), every step.
 
@@ -21,7 +23,6 @@ def test_step_values_match_reference(lstm):
     doubled or dropped, a hard-sigmoid or ReLU where σ or tanh belong, h and c swapped,
     cell clipping that was not declared.
     """
-    lstm.require(layout=True)
 
     @lstm.given(lstm.cases())
     def prop(case):

@@ -8,11 +8,12 @@ import pytest
 from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._composed import composed_steps
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 from lstm_props.abs_jacobian import chain_gradient_bound
 
 
-@pytest.mark.lstm_stack
+@lstm_property("autograd", "sequence", "unidirectional", stack=True)
 def test_fused_sequence_equals_composed_steps(lstm):
     """sequence(x_{1..T}, h_0, c_0) = step ∘ ··· ∘ step, in y_t, h_T, c_T and in the
     gradients ∂(ū_hᵀh_T + ū_cᵀc_T)/∂(h_0, c_0).
@@ -25,10 +26,6 @@ def test_fused_sequence_equals_composed_steps(lstm):
     a deeper layer started from layer 0's state, batch_first transposed, h_{t−1}
     overwritten while still read, a fused backward that drops a term).
     """
-    lstm.require(autograd=True, sequence=True)
-    if lstm.target.probe().stack.directions != 1:
-        pytest.skip("bidirectional: its fused call is not its own step composed; "
-                    "test_bidirectional checks each direction")
 
     @lstm.given(lstm.cases(layer="stack", max_steps=5))
     def prop(case):

@@ -11,6 +11,7 @@ import numpy as np
 
 from lstm_props import carry, probed
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
 from lstm_props.reference import lstm_step
@@ -29,6 +30,7 @@ def _slopes(case, t, traj):
     return (c0, c1, c2), outs
 
 
+@lstm_property(variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
 def test_carry_map_is_affine_in_c(lstm):
     """c_t(c+δ) − c_t(c) = f_t ⊙ δ with f_t independent of c (forward evaluations only).
 
@@ -39,7 +41,6 @@ def test_carry_map_is_affine_in_c(lstm):
     Failure: a gate reads c_{t-1} (an undeclared peephole, h and c swapped), or the carry
     passes through a nonlinearity (clipping, tanh on c).
     """
-    lstm.require(variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
@@ -72,6 +73,8 @@ def test_carry_map_is_affine_in_c(lstm):
     prop()
 
 
+@lstm_property("autograd", "layout", variants=BOUNDED_VARIANTS,
+               why="the output peephole adds p_o terms")
 def test_hidden_output_carry_derivative(lstm):
     """∂h_t/∂c_{t-1} |carry = W_hr · diag(o_t ⊙ tanh'(c_t) ⊙ f_t)  (W_hr = I unprojected).
 
@@ -81,8 +84,6 @@ def test_hidden_output_carry_derivative(lstm):
     Failure: the output path reads the wrong state (h' = o ⊙ tanh(c_{t-1}), tanh missing,
     h and c swapped), or the projection is applied in the wrong place.
     """
-    lstm.require(autograd=True, layout=True, variants=BOUNDED_VARIANTS,
-                 why="the output peephole adds p_o terms")
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
@@ -148,6 +149,7 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
                 f"at step {t + 1}", case=case, axes=("probe", "batch row", "coordinate"))
 
 
+@lstm_property("autograd", variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
 def test_carry_slope_matches_autograd(lstm):
     """(c_t(c+δ) − c_t(c))/δ = 1ᵀ ∂c_t/∂c_{t-1} |carry per coordinate: the forward's
     secant slope equals the backward's carry derivative (black-box, no oracle).
@@ -159,7 +161,6 @@ def test_carry_slope_matches_autograd(lstm):
     Failure: a backward that disagrees with its forward: the carry detached from the graph,
     f² or 0 in a custom backward, a gradient scaled or taken at the wrong step.
     """
-    lstm.require(autograd=True, variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
@@ -177,6 +178,7 @@ def test_carry_slope_matches_autograd(lstm):
     prop()
 
 
+@lstm_property("deterministic")
 def test_carry_map_is_coordinatewise(lstm):
     """c_t(c + δ_S) and c_t(c) agree bitwise on every coordinate (b, k) ∉ S: the carry map
     is coordinatewise, ∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 for (b,k) ≠ (b',k'), and that
@@ -192,7 +194,6 @@ def test_carry_map_is_coordinatewise(lstm):
     W_hh), units or batch rows mixed in the carry, or a kernel that writes c_t with a wrong
     stride. Seen by any implementation with a forward: ONNX Runtime, exported models.
     """
-    lstm.require(deterministic=True)
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):

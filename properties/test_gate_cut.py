@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._layout import FORCE_BIAS
 from lstm_props._report import check_close, check_true
 
@@ -29,6 +30,8 @@ def _draw_cut(case, data):
     return s, k, case.params, case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
 
 
+@lstm_property("autograd", "writable", variants=("standard", "cifg"),
+               why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 def test_closed_forget_gate_cuts_the_carry(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only) ⇒ for every T ≥ s,
     (∂c_T/∂c_0 |carry)[k] = 0 exactly, and every other coordinate is unchanged.
@@ -38,8 +41,6 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     Failure: the forget bias of unit k lives elsewhere (gate-order or slice bug), a gate
     leaks into its neighbours, or the implementation caches stale weights.
     """
-    lstm.require(autograd=True, writable=True, variants=("standard", "cifg"),
-                 why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 
     @lstm.given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
     def prop(case, data):
@@ -64,6 +65,8 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     prop()
 
 
+@lstm_property("writable", "deterministic", "forcing", variants=("standard", "cifg"),
+               why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 def test_closed_forget_gate_forgets_c0(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only), h teacher-forced ⇒ for every
     T ≥ s, c_T[:, k] is bitwise the same whatever c_0[:, k] was, and (the carry map being
@@ -77,9 +80,6 @@ def test_closed_forget_gate_forgets_c0(lstm):
     past a closed gate (a hidden constant added to f, c_{t-1} added outside the gate), or a
     stale weight cache ignores the rewrite.
     """
-    lstm.require(writable=True, forcing=True, deterministic=True,
-                 variants=("standard", "cifg"),
-                 why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 
     @lstm.given(lstm.cases(min_steps=2, max_steps=5, regime="open"), st.data())
     def prop(case, data):

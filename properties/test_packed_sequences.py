@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import strategies as st
 
 from lstm_props._composed import composed_steps
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 
 
-@pytest.mark.lstm_stack
+@lstm_property("autograd", "layout", "packed", "unidirectional", stack=True)
 def test_packed_batch_equals_each_sequence_alone(lstm):
     """For lengths ℓ_b ≤ T, at least one ℓ_b < T, and xs zero-padded past them,
     packed_sequence gives, for each row b, y_t[b] (t ≤ ℓ_b) and the final (h[b], c[b]) of
@@ -23,13 +23,6 @@ def test_packed_batch_equals_each_sequence_alone(lstm):
     Failure: a packed batch run over its padding (final states taken after the padded
     steps), rows mixed up by the sort-by-length permutation, lengths off by one.
     """
-    lstm.require(autograd=True, layout=True)
-    stack = lstm.target.probe().stack
-    if not stack.has_packed:
-        pytest.skip(f"{lstm.target.name} has no packed (variable-length) call")
-    if stack.directions != 1:
-        pytest.skip("bidirectional packed batches: each direction is checked by "
-                    "test_reverse_direction_is_flip_lstm_flip on full-length rows")
 
     @lstm.given(lstm.cases(layer="stack", min_steps=2, max_steps=5), st.data())
     def prop(case, data):

@@ -12,6 +12,7 @@ from lstm_props import carry
 from lstm_props import own_precision as own
 from lstm_props import tolerances as tol
 from lstm_props._composed import composed_steps
+from lstm_props._declared import lstm_property
 from lstm_props._layout import LSTMParams
 from lstm_props._report import check_close
 
@@ -40,6 +41,7 @@ def _backward_rounding(case, grads: LSTMParams, direction: LSTMParams, dtype: st
     return (steps + 1) * tol.gamma(n, dtype) * _dot(grads, direction, absolute=True)
 
 
+@lstm_property("autograd", "writable")
 def test_parameter_gradients_match_finite_differences(lstm):
     """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps and a random direction V in every
@@ -60,7 +62,6 @@ def test_parameter_gradients_match_finite_differences(lstm):
     Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
     of accumulated across time steps, a bias gradient counted once for two biases.
     """
-    lstm.require(layout=True, writable=True, autograd=True)
     if lstm.view().astype("float64") is None:
         _own_precision(lstm)
         return

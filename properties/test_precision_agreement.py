@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 
 
@@ -28,6 +27,7 @@ def _teacher_forced_agreement(case, other, variant, dtypes, claim):
                     axes=axes, offset=(t + 1,))
 
 
+@lstm_property("layout", "float32", "float64_twin")
 def test_float32_agrees_with_float64(lstm):
     """step₃₂(x, h, c) = step₆₄(x, h, c) on the same weights and the float32 run's recorded
     inputs, within E₃₂ + E₆₄ (both computations' step error bounds).
@@ -37,12 +37,6 @@ def test_float32_agrees_with_float64(lstm):
     Failure: reduced internal precision (bfloat16 or TF32 accumulation, a fast-math
     activation), a float32 path with a different formula from the float64 one.
     """
-    lstm.require(layout=True)
-    if lstm.dtype != "float32":
-        pytest.skip("compares a float32 run with its float64 twin; run with --lstm-dtype "
-                    "float32")
-    if lstm.view().astype("float64") is None:
-        pytest.skip(f"{lstm.target.name} cannot run in float64 (no astype capability)")
 
     @lstm.given(lstm.cases())
     def prop(case):
@@ -53,6 +47,7 @@ def test_float32_agrees_with_float64(lstm):
     prop()
 
 
+@lstm_property("layout", "cuda", "cpu_twin")
 def test_cuda_agrees_with_cpu(lstm):
     """step_cuda(x, h, c) = step_cpu(x, h, c) on the same weights and inputs, within twice
     the step error bound of the dtype.
@@ -62,11 +57,6 @@ def test_cuda_agrees_with_cpu(lstm):
     Failure: a device kernel with another formula, gate order or bias handling (cuDNN's
     packed weights built from stale or mis-ordered buffers), reduced precision (TF32).
     """
-    lstm.require(layout=True)
-    if lstm.device != "cuda":
-        pytest.skip("compares a CUDA run with its CPU twin; run with --lstm-device cuda")
-    if lstm.view().to_device("cpu") is None:
-        pytest.skip(f"{lstm.target.name} cannot be moved to the CPU (no to_device)")
 
     @lstm.given(lstm.cases())
     def prop(case):

@@ -6,6 +6,7 @@ import pytest
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
 from lstm_props.probed import carry_evidence, examined_steps
 
@@ -13,6 +14,7 @@ from lstm_props.probed import carry_evidence, examined_steps
 SHAPES = [(1, 1, 1, 1), (1, 4, 3, 1), (3, 2, 1, 5), (2, 5, 7, 3), (5, 1, 2, 4), (4, 3, 5, 7)]
 
 
+@lstm_property("autograd")
 @pytest.mark.parametrize("shape", SHAPES, ids=["B{}-T{}-D{}-H{}".format(*s) for s in SHAPES])
 def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     """At each edge shape (B, T, D, H): step returns h (B, P) and c (B, H);
@@ -24,7 +26,6 @@ def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     Failure: a kernel specialised for some sizes (B = 1 fast paths, H = 1 broadcasting,
     D = H assumed, batch and time axes confused when B ≠ T, vectorised tails of odd sizes).
     """
-    lstm.require(autograd=True)
 
     @lstm.given(lstm.cases(sizes=shape))
     def prop(case):

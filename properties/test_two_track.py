@@ -20,6 +20,7 @@ import torch
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 from lstm_props.abs_jacobian import abs_step_jacobian
 from lstm_props.reference import lstm_step
@@ -37,6 +38,7 @@ def _oracle_vjp(params, x, h, c, u_h, u_c, variant):
             zero(c) if grad_c is None else grad_c.numpy())
 
 
+@lstm_property("autograd", "layout")
 def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     """ūᵀ∂s_t/∂s_{t-1} from the implementation equals the oracle's: the c-column is the
     carry track f ⊙ ū_c (+ the output path), the h-column crosses W_hh exactly once.
@@ -48,7 +50,6 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     Failure: a wrong gate delta in the backward (the gradient of h ignored, f² used,
     dc overwritten instead of accumulated, the wrong W_hh slice).
     """
-    lstm.require(autograd=True, layout=True)
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
@@ -80,6 +81,7 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     prop()
 
 
+@lstm_property("autograd")
 def test_bptt_equals_product_of_step_jacobians(lstm):
     """ūᵀ ∂s_T/∂s_0 from one backward through T free-running steps = ūᵀ J_T ··· J_1, applied
     one step at a time: ā_{t-1} = ā_t J_t with J_t = ∂s_t/∂s_{t-1} at the recorded states.
@@ -93,7 +95,6 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     Failure: the backward of a step depends on what other calls did (buffers clobbered by
     a later step, state cached between calls), so BPTT is not the chain rule.
     """
-    lstm.require(autograd=True)
 
     @lstm.given(lstm.cases(max_steps=4))
     def prop(case):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lstm_props import carry
+from lstm_props._declared import lstm_property
 from lstm_props._layout import gate_slice
 from lstm_props._report import check_true
 from lstm_props._under_test import BOUNDED_VARIANTS
@@ -57,6 +58,7 @@ def _rnn_product_bound(w_hh: np.ndarray, sigma_bound: float, xs: np.ndarray,
     return bound
 
 
+@lstm_property()
 def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     """J_t = diag(1 − h_t²) W_hh has W_hh's sparsity pattern (dense, never diagonal unless
     W_hh is), and ‖∏_{t≤T} J_t‖₂ ≤ σ_max(W_hh)^T.
@@ -84,6 +86,7 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     prop()
 
 
+@lstm_property("autograd", "writable", variants=BOUNDED_VARIANTS)
 def test_lstm_carry_survives_where_rnn_vanishes(lstm):
     """With forget gates near 1 (b_f ∈ [6, 20], forget-gate weights × 0.01), over T = 20
     steps: ∂c_T/∂c_0 |carry ≥ ½ on every unit, while the vanilla RNN built on the same
@@ -94,7 +97,6 @@ def test_lstm_carry_survives_where_rnn_vanishes(lstm):
     Failure: the carry path vanishes like an RNN's (the carry crosses a contracting weight,
     a leak multiplies c each step, the backward squares f).
     """
-    lstm.require(autograd=True, writable=True, variants=BOUNDED_VARIANTS)
 
     @lstm.given(lstm.cases(min_steps=STEPS, max_steps=STEPS, regime="open",
                       weight_scales=(0.3, 1.0)))

@@ -6,9 +6,11 @@ import numpy as np
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 
 
+@lstm_property("writable")
 def test_in_place_weight_edits_take_effect(lstm):
     """After a forward at θ, writing θ' = −θ in place (same tensors, new values) makes the
     next steps equal the reference at θ': (h_t, c_t) = reference step at θ', every step.
@@ -19,7 +21,6 @@ def test_in_place_weight_edits_take_effect(lstm):
     (stale weight caches, mxnet #16037; flatten_parameters-style copies), a compiled
     graph that captured the weights as constants.
     """
-    lstm.require(layout=True, writable=True)
 
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):

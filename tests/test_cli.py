@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
+from lstm_props._results import property_claims
 from tests.conftest import TARGETS
 
 
@@ -77,6 +79,18 @@ def test_list_names_properties_targets_and_variants():
     assert out.returncode == 0
     for text in ("carry_jacobian_is_diagonal", "lstm_props.targets:lstm_two_layer", "peephole"):
         assert text in out.stdout
+    assert "needs: autograd, layout" in out.stdout  # from the declarations
+
+
+def test_the_readmes_guarantees_table_is_the_declarations():
+    """One registry: the README's table is what `lstm-props list --readme` writes; after a
+    property is added, changed or removed, run `lstm-props list --readme README.md`."""
+    from lstm_props._readme import GUARANTEES_MARKERS, block
+    from lstm_props.cli import guarantees_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert block(readme, GUARANTEES_MARKERS) == guarantees_table()
+    assert len(guarantees_table()) == 2 + len(property_claims())
 
 
 def test_ci_profile_gives_the_same_results_twice(tmp_path):

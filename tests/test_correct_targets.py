@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lstm_props._results import properties_dir, property_claims
+from lstm_props._results import property_claims
 from tests.conftest import TARGETS
 
-ALL = [f"test_{name}" for name in property_claims(properties_dir())]
+ALL = [f"test_{name}" for name in property_claims()]
 
 NO_FORGET = "test_no_forget_variant_carry_is_identity"
 CUDA = "test_cuda_agrees_with_cpu"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from lstm_props._results import PropertyResult, properties_dir, property_claims, table
+from lstm_props._results import PropertyResult, property_claims, table
 from lstm_props._root_cause import DEPENDS_ON, ancestors, annotate
 
 
 def test_the_dependency_order_covers_every_property_and_has_no_cycle():
-    names = set(property_claims(properties_dir()))
+    names = set(property_claims())
     assert set(DEPENDS_ON) == names
     for name, basics in DEPENDS_ON.items():
         assert set(basics) <= names, name

@@ -105,3 +105,30 @@ def test_under_xdist_a_bad_target_is_one_line_and_a_usage_error(pytester: pytest
                                  "'no_such_module'*"])
     text = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in text and "node down" not in text
+
+
+def test_an_unmet_need_is_a_skip_with_its_reason_at_collection(pytester):
+    """The declaration, not the body, decides: after collection the property already
+    carries its skip (LSTMCell has no packed call), and the body never runs."""
+    pytester.makepyfile(skip_recorder="""
+def pytest_collection_finish(session):
+    for item in session.items:
+        for mark in item.iter_markers("skip"):
+            print("@@", item.name, "|", mark.kwargs["reason"])
+""")
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(PROPERTIES, "--lstm-adapter", "torch.nn:LSTMCell",
+                                          "--collect-only", "-q", "-s", "-p", "skip_recorder",
+                                          "-p", "no:cacheprovider")
+    skips = dict(line.split("@@ ", 1)[1].split(" | ", 1) for line in result.outlines
+                 if line.startswith("@@ "))
+    assert skips["test_packed_batch_equals_each_sequence_alone[stack]"] == (
+        "torch.nn:LSTMCell has no packed (variable-length) call")
+    assert "test_carry_jacobian_is_diagonal[layer0]" not in skips
+
+
+def test_an_unknown_need_is_refused_in_one_line():
+    from lstm_props._declared import lstm_property
+
+    with pytest.raises(ValueError, match=r"unknown need 'autodiff'; choose from autograd, "):
+        lstm_property("autodiff")
