@@ -1,0 +1,95 @@
+"""Write a property of your own: everything a property of the library uses, in one place.
+
+A property is a test function declared with :func:`lstm_property`, taking the ``lstm``
+fixture (one layer view of the target under test, with the run's declarations). It draws
+cases with ``lstm.cases(...)`` under ``lstm.given(...)`` (the run's profile and seed, on
+this test only), records a trajectory, and states its claim with :func:`check_close` or
+:func:`check_true`, which fail in one line naming the step, the coordinate, what was
+expected and what came::
+
+    from lstm_props.testing import check_true, lstm_property, record
+
+    @lstm_property("layout")
+    def test_hidden_state_lies_in_the_unit_interval(lstm):
+        \"\"\"|h_t| ≤ 1 for every t: h = o ⊙ tanh(c) with o ∈ [0, 1], tanh ∈ [−1, 1].\"\"\"
+
+        @lstm.given(lstm.cases(max_steps=4))
+        def prop(case):
+            traj = record(case.cell, case.xs, case.h0, case.c0)
+            for t, h in enumerate(traj.hs[1:]):
+                check_true(abs(h) <= 1, claim="|h_t| > 1", case=case, offset=(t + 1,),
+                           axes=("step", "batch row", "coordinate"), values=h)
+
+        prop()
+
+Run it with ``pytest my_properties/ --lstm-adapter TARGET``; examples/user_property/ is a
+complete example. The bounds below are the error model's (lstm_props.tolerances), finished:
+the safety factor is applied inside, so a property compares against them as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstm_props import tolerances as _tol
+from lstm_props._declared import NEEDS, Declaration, declaration_of, lstm_property
+from lstm_props._errors import PropertyFailure
+from lstm_props._report import check_close, check_true
+from lstm_props._under_test import BOUNDED_VARIANTS, LSTMUnderTest
+from lstm_props.carry import Trajectory, oracle_steps, record, rollout
+from lstm_props.probed import carry_evidence, examined_steps
+from lstm_props.reference import carry_derivative, lstm_step
+from lstm_props.strategies import LSTMCase
+
+
+@dataclass(frozen=True)
+class StepBounds:
+    """How far an implementation's (h_t, c_t) may lie from the oracle's at one step, per
+    entry (shape (B, P) and (B, H)), safety factor included."""
+
+    h: np.ndarray
+    c: np.ndarray
+
+
+def step_bounds(case: LSTMCase, traj: Trajectory, t: int, variant: str) -> StepBounds:
+    """The bound on step t + 1 of ``traj`` (computed from the recorded inputs of step t):
+    the forward error model of the case's dtype, times the safety factor. Needs the layout
+    (``case.params``)."""
+    if case.params is None:
+        raise ValueError("step_bounds needs the target's layout (case.params is None); "
+                         'declare the property with @lstm_property("layout")')
+    err = _tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant,
+                          case.dtype)
+    return StepBounds(h=_tol.SAFETY * err.dh, c=_tol.SAFETY * err.dc)
+
+
+def unit_roundoff(dtype: str) -> float:
+    """u of ``dtype`` ("float32": 2⁻²⁴, "float64": 2⁻⁵³)."""
+    return _tol.unit_roundoff(dtype)
+
+
+__all__ = [
+    "BOUNDED_VARIANTS",
+    "NEEDS",
+    "Declaration",
+    "LSTMCase",
+    "LSTMUnderTest",
+    "PropertyFailure",
+    "StepBounds",
+    "Trajectory",
+    "carry_derivative",
+    "carry_evidence",
+    "check_close",
+    "check_true",
+    "declaration_of",
+    "examined_steps",
+    "lstm_property",
+    "lstm_step",
+    "oracle_steps",
+    "record",
+    "rollout",
+    "step_bounds",
+    "unit_roundoff",
+]
