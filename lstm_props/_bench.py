@@ -18,13 +18,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
 
 from lstm_props._production import ScaleCase, check_view, seeded_inputs
-from lstm_props.adapters._torch import torch_views
+from lstm_props.adapters._torch import TorchCellAdapter, torch_views
 
 
 @dataclass
@@ -87,7 +87,15 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any, dev: dict) -> float:
+class _Placement(TypedDict):
+    """Where the benchmark's tensors live: torch's device and dtype keywords."""
+
+    device: str
+    dtype: torch.dtype
+
+
+def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any,
+             dev: _Placement) -> float:
     """The same LSTM over the same sequence, no grad: the unit of cost."""
     _sync(dev["device"])
     start = time.perf_counter()
@@ -100,7 +108,7 @@ def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any, dev: dic
     return time.perf_counter() - start
 
 
-def _naive(module: Any, inputs: Any, case: ScaleCase, h0: Any, c0: Any, dev: dict,
+def _naive(module: Any, inputs: Any, case: ScaleCase, h0: Any, c0: Any, dev: _Placement,
            budget_s: float, teacher_forced: bool) -> tuple[float, str]:
     """Dense ∂c_T/∂c_0 by one backward per row, as autograd.functional.jacobian does; past
     ``budget_s`` the remaining rows are extrapolated from the measured ones, and said so."""
@@ -129,10 +137,13 @@ def bench(case: ScaleCase, device: str = "cpu", dtype: str = "float32", threads:
     torch.set_num_threads(threads)
     torch.manual_seed(case.seed)
     hidden = case.hidden or 1024
-    module = torch.nn.LSTMCell(hidden, hidden)
+    module: torch.nn.Module = torch.nn.LSTMCell(hidden, hidden)
     (view,) = torch_views(module, "torch.nn:LSTMCell", dtype, device).layers
+    if not isinstance(view, TorchCellAdapter):  # what torch_views makes of an nn.LSTMCell
+        raise TypeError(f"torch_views wrapped nn.LSTMCell as a {type(view).__name__}, "
+                        "not a TorchCellAdapter")
     module = view.module
-    dev = {"device": device, "dtype": view.backend.torch_dtype}
+    dev: _Placement = {"device": device, "dtype": view.backend.torch_dtype}
     inputs = seeded_inputs(view, case.batch, case.seed)
     h0 = torch.zeros(case.batch, hidden, **dev)
     c0 = torch.zeros(case.batch, hidden, **dev)
@@ -151,7 +162,7 @@ def bench(case: ScaleCase, device: str = "cpu", dtype: str = "float32", threads:
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     peak_dev = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
                 else None)
-    naive = [(None, "not run")] * 2
+    naive: list[tuple[float | None, str]] = [(None, "not run")] * 2
     if run_naive:
         naive = [_naive(module, inputs, case, h0, c0, dev, naive_budget_s, forced)
                  for forced in (False, True)]

@@ -47,7 +47,10 @@ def _local_errors(layers: list[LSTMParams], variant: str, dtype: str, x: np.ndar
                   dh_prev: np.ndarray, dc_prev: np.ndarray) -> tuple[np.ndarray, float]:
     """One step's local error of the whole stack as a flat state vector, and ρ_t."""
     p_w, h_w = layers[0].output_size, layers[0].hidden_size
-    out_h, out_c, factor, dx = [], [], 0.0, 0.0
+    out_h: list[np.ndarray] = []
+    out_c: list[np.ndarray] = []
+    factor = 0.0
+    dx: np.ndarray | float = 0.0  # the layer below's output error once past layer 0
     for k, params in enumerate(layers):
         hk, ck = (slice(k * p_w, (k + 1) * p_w), slice(k * h_w, (k + 1) * h_w))
         err = tol.step_error(params, x, h[:, hk], c[:, ck], variant, dtype, dx=dx,

@@ -49,11 +49,14 @@ def _designed_params(like: LSTMParams, rng: np.random.Generator) -> LSTMParams:
     """torch's default init U(±1/√H), with the forget biases spread over FORGET_BIASES."""
     k = 1.0 / np.sqrt(like.hidden_size)
 
-    def draw(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else rng.uniform(-k, k, a.shape)
+    def draw(a: np.ndarray) -> np.ndarray:
+        return rng.uniform(-k, k, a.shape)
+
+    def draw_optional(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else draw(a)
 
     params = LSTMParams(draw(like.w_ih), draw(like.w_hh), draw(like.b_ih), draw(like.b_hh),
-                        draw(like.w_hr), draw(like.peephole))
+                        draw_optional(like.w_hr), draw_optional(like.peephole))
     f = gate_slice("f", like.hidden_size)
     params.b_ih[f] = np.linspace(*FORGET_BIASES, like.hidden_size)
     params.b_hh[f] = 0.0

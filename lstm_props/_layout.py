@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -84,13 +85,23 @@ class LSTMParams:
         def rnd(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else np.asarray(a, dtype=dtype).astype(np.float64)
 
-        return dataclasses.replace(self, **{name: rnd(getattr(self, name)) for name in ARRAYS})
+        # Any: mypy checks a ** mapping's values against every field (the clip included).
+        changes: dict[str, Any] = {name: rnd(getattr(self, name)) for name in ARRAYS}
+        return dataclasses.replace(self, **changes)
 
     def map_arrays(self, fn: Callable[[np.ndarray], np.ndarray]) -> LSTMParams:
         """``fn`` applied to every array present (the clip bound is kept as it is)."""
-        return dataclasses.replace(self, **{
+        changes: dict[str, Any] = {
             name: None if getattr(self, name) is None else fn(getattr(self, name))
-            for name in ARRAYS})
+            for name in ARRAYS}
+        return dataclasses.replace(self, **changes)
+
+    def peephole_weights(self) -> np.ndarray:
+        """``peephole``, for a computation of the peephole variant, which reads them."""
+        if self.peephole is None:
+            raise TypeError("the peephole variant needs peephole weights (3, H); these "
+                            "parameters have none (peephole is None)")
+        return self.peephole
 
 
 #: The array fields of LSTMParams, in order.

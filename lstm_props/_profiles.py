@@ -43,8 +43,11 @@ def profile_settings(name: str, max_examples: int | None = None) -> settings:
     if max_examples is not None:
         fields["max_examples"] = max_examples
     fields.setdefault("phases", list(Phase))
-    return settings(settings.get_profile("default"), verbosity=settings.default.verbosity,
-                    **fields)
+    parent, current = settings.get_profile("default"), settings.default
+    if current is None:  # only while Hypothesis itself is being imported
+        raise RuntimeError("Hypothesis has no current settings (settings.default is None): "
+                           "the verbosity to keep cannot be read")
+    return settings(parent, verbosity=current.verbosity, **fields)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ uses; the dense path's |J_t| is the implementation's rounded version of the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -153,7 +153,9 @@ class OracleAbsBound:
             out_h[:, hk] = g_z @ np.abs(p.w_hh)
             out_c[:, ck] = c_prev
             from_above = g_z @ np.abs(p.w_ih)
-        return np.concatenate([out_h, out_c], axis=1).reshape(-1), from_above
+        # cast: the constructor reads layers[0], so the loop ran at least once and from_above
+        # is g_z @ |W_ih| of the bottom layer, an array.
+        return np.concatenate([out_h, out_c], axis=1).reshape(-1), cast(np.ndarray, from_above)
 
 
 def abs_step_jacobian(cell: Any, layers: list[LSTMParams] | None, variant: str,

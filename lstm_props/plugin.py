@@ -51,7 +51,7 @@ DEFAULT_TARGET = "torch.nn:LSTMCell"
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 
-_STATE = pytest.StashKey[dict]()
+_STATE = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,7 +100,7 @@ def _profile(config: pytest.Config) -> str:
 def _seed(config: pytest.Config, profile: str) -> int | None:
     """One seed for the whole session (shared with xdist workers), so failures reproduce;
     applied to the property tests alone (PropertySettings.given)."""
-    given = config.getoption("lstm_seed")
+    given: int | None = config.getoption("lstm_seed")  # --lstm-seed is type=int
     derandomized = PROFILES[profile].get("derandomize", False)
     if given is not None and derandomized:
         raise pytest.UsageError(
@@ -111,8 +111,11 @@ def _seed(config: pytest.Config, profile: str) -> int | None:
         return given
     if derandomized:
         return None
-    workerinput = getattr(config, "workerinput", None)
-    return workerinput["lstm_seed"] if workerinput else secrets.randbelow(2**32)
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput:
+        shared: int | None = workerinput["lstm_seed"]  # the controller's (pytest_configure_node)
+        return shared
+    return secrets.randbelow(2**32)
 
 
 def _checks_an_lstm(config: pytest.Config) -> bool:
@@ -242,18 +245,18 @@ def _target(config: pytest.Config) -> Any:
 
         try:
             with _watchdog(config, f"loading target {state['target_name']!r}"):
-                state["target"] = load_target(state["target_name"],
-                                              config.getoption("lstm_dtype"),
-                                              config.getoption("lstm_device"))
-            check_variant(state["target"], config.getoption("lstm_variant"))
+                target = state["target"] = load_target(state["target_name"],
+                                                       config.getoption("lstm_dtype"),
+                                                       config.getoption("lstm_device"))
+            check_variant(target, config.getoption("lstm_variant"))
             if config.getoption("lstm_black_box"):
                 from lstm_props.adapters._black_box import BlackBoxTarget
 
-                state["target"] = BlackBoxTarget(state["target"])
+                state["target"] = BlackBoxTarget(target)
             else:
                 from lstm_props._agreement import forward_disagreement
 
-                state["disagreement"] = forward_disagreement(state["target"], _variant(config))
+                state["disagreement"] = forward_disagreement(target, _variant(config))
         except (TargetError, AdapterError) as exc:
             raise pytest.UsageError(str(exc)) from None
     return state["target"]
@@ -281,6 +284,14 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession")
 
 
+def _workeroutput(config: pytest.Config) -> dict[str, Any]:
+    """What an xdist worker hands back to the controller (pytest_testnodedown reads it)."""
+    output: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if output is None:  # xdist sets workeroutput on a worker's config with workerinput
+        raise AttributeError("an xdist worker's config has no workeroutput")
+    return output
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if not _checks_an_lstm(config):
         return []
@@ -302,13 +313,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def _variant(config: pytest.Config) -> str:
-    declared = config.getoption("lstm_variant")
+    declared: str | None = config.getoption("lstm_variant")
     if declared:
         return declared
     state = config.stash[_STATE]
     target = state["target"]
     if target is None:
-        return state.get("worker_variant", "standard")
+        from_worker: str = state.get("worker_variant", "standard")
+        return from_worker
     views = target.probe()
     return views.layers[0].variant or "standard"
 
@@ -558,9 +570,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     state = config.stash[_STATE]
     if hasattr(config, "workerinput"):
         if state["target"] is not None:
-            config.workeroutput["lstm_variant"] = _variant(config)
+            _workeroutput(config)["lstm_variant"] = _variant(config)
         if state.get("load_error"):
-            config.workeroutput["lstm_load_error"] = state["load_error"]
+            _workeroutput(config)["lstm_load_error"] = state["load_error"]
         return
     if state.get("load_error"):  # xdist: a worker could not load the target
         session.exitstatus = pytest.ExitCode.USAGE_ERROR

@@ -73,7 +73,7 @@ class LSTMCase:
         return write_held(self.cell, params.astype(self.cell.backend.np_dtype))
 
 
-def write_held(view: CellAdapter, held: LSTMParams) -> LSTMParams:
+def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
     """Write ``held`` into the view and return what it then holds.
 
     A framework with one bias (Keras, Equinox, Flax) stores b_ih + b_hh, rounded once more
@@ -102,7 +102,7 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 #: Wide views that held exactly what was written (two biases kept apart, nothing rounded):
 #: a read-back, a full copy of the weights, would return the written parameters again, so
 #: it is skipped for them. A one-bias framework never lands here (its b_hh reads back 0).
-_STORES_EXACTLY: weakref.WeakSet[CellAdapter] = weakref.WeakSet()
+_STORES_EXACTLY: weakref.WeakSet[CellAdapter | CheckedCell] = weakref.WeakSet()
 
 
 def _same_up_to_bias_split(a: LSTMParams, b: LSTMParams) -> bool:

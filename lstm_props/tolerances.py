@@ -81,7 +81,7 @@ def _tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _peep_zo(params: LSTMParams, z_o: np.ndarray, c_new: np.ndarray, variant: str) -> np.ndarray:
-    return z_o + params.peephole[2] * c_new if variant == "peephole" else z_o
+    return z_o + params.peephole_weights()[2] * c_new if variant == "peephole" else z_o
 
 
 def step_error(
@@ -110,7 +110,8 @@ def step_error(
     mag = np.abs(x) @ w_ih.T + np.abs(h) @ w_hh.T
     mag = mag + np.abs(params.b_ih) + np.abs(params.b_hh)
     if variant == "peephole":  # p_i c and p_f c are one more term of the i and f sums
-        p = np.abs(params.peephole)
+        peep = params.peephole_weights()
+        p = np.abs(peep)
         mag[:, :hidden] += p[0] * np.abs(c)
         mag[:, hidden : 2 * hidden] += p[1] * np.abs(c)
     dz = gamma(n, dtype) * mag
@@ -124,8 +125,8 @@ def step_error(
     if variant == "peephole":  # the gates' actual arguments include p ⊙ c
         dz_i += p[0] * dc_in
         dz_f += p[1] * dc_in
-        z_i = z_i + params.peephole[0] * c
-        z_f = z_f + params.peephole[1] * c
+        z_i = z_i + peep[0] * c
+        z_f = z_f + peep[1] * c
     # A clamp is 1-Lipschitz: it never widens an argument's error, and σ', tanh' are then
     # evaluated where the activation really is evaluated.
     z_i, z_f, z_g = clamp(z_i, params.clip), clamp(z_f, params.clip), clamp(z_g, params.clip)
@@ -136,8 +137,8 @@ def step_error(
     dc = np.abs(c) * df + f * dc_in + np.abs(g) * di + i * dg
     dc = dc + 2 * u * (np.abs(f * c) + np.abs(i * g))
     if variant == "peephole":  # z_o + p_o c': c' carries δc', and the sum one more term
-        z_o_mag = mag[:, 3 * hidden :] + np.abs(params.peephole[2] * v.c)
-        dz_o = gamma(n, dtype) * z_o_mag + np.abs(params.peephole[2]) * dc
+        z_o_mag = mag[:, 3 * hidden :] + np.abs(peep[2] * v.c)
+        dz_o = gamma(n, dtype) * z_o_mag + np.abs(peep[2]) * dc
     do = _sigmoid_error(clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip),
                         dz_o, dtype)
     hidden_pre = np.abs(v.o * np.tanh(v.c))
@@ -203,7 +204,7 @@ def carry_derivative_error(
     """
     u = UNIT_ROUNDOFF[dtype]
     if variant == "peephole":
-        p = np.abs(params.peephole)
+        p = np.abs(params.peephole_weights())
         d = err.df * (1 + p[1] * np.abs(c)) + p[0] * (err.dg / 4 + np.abs(v.g) * err.di)
         return d + 2 * u * (1 + p[1] * np.abs(c) + p[0])
     return err.df + u * np.abs(v.f)

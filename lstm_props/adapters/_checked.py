@@ -30,6 +30,15 @@ def _shape(a: Any) -> tuple[int, ...] | None:
         return None
 
 
+def _input_shape(a: Any, label: str) -> tuple[int, ...]:
+    """The shape of an input the suite passed in (its own backend's array)."""
+    shape = _shape(a)
+    if shape is None:
+        raise TypeError(f"{label}: np.shape cannot read a "
+                        f"{type(a).__module__}.{type(a).__name__}")
+    return shape
+
+
 class CallLog:
     """Which adapter call is running now, and how many this property has made: what a hang
     report names (read by the watchdog thread, so plain attribute writes only)."""
@@ -202,7 +211,7 @@ class CheckedCell:
     def spec(self) -> CellSpec:
         spec = getattr(self.inner, "spec", None)
         sizes = [getattr(spec, f, None) for f in ("input_size", "hidden_size", "output_size")]
-        if not all(isinstance(n, Integral) and n > 0 for n in sizes):
+        if spec is None or not all(isinstance(n, Integral) and int(n) > 0 for n in sizes):
             what = "has no spec" if spec is None else f"has spec {spec!r}, not a CellSpec"
             self._fault(
                 f"{type(self.inner).__name__} {what}: set spec = CellSpec(input_size, "
@@ -214,7 +223,7 @@ class CheckedCell:
         out = self._call("step", x, h, c)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             self._fault(f"step() returned {type(out).__name__}, expected a pair (h, c)")
-        b, spec = _shape(x)[0], self.spec
+        b, spec = _input_shape(x, "x passed to step()")[0], self.spec
         self._expect(out[0], (b, spec.output_size), "h returned by step()")
         self._expect(out[1], (b, spec.hidden_size), "c returned by step()")
         self._finite(tuple(out), ("h returned by step()", "c returned by step()"))
@@ -222,7 +231,7 @@ class CheckedCell:
 
     def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         out = self._call("sequence", xs, h0, c0)
-        b = _shape(xs)[1]
+        b = _input_shape(xs, "xs passed to sequence()")[1]
         spec = self.spec
         self._expect(out[1], (b, spec.output_size), "h_T returned by sequence()")
         self._expect(out[2], (b, spec.hidden_size), "c_T returned by sequence()")
@@ -231,7 +240,7 @@ class CheckedCell:
 
     def packed_sequence(self, xs: Any, lengths: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         out = self._call("packed_sequence", xs, lengths, h0, c0)
-        b = _shape(xs)[1]
+        b = _input_shape(xs, "xs passed to packed_sequence()")[1]
         spec = self.spec
         self._expect(out[1], (b, spec.output_size), "h returned by packed_sequence()")
         self._expect(out[2], (b, spec.hidden_size), "c returned by packed_sequence()")

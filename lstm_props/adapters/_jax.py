@@ -87,6 +87,8 @@ class JaxCellAdapter(CellAdapter):
     with one bias reads as b_ih = bias, b_hh = 0 and writes b_ih + b_hh.
     """
 
+    backend: JaxBackend
+
     def __init__(self, name: str, spec: CellSpec, backend: JaxBackend, params: Any,
                  apply: Apply, read: ReadLayout, write: WriteLayout) -> None:
         self.name, self.spec, self.backend = name, spec, backend
@@ -101,7 +103,9 @@ class JaxCellAdapter(CellAdapter):
 
     def read_layout(self) -> LSTMParams:
         arrays = self._read(jax.tree.map(self.backend.to_numpy, self.params))
-        return LSTMParams(**{k: np.asarray(arrays[k], np.float64) for k in _LAYOUT_FIELDS})
+        # Any: mypy checks a ** mapping's values against every field (the clip included).
+        fields: dict[str, Any] = {k: np.asarray(arrays[k], np.float64) for k in _LAYOUT_FIELDS}
+        return LSTMParams(**fields)
 
     @property
     def writable_layout(self) -> bool:
@@ -109,8 +113,8 @@ class JaxCellAdapter(CellAdapter):
 
     def write_layout(self, params: LSTMParams) -> None:
         # ``write`` is NumPy-and-jnp generic (+, .T, slices): run in NumPy, then convert once.
-        arrays = {k: np.asarray(getattr(params, k), self.backend.np_dtype)
-                  for k in _LAYOUT_FIELDS}
+        arrays: LayoutArrays = {k: np.asarray(getattr(params, k), self.backend.np_dtype)
+                                for k in _LAYOUT_FIELDS}
         host = jax.tree.map(np.asarray, self.params)
         self.params = jax.tree.map(self.backend.asarray, self._write(arrays, host))
 
@@ -133,7 +137,9 @@ class JaxCellAdapter(CellAdapter):
                   if k in _LAYOUT_FIELDS}
         _, adjoint = jax.vjp(lambda a: self._write(a, self.params), layout)
         (in_layout,) = adjoint(grads)
-        return LSTMParams(**{k: self.backend.to_numpy(in_layout[k]) for k in _LAYOUT_FIELDS})
+        fields: dict[str, Any] = {  # Any: see read_layout
+            k: self.backend.to_numpy(in_layout[k]) for k in _LAYOUT_FIELDS}
+        return LSTMParams(**fields)
 
     def astype(self, dtype: str) -> JaxCellAdapter:
         backend = JaxBackend(dtype, self.backend.device)

