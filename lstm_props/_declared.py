@@ -138,7 +138,7 @@ def declaration_of(obj: Any) -> Declaration | None:
     marks = obj.iter_markers(MARK) if hasattr(obj, "iter_markers") else [
         m for m in getattr(obj, "pytestmark", []) if m.name == MARK]
     for mark in marks:
-        return mark.args[0]  # type: ignore[no-any-return]
+        return mark.args[0]
     return None
 
 

@@ -37,3 +37,14 @@ def test_stop_gradient_keeps_the_value_and_cuts_the_derivative(how):
     (grad,) = be.vjp(lambda v: (v * stop(v),), (v0,), (np.ones(2),))
     np.testing.assert_array_equal(grad, v0)  # d(v·sg(v))/dv = sg(v), not 2v
     np.testing.assert_array_equal(be.to_numpy(stop(be.asarray(v0))), v0)
+
+
+def test_a_torch_backend_takes_a_declared_nondeterminism():
+    """The loader's nondeterminism message says `backend.deterministic = False`: a torch
+    backend takes it (it was a read-only property), and its twins keep it."""
+    from lstm_props.adapters._torch import TorchBackend
+
+    backend = TorchBackend("float32", "cpu")
+    assert backend.deterministic  # CPU kernels are
+    backend.deterministic = False
+    assert not backend.deterministic and not backend.like("float64").deterministic

@@ -40,21 +40,30 @@ class TorchBackend(Backend):
 
     def like(self, dtype: str | None = None, device: str | None = None) -> TorchBackend:
         """This backend at another dtype or device, for the same target."""
-        return TorchBackend(dtype or self.dtype, device or self.device, self.target,
+        twin = TorchBackend(dtype or self.dtype, device or self.device, self.target,
                             self.batch_rows)
+        twin._declared_deterministic = self._declared_deterministic
+        return twin
 
-    # Not a stub defect: Backend declares a settable attribute (the loader's message tells
-    # users to set backend.deterministic = False), which this read-only property is not.
-    # Left as it is: a setter would change behaviour.
+    _declared_deterministic: bool | None = None
+
     @property
-    def deterministic(self) -> bool:  # type: ignore[override]  # read-only, Backend's is not
+    def deterministic(self) -> bool:
         """CPU kernels are; CUDA RNN kernels only with deterministic algorithms or the
-        cuBLAS workspace setting torch's nn.LSTM documentation prescribes."""
+        cuBLAS workspace setting torch's nn.LSTM documentation prescribes; unless the
+        user declared otherwise (``backend.deterministic = False``, as the loader's
+        nondeterminism message suggests)."""
         import os
 
+        if self._declared_deterministic is not None:
+            return self._declared_deterministic
         return (not self.device.startswith("cuda")
                 or torch.are_deterministic_algorithms_enabled()
                 or os.environ.get("CUBLAS_WORKSPACE_CONFIG") in (":4096:8", ":16:8"))
+
+    @deterministic.setter
+    def deterministic(self, value: bool) -> None:
+        self._declared_deterministic = bool(value)
 
     def asarray(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
