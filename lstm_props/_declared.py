@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from lstm_props.variants import VariantSet
+
 if TYPE_CHECKING:
     from lstm_props._under_test import LSTMUnderTest
 
@@ -90,12 +92,20 @@ class Declaration:
     id: str
     claim: str
     needs: tuple[str, ...]
-    #: The variants it holds for (None: all), and why not the others.
-    variants: tuple[str, ...] | None
+    #: The variants it holds for (None: all; a VariantSet: by their flags), and why not the
+    #: others.
+    variants: tuple[str, ...] | VariantSet | None
     why: str
     module: str
     #: Checks the whole stack (a sequence call), not one layer view.
     stack: bool = False
+
+    def variant_names(self) -> list[str] | None:
+        """The known variants it holds for (None: every one)."""
+        if self.variants is None:
+            return None
+        return (self.variants.names() if isinstance(self.variants, VariantSet)
+                else list(self.variants))
 
     def unmet(self, lstm: LSTMUnderTest) -> str | None:
         """Why this property cannot run on ``lstm`` (None: it can)."""
@@ -114,7 +124,8 @@ def _claim(fn: Callable[..., Any]) -> str:
     return " ".join(first_paragraph.split())
 
 
-def lstm_property(*needs: str, variants: tuple[str, ...] | None = None, why: str = "",
+def lstm_property(*needs: str, variants: tuple[str, ...] | VariantSet | None = None,
+                  why: str = "",
                   stack: bool = False) -> Callable[[_F], _F]:
     """Declare a test function a property: ``needs`` from :data:`NEEDS`, the variants it
     holds for (None: every one) and ``why`` not the others, ``stack`` for a property of the

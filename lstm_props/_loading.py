@@ -18,6 +18,7 @@ import numpy as np
 from lstm_props._errors import AdapterError, TargetError
 from lstm_props.adapters._checked import CheckedCell
 from lstm_props.adapters._protocol import CellAdapter, Target, Views
+from lstm_props.variants import as_variant
 
 FORM = "write it as package.module:attr or path/to/file.py:attr"
 
@@ -292,7 +293,7 @@ def check_variant(target: Target, declared: str | None) -> None:
     """
     layers = target.probe().layers
     variant = declared or layers[0].variant or "standard"
-    if variant != "peephole":
+    if not as_variant(variant).reads_cell:
         return
     for view in layers:
         held = view.read_layout()

@@ -82,8 +82,8 @@ def check_at_scale(target_text: str, case: ScaleCase, dtype: str = "float32",
     declared = variant or views[0].variant or "standard"
     if declared not in PRODUCT_VARIANTS:
         raise TargetError(f"--variant {declared}: the carry derivative is a product of forget "
-                          f"gates only for {', '.join(PRODUCT_VARIANTS)}; check a {declared} "
-                          "target with the small-size properties (no --steps)")
+                          f"gates only for {', '.join(PRODUCT_VARIANTS.names())}; check a "
+                          f"{declared} target with the small-size properties (no --steps)")
     failed = 0
     for view in views:
         result = check_view(view, target_text, declared, case)

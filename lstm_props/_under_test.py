@@ -12,9 +12,10 @@ from lstm_props._profiles import PropertySettings, profile_settings
 from lstm_props.adapters._checked import CheckedCell
 from lstm_props.adapters._protocol import Target
 from lstm_props.strategies import LSTMCase, lstm_cases
+from lstm_props.variants import BOUNDED
 
-#: Variants whose carry Jacobian is diag(f) with f ∈ [0, 1] (variants.md).
-BOUNDED_VARIANTS = ("standard", "no_forget", "cifg")
+#: Variants whose carry Jacobian is diag(f) with f ∈ [0, 1], or I (lstm_props.variants).
+BOUNDED_VARIANTS = BOUNDED
 
 
 @dataclass

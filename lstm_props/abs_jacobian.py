@@ -29,6 +29,7 @@ from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._layout import LSTMParams
 from lstm_props.reference import lstm_step
+from lstm_props.variants import as_variant
 
 #: State Jacobians with at most this many rows B·(P+H) (all layers) are materialised.
 DENSE_STATE_ROWS = 256
@@ -76,21 +77,22 @@ class OracleAbsBound:
         self.batch = h.shape[0]
         self.layers: list[_Layer] = []
         x = gate_x
+        kind = as_variant(variant)
         for k, params in enumerate(layers):
             hk = slice(k * self.p, (k + 1) * self.p)
             ck = slice(k * self.hid, (k + 1) * self.hid)
             v = lstm_step(params, x, h[:, hk], c[:, ck], variant)
-            s_f = np.zeros_like(v.f) if variant == "no_forget" else v.f * (1 - v.f)
+            s_f = v.f * (1 - v.f) if kind.has_forget_gate else np.zeros_like(v.f)
             s_i = v.i * (1 - v.i)
             tau = np.tanh(v.c)
-            slope_f = np.abs(c[:, ck]) * s_f + (np.abs(v.g) * s_f if variant == "cifg" else 0)
-            slope_i = np.zeros_like(s_i) if variant == "cifg" else np.abs(v.g) * s_i
+            slope_f = np.abs(c[:, ck]) * s_f + (np.abs(v.g) * s_f if kind.coupled_input else 0)
+            slope_i = np.zeros_like(s_i) if kind.coupled_input else np.abs(v.g) * s_i
             r = slack
             self.layers.append(_Layer(params, slope_i + r, slope_f + r,
                                       np.abs(v.i) * (1 - v.g ** 2) + r,
                                       np.abs(tau) * v.o * (1 - v.o) + r, np.abs(v.f) + r,
                                       np.abs(v.o) * (1 - tau ** 2) + r,
-                                      None if variant != "peephole" or params.peephole is None
+                                      None if not kind.reads_cell or params.peephole is None
                                       else np.abs(params.peephole)))
             x = h_new[:, hk]
 

@@ -32,9 +32,10 @@ from lstm_props import tolerances as tol
 from lstm_props._layout import LSTMParams, gate_slice
 from lstm_props.carry import probe
 from lstm_props.reference import clamp, log_sigmoid, sigmoid
+from lstm_props.variants import BOUNDED, as_variant
 
 #: Variants whose carry derivative is a product of forget gates in [0, 1].
-PRODUCT_VARIANTS = ("standard", "cifg", "no_forget")
+PRODUCT_VARIANTS = BOUNDED  # the product of forget gates (or of ones): no peepholes
 
 Inputs = Callable[[int, int], np.ndarray]  # (start, stop) -> xs[start:stop], (stop−start, B, D)
 
@@ -125,7 +126,7 @@ class ForgetOracle:
         """
         z = clamp(gate_xs @ self.w_x.T + hs @ self.w_h.T + self.bias, self.clip)
         mag = np.abs(gate_xs) @ self.w_x_abs.T + np.abs(hs) @ self.w_h_abs.T + self.bias_abs
-        if variant == "no_forget":
+        if not as_variant(variant).has_forget_gate:
             log_f, f = np.zeros_like(z), np.ones_like(z)
         else:
             log_f, f = log_sigmoid(z), sigmoid(z, np)
@@ -188,7 +189,8 @@ def verify_carry_product(
     """
     if variant not in PRODUCT_VARIANTS:
         raise ValueError(f"variant={variant!r}: the chunked carry product is a product of "
-                         f"forget gates only for {PRODUCT_VARIANTS}")
+                         f"forget gates only for variants with a {PRODUCT_VARIANTS}: "
+                         f"{', '.join(PRODUCT_VARIANTS.names())}")
     dtype = cell.backend.dtype
     h, c = h0, c0
     impl_log = np.zeros_like(c0)

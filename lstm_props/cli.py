@@ -242,7 +242,7 @@ def guarantees_table() -> list[str]:
     for k, d in enumerate(declarations()):
         needs = ", ".join(d.needs) or "—"
         if d.variants is not None:
-            needs += f"; variants {', '.join(d.variants)}"
+            needs += f"; variants {', '.join(d.variant_names() or [])}"
         claim = d.claim.replace("|", "\\|")
         lines.append(f"| {k + 1} | `{d.id}` ({d.module.rsplit('.', 1)[-1][5:]}) | {claim} "
                      f"| {needs} |")
@@ -264,7 +264,8 @@ def list_properties(markdown: bool = False, readme: str | None = None) -> int:
     print("properties:")
     for k, d in enumerate(declarations()):
         needs = ", ".join(d.needs) or "nothing"
-        variants = "" if d.variants is None else f"; variants: {', '.join(d.variants)}"
+        variants = ("" if d.variants is None
+                    else f"; variants: {', '.join(d.variant_names() or [])}")
         print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
     print("\nbuilt-in targets:")
     from lstm_props.targets import BUILTIN

@@ -26,6 +26,7 @@ import numpy as np
 
 from lstm_props._layout import LSTMParams
 from lstm_props.reference import clamp, lstm_step, preactivations, sigmoid
+from lstm_props.variants import as_variant
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 SMALLEST_NORMAL = {"float32": float(np.finfo(np.float32).tiny),
@@ -81,7 +82,7 @@ def _tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _peep_zo(params: LSTMParams, z_o: np.ndarray, c_new: np.ndarray, variant: str) -> np.ndarray:
-    return z_o + params.peephole_weights()[2] * c_new if variant == "peephole" else z_o
+    return z_o + params.peephole_weights()[2] * c_new if as_variant(variant).reads_cell else z_o
 
 
 def step_error(
@@ -104,12 +105,13 @@ def step_error(
     """
     u, a = UNIT_ROUNDOFF[dtype], ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
     v = lstm_step(params, x, h, c, variant)
+    kind = as_variant(variant)
     hidden = params.hidden_size
-    n = params.input_size + params.output_size + 2 + (variant == "peephole")
+    n = params.input_size + params.output_size + 2 + kind.reads_cell
     w_ih, w_hh = np.abs(params.w_ih), np.abs(params.w_hh)  # once: (4H, D) at H = 4096 is big
     mag = np.abs(x) @ w_ih.T + np.abs(h) @ w_hh.T
     mag = mag + np.abs(params.b_ih) + np.abs(params.b_hh)
-    if variant == "peephole":  # p_i c and p_f c are one more term of the i and f sums
+    if kind.reads_cell:  # p_i c and p_f c are one more term of the i and f sums
         peep = params.peephole_weights()
         p = np.abs(peep)
         mag[:, :hidden] += p[0] * np.abs(c)
@@ -122,7 +124,7 @@ def step_error(
     dz_i, dz_f, dz_g, dz_o = (dz[:, k * hidden : (k + 1) * hidden].copy() for k in range(4))
     z = preactivations(params, x, h)
     z_i, z_f, z_g, z_o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    if variant == "peephole":  # the gates' actual arguments include p ⊙ c
+    if kind.reads_cell:  # the gates' actual arguments include p ⊙ c
         dz_i += p[0] * dc_in
         dz_f += p[1] * dc_in
         z_i = z_i + peep[0] * c
@@ -130,13 +132,13 @@ def step_error(
     # A clamp is 1-Lipschitz: it never widens an argument's error, and σ', tanh' are then
     # evaluated where the activation really is evaluated.
     z_i, z_f, z_g = clamp(z_i, params.clip), clamp(z_f, params.clip), clamp(z_g, params.clip)
-    df = np.zeros_like(dz_f) if variant == "no_forget" else _sigmoid_error(z_f, dz_f, dtype)
-    di = df + u if variant == "cifg" else _sigmoid_error(z_i, dz_i, dtype)
+    df = _sigmoid_error(z_f, dz_f, dtype) if kind.has_forget_gate else np.zeros_like(dz_f)
+    di = df + u if kind.coupled_input else _sigmoid_error(z_i, dz_i, dtype)
     dg = _tanh_error(z_g, dz_g, dtype)
     f, i, g = np.abs(v.f), np.abs(v.i), np.abs(v.g)
     dc = np.abs(c) * df + f * dc_in + np.abs(g) * di + i * dg
     dc = dc + 2 * u * (np.abs(f * c) + np.abs(i * g))
-    if variant == "peephole":  # z_o + p_o c': c' carries δc', and the sum one more term
+    if kind.reads_cell:  # z_o + p_o c': c' carries δc', and the sum one more term
         z_o_mag = mag[:, 3 * hidden :] + np.abs(peep[2] * v.c)
         dz_o = gamma(n, dtype) * z_o_mag + np.abs(peep[2]) * dc
     do = _sigmoid_error(clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip),
@@ -203,7 +205,7 @@ def carry_derivative_error(
     peephole: δf(1 + |p_f c|) + |p_i|(δg/4 + |g|δi), as |d(f(1−f))/df| ≤ 1, i(1−i) ≤ 1/4.
     """
     u = UNIT_ROUNDOFF[dtype]
-    if variant == "peephole":
+    if as_variant(variant).reads_cell:
         p = np.abs(params.peephole_weights())
         d = err.df * (1 + p[1] * np.abs(c)) + p[0] * (err.dg / 4 + np.abs(v.g) * err.di)
         return d + 2 * u * (1 + p[1] * np.abs(c) + p[0])

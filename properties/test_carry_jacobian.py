@@ -11,9 +11,9 @@ from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
-from lstm_props._under_test import BOUNDED_VARIANTS
 from lstm_props.probed import carry_evidence, examined_steps
 from lstm_props.reference import carry_derivative, lstm_step
+from lstm_props.variants import BOUNDED
 
 
 def _jacobians(case):
@@ -75,7 +75,7 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     prop()
 
 
-@lstm_property("autograd", variants=BOUNDED_VARIANTS,
+@lstm_property("autograd", variants=BOUNDED,
                why="peepholes make the carry derivative leave [0, 1]")
 def test_carry_jacobian_entries_in_unit_interval(lstm):
     """Every entry of ∂c_t/∂c_{t-1} |carry lies in [0, 1] (exactly: σ ∈ [0, 1] in IEEE).

@@ -13,7 +13,7 @@ from lstm_props import carry
 from lstm_props import tolerances as tol
 from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
-from lstm_props._under_test import BOUNDED_VARIANTS
+from lstm_props.variants import BOUNDED
 
 AXES = ("from step s", "batch row", "coordinate")
 
@@ -25,7 +25,7 @@ def _adjoints(case):
     return traj, u, carry.carry_adjoints(case.cell, traj, u)
 
 
-@lstm_property("autograd", "layout", variants=BOUNDED_VARIANTS,
+@lstm_property("autograd", "layout", variants=BOUNDED,
                why="a peephole carry derivative is not a product of gates in [0, 1]")
 def test_carry_product_matches_oracle(lstm):
     """log|(ūᵀ ∂c_T/∂c_s |carry)/ū| = Σ_{t=s+1..T} log f_t for every s, in the log domain.
@@ -66,7 +66,7 @@ def test_carry_product_matches_oracle(lstm):
     prop()
 
 
-@lstm_property("autograd", variants=BOUNDED_VARIANTS,
+@lstm_property("autograd", variants=BOUNDED,
                why="a peephole carry derivative can exceed 1")
 def test_carry_product_is_bounded_and_non_increasing(lstm):
     """|ūᵀ∂c_T/∂c_s| ≤ |ūᵀ∂c_T/∂c_{s+1}| (exactly) and 0 ≤ ā_s/ū ≤ 1, black-box.

@@ -15,6 +15,7 @@ from lstm_props._declared import lstm_property
 from lstm_props._layout import FORCE_BIAS
 from lstm_props._report import check_close, check_true
 from lstm_props.probed import carry_evidence, examined_steps
+from lstm_props.variants import BOUNDED, FORCEABLE, FORGETLESS, as_variant
 
 
 def _check_identity(case, traj):
@@ -32,7 +33,7 @@ def _check_identity(case, traj):
                case=case, axes=("from step s", "batch row", "coordinate"), values=adj / u)
 
 
-@lstm_property("autograd", "writable", variants=("standard", "cifg"),
+@lstm_property("autograd", "writable", variants=FORCEABLE,
                why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)")
 def test_open_forget_gate_gives_identity_carry(lstm):
     """f ≡ 1 (forced) ⇒ ∂c_t/∂c_{t-1} |carry = I exactly, ∂c_T/∂c_0 |carry = I exactly, and
@@ -63,7 +64,7 @@ def test_open_forget_gate_gives_identity_carry(lstm):
     prop()
 
 
-@lstm_property("autograd", variants=("no_forget",), why="only the 1997 variant has f ≡ 1")
+@lstm_property("autograd", variants=FORGETLESS, why="only the 1997 variant has f ≡ 1")
 def test_no_forget_variant_carry_is_identity(lstm):
     """Without a forget gate (the 1997 LSTM) ∂c_t/∂c_{t-1} |carry = I exactly, unforced.
 
@@ -78,7 +79,7 @@ def test_no_forget_variant_carry_is_identity(lstm):
     prop()
 
 
-@lstm_property("writable", "forcing", variants=("standard", "cifg", "no_forget"),
+@lstm_property("writable", "forcing", variants=BOUNDED,
                why="peepholes add p_i g i(1−i) to the carry slope")
 def test_open_forget_gate_translates_the_carry(lstm):
     """f ≡ 1 (forced; unforced for no_forget), h teacher-forced ⇒ the T-step carry map is a
@@ -95,7 +96,7 @@ def test_open_forget_gate_translates_the_carry(lstm):
 
     @lstm.given(lstm.cases())
     def prop(case):
-        if lstm.variant != "no_forget":
+        if as_variant(lstm.variant).has_forget_gate:
             case.with_params(case.params.with_forget_bias(FORCE_BIAS))
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         dt = case.cell.backend.np_dtype

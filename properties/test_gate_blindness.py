@@ -13,8 +13,8 @@ from lstm_props import carry, probed
 from lstm_props import tolerances as tol
 from lstm_props._declared import lstm_property
 from lstm_props._report import check_close, check_true
-from lstm_props._under_test import BOUNDED_VARIANTS
 from lstm_props.reference import lstm_step
+from lstm_props.variants import BOUNDED
 
 STEP_AXES = ("step", "batch row", "coordinate")
 
@@ -30,7 +30,7 @@ def _slopes(case, t, traj):
     return (c0, c1, c2), outs
 
 
-@lstm_property(variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
+@lstm_property(variants=BOUNDED, why="peephole gates read c_{t-1}")
 def test_carry_map_is_affine_in_c(lstm):
     """c_t(c+δ) − c_t(c) = f_t ⊙ δ with f_t independent of c (forward evaluations only).
 
@@ -73,7 +73,7 @@ def test_carry_map_is_affine_in_c(lstm):
     prop()
 
 
-@lstm_property("autograd", "layout", variants=BOUNDED_VARIANTS,
+@lstm_property("autograd", "layout", variants=BOUNDED,
                why="the output peephole adds p_o terms")
 def test_hidden_output_carry_derivative(lstm):
     """∂h_t/∂c_{t-1} |carry = W_hr · diag(o_t ⊙ tanh'(c_t) ⊙ f_t)  (W_hr = I unprojected).
@@ -149,7 +149,7 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
                 f"at step {t + 1}", case=case, axes=("probe", "batch row", "coordinate"))
 
 
-@lstm_property("autograd", variants=BOUNDED_VARIANTS, why="peephole gates read c_{t-1}")
+@lstm_property("autograd", variants=BOUNDED, why="peephole gates read c_{t-1}")
 def test_carry_slope_matches_autograd(lstm):
     """(c_t(c+δ) − c_t(c))/δ = 1ᵀ ∂c_t/∂c_{t-1} |carry per coordinate: the forward's
     secant slope equals the backward's carry derivative (black-box, no oracle).

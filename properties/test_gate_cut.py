@@ -10,6 +10,7 @@ from lstm_props import tolerances as tol
 from lstm_props._declared import lstm_property
 from lstm_props._layout import FORCE_BIAS
 from lstm_props._report import check_close, check_true
+from lstm_props.variants import FORCEABLE
 
 
 def _chain(case, traj, u, last, params_at):
@@ -30,7 +31,7 @@ def _draw_cut(case, data):
     return s, k, case.params, case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
 
 
-@lstm_property("autograd", "writable", variants=("standard", "cifg"),
+@lstm_property("autograd", "writable", variants=FORCEABLE,
                why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 def test_closed_forget_gate_cuts_the_carry(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only) ⇒ for every T ≥ s,
@@ -65,7 +66,7 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     prop()
 
 
-@lstm_property("writable", "deterministic", "forcing", variants=("standard", "cifg"),
+@lstm_property("writable", "deterministic", "forcing", variants=FORCEABLE,
                why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
 def test_closed_forget_gate_forgets_c0(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only), h teacher-forced ⇒ for every

@@ -19,8 +19,8 @@ from lstm_props import carry
 from lstm_props._declared import lstm_property
 from lstm_props._layout import gate_slice
 from lstm_props._report import check_true
-from lstm_props._under_test import BOUNDED_VARIANTS
 from lstm_props.reference import rnn_jacobian, rnn_step
+from lstm_props.variants import BOUNDED
 
 #: σ_max of the contrast RNN's recurrent matrix, and the length at which its bound has
 #: vanished: 0.5^20 < 1e-6.
@@ -86,7 +86,7 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     prop()
 
 
-@lstm_property("autograd", "writable", variants=BOUNDED_VARIANTS)
+@lstm_property("autograd", "writable", variants=BOUNDED)
 def test_lstm_carry_survives_where_rnn_vanishes(lstm):
     """With forget gates near 1 (b_f ∈ [6, 20], forget-gate weights × 0.01), over T = 20
     steps: ∂c_T/∂c_0 |carry ≥ ½ on every unit, while the vanilla RNN built on the same

@@ -43,3 +43,24 @@ def test_rnn_contrast_property_fails_on_a_broken_reference(monkeypatch):
     errors = getattr(info.value, "exceptions", (info.value,))
     assert all(isinstance(e, AssertionError) for e in errors)
     assert any("above σ_max^T" in str(e) for e in errors)
+
+
+def test_a_variant_is_its_flags():
+    """The oracle reads flags, not names: a variant declared under a new name with the
+    flags of cifg computes exactly what cifg computes, and unsupported combinations are
+    refused in one line."""
+    from lstm_props.variants import BOUNDED, FORCEABLE, Variant, as_variant, register_variant
+
+    coupled = register_variant(Variant("my_coupled", coupled_input=True))
+    rng = np.random.default_rng(0)
+    params = LSTMParams(rng.normal(size=(12, 2)), rng.normal(size=(12, 3)),
+                        rng.normal(size=12), rng.normal(size=12))
+    x, h, c = rng.normal(size=(2, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    mine, cifg = lstm_step(params, x, h, c, "my_coupled"), lstm_step(params, x, h, c, "cifg")
+    assert np.array_equal(mine.c, cifg.c) and np.array_equal(mine.h, cifg.h)
+    assert "my_coupled" in BOUNDED and "my_coupled" in FORCEABLE and "peephole" not in BOUNDED
+    assert as_variant("my_coupled") is coupled
+    with pytest.raises(ValueError, match="coupled input with peepholes is not modelled"):
+        Variant("cifg_peephole", coupled_input=True, reads_cell=True)
+    with pytest.raises(ValueError, match="unknown variant 'gru'; one of standard"):
+        as_variant("gru")

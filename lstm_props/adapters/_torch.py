@@ -17,6 +17,7 @@ from lstm_props._errors import AdapterError, TargetError
 from lstm_props._layout import LSTMParams
 from lstm_props.adapters import _torch_grad as _grad
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec, Target, Views
+from lstm_props.variants import Variant, register_variant
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -201,7 +202,10 @@ class _TorchCellBase(CellAdapter):
 
     def __init__(self, module: nn.Module, name: str, backend: TorchBackend) -> None:
         self.module, self.name, self.backend = module, name, backend
-        self.variant = getattr(module, "lstm_variant", None)
+        declared = getattr(module, "lstm_variant", None)
+        # A Variant record of the user's own is registered and then named like the others.
+        self.variant = (register_variant(declared).name if isinstance(declared, Variant)
+                        else declared)
 
     def _read(self, names: dict[str, str]) -> LSTMParams:
         # Any: mypy checks a ** mapping's values against every field (the clip included).

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lstm_props._layout import LSTMParams
+from lstm_props.variants import as_variant
 
 
 class GateValues(NamedTuple):
@@ -71,14 +72,15 @@ def lstm_step(
     hidden = params.hidden_size
     z = preactivations(params, x, h, xp)
     z_i, z_f, z_g, z_o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    peep = _param(params.peephole, x, xp) if variant == "peephole" else None
+    kind = as_variant(variant)
+    peep = _param(params.peephole, x, xp) if kind.reads_cell else None
     if peep is not None:
         z_i = z_i + peep[0] * c
         z_f = z_f + peep[1] * c
     m = params.clip  # ONNX's clip: every activation's argument is clamped, peepholes included
     z_i, z_f, z_g = clamp(z_i, m, xp), clamp(z_f, m, xp), clamp(z_g, m, xp)
-    f = z_f * 0.0 + 1.0 if variant == "no_forget" else sigmoid(z_f, xp)
-    i = 1.0 - f if variant == "cifg" else sigmoid(z_i, xp)
+    f = sigmoid(z_f, xp) if kind.has_forget_gate else z_f * 0.0 + 1.0
+    i = 1.0 - f if kind.coupled_input else sigmoid(z_i, xp)
     g = xp.tanh(z_g)
     c_new = f * c + i * g
     if peep is not None:
@@ -97,7 +99,7 @@ def carry_derivative(params: LSTMParams, x: Any, h: Any, c: Any, variant: str) -
     f + p_f ⊙ c ⊙ f(1 − f) + p_i ⊙ g ⊙ i(1 − i), since the gates then read c.
     """
     v = lstm_step(params, x, h, c, variant)
-    if variant == "peephole":
+    if as_variant(variant).reads_cell:
         p = params.peephole_weights()
         d_f, d_i = p[1] * c * v.f * (1 - v.f), p[0] * v.g * v.i * (1 - v.i)
         if params.clip is not None:  # a clamped argument has derivative 0
@@ -113,7 +115,7 @@ def log_forget(params: LSTMParams, x: np.ndarray, h: np.ndarray, variant: str) -
     """log f_t without underflow, shape (B, H); 0 for no_forget (f ≡ 1)."""
     z = preactivations(params, x, h)
     z_f = clamp(z[:, params.hidden_size : 2 * params.hidden_size], params.clip)
-    if variant == "no_forget":
+    if not as_variant(variant).has_forget_gate:
         return np.zeros_like(z_f)
     return log_sigmoid(z_f)
 

@@ -7,8 +7,9 @@ import math
 import torch
 from torch import nn
 
-from lstm_props._layout import VARIANTS, LSTMParams
+from lstm_props._layout import LSTMParams
 from lstm_props.reference._cells import lstm_step
+from lstm_props.variants import as_variant
 
 
 class ReferenceLSTMCell(nn.Module):
@@ -20,8 +21,7 @@ class ReferenceLSTMCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, variant: str = "standard") -> None:
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"variant={variant!r}; expected one of {', '.join(VARIANTS)}")
+        as_variant(variant)  # an unknown name: ValueError naming the known ones
         self.input_size, self.hidden_size, self.lstm_variant = input_size, hidden_size, variant
         bound = 1.0 / math.sqrt(hidden_size)
 
@@ -32,7 +32,7 @@ class ReferenceLSTMCell(nn.Module):
         self.weight_hh = init(4 * hidden_size, hidden_size)
         self.bias_ih = init(4 * hidden_size)
         self.bias_hh = init(4 * hidden_size)
-        if variant == "peephole":
+        if as_variant(variant).reads_cell:
             self.peephole = init(3, hidden_size)
 
     def params(self) -> LSTMParams:
