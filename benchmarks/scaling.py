@@ -1,4 +1,4 @@
-"""How the carry verification's cost grows with H and T: the README's benchmark table.
+"""How the carry verification's cost grows with H and T: docs/benchmarks.md's table.
 
     python benchmarks/scaling.py [--grid 256x1024,1024x1024,...] [--threads 2]
                                  [--naive-seconds S] [--device cpu] [--json PATH]

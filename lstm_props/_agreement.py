@@ -43,8 +43,8 @@ def forward_disagreement(target: Target, variant: str) -> str | None:
         if excess > 1:
             return (f"{view.name}'s forward does not match a {variant} LSTM on the weights "
                     f"read back from it ({excess:.3g}x the error bound): if it computes a "
-                    "variant, declare it (lstm_variant on the module, or --variant; see the "
-                    "README, 'Declaring a torch cell's variant') or check it black-box; if "
-                    "it is meant to be standard, the failures below follow from a wrong "
-                    "forward")
+                    "variant, declare it (lstm_variant on the module, or --variant; see "
+                    "docs/adapters.md, 'Declaring a torch cell's variant') or check it "
+                    "black-box; if it is meant to be standard, the failures below follow from "
+                    "a wrong forward")
     return None

@@ -2,9 +2,9 @@
 needs, and everything else is read from that declaration.
 
 The plugin turns an unmet need into a skip, with its reason, at collection; ``lstm-props
-list``, the README's guarantees table, the matrix and kill-matrix columns and the JSON
-results all come from :func:`declarations`, in one order (module file name, then order in
-the module). A property's stable id is its function name without ``test_``; its claim is
+list``, docs/properties.md's guarantees table, the matrix and kill-matrix columns and the
+JSON results all come from :func:`declarations`, in one order (module file name, then order
+in the module). A property's stable id is its function name without ``test_``; its claim is
 its docstring's first paragraph.
 """
 

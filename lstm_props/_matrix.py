@@ -2,8 +2,8 @@
 
 Each implementation × dtype runs in a process of its own (Keras picks its backend once per
 process; a framework's global state cannot leak into the next), as ``lstm-props check``
-would run it, and the verdicts are tabulated implementation × property: the README's
-conformance table, written between two marker lines with ``--readme``.
+would run it, and the verdicts are tabulated implementation × property: the conformance
+table of docs/matrix.md, written between two marker lines with ``--readme``.
 """
 
 from __future__ import annotations

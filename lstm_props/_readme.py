@@ -1,5 +1,6 @@
-"""Generated blocks of the README: each written by the command that computes it, between
-its own marker lines, so the text cannot drift from what the code says."""
+"""Generated blocks of the docs (docs/properties.md's guarantees table, docs/matrix.md's
+conformance matrix): each written by the command that computes it, between its own marker
+lines, so the text cannot drift from what the code says."""
 
 from __future__ import annotations
 

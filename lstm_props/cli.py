@@ -74,9 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="the properties (with what each needs), built-in "
                              "targets and variants")
     listing.add_argument("--markdown", action="store_true",
-                         help="the properties as the README's guarantees table")
+                         help="the properties as docs/properties.md's guarantees table")
     listing.add_argument("--readme", metavar="PATH",
-                         help="also write that table into PATH between its marker lines")
+                         help="also write that table into PATH (docs/properties.md) between its "
+                              "marker lines")
     zoo = sub.add_parser("selftest", help="run the mutant zoo, print the kill matrix; exit 1 "
                          "if a mutant survives")
     zoo.add_argument("--mutant", action="append", metavar="NAME",
@@ -113,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--workers", type=_positive, metavar="N", default=1,
                        help="run N implementation × dtype processes at once")
     table.add_argument("--readme", metavar="PATH",
-                       help="also write the table into PATH between the matrix marker lines")
+                       help="also write the table into PATH (docs/matrix.md) between the matrix "
+                            "marker lines")
     return parser
 
 
@@ -235,7 +237,8 @@ def check(ns: argparse.Namespace) -> int:
 
 
 def guarantees_table() -> list[str]:
-    """The README's guarantees table: one row per declared property, in the one order."""
+    """docs/properties.md's guarantees table: one row per declared property, in the one
+    order."""
     from lstm_props._declared import declarations
 
     lines = ["| # | property | claim | needs |", "|---|---|---|---|"]

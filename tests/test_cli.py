@@ -82,14 +82,15 @@ def test_list_names_properties_targets_and_variants():
     assert "needs: autograd, layout" in out.stdout  # from the declarations
 
 
-def test_the_readmes_guarantees_table_is_the_declarations():
-    """One registry: the README's table is what `lstm-props list --readme` writes; after a
-    property is added, changed or removed, run `lstm-props list --readme README.md`."""
+def test_docs_properties_guarantees_table_is_what_list_writes():
+    """One registry: docs/properties.md's table is what `lstm-props list --readme` writes;
+    after a property is added, changed or removed, run
+    `lstm-props list --readme docs/properties.md`."""
     from lstm_props._readme import GUARANTEES_MARKERS, block
     from lstm_props.cli import guarantees_table
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert block(readme, GUARANTEES_MARKERS) == guarantees_table()
+    page = (Path(__file__).parents[1] / "docs" / "properties.md").read_text()
+    assert block(page, GUARANTEES_MARKERS) == guarantees_table()
     assert len(guarantees_table()) == 2 + len(property_claims())
 
 

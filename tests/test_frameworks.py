@@ -35,8 +35,8 @@ SKIPPED = {"float32": 6, "float64": 7}
 # Each example retraces the JAX functions (new shapes), so a whole-suite run at the ci
 # profile's 15 examples costs ~90 s on 2 cores; the self-tests run 3 per property, which
 # exercises every adapter path and every property (the point here: the wiring), and leave
-# the volume to `lstm-props matrix` and the README's verdicts. LSTM_PROPS_JAX_EXAMPLES=15
-# runs the full ci profile.
+# the volume to `lstm-props matrix` and its verdicts in docs/matrix.md.
+# LSTM_PROPS_JAX_EXAMPLES=15 runs the full ci profile.
 JAX_EXAMPLES = os.environ.get("LSTM_PROPS_JAX_EXAMPLES", "3")
 
 
@@ -74,7 +74,7 @@ def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by
 # "float32" on every backend but TensorFlow (keras-team/keras#23704). A float64 LSTMCell
 # therefore carries float32 rounding (4e-8 against the float64 reference). That is a
 # finding, not a tolerance to loosen: these are the properties it fails, and if a Keras
-# release fixes it, this test fails and the README's finding must be updated.
+# release fixes it, this test fails and the finding in docs/frameworks.md must be updated.
 _ORACLE_IN_FLOAT64 = {"step_values_match_reference",
                       "edge_shapes_keep_a_diagonal_carry_and_the_values",
                       "hidden_output_carry_derivative", "in_place_weight_edits_take_effect",

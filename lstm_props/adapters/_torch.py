@@ -193,8 +193,8 @@ def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> 
         f"{', '.join(extra)}, which the layout (weight_ih, weight_hh, bias_ih, bias_hh, "
         "peephole) does not account for, so neither its layout nor its variant is known: for "
         "a full check name its peephole weights `peephole` (3, H) and set lstm_variant = "
-        "'peephole' on the module; to check it black-box set lstm_variant alone (README: "
-        "declaring a torch cell's variant)")
+        "'peephole' on the module; to check it black-box set lstm_variant alone "
+        "(docs/adapters.md: declaring a torch cell's variant)")
 
 
 class _TorchCellBase(CellAdapter):
