@@ -153,13 +153,6 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
     return args
 
 
-def _own_environment() -> dict[str, str]:
-    """The environment for the child run, less an enclosing xdist worker's variables: a
-    check started from inside a ``pytest -n`` test would otherwise take itself for one of its
-    workers (pytest-benchmark disables itself with a warning; the plugin splits the cores)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
-
-
 def _usage_error(message: str) -> int:
     print(f"lstm-props: error: {message}", file=sys.stderr)
     return 2
@@ -200,10 +193,11 @@ def _run_child(args: list[str], progress: str) -> int:
     Ctrl-C reaches the child too (same process group); wait for it to write its partial
     results, then report the interruption.
     """
+    from lstm_props._suite_run import own_environment
     from lstm_props.plugin import PROGRESS_ENV
 
     child = subprocess.Popen([sys.executable, "-m", "pytest", *args],
-                             env={**_own_environment(), PROGRESS_ENV: progress})
+                             env={**own_environment(), PROGRESS_ENV: progress})
     while True:
         try:
             return child.wait()
