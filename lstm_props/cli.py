@@ -261,10 +261,11 @@ def list_properties(markdown: bool = False, readme: str | None = None) -> int:
         variants = "" if d.variants is None else f"; variants: {', '.join(d.variants)}"
         print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
     print("\nbuilt-in targets:")
-    from lstm_props.targets import BUILTIN
+    from lstm_props.targets import TARGETS
 
-    for name, variant in BUILTIN.items():
-        print(f"  {name:44} ({variant})")
+    for target in TARGETS:
+        if target.builtin:
+            print(f"  {target.name:44} ({target.variant})")
     print(f"\nvariants: {', '.join(VARIANTS)}")
     return 0
 
