@@ -4,15 +4,16 @@ The rows are the registry's (lstm_props.targets.TARGETS, ``matrix=True``). Each
 implementation × dtype runs in a process of its own (Keras picks its backend once per
 process; a framework's global state cannot leak into the next: lstm_props._suite_run), and
 the verdicts are tabulated implementation × property: the README's conformance table,
-written between two marker lines with ``--readme``.
+written between two marker lines with ``--readme``, and as JSON with ``--json``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lstm_props._outcome import ALARMS
@@ -22,6 +23,8 @@ from lstm_props._suite_run import run_suite
 from lstm_props.targets import TARGETS, TargetInfo, target_info
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "–", "xfailed": "x"}
+#: The --json file's schema.
+SCHEMA = "lstm_props.matrix/1"
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Verdict:
     dtype: str
     outcomes: dict[str, str]  # property (layers folded, the worst kept) -> outcome
     note: str = ""
+    #: The package the target needs (the registry's; torch for a target given by --only).
+    package: str = field(default="torch", compare=False)
 
 
 def installed(package: str) -> bool:
@@ -76,6 +81,23 @@ def _letter(k: int) -> str:
     return "abcdefghijklmnopqrstuvwxyz"[k] if k < 26 else f"n{k + 1}"
 
 
+def document(verdicts: list[Verdict], properties: list[str], profile: str,
+             max_examples: int | None) -> dict[str, object]:
+    """The matrix machine-readably (``--json``, schema ``lstm_props.matrix/1``)::
+
+        {"schema", "profile", "max_examples", "properties": [ids in the declared order],
+         "rows": [{"target", "dtype", "package", "outcomes": {property: outcome},
+                   "note": "" or why it did not run}]}
+
+    outcome is one of passed | failed | skipped | xfailed | error (a property's worst over
+    its layer views, lstm_props._outcome); a property a row did not report is absent."""
+    return {"schema": SCHEMA, "profile": profile, "max_examples": max_examples,
+            "properties": properties,
+            "rows": [{"target": v.target, "dtype": v.dtype, "package": v.package,
+                      "outcomes": {p: v.outcomes[p] for p in properties if p in v.outcomes},
+                      "note": v.note} for v in verdicts]}
+
+
 def _info(name: str) -> TargetInfo:
     try:
         return target_info(name)
@@ -84,7 +106,8 @@ def _info(name: str) -> TargetInfo:
 
 
 def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
-               max_examples: int | None, readme: str | None, workers: int = 1) -> int:
+               max_examples: int | None, readme: str | None, workers: int = 1,
+               json_path: str | None = None) -> int:
     # The registry's rows in its order; then any other --only target, a torch one unless
     # the registry says otherwise.
     chosen = [t for t in TARGETS if t.matrix and (not only or t.name in only)]
@@ -98,6 +121,7 @@ def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
             v = Verdict(target, dtype, {}, f"{package} is not installed")
         else:
             v = run_one(target, dtype, dict(info.env), profile, max_examples)
+        v.package = package
         counts = {o: list(v.outcomes.values()).count(o) for o in MARKS}
         tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
         print(f"{target} {dtype}: {v.note or tally or 'no result'}", file=sys.stderr)
@@ -115,5 +139,11 @@ def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
     print("\n".join(lines))
     if readme:
         write_between(Path(readme), lines, MATRIX_MARKERS)
+    if json_path:
+        # Every declared property, whether a row reported it or not (the table shows those
+        # some row reported); a property of the user's own after them.
+        declared = [*property_claims(), *sorted(present - set(property_claims()))]
+        doc = document(verdicts, declared, profile, max_examples)
+        Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     failed = any(o in ALARMS for v in verdicts for o in v.outcomes.values())
     return 1 if failed else 0

@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="run N implementation × dtype processes at once")
     table.add_argument("--readme", metavar="PATH",
                        help="also write the table into PATH between the matrix marker lines")
+    table.add_argument("--json", metavar="PATH",
+                       help="also write the matrix as JSON (schema lstm_props.matrix/1)")
     return parser
 
 
@@ -339,8 +341,14 @@ def run_matrix(ns: argparse.Namespace) -> int:
         if not path.is_file() or start not in path.read_text():
             return _usage_error(f"--readme {ns.readme!r}: needs an existing file with the "
                                 f"lines {start} and {end} to write the table between")
+    if ns.json is not None:
+        from lstm_props.plugin import output_path_problem
+
+        problem = output_path_problem(ns.json)
+        if problem:
+            return _usage_error(f"--json {ns.json!r}: {problem}")
     return run_matrix(ns.only, ns.dtypes or list(DTYPES), ns.profile, ns.max_examples,
-                      ns.readme, ns.workers)
+                      ns.readme, ns.workers, ns.json)
 
 
 def run_selftest(ns: argparse.Namespace) -> int:
