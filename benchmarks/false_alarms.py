@@ -26,22 +26,19 @@ import argparse
 import ast
 import hashlib
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lstm_props._results import properties_dir
-from lstm_props.targets import BUILTIN
+from lstm_props._outcome import ALARMS, Outcome
+from lstm_props._suite_run import run_suite
+from lstm_props.targets import TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
-BLACK_BOX = str(ROOT / "tests" / "targets" / "cells.py")
-#: correct torch cells in configurations the built-ins do not cover (no float64 twin)
-TORCH_CONFIGS = str(ROOT / "tests" / "targets" / "torch_configs.py")
-CORRECT = [*BUILTIN, f"{BLACK_BOX}:FusedIFOGCell", f"{TORCH_CONFIGS}:float32_only_lstm_cell"]
+#: Every correct torch target of the registry (lstm_props.targets.TARGETS): the built-ins,
+#: a black-box cell in another layout and a float32-only cell (tests/targets). Other
+#: frameworks' adapters are not swept (their code is not among SHARED_FILES).
+CORRECT = [t.located(ROOT) for t in TARGETS if t.package == "torch"]
 #: The files every property's verdict depends on (an adapter for another framework is not
 #: among them: it cannot change a torch target's verdict). Each property module adds itself.
 SHARED_FILES = ("lstm_props/carry.py", "lstm_props/strategies.py",
@@ -109,10 +106,10 @@ def summarise(log: Path) -> int:
     alarms: list[tuple[str, str, int, str]] = []
     for r in _rows(log):
         for prop, outcome in _current(r, prints, owner).items():
-            if outcome == "skipped":
+            if outcome == Outcome.SKIPPED:
                 continue
             seeds.setdefault((_short(r["target"]), r["dtype"], prop), set()).add(r["seed"])
-            if outcome in ("failed", "error"):
+            if outcome in ALARMS:
                 alarms.append((_short(r["target"]), r["dtype"], r["seed"], prop))
     pairs: dict[tuple[str, str], list[int]] = {}
     for (target, dtype, _), got in seeds.items():
@@ -138,37 +135,20 @@ def _seeds(text: str) -> list[int]:
 def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "",
             modules: list[str] | None = None) -> dict:
     """One pytest process: ``modules`` (property module stems) or every property."""
-    paths = [str(properties_dir() / f"{m}.py") for m in modules] if modules \
-        else [str(properties_dir())]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "r.json"
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", *paths, "-q", "-p",
-             "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
-             "--lstm-dtype", dtype, "--lstm-profile", profile,
-             f"--lstm-seed={seed}", "--lstm-json", str(out),
-             *(["-k", only] if only else [])],
-            capture_output=True, text=True, cwd=tmp, env={**os.environ, "OMP_NUM_THREADS": "1"})
-        seconds = time.perf_counter() - start
-        try:
-            doc = json.loads(out.read_text())
-        except (OSError, ValueError):
-            return {"target": target, "dtype": dtype, "seed": seed, "seconds": seconds,
-                    "summary": None, "outcomes": {}, "alarms": [
-                        {"property": "(run)", "message": proc.stdout[-500:] + proc.stderr[-500:]}]}
+    run = run_suite(target, dtype=dtype, profile=profile, seed=seed, only=only or None,
+                    modules=modules)
+    if run.broken:
+        return {"target": target, "dtype": dtype, "seed": seed, "seconds": run.seconds,
+                "summary": None, "outcomes": {}, "alarms": [
+                    {"property": "(run)", "message": run.tail or run.broken}]}
     alarms = [{"property": r["property"], "message": r["message"],
                "reproduce": r.get("reproduce", "")}
-              for r in doc["results"] if r["outcome"] in ("failed", "error")]
-    rank = {"passed": 0, "skipped": 0, "xfailed": 0, "failed": 2, "error": 1}
-    outcomes: dict[str, str] = {}
-    for r in doc["results"]:  # layers folded: a property's worst outcome over its views
-        prop = r["property"].split("[")[0]
-        if prop not in outcomes or rank[r["outcome"]] > rank[outcomes[prop]] or (
-                outcomes[prop] == "skipped" and r["outcome"] == "passed"):
-            outcomes[prop] = r["outcome"]
-    return {"target": target, "dtype": dtype, "seed": seed, "seconds": seconds,
-            "summary": doc["summary"], "outcomes": outcomes, "alarms": alarms}
+              for r in run.results if r["outcome"] in ALARMS]
+    # layers folded: a property's worst outcome over its views; skipped only if every view
+    # was (lstm_props._outcome)
+    outcomes = {p: o.value for p, o in run.outcomes.items()}
+    return {"target": target, "dtype": dtype, "seed": seed, "seconds": run.seconds,
+            "summary": run.summary, "outcomes": outcomes, "alarms": alarms}
 
 
 def _rows(log: Path) -> list[dict]:

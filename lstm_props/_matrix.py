@@ -1,46 +1,30 @@
 """``lstm-props matrix``: every installed implementation through the whole suite, one table.
 
-Each implementation × dtype runs in a process of its own (Keras picks its backend once per
-process; a framework's global state cannot leak into the next), as ``lstm-props check``
-would run it, and the verdicts are tabulated implementation × property: the conformance
-table of docs/matrix.md, written between two marker lines with ``--readme``.
+The rows are the registry's (lstm_props.targets.TARGETS, ``matrix=True``). Each
+implementation × dtype runs in a process of its own (Keras picks its backend once per
+process; a framework's global state cannot leak into the next: lstm_props._suite_run), and
+the verdicts are tabulated implementation × property: the conformance table of
+docs/matrix.md, written between two marker lines with ``--readme``, and as JSON with ``--json``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from lstm_props._outcome import ALARMS
 from lstm_props._readme import MATRIX_MARKERS, write_between
 from lstm_props._results import property_claims
+from lstm_props._suite_run import run_suite
+from lstm_props.targets import TARGETS, TargetInfo, target_info
 
-#: (target, the package it needs, extra environment) in table order.
-IMPLEMENTATIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("torch.nn:LSTMCell", "torch", {}),
-    ("lstm_props.targets:lstm", "torch", {}),
-    ("lstm_props.targets:lstm_two_layer", "torch", {}),
-    ("lstm_props.targets:lstm_proj", "torch", {}),
-    ("lstm_props.targets:lstm_bidirectional", "torch", {}),
-    ("lstm_props.adapters.flax:nnx_lstm_cell", "flax", {}),
-    ("lstm_props.adapters.flax:nnx_optimized_lstm_cell", "flax", {}),
-    ("lstm_props.adapters.flax:linen_lstm_cell", "flax", {}),
-    ("lstm_props.adapters.flax:linen_optimized_lstm_cell", "flax", {}),
-    ("lstm_props.adapters.equinox:lstm_cell", "equinox", {}),
-    ("lstm_props.adapters.keras:lstm_cell_torch", "keras", {"KERAS_BACKEND": "torch"}),
-    ("lstm_props.adapters.keras:lstm_cell_jax", "keras", {"KERAS_BACKEND": "jax"}),
-    ("lstm_props.adapters.onnx:lstm", "onnxruntime", {}),
-    ("lstm_props.adapters.onnx:lstm_peephole", "onnxruntime", {}),
-    ("lstm_props.adapters.onnx:lstm_input_forget", "onnxruntime", {}),
-    ("lstm_props.adapters.onnx:lstm_clip", "onnxruntime", {}),
-)
 MARKS = {"passed": "✓", "failed": "✗", "error": "E", "skipped": "–", "xfailed": "x"}
-_RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "failed": 4, "error": 3}
+#: The --json file's schema.
+SCHEMA = "lstm_props.matrix/1"
 
 
 @dataclass
@@ -49,6 +33,8 @@ class Verdict:
     dtype: str
     outcomes: dict[str, str]  # property (layers folded, the worst kept) -> outcome
     note: str = ""
+    #: The package the target needs (the registry's; torch for a target given by --only).
+    package: str = field(default="torch", compare=False)
 
 
 def installed(package: str) -> bool:
@@ -57,28 +43,11 @@ def installed(package: str) -> bool:
 
 def run_one(target: str, dtype: str, env: dict[str, str], profile: str,
             max_examples: int | None) -> Verdict:
-    """``lstm-props check target --dtype dtype`` in a fresh process; its JSON, folded."""
-    import os
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "r.json"
-        args = [sys.executable, "-m", "lstm_props.cli", "check", target, "--dtype", dtype,
-                "--profile", profile, "--json", str(out)]
-        if max_examples:
-            args += ["--max-examples", str(max_examples)]
-        done = subprocess.run(args, capture_output=True, text=True, cwd=tmp,
-                              env={**os.environ, **env})
-        try:
-            doc = json.loads(out.read_text())
-        except (OSError, ValueError):
-            lines = (done.stderr or done.stdout).strip().splitlines()
-            return Verdict(target, dtype, {}, lines[-1] if lines else f"exit {done.returncode}")
-    outcomes: dict[str, str] = {}
-    for r in doc["results"]:
-        prop = r["property"].split("[")[0]
-        if _RANK[r["outcome"]] >= _RANK[outcomes.get(prop, "passed")]:
-            outcomes[prop] = r["outcome"]
-    return Verdict(target, dtype, outcomes)
+    """The properties against ``target`` in ``dtype``, in a fresh process; folded."""
+    run = run_suite(target, dtype=dtype, profile=profile, max_examples=max_examples, env=env)
+    if run.broken:
+        return Verdict(target, dtype, {}, run.last_line or run.broken)
+    return Verdict(target, dtype, {p: o.value for p, o in run.outcomes.items()})
 
 
 def markdown(verdicts: list[Verdict], properties: list[str]) -> list[str]:
@@ -112,23 +81,53 @@ def _letter(k: int) -> str:
     return "abcdefghijklmnopqrstuvwxyz"[k] if k < 26 else f"n{k + 1}"
 
 
-def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
-               max_examples: int | None, readme: str | None, workers: int = 1) -> int:
-    chosen = [(t, p, e) for t, p, e in IMPLEMENTATIONS if not only or t in only]
-    chosen += [(t, "torch", {}) for t in only or [] if t not in {c[0] for c in chosen}]
+def document(verdicts: list[Verdict], properties: list[str], profile: str,
+             max_examples: int | None) -> dict[str, object]:
+    """The matrix machine-readably (``--json``, schema ``lstm_props.matrix/1``)::
 
-    def verdict(job: tuple[str, str, dict[str, str], str]) -> Verdict:
-        target, package, env, dtype = job
+        {"schema", "profile", "max_examples", "properties": [ids in the declared order],
+         "rows": [{"target", "dtype", "package", "outcomes": {property: outcome},
+                   "note": "" or why it did not run}]}
+
+    outcome is one of passed | failed | skipped | xfailed | error (a property's worst over
+    its layer views, lstm_props._outcome); a property a row did not report is absent."""
+    return {"schema": SCHEMA, "profile": profile, "max_examples": max_examples,
+            "properties": properties,
+            "rows": [{"target": v.target, "dtype": v.dtype, "package": v.package,
+                      "outcomes": {p: v.outcomes[p] for p in properties if p in v.outcomes},
+                      "note": v.note} for v in verdicts]}
+
+
+def _info(name: str) -> TargetInfo:
+    try:
+        return target_info(name)
+    except KeyError:
+        return TargetInfo(name)
+
+
+def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
+               max_examples: int | None, readme: str | None, workers: int = 1,
+               json_path: str | None = None) -> int:
+    # The registry's rows in its order; then any other --only target, a torch one unless
+    # the registry says otherwise.
+    chosen = [t for t in TARGETS if t.matrix and (not only or t.name in only)]
+    chosen += [_info(name) for name in dict.fromkeys(only or [])
+               if name not in {t.name for t in chosen}]
+
+    def verdict(job: tuple[TargetInfo, str]) -> Verdict:
+        info, dtype = job
+        target, package = info.name, info.package
         if not installed(package):
             v = Verdict(target, dtype, {}, f"{package} is not installed")
         else:
-            v = run_one(target, dtype, env, profile, max_examples)
+            v = run_one(target, dtype, dict(info.env), profile, max_examples)
+        v.package = package
         counts = {o: list(v.outcomes.values()).count(o) for o in MARKS}
         tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
         print(f"{target} {dtype}: {v.note or tally or 'no result'}", file=sys.stderr)
         return v
 
-    jobs = [(target, package, env, dtype) for target, package, env in chosen for dtype in dtypes]
+    jobs = [(info, dtype) for info in chosen for dtype in dtypes]
     # Each job is a process of its own; threads only wait on them. map keeps table order.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         verdicts = list(pool.map(verdict, jobs))
@@ -140,5 +139,11 @@ def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
     print("\n".join(lines))
     if readme:
         write_between(Path(readme), lines, MATRIX_MARKERS)
-    failed = any(o in ("failed", "error") for v in verdicts for o in v.outcomes.values())
+    if json_path:
+        # Every declared property, whether a row reported it or not (the table shows those
+        # some row reported); a property of the user's own after them.
+        declared = [*property_claims(), *sorted(present - set(property_claims()))]
+        doc = document(verdicts, declared, profile, max_examples)
+        Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    failed = any(o in ALARMS for v in verdicts for o in v.outcomes.values())
     return 1 if failed else 0

@@ -32,9 +32,11 @@ from typing import Any
 import pytest
 
 from lstm_props._faults import SUITE_PREFIX
+from lstm_props._outcome import Outcome
 
 SCHEMA = "lstm_props.results/1"
-OUTCOMES = ("passed", "failed", "skipped", "xfailed", "error")
+#: The JSON summary's keys, in its order (severity: lstm_props._outcome.SEVERITY).
+OUTCOMES = tuple(o.value for o in Outcome)
 
 
 @dataclass

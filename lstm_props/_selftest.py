@@ -10,15 +10,14 @@ A mutant survives when no cell is X or E.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lstm_props._results import properties_dir, property_claims
+from lstm_props._outcome import ALARMS
+from lstm_props._results import property_claims
+from lstm_props._suite_run import run_suite
 from lstm_props.mutants import BUG_CLASSES, KILLS
 
 MARKS = {"failed": "X", "error": "E", "passed": ".", "skipped": "s", "xfailed": "x"}
@@ -28,21 +27,18 @@ MARKS = {"failed": "X", "error": "E", "passed": ".", "skipped": "s", "xfailed": 
 class MutantRun:
     name: str
     target: str
-    outcomes: dict[str, str]  # property (no layer) -> worst outcome over its layers
-    seconds: float
+    outcomes: dict[str, str]  # property (no layer) -> worst outcome (lstm_props._outcome)
+    seconds: float  # the properties' own durations, summed
     #: Why the run gave no results (it died, or wrote no JSON): neither killed nor survived.
     broken: str = ""
 
     @property
     def killed_by(self) -> list[str]:
-        return sorted(p for p, o in self.outcomes.items() if o in ("failed", "error"))
+        return sorted(p for p, o in self.outcomes.items() if o in ALARMS)
 
     @property
     def survived(self) -> bool:
         return not self.broken and not self.killed_by
-
-
-_RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 3, "error": 2}
 
 
 #: A module holding one mutant built at a fixed size: ``cell`` is what the run checks.
@@ -74,30 +70,11 @@ def run_mutant(name: str, max_examples: int | None = None,
     with tempfile.TemporaryDirectory() as tmp:
         if hidden is not None:
             target = fixed_size_target(target, hidden, Path(tmp))
-        out = Path(tmp) / "r.json"
-        args = [sys.executable, "-m", "pytest", str(properties_dir()), "-q",
-                "-p", "no:cacheprovider", "-p", "no:randomly", "--lstm-adapter", target,
-                "--lstm-profile", "mutants", "--lstm-json", str(out)]
-        if max_examples:
-            args += ["--lstm-max-examples", str(max_examples)]
-        if black_box:
-            args.append("--lstm-black-box")
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp)
-        try:
-            doc = json.loads(out.read_text())
-        except (OSError, ValueError):
-            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
-            return MutantRun(name, target, {}, 0.0,
-                             f"exit {done.returncode}, no results: {last[-1][:200]}")
-    outcomes: dict[str, str] = {}
-    seconds = 0.0
-    for r in doc["results"]:
-        prop = r["property"].split("[")[0]
-        seconds += r["duration"]
-        if _RANK[r["outcome"]] >= _RANK.get(outcomes.get(prop, "passed"), 0):
-            outcomes[prop] = r["outcome"]
-    return MutantRun(name, target, outcomes, seconds)
+        run = run_suite(target, profile="mutants", max_examples=max_examples,
+                        black_box=black_box)
+    if run.broken:
+        return MutantRun(name, target, {}, 0.0, run.broken)
+    return MutantRun(name, target, dict(run.outcomes), run.property_seconds)
 
 
 def _legend() -> list[str]:

@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--readme", metavar="PATH",
                        help="also write the table into PATH (docs/matrix.md) between the matrix "
                             "marker lines")
+    table.add_argument("--json", metavar="PATH",
+                       help="also write the matrix as JSON (schema lstm_props.matrix/1)")
     return parser
 
 
@@ -153,13 +155,6 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
         # one would hang on the next property the same way, for --timeout seconds each.
         args += ["-n", str(ns.workers), "--max-worker-restart", "0"]
     return args
-
-
-def _own_environment() -> dict[str, str]:
-    """The environment for the child run, less an enclosing xdist worker's variables: a
-    check started from inside a ``pytest -n`` test would otherwise take itself for one of its
-    workers (pytest-benchmark disables itself with a warning; the plugin splits the cores)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
 
 
 def _usage_error(message: str) -> int:
@@ -202,10 +197,11 @@ def _run_child(args: list[str], progress: str) -> int:
     Ctrl-C reaches the child too (same process group); wait for it to write its partial
     results, then report the interruption.
     """
+    from lstm_props._suite_run import own_environment
     from lstm_props.plugin import PROGRESS_ENV
 
     child = subprocess.Popen([sys.executable, "-m", "pytest", *args],
-                             env={**_own_environment(), PROGRESS_ENV: progress})
+                             env={**own_environment(), PROGRESS_ENV: progress})
     while True:
         try:
             return child.wait()
@@ -271,10 +267,11 @@ def list_properties(markdown: bool = False, readme: str | None = None) -> int:
                     else f"; variants: {', '.join(d.variant_names() or [])}")
         print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
     print("\nbuilt-in targets:")
-    from lstm_props.targets import BUILTIN
+    from lstm_props.targets import TARGETS
 
-    for name, variant in BUILTIN.items():
-        print(f"  {name:44} ({variant})")
+    for target in TARGETS:
+        if target.builtin:
+            print(f"  {target.name:44} ({target.variant})")
     print(f"\nvariants: {', '.join(VARIANTS)}")
     return 0
 
@@ -348,8 +345,14 @@ def run_matrix(ns: argparse.Namespace) -> int:
         if not path.is_file() or start not in path.read_text():
             return _usage_error(f"--readme {ns.readme!r}: needs an existing file with the "
                                 f"lines {start} and {end} to write the table between")
+    if ns.json is not None:
+        from lstm_props.plugin import output_path_problem
+
+        problem = output_path_problem(ns.json)
+        if problem:
+            return _usage_error(f"--json {ns.json!r}: {problem}")
     return run_matrix(ns.only, ns.dtypes or list(DTYPES), ns.profile, ns.max_examples,
-                      ns.readme, ns.workers)
+                      ns.readme, ns.workers, ns.json)
 
 
 def run_selftest(ns: argparse.Namespace) -> int:

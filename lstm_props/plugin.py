@@ -27,6 +27,7 @@ from lstm_props._declared import declaration_of
 from lstm_props._errors import AdapterError, TargetError
 from lstm_props._faults import ADAPTER_PREFIX, FAILED, SUITE_PREFIX, classify, one_line
 from lstm_props._layout import VARIANTS
+from lstm_props._outcome import at_least_as_bad
 from lstm_props._profiles import PROFILES, USER_PROFILES, PropertySettings, profile_settings
 from lstm_props._results import (
     CALLS_TARGET,
@@ -501,11 +502,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         mark_xfails([i for i in items if "lstm" in getattr(i, "fixturenames", ())], ids)
 
 
-_RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 2, "error": 3}
-
-
 class _ResultCollector:
-    """Registered per session, so nested in-process runs (pytester) keep their own results."""
+    """Registered per session, so nested in-process runs (pytester) keep their own results.
+    Per test, a later phase's report replaces an earlier one unless it is less severe
+    (lstm_props._outcome: a teardown fault after a failed call is the fault)."""
 
     def __init__(self, results: dict[str, Any]) -> None:
         self.results = results
@@ -513,7 +513,7 @@ class _ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = result_of(report)
         old = self.results.get(report.nodeid)
-        if result is not None and (old is None or _RANK[result.outcome] >= _RANK[old.outcome]):
+        if result is not None and (old is None or at_least_as_bad(result.outcome, old.outcome)):
             self.results[report.nodeid] = result
 
 

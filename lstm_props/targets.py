@@ -1,33 +1,54 @@
-"""Built-in targets, named ``lstm_props.targets:<name>`` on the command line.
+"""Built-in targets, named ``lstm_props.targets:<name>`` on the command line, and the one
+registry of every correct target the project knows (:data:`TARGETS`).
 
-Each is a factory taking ``input_size`` and ``hidden_size`` so the suite draws sizes per
-example. ``torch.nn:LSTMCell`` and ``torch.nn:LSTM`` work directly as well.
+Each built-in is a factory taking ``input_size`` and ``hidden_size`` so the suite draws
+sizes per example. ``torch.nn:LSTMCell`` and ``torch.nn:LSTM`` work directly as well.
+
+The registry holds one :class:`TargetInfo` per correct target: the built-ins, the adapters
+of other frameworks (lstm_props.adapters) and the self-tests' own correct cells
+(tests/targets, named by their path in the repository). ``lstm-props list`` (the built-ins),
+``lstm-props matrix`` (its rows), benchmarks/false_alarms.py (every correct torch target)
+and the self-tests (which properties each must skip, which it fails as a known finding,
+which runs are nightly) all read it; nothing else lists targets. Importing this module does
+not import torch: the factories do, when called.
 """
 
 from __future__ import annotations
 
-from torch import nn
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lstm_props.reference import ReferenceLSTMCell
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def lstm_cell(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTMCell."""
+    from torch import nn
+
     return nn.LSTMCell(input_size, hidden_size)
 
 
 def lstm(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTM, one layer, (T, B, D) inputs; one step is a length-1 sequence."""
+    from torch import nn
+
     return nn.LSTM(input_size, hidden_size)
 
 
 def lstm_two_layer(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTM with two layers, batch_first: checked layer by layer."""
+    from torch import nn
+
     return nn.LSTM(input_size, hidden_size, num_layers=2, batch_first=True)
 
 
 def lstm_proj(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTM with proj_size = H // 2 (h narrower than c)."""
+    from torch import nn
+
     return nn.LSTM(input_size, hidden_size, proj_size=hidden_size // 2)
 
 
@@ -37,67 +58,270 @@ lstm_proj.min_hidden_size = 2  # type: ignore[attr-defined]
 def lstm_bidirectional(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTM, bidirectional, one layer: each direction checked as a cell, and the
     fused call against flip ∘ LSTM ∘ flip."""
+    from torch import nn
+
     return nn.LSTM(input_size, hidden_size, bidirectional=True)
 
 
 def lstm_bidirectional_two_layer(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTM, bidirectional, two layers, batch_first: four cells (layer × direction),
     layer 1 reading both directions of layer 0."""
+    from torch import nn
+
     return nn.LSTM(input_size, hidden_size, num_layers=2, bidirectional=True,
                    batch_first=True)
 
 
 def lstm_no_bias(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTM with bias=False: the layout read with zero biases (not writable)."""
+    from torch import nn
+
     return nn.LSTM(input_size, hidden_size, bias=False)
 
 
 def lstm_cell_frozen(input_size: int, hidden_size: int) -> nn.Module:
     """torch.nn.LSTMCell with requires_grad=False on every parameter (a frozen layer)."""
+    from torch import nn
+
     return nn.LSTMCell(input_size, hidden_size).requires_grad_(False)
 
 
 def lstm_cell_scripted(input_size: int, hidden_size: int) -> nn.Module:
     """torch.jit.script(nn.LSTMCell): a TorchScript module, copied through jit save/load."""
     import torch
+    from torch import nn
 
     return torch.jit.script(nn.LSTMCell(input_size, hidden_size))
 
 
 def reference_standard(input_size: int, hidden_size: int) -> nn.Module:
     """The reference cell, standard variant."""
+    from lstm_props.reference import ReferenceLSTMCell
+
     return ReferenceLSTMCell(input_size, hidden_size, "standard")
 
 
 def reference_no_forget(input_size: int, hidden_size: int) -> nn.Module:
     """The 1997 LSTM: no forget gate (f ≡ 1)."""
+    from lstm_props.reference import ReferenceLSTMCell
+
     return ReferenceLSTMCell(input_size, hidden_size, "no_forget")
 
 
 def reference_cifg(input_size: int, hidden_size: int) -> nn.Module:
     """Coupled input-forget gate: i = 1 − f."""
+    from lstm_props.reference import ReferenceLSTMCell
+
     return ReferenceLSTMCell(input_size, hidden_size, "cifg")
 
 
 def reference_peephole(input_size: int, hidden_size: int) -> nn.Module:
     """Peephole connections p_i, p_f (read c_{t-1}) and p_o (reads c_t)."""
+    from lstm_props.reference import ReferenceLSTMCell
+
     return ReferenceLSTMCell(input_size, hidden_size, "peephole")
 
 
-#: name -> (factory, variant) for `lstm-props list` and the self-tests.
-BUILTIN = {
-    "torch.nn:LSTMCell": "standard",
-    "lstm_props.targets:lstm_cell": "standard",
-    "lstm_props.targets:lstm": "standard",
-    "lstm_props.targets:lstm_two_layer": "standard",
-    "lstm_props.targets:lstm_proj": "standard",
-    "lstm_props.targets:lstm_bidirectional": "standard",
-    "lstm_props.targets:lstm_bidirectional_two_layer": "standard",
-    "lstm_props.targets:lstm_no_bias": "standard",
-    "lstm_props.targets:lstm_cell_frozen": "standard",
-    "lstm_props.targets:lstm_cell_scripted": "standard",
-    "lstm_props.targets:reference_standard": "standard",
-    "lstm_props.targets:reference_no_forget": "no_forget",
-    "lstm_props.targets:reference_cifg": "cifg",
-    "lstm_props.targets:reference_peephole": "peephole",
-}
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+#: Property ids (lstm_props._results.property_claims) the skip sets below are made of.
+NO_FORGET = "no_forget_variant_carry_is_identity"
+FUSED = "fused_sequence_equals_composed_steps"
+PACKED = "packed_batch_equals_each_sequence_alone"
+REVERSE = "reverse_direction_is_flip_lstm_flip"
+TRANSLATES = "open_forget_gate_translates_the_carry"
+FORGETS_C0 = "closed_forget_gate_forgets_c0"
+#: A single cell has no fused, packed or bidirectional call.
+CELL = frozenset({FUSED, PACKED, REVERSE})
+#: Need the documented layout: skipped in black-box mode.
+LAYOUT_ONLY = frozenset({
+    "carry_jacobian_diagonal_equals_forget_gate", "hidden_output_carry_derivative",
+    "carry_product_matches_oracle", "open_forget_gate_gives_identity_carry",
+    "closed_forget_gate_cuts_the_carry", "lstm_carry_survives_where_rnn_vanishes",
+    "one_step_vjp_splits_into_carry_and_hidden_tracks", "step_values_match_reference",
+    "parameter_gradients_match_finite_differences", "in_place_weight_edits_take_effect",
+    "float32_agrees_with_float64", TRANSLATES, FORGETS_C0})
+#: Need writable parameters: skipped for a module without biases (its layout is read-only).
+WRITES = frozenset({
+    "open_forget_gate_gives_identity_carry", TRANSLATES, "closed_forget_gate_cuts_the_carry",
+    FORGETS_C0, "parameter_gradients_match_finite_differences",
+    "lstm_carry_survives_where_rnn_vanishes", "in_place_weight_edits_take_effect"})
+#: Do not hold for peepholes (the gates read c; the carry slope leaves [0, 1]).
+PEEPHOLE = frozenset({
+    "carry_jacobian_entries_in_unit_interval", "carry_map_is_affine_in_c",
+    "carry_slope_matches_autograd", "hidden_output_carry_derivative",
+    "carry_product_matches_oracle", "carry_product_is_bounded_and_non_increasing",
+    "open_forget_gate_gives_identity_carry", NO_FORGET, "closed_forget_gate_cuts_the_carry",
+    "lstm_carry_survives_where_rnn_vanishes", TRANSLATES, FORGETS_C0})
+#: Hold only with a forget gate: skipped by the 1997 (no_forget) variant.
+FORGET_GATE = frozenset({"open_forget_gate_gives_identity_carry",
+                         "closed_forget_gate_cuts_the_carry", FORGETS_C0})
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A known deviation of a correct target: what it fails, and why that is the
+    implementation's, not a tolerance to loosen (docs/frameworks.md tells each in full)."""
+
+    why: str
+    #: dtype -> the properties it fails in that dtype, as the self-tests pin them.
+    fails: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
+    #: dtype -> properties it fails on some draws only (the same cause, drawn or not).
+    may_fail: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """One correct target: everything the project knows about it, in one record."""
+
+    #: The TARGET string (``--lstm-adapter``, ``lstm-props check``); a self-test's cell is
+    #: named by its path in the repository (see :meth:`located`).
+    name: str
+    #: The variant it declares (the oracle it is checked against).
+    variant: str = "standard"
+    #: The package it needs installed (the matrix says "not installed" without it).
+    package: str = "torch"
+    #: Environment it must run in (Keras picks its backend once per process).
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: The properties it must skip, and nothing else, on the CPU in float32 with the
+    #: layout (property ids) besides what the run's own settings skip: CUDA agreement on
+    #: the CPU, float32-against-float64 in a float64 run, own-precision finite differences
+    #: for a target with a float64 twin. None: not pinned (no self-test runs it through the
+    #: whole suite and compares).
+    skips: frozenset[str] | None = None
+    #: Known deviations (a correct target may fail a property for a reason of its own).
+    findings: tuple[Finding, ...] = ()
+    #: The dtypes whose whole-suite self-test runs only nightly (``-m nightly``).
+    nightly: frozenset[str] = frozenset()
+    #: A row of ``lstm-props matrix``.
+    matrix: bool = False
+
+    @property
+    def builtin(self) -> bool:
+        """torch's own or lstm_props.targets': what ``lstm-props list`` shows."""
+        return self.name.startswith(("torch.nn:", "lstm_props.targets:"))
+
+    @property
+    def in_tests(self) -> bool:
+        """A self-test's cell (tests/targets), not installed with the package."""
+        return self.name.startswith("tests/")
+
+    def located(self, root: Path) -> str:
+        """The TARGET string to load from anywhere: a self-test's cell by its absolute path
+        (``root`` is the repository), every other name as it is."""
+        return str(root / self.name) if self.in_tests else self.name
+
+    def fails(self, dtype: str) -> frozenset[str]:
+        """The properties its findings fail in ``dtype`` (pinned by the self-tests)."""
+        return frozenset().union(*(f.fails.get(dtype, frozenset()) for f in self.findings))
+
+    def may_fail(self, dtype: str) -> frozenset[str]:
+        return frozenset().union(*(f.may_fail.get(dtype, frozenset()) for f in self.findings))
+
+
+# Keras 3 computes `ops.matmul` (and, since keras-team/keras#23225, `add` and `multiply` on
+# torch) of two float64 tensors in float32: its result_type("float64", "float64") is
+# "float32" on every backend but TensorFlow (keras-team/keras#23704).
+_KERAS_WHY = ("Keras 3 (3.15.1) computes a float64 LSTMCell in float32: "
+              "keras.backend.result_type('float64', 'float64') is 'float32' on every backend "
+              "but TensorFlow and ops.matmul casts to it (keras-team/keras#23704); a float32 "
+              "run fails only the property that runs the cell's float64 copy")
+_ORACLE_IN_FLOAT64 = frozenset({
+    "step_values_match_reference", "edge_shapes_keep_a_diagonal_carry_and_the_values",
+    "hidden_output_carry_derivative", "in_place_weight_edits_take_effect",
+    "one_step_vjp_splits_into_carry_and_hidden_tracks", "open_forget_gate_gives_identity_carry",
+    "parameter_gradients_match_finite_differences"})
+_KERAS_FLOAT32 = frozenset({"parameter_gradients_match_finite_differences"})
+KERAS_TORCH = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32, "float64": _ORACLE_IN_FLOAT64 | {
+    "carry_map_is_affine_in_c", "carry_jacobian_diagonal_equals_forget_gate",
+    "carry_product_matches_oracle"}})
+KERAS_JAX = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32, "float64": _ORACLE_IN_FLOAT64})
+
+_ORT_VALUES = frozenset({"step_values_match_reference", "in_place_weight_edits_take_effect"})
+_ORT_SIGMA_WHY = ("ONNX Runtime's (1.32.0) CPU LSTM kernel evaluates σ and tanh with a fast "
+                  "rational approximation (clamped to [−18, 18]) whose error is absolute, up "
+                  "to 1.66e-7 for σ, outside the error model's few ulps relative: the value "
+                  "comparisons fail by 1e-8 to 5e-8, and the carry slope against the oracle's "
+                  "f when a draw holds a small f")
+ORT_SIGMA = Finding(_ORT_SIGMA_WHY, {"float32": _ORT_VALUES},
+                    {"float32": frozenset({"carry_map_is_affine_in_c"})})
+#: With peepholes affine-in-c does not apply: only the value comparisons.
+ORT_SIGMA_PEEPHOLE = Finding(_ORT_SIGMA_WHY, {"float32": _ORT_VALUES})
+ORT_FORGET_ABOVE_ONE = Finding(
+    "ONNX Runtime's forget gate is 1 + 2⁻²³ for z_f in [17.482065, 17.993553] (a carry "
+    "slope above 1) and its tanh 1 + 2⁻²² on [8.127, 9.0]; no property fails on it (the "
+    "band is almost never drawn, and the bounds properties that would probe it need a "
+    "backward)")
+
+_JAX_NIGHTLY = frozenset({"float64"})  # float64 retraces every JAX function under x64
+_ALL_NIGHTLY = frozenset(DTYPES)  # the optimized flax cells share their twins' adapter code
+
+TARGETS: tuple[TargetInfo, ...] = (
+    # torch's own and lstm_props.targets (`lstm-props list`), in the order it lists them
+    TargetInfo("torch.nn:LSTMCell", skips=frozenset({NO_FORGET, *CELL}), matrix=True),
+    TargetInfo("lstm_props.targets:lstm_cell"),  # the same module as torch.nn:LSTMCell
+    TargetInfo("lstm_props.targets:lstm", skips=frozenset({NO_FORGET, REVERSE}), matrix=True),
+    TargetInfo("lstm_props.targets:lstm_two_layer", skips=frozenset({NO_FORGET, REVERSE}),
+               matrix=True),
+    TargetInfo("lstm_props.targets:lstm_proj", skips=frozenset({NO_FORGET, REVERSE}),
+               matrix=True),
+    TargetInfo("lstm_props.targets:lstm_bidirectional",
+               skips=frozenset({NO_FORGET, FUSED, PACKED}), matrix=True),
+    # four cells: its whole suite runs in the false-alarm sweep only
+    TargetInfo("lstm_props.targets:lstm_bidirectional_two_layer"),
+    TargetInfo("lstm_props.targets:lstm_no_bias",
+               skips=frozenset({NO_FORGET, REVERSE, *WRITES})),
+    # tests/test_torch_configurations.py checks its parameter gradients
+    TargetInfo("lstm_props.targets:lstm_cell_frozen"),
+    TargetInfo("lstm_props.targets:lstm_cell_scripted", skips=frozenset({NO_FORGET, *CELL})),
+    TargetInfo("lstm_props.targets:reference_standard", skips=frozenset({NO_FORGET, *CELL})),
+    TargetInfo("lstm_props.targets:reference_no_forget", "no_forget",
+               skips=FORGET_GATE | CELL),
+    TargetInfo("lstm_props.targets:reference_cifg", "cifg", skips=frozenset({NO_FORGET, *CELL})),
+    TargetInfo("lstm_props.targets:reference_peephole", "peephole", skips=PEEPHOLE | CELL),
+    # other frameworks (lstm_props.adapters), in the matrix's order
+    TargetInfo("lstm_props.adapters.flax:nnx_lstm_cell", package="flax",
+               skips=frozenset({NO_FORGET, *CELL}), nightly=_JAX_NIGHTLY, matrix=True),
+    TargetInfo("lstm_props.adapters.flax:nnx_optimized_lstm_cell", package="flax",
+               skips=frozenset({NO_FORGET, *CELL}), nightly=_ALL_NIGHTLY, matrix=True),
+    TargetInfo("lstm_props.adapters.flax:linen_lstm_cell", package="flax",
+               skips=frozenset({NO_FORGET, *CELL}), nightly=_JAX_NIGHTLY, matrix=True),
+    TargetInfo("lstm_props.adapters.flax:linen_optimized_lstm_cell", package="flax",
+               skips=frozenset({NO_FORGET, *CELL}), nightly=_ALL_NIGHTLY, matrix=True),
+    TargetInfo("lstm_props.adapters.equinox:lstm_cell", package="equinox",
+               skips=frozenset({NO_FORGET, *CELL}), nightly=_JAX_NIGHTLY, matrix=True),
+    TargetInfo("lstm_props.adapters.keras:lstm_cell_torch", package="keras",
+               env={"KERAS_BACKEND": "torch"}, findings=(KERAS_TORCH,), matrix=True),
+    TargetInfo("lstm_props.adapters.keras:lstm_cell_jax", package="keras",
+               env={"KERAS_BACKEND": "jax"}, findings=(KERAS_JAX,), nightly=_JAX_NIGHTLY,
+               matrix=True),
+    # float32 only: a float64 run is refused at load, in one line naming why
+    TargetInfo("lstm_props.adapters.onnx:lstm", package="onnxruntime",
+               findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE), matrix=True),
+    TargetInfo("lstm_props.adapters.onnx:lstm_peephole", "peephole", package="onnxruntime",
+               findings=(ORT_SIGMA_PEEPHOLE, ORT_FORGET_ABOVE_ONE), matrix=True),
+    TargetInfo("lstm_props.adapters.onnx:lstm_input_forget", "cifg", package="onnxruntime",
+               findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE), matrix=True),
+    # clip=3 keeps every activation's argument where ORT's σ and tanh are accurate
+    TargetInfo("lstm_props.adapters.onnx:lstm_clip", package="onnxruntime", matrix=True),
+    # the self-tests' own correct cells (tests/targets), not installed with the package
+    TargetInfo("tests/targets/cells.py:FusedIFOGCell",  # another layout: black-box
+               skips=frozenset({NO_FORGET, *CELL, *LAYOUT_ONLY})),
+    TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
+)
+
+
+def target_info(name: str) -> TargetInfo:
+    """The record of ``name`` (KeyError if the registry has none)."""
+    for info in TARGETS:
+        if info.name == name:
+            return info
+    raise KeyError(name)
+
+
+#: name -> variant of the built-in targets (``lstm-props list``), in registry order.
+BUILTIN = {t.name: t.variant for t in TARGETS if t.builtin}

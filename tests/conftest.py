@@ -44,3 +44,13 @@ _LONGEST = ("test_frameworks.py::", "test_onnx.py::test_ort_cells", "test_correc
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: not any(name in item.nodeid for name in _LONGEST))
+
+
+def outcomes_by_name(result: pytest.RunResult) -> dict[str, set[str]]:
+    """{outcome: the property test names (no layer) with it} of an in-process run."""
+    seen: dict[str, set[str]] = {}
+    for report in result.reprec.getreports("pytest_runtest_logreport"):
+        if report.when == "call" or report.outcome != "passed":
+            name = report.nodeid.split("::")[-1].split("[")[0]
+            seen.setdefault(report.outcome, set()).add(name)
+    return seen

@@ -159,6 +159,34 @@ def test_matrix_tabulates_each_implementation_and_writes_the_readme_table(tmp_pa
     assert "`step_values_match_reference`" in text
 
 
+def test_matrix_writes_itself_as_json(tmp_path):
+    out = tmp_path / "matrix.json"
+    done = lstm_props("matrix", "--only", "torch.nn:LSTMCell", "--dtype", "float32",
+                      "--max-examples", "2", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "lstm_props.matrix/1"
+    assert doc["properties"] == list(property_claims())  # the declared order
+    [row] = doc["rows"]
+    assert (row["target"], row["dtype"], row["package"], row["note"]) == (
+        "torch.nn:LSTMCell", "float32", "torch", "")
+    assert list(row["outcomes"]) == [p for p in doc["properties"] if p in row["outcomes"]]
+    assert row["outcomes"]["step_values_match_reference"] == "passed"
+    assert row["outcomes"]["fused_sequence_equals_composed_steps"] == "skipped"
+    assert set(row["outcomes"].values()) == {"passed", "skipped"}
+    # the table is the same run's
+    table = next(ln for ln in done.stdout.splitlines() if ln.startswith("| `torch.nn"))
+    assert table.count("✓") == list(row["outcomes"].values()).count("passed")
+
+
+def test_matrix_refuses_a_json_path_in_a_missing_directory_before_running():
+    done = lstm_props("matrix", "--only", "torch.nn:LSTMCell", "--json", "/no/such/dir/m.json")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("lstm-props: error: --json '/no/such/dir/m.json': "
+                                          "the directory '/no/such/dir' does not exist")
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
 def test_matrix_writes_a_refusal_once_under_the_table_not_in_every_row():
     from lstm_props._matrix import Verdict, markdown
 

@@ -14,24 +14,31 @@ import os
 
 import pytest
 
-from tests.conftest import PROPERTIES, TARGETS
+from lstm_props.targets import DTYPES, TARGETS, TargetInfo
+from tests.conftest import PROPERTIES, outcomes_by_name
+from tests.conftest import TARGETS as CELLS
 
-# The optimized flax cells (one fused kernel for the four gates) share the adapter code of
-# their plain twins; their whole-suite runs (~45 s each on 2 cores) are nightly, to keep CI
-# within 15 minutes. `lstm-props matrix` gives every cell its verdict.
-JAX_TARGETS = [
-    "lstm_props.adapters.equinox:lstm_cell",
-    "lstm_props.adapters.flax:nnx_lstm_cell",
-    pytest.param("lstm_props.adapters.flax:nnx_optimized_lstm_cell", marks=pytest.mark.nightly),
-    "lstm_props.adapters.flax:linen_lstm_cell",
-    pytest.param("lstm_props.adapters.flax:linen_optimized_lstm_cell",
-                 marks=pytest.mark.nightly),
-]
-# Skipped by a single standard cell, each with its reason: the no_forget-only property, no
-# fused sequence call (fused, packed, bidirectional), CPU-only (CUDA agreement), the
-# own-precision finite difference (a JAX cell has a float64 twin); in float64 also float32
-# against float64, which is a float32 run's property.
-SKIPPED = {"float32": 6, "float64": 7}
+# The registry's JAX cells (lstm_props.targets.TARGETS). Each one's whole-suite run in
+# float64 retraces every JAX function once more under x64 (~45 s a cell on 2 cores), and the
+# optimized flax cells (one fused kernel for the four gates) share the adapter code of their
+# plain twins: those runs are nightly (the record's `nightly` dtypes, `-m nightly`), to keep
+# CI within 15 minutes. `lstm-props matrix` gives every cell both precisions' verdicts.
+JAX_TARGETS = {t.name: t for t in TARGETS if t.package in ("flax", "equinox")}
+KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "keras"}
+
+
+def _runs(targets: dict[str, TargetInfo]) -> list:
+    """(key, dtype) for every target and dtype, marked nightly where the registry says so."""
+    return [pytest.param(key, dtype, marks=[pytest.mark.nightly] if dtype in t.nightly else [])
+            for key, t in targets.items() for dtype in DTYPES]
+
+
+# Skipped by a single standard cell, each with its reason: the registry's skips (the
+# no_forget-only property, no fused sequence call: fused, packed, bidirectional), CPU-only
+# (CUDA agreement), the own-precision finite difference (a JAX cell has a float64 twin); in
+# float64 also float32 against float64, which is a float32 run's property.
+RUN_SKIPS = {"float32": {"cuda_agrees_with_cpu", "input_backward_matches_finite_differences"}}
+RUN_SKIPS["float64"] = RUN_SKIPS["float32"] | {"float32_agrees_with_float64"}
 # Each example retraces the JAX functions (new shapes), so a whole-suite run at the ci
 # profile's 15 examples costs ~90 s on 2 cores; the self-tests run 3 per property, which
 # exercises every adapter path and every property (the point here: the wiring), and leave
@@ -40,19 +47,17 @@ SKIPPED = {"float32": 6, "float64": 7}
 JAX_EXAMPLES = os.environ.get("LSTM_PROPS_JAX_EXAMPLES", "3")
 
 
-# float64 retraces every JAX function once more under x64 (~45 s a cell on 2 cores): it runs
-# in the nightly set (`-m nightly`), so that CI stays within 15 minutes; `lstm-props matrix`
-# gives both precisions their verdict.
-@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=pytest.mark.nightly)])
-@pytest.mark.parametrize("target", JAX_TARGETS)
+@pytest.mark.parametrize(("target", "dtype"), _runs(JAX_TARGETS))
 def test_jax_cells_pass_the_whole_suite(run_properties, target, dtype):
-    pytest.importorskip("flax" if ".flax:" in target else "equinox",
-                        reason="install the extra: pip install 'lstm-props[jax]'")
+    info = JAX_TARGETS[target]
+    pytest.importorskip(info.package, reason="install the extra: pip install 'lstm-props[jax]'")
     result = run_properties(target, "--lstm-dtype", dtype, "--lstm-max-examples", JAX_EXAMPLES)
     outcomes = result.parseoutcomes()
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0
-    assert outcomes["skipped"] == SKIPPED[dtype], result.stdout.str()
+    skipped = outcomes_by_name(result).get("skipped", set())
+    assert skipped == {f"test_{p}" for p in (info.skips or set()) | RUN_SKIPS[dtype]}, (
+        result.stdout.str())
 
 
 @pytest.mark.parametrize(("mistake", "caught_by"), [
@@ -62,7 +67,7 @@ def test_jax_cells_pass_the_whole_suite(run_properties, target, dtype):
 ])
 def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by):
     pytest.importorskip("flax", reason="install the extra: pip install 'lstm-props[jax]'")
-    result = run_properties(f"{TARGETS.replace('cells.py', 'jax_mistakes.py')}:{mistake}",
+    result = run_properties(f"{CELLS.replace('cells.py', 'jax_mistakes.py')}:{mistake}",
                             "-k", caught_by)
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     assert result.parseoutcomes()["failed"] == 1
@@ -73,39 +78,22 @@ def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by
 # torch) of two float64 tensors in float32: its `result_type("float64", "float64")` is
 # "float32" on every backend but TensorFlow (keras-team/keras#23704). A float64 LSTMCell
 # therefore carries float32 rounding (4e-8 against the float64 reference). That is a
-# finding, not a tolerance to loosen: these are the properties it fails, and if a Keras
-# release fixes it, this test fails and the finding in docs/frameworks.md must be updated.
-_ORACLE_IN_FLOAT64 = {"step_values_match_reference",
-                      "edge_shapes_keep_a_diagonal_carry_and_the_values",
-                      "hidden_output_carry_derivative", "in_place_weight_edits_take_effect",
-                      "one_step_vjp_splits_into_carry_and_hidden_tracks",
-                      "open_forget_gate_gives_identity_carry",
-                      "parameter_gradients_match_finite_differences"}
-KERAS_FLOAT64_FINDING = {
-    # float32 runs: only the property that runs the cell's float64 copy
-    ("torch", "float32"): {"parameter_gradients_match_finite_differences"},
-    ("jax", "float32"): {"parameter_gradients_match_finite_differences"},
-    # float64 runs: every comparison with the float64 oracle that float32 rounding exceeds
-    ("torch", "float64"): _ORACLE_IN_FLOAT64 | {
-        "carry_map_is_affine_in_c", "carry_jacobian_diagonal_equals_forget_gate",
-        "carry_product_matches_oracle"},
-    ("jax", "float64"): _ORACLE_IN_FLOAT64,
-}
-
-
-# Keras on JAX in float64 retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
-@pytest.mark.parametrize(("backend", "dtype"), [
-    ("torch", "float32"), ("torch", "float64"), ("jax", "float32"),
-    pytest.param("jax", "float64", marks=pytest.mark.nightly)])
+# finding, not a tolerance to loosen: the registry's record holds the properties it fails
+# per dtype (its `findings`), and if a Keras release fixes it, this test fails and the
+# registry and the finding in docs/frameworks.md must be updated. Keras on JAX in float64
+# retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
+@pytest.mark.parametrize(("backend", "dtype"), _runs(KERAS_TARGETS))
 def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, backend, dtype):
     # find_spec, not import: importing Keras here would fix this process' Keras backend
     for package, extra in (("keras", "keras"), (backend, "jax" if backend == "jax" else "")):
         if importlib.util.find_spec(package) is None:
             pytest.skip(f"install the extra: pip install 'lstm-props[{extra or 'keras'}]'")
-    monkeypatch.setenv("KERAS_BACKEND", backend)  # Keras picks it once per process
+    info = KERAS_TARGETS[backend]
+    for key, value in info.env.items():  # KERAS_BACKEND: Keras picks it once per process
+        monkeypatch.setenv(key, value)
     out = pytester.path / "results.json"
     result = pytester.runpytest_subprocess(
-        PROPERTIES, "--lstm-adapter", f"lstm_props.adapters.keras:lstm_cell_{backend}",
+        PROPERTIES, "--lstm-adapter", info.name,
         # derandomized, no shrinking: which properties fail is the question, not their
         # minimal cases (shrinking a float64 Keras failure costs minutes)
         "--lstm-dtype", dtype, "--lstm-profile", "mutants",
@@ -113,6 +101,5 @@ def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, 
         "-p", "no:cacheprovider", "--lstm-json", str(out))
     results = json.loads(out.read_text())["results"]
     failed = {r["property"].split("[")[0] for r in results if r["outcome"] == "failed"}
-    assert failed == KERAS_FLOAT64_FINDING[backend, dtype], (sorted(failed),
-                                                            result.stdout.str()[-2000:])
+    assert failed == info.fails(dtype), (sorted(failed), result.stdout.str()[-2000:])
     assert not [r for r in results if r["outcome"] == "error"]

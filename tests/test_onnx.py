@@ -25,14 +25,22 @@ pytest.importorskip("onnxruntime", reason="install the extra: pip install 'lstm-
 from lstm_props._layout import FORCE_BIAS, LSTMParams, gate_slice
 from lstm_props.adapters import onnx
 from lstm_props.reference import lstm_step, sigmoid
+from lstm_props.targets import target_info
 from tests.conftest import TARGETS
 from tests.targets import onnx_mistakes
 
 MISTAKES = TARGETS.replace("cells.py", "onnx_mistakes.py")
 NO_AUTOGRAD = "has no autograd backend"
+
+
+def _layer0(properties: frozenset[str]) -> set[str]:
+    return {f"test_{p}[layer0]" for p in properties}
+
+
+# The registry's record of the plain cell (lstm_props.targets.TARGETS) holds ORT's σ finding.
+_SIGMA = target_info("lstm_props.adapters.onnx:lstm")
 # The forward properties that compare with the reference, failed by ORT's σ approximation.
-VALUE_PROPERTIES = {"test_step_values_match_reference[layer0]",
-                    "test_in_place_weight_edits_take_effect[layer0]"}
+VALUE_PROPERTIES = _layer0(_SIGMA.fails("float32"))
 #: Skip reasons by kind; any other reason is counted under its own text, and fails.
 SKIP_KINDS = (NO_AUTOGRAD, "does not hold for the", "run with --lstm-device cuda",
               "cannot run in float64", "cannot be forced")
@@ -40,7 +48,7 @@ SKIP_KINDS = (NO_AUTOGRAD, "does not hold for the", "run with --lstm-device cuda
 # ORT's absolute σ error (~1e-7) exceeds the relative error model, so whether it fails is
 # up to the draw. It may fail, but only by the σ finding's size (checked below); the
 # mapping mistakes test shows it still catches a wrong layout on ORT.
-SIGMA_BY_DRAW = {"test_carry_map_is_affine_in_c[layer0]"}
+SIGMA_BY_DRAW = _layer0(_SIGMA.may_fail("float32"))
 FORWARD_CARRY = {*SIGMA_BY_DRAW,
                  "test_carry_map_is_coordinatewise[layer0]",
                  "test_open_forget_gate_translates_the_carry[layer0]",
@@ -102,6 +110,14 @@ def _worst_relative_diff(report: str) -> float:
     match = re.search(r"expected (\S+), got (\S+) \(\|diff\| (\S+) >", report)
     assert match, report[-2000:]
     return float(match[3]) / max(1.0, abs(float(match[1])))
+
+
+@pytest.mark.parametrize("factory", sorted(EXPECTED))
+def test_the_registry_holds_each_cells_findings(factory):
+    info = target_info(f"lstm_props.adapters.onnx:{factory}")
+    assert _layer0(info.fails("float32")) == EXPECTED[factory]["failed"]
+    assert _layer0(info.may_fail("float32")) <= SIGMA_BY_DRAW & EXPECTED[factory]["passed"]
+    assert info.fails("float64") == info.may_fail("float64") == set()  # refused: float32 only
 
 
 @pytest.mark.parametrize("factory", sorted(EXPECTED))
