@@ -37,7 +37,7 @@ def run_properties(pytester: pytest.Pytester):
 _LONGEST = ("test_frameworks.py::", "test_onnx.py::test_ort_cells", "test_correct_targets.py::",
             "test_cli.py::test_failing_property", "test_cli.py::test_selftest",
             "test_report.py::", "test_cli.py::test_ci_profile", "test_torch_configurations.py::",
-            "test_reference.py::test_rnn_contrast", "test_chunked_carry.py::test_check_steps",
+            "test_chunked_carry.py::test_check_steps",
             "test_load_errors.py::test_a_step_that_hangs", "test_plugin.py::test_under_xdist",
             "test_forward_agreement.py::")
 
