@@ -20,6 +20,7 @@ import torch
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
+from lstm_props._composed import composed_steps
 from lstm_props._declared import lstm_property
 from lstm_props._report import check_close
 from lstm_props.abs_jacobian import abs_step_jacobian
@@ -81,6 +82,19 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     prop()
 
 
+def _chain_bound(u_abs, jacs, errors, n, dtype, width):
+    """tolerances.chain_gradient_bound for |J_t| given as operators (rmatvec): each
+    nonzero entry of J_t off by at most errors[t], which a row of the flat state meets
+    only within its own batch row (J_t couples no batch rows)."""
+    exact, perturbed = u_abs.copy(), u_abs.copy()
+    for jac, g in zip(reversed(jacs), reversed(errors)):
+        exact = jac.rmatvec(exact)
+        per_row = perturbed.reshape(-1, width).sum(1, keepdims=True)
+        perturbed = jac.rmatvec(perturbed) + np.broadcast_to(g * per_row, (
+            per_row.shape[0], width)).reshape(-1)
+    return (perturbed - exact) + (len(jacs) + 1) * tol.gamma(n, dtype) * exact
+
+
 @lstm_property("autograd")
 def test_bptt_equals_product_of_step_jacobians(lstm):
     """ūᵀ ∂s_T/∂s_0 from one backward through T free-running steps = ūᵀ J_T ··· J_1, applied
@@ -89,9 +103,13 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     Derivative: BPTT through the implementation (h fed back, not teacher-forced) against the
     chain rule applied with its own one-step backwards, cotangents kept in the target dtype
     so both sides round alike.
-    Tolerance: a reordered accumulation, (T + 1)γ_n |ū|ᵀ∏|J_t|, n = 4(P + H) + 2, with |J_t|
-    the materialised one-step Jacobians (at large sizes the oracle's entrywise bound on
-    them, lstm_props.abs_jacobian).
+    Tolerance: with the layout, the fused-sequence property's gradient model
+    (tolerances.chain_gradient_bound): each side's one-step Jacobian entries carry their own
+    error ρ_t(1 + w̄) (a backward recomputes σ', tanh' and the gate products its own way,
+    e.g. XLA fuses the T-step program differently from one step), plus the reordered
+    accumulation (T + 1)γ_n |ū|ᵀ∏|J_t|, n = 4(P + H) + 2, with |J_t| the one-step
+    Jacobians' magnitudes (at large sizes the oracle's entrywise bound on them,
+    lstm_props.abs_jacobian). Black-box: the reordering term alone (no ρ_t without weights).
     Failure: the backward of a step depends on what other calls did (buffers clobbered by
     a later step, state cached between calls), so BPTT is not the chain rule.
     """
@@ -120,7 +138,17 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
                                             want_h, want_c)
             mag = jacs[t].rmatvec(mag)
         p, hid = case.h0.shape[1], case.c0.shape[1]
-        bound = tol.SAFETY * (traj.steps + 1) * tol.gamma(4 * (p + hid) + 2, dtype) * mag
+        n = 4 * (p + hid) + 2
+        if case.params is None:
+            bound = tol.SAFETY * (traj.steps + 1) * tol.gamma(n, dtype) * mag
+        else:
+            composed = composed_steps(cell, [case.params], case.xs, case.h0, case.c0,
+                                      lstm.variant)
+            w_bar = float((np.abs(case.params.w_ih).sum(1)
+                           + np.abs(case.params.w_hh).sum(1)).max())
+            bound = 2 * tol.SAFETY * _chain_bound(
+                np.abs(carry.pack(u_h, u_c)), composed.jacs,
+                [rho * (1 + w_bar) for rho in composed.factors], n, dtype, p + hid)
         bound = bound.reshape(-1, p + hid) + tol.SMALLEST_NORMAL[dtype]
         check_close(got_c, want_c, bound[:, p:], claim="BPTT ∂/∂c_0 ≠ chain of step "
                     "Jacobians", case=case)
