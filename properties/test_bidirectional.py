@@ -31,7 +31,8 @@ def test_reverse_direction_is_flip_lstm_flip(lstm):
         for d, name in enumerate(("forward", "reverse")):
             hs, cs = slice(d * p, (d + 1) * p), slice(d * hid, (d + 1) * hid)
             xs = case.xs if d == 0 else case.xs[::-1].copy()
-            comp = composed_steps(views[d], [layers[d]], xs, case.h0[:, hs], case.c0[:, cs])
+            comp = composed_steps(views[d], [layers[d]], xs, case.h0[:, hs], case.c0[:, cs],
+                                  lstm.variant)
             check_close(c_n[:, cs], comp.traj.cs[-1], comp.c_bound(steps),
                         claim=f"{name} direction's final c ≠ its steps composed", case=case)
             check_close(h_n[:, hs], comp.traj.hs[-1], comp.h_bound(steps),

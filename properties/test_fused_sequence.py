@@ -36,7 +36,7 @@ def test_fused_sequence_equals_composed_steps(lstm):
         ys, h_t, c_t = cell.sequence(be.asarray(case.xs), be.asarray(case.h0),
                                      be.asarray(case.c0))
         layers = case.extra["layer_params"]
-        composed = composed_steps(cell, layers, case.xs, case.h0, case.c0)
+        composed = composed_steps(cell, layers, case.xs, case.h0, case.c0, lstm.variant)
         traj = composed.traj
         p, hid = case.h0.shape[1], case.c0.shape[1]
         top = layers[-1].output_size

@@ -42,7 +42,7 @@ def test_packed_batch_equals_each_sequence_alone(lstm):
         for row, n in enumerate(lengths):
             alone = slice(row, row + 1)
             comp = composed_steps(case.cell, layers, xs[:n, alone], case.h0[alone],
-                                  case.c0[alone])
+                                  case.c0[alone], lstm.variant)
             label = f"row {row} (length {n} of {steps})"
             check_close(c[row], comp.traj.cs[-1][0], comp.c_bound(n)[0], case=case,
                         claim=f"packed final c of {label} ≠ the row run alone",
