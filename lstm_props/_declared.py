@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -153,19 +152,13 @@ def declaration_of(obj: Any) -> Declaration | None:
     return None
 
 
-def declarations(directory: Path | None = None) -> list[Declaration]:
-    """Every property of the library (or of the test_*.py files of ``directory``, imported
-    as modules of the package they sit in), in the one order used everywhere."""
-    if directory is None:
-        from lstm_props._results import properties_dir
+def declarations() -> list[Declaration]:
+    """Every property of the library, in the one order used everywhere."""
+    from lstm_props._results import properties_dir
 
-        directory = properties_dir()
-        package = "lstm_props.properties"
-    else:
-        package = ""
     found = []
-    for path in sorted(directory.glob("test_*.py")):
-        module = importlib.import_module(f"{package}.{path.stem}" if package else path.stem)
+    for path in sorted(properties_dir().glob("test_*.py")):
+        module = importlib.import_module(f"lstm_props.properties.{path.stem}")
         for value in vars(module).values():
             declaration = declaration_of(value) if callable(value) else None
             if declaration is not None and declaration.module == module.__name__:
