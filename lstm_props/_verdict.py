@@ -23,6 +23,10 @@ _PYTEST_TROUBLE = {2: "interrupted", 3: "an internal error", 4: "a usage error",
                    5: "no properties collected"}
 
 
+#: How xdist words a property whose worker process ended under it.
+_WORKER_CRASHED = "crashed while running"
+
+
 def read_results(path: str) -> dict[str, Any] | None:
     try:
         doc = json.loads(Path(path).read_text())
@@ -64,6 +68,13 @@ def verdict(doc: dict[str, Any] | None, returncode: int, running: str = "") -> t
     if suite:
         return ERROR, (f"lstm_props itself failed in {suite[0]['property']} (a bug of the "
                        f"suite, not of the target); {REPORT_PHRASE}")
+    crashed = [r["property"] for r in results
+               if r["outcome"] == "error" and _WORKER_CRASHED in (r.get("message") or "")]
+    if crashed:
+        return ERROR, (f"the worker process running {crashed[0]} ended before the property "
+                       "did (a crash in native code, or os._exit or exit in the target)"
+                       + (f", and {len(crashed) - 1} more" if len(crashed) > 1 else "")
+                       + "; run it alone with --workers 1 to see where")
     if counts["error"]:
         return ERROR, (f"{counts['error']} properties ended in an adapter fault (the "
                        "implementation raised, returned wrong shapes or NaN): fix the target "

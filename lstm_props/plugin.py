@@ -223,12 +223,30 @@ def _cores_shared_with_xdist_workers() -> Iterator[None]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:  # xdist: hand the session seed to workers
-    node.workerinput["lstm_seed"] = node.config.stash[_STATE]["seed"]
+    state = node.config.stash[_STATE]
+    node.workerinput["lstm_seed"] = state["seed"]
+    state.setdefault("workers", []).append(node)
+
+
+def _stop_feeding_other_workers(node: Any) -> None:
+    """A worker crashed (or the hang watchdog ended it) and none will replace it
+    (--max-worker-restart 0, as ``lstm-props check`` runs): the run is over, so hand its
+    remaining properties to nobody. xdist would give them to another worker, and where that
+    one had ended in the same instant (a kernel that hangs or crashes on every worker), the
+    send failed with an INTERNALERROR of xdist's own instead of the gate's one line."""
+    config = node.config
+    if str(config.getoption("maxworkerrestart", None)) != "0" or not _checks_an_lstm(config):
+        return
+    for other in config.stash[_STATE].get("workers", []):
+        if other is not node:
+            other.shutdown()  # xdist's own: marks it shutting down; a closed pipe is ignored
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist: the controller never loads the target, so it learns the variant from a worker."""
+    if error is not None:
+        _stop_feeding_other_workers(node)
     output = getattr(node, "workeroutput", {})
     state = node.config.stash[_STATE]
     if output.get("lstm_variant"):

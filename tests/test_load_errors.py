@@ -3,6 +3,7 @@ INTERNALERROR traceback, never a silent check of something else."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -212,6 +213,51 @@ def test_a_step_that_hangs_ends_the_gate_with_exit_2_naming_the_call(workers):
                          line), line
         assert ".step() with argument shapes" in line
         assert "load_errors.py:" in line and "(forward)" in line, line
+
+
+def test_workers_that_end_at_once_end_the_gate_with_one_line(tmp_path):
+    """Both workers end within a millisecond of each other (a kernel that crashes on every
+    worker): the gate says so in one line, with no INTERNALERROR from xdist."""
+    out = subprocess.run([sys.executable, "-m", "lstm_props.cli", "check",
+                          f"{LOAD_ERRORS}:dies_with_every_worker", "--max-examples", "5",
+                          "--workers", "2"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "LSTM_PROPS_TEST_BARRIER": str(tmp_path)})
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr
+    assert len(list(tmp_path.iterdir())) == 2, "both workers must reach the barrier"
+    for noise in ("Traceback", "INTERNALERROR"):
+        assert noise not in out.stdout + out.stderr, out.stdout[-3000:] + out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("lstm-props: "), line
+    assert "the worker process running " in line and "ended before the property did" in line, line
+
+
+class _Worker:
+    """What the plugin sees of an xdist worker: its config, and shutdown()."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config, self.workerinput, self.down = config, {}, False
+
+    def shutdown(self) -> None:
+        self.down = True
+
+
+@pytest.mark.parametrize(("restarts", "target", "stops"), [
+    ("0", "torch.nn:LSTMCell", True),
+    ("2", "torch.nn:LSTMCell", False),  # xdist replaces the crashed one: the run goes on
+    ("0", None, False),  # not an LSTM run: the user's own xdist session is left alone
+])
+def test_a_crashed_worker_stops_the_feeding_of_the_others(pytester, restarts, target, stops):
+    """The deterministic half of the test above: xdist rescheduled a crashed worker's tests
+    onto the others before it shut them down, and one already gone raised INTERNALERROR."""
+    from lstm_props import plugin
+
+    config = pytester.parseconfigure(*(["--lstm-adapter", target] if target else []),
+                                     "-n", "2", "--max-worker-restart", restarts)
+    crashed, other = _Worker(config), _Worker(config)
+    for worker in (crashed, other):
+        plugin.pytest_configure_node(worker)
+    plugin.pytest_testnodedown(crashed, error="worker ended with status 2")
+    assert (other.down, crashed.down) == (stops, False)
 
 
 def test_a_target_that_hangs_at_load_is_named_as_loading(run_properties):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -106,6 +109,31 @@ class HangingCell(nn.LSTMCell):
 
 hangs_on_fifth_call = HangingCell(hang_on=5)
 hangs_on_first_call = HangingCell(hang_on=1)
+
+
+class DiesWithEveryWorker(nn.LSTMCell):
+    """A correct LSTMCell that ends its process on its fifth call, at the same moment in
+    every xdist worker: each waits (60 s at most) until $LSTM_PROPS_TEST_BARRIER holds one
+    file per worker. Two workers that end together raced xdist's controller into an
+    INTERNALERROR (it handed the first one's tests to the second, already gone)."""
+
+    def __init__(self) -> None:
+        super().__init__(3, 4)
+        self.calls = 0
+
+    def forward(self, x, state):
+        self.calls += 1
+        if self.calls == 5:
+            barrier = Path(os.environ["LSTM_PROPS_TEST_BARRIER"])
+            (barrier / str(os.getpid())).touch()
+            deadline = time.monotonic() + 60
+            while len(list(barrier.iterdir())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os._exit(3)
+        return super().forward(x, state)
+
+
+dies_with_every_worker = DiesWithEveryWorker()
 
 
 class _UnreachableDeviceBackend(TorchBackend):
