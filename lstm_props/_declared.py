@@ -106,14 +106,19 @@ class Declaration:
         return (self.variants.names() if isinstance(self.variants, VariantSet)
                 else list(self.variants))
 
-    def unmet(self, lstm: LSTMUnderTest) -> str | None:
-        """Why this property cannot run on ``lstm`` (None: it can)."""
+    def unmet(self, lstm: LSTMUnderTest, held: dict[str, bool] | None = None) -> str | None:
+        """Why this property cannot run on ``lstm`` (None: it can). ``held`` remembers each
+        need's answer for this layer view across properties (a float64 twin is a copy of
+        the model: at H = 1024 one per property was seconds of collection)."""
         if self.variants is not None and lstm.variant not in self.variants:
             return (f"does not hold for the {lstm.variant} variant"
                     + (f": {self.why}" if self.why else ""))
+        held = {} if held is None else held
         for need in self.needs:
             holds, reason = NEEDS[need]
-            if not holds(lstm):
+            if need not in held:
+                held[need] = holds(lstm)
+            if not held[need]:
                 return reason(lstm)
         return None
 

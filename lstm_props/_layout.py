@@ -14,6 +14,7 @@ property of the cell, not a weight: it is read, never drawn or written).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,17 @@ class LSTMParams:
     def hidden_size(self) -> int:
         return self.w_ih.shape[0] // 4
 
+    # The error model reads |W| at every step of a trajectory, and at a user's H = 1024 each
+    # is 8M entries: computed once per parameter set (whose arrays are never written: every
+    # change, with_forget_bias and the rest, makes a new LSTMParams).
+    @functools.cached_property
+    def abs_w_ih(self) -> np.ndarray:
+        return np.abs(self.w_ih)
+
+    @functools.cached_property
+    def abs_w_hh(self) -> np.ndarray:
+        return np.abs(self.w_hh)
+
     @property
     def input_size(self) -> int:
         return self.w_ih.shape[1]
@@ -83,7 +95,7 @@ class LSTMParams:
         """Round every array to ``dtype`` and back to float64 (what the target will hold)."""
 
         def rnd(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else np.asarray(a, dtype=dtype).astype(np.float64)
+            return None if a is None else np.asarray(a, dtype=dtype).astype(np.float64, copy=False)
 
         # Any: mypy checks a ** mapping's values against every field (the clip included).
         changes: dict[str, Any] = {name: rnd(getattr(self, name)) for name in ARRAYS}

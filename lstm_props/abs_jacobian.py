@@ -109,9 +109,9 @@ class OracleAbsBound:
         for k, lay in enumerate(self.layers):
             p, hk, ck = lay.params, slice(k * self.p, (k + 1) * self.p), slice(
                 k * self.hid, (k + 1) * self.hid)
-            dz = e_h[:, hk] @ np.abs(p.w_hh).T
+            dz = e_h[:, hk] @ p.abs_w_hh.T
             if not np.isscalar(dx):
-                dz = dz + dx @ np.abs(p.w_ih).T
+                dz = dz + dx @ p.abs_w_ih.T
             dz_i, dz_f, dz_g, dz_o = (dz[:, j * self.hid:(j + 1) * self.hid] for j in range(4))
             dc_prev, peep = e_c[:, ck], lay.peep
             if peep is not None:
@@ -152,9 +152,9 @@ class OracleAbsBound:
             c_prev = g_c * lay.f
             if peep is not None:
                 c_prev = c_prev + g_z[:, :hid] * peep[0] + g_z[:, hid:2 * hid] * peep[1]
-            out_h[:, hk] = g_z @ np.abs(p.w_hh)
+            out_h[:, hk] = g_z @ p.abs_w_hh
             out_c[:, ck] = c_prev
-            from_above = g_z @ np.abs(p.w_ih)
+            from_above = g_z @ p.abs_w_ih
         # cast: the constructor reads layers[0], so the loop ran at least once and from_above
         # is g_z @ |W_ih| of the bottom layer, an array.
         return np.concatenate([out_h, out_c], axis=1).reshape(-1), cast(np.ndarray, from_above)

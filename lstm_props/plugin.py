@@ -17,7 +17,8 @@ import os
 import secrets
 import shlex
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -352,22 +353,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if metafunc.config.stash[_STATE].get("load_error"):  # an xdist worker that must stop
         return
-    layers = _target(metafunc.config).num_layers
-    metafunc.parametrize("lstm_layer", list(range(layers)),
-                         ids=[f"layer{k}" for k in range(layers)])
+    target = _target(metafunc.config)
+    views = target.probe().layers
+    metafunc.parametrize("lstm_layer", [pytest.param(k, marks=_repeats(target, views, k))
+                                        for k in range(len(views))],
+                         ids=[f"layer{k}" for k in range(len(views))])
 
 
-def _property_settings(config: pytest.Config, target: Any = None) -> PropertySettings:
+def _repeats(target: Any, views: Sequence[Any], k: int) -> list[pytest.MarkDecorator]:
+    """A skip for a fixed-size model's layer view that makes an earlier one's call
+    (``same_call_key``): at a user's H = 1024 each layer costs about a minute, and layers
+    1.. of one width would only repeat layer 0 on other drawn weights. (A factory's layers
+    are built at sizes drawn per case, where layer 0's input size is not layer 1's.)"""
+    key = None if target.sized else views[k].same_call_key
+    first = next((j for j in range(k) if key is not None and views[j].same_call_key == key),
+                 None)
+    if first is None:
+        return []
+    return [pytest.mark.skip(reason=f"layer view {k} makes the same call as layer view "
+                                    f"{first}, at the same sizes, on the weights each case "
+                                    f"draws: checked as layer{first}")]
+
+
+def _property_settings(config: pytest.Config, target: Any = None,
+                       parametrizations: int = 1) -> PropertySettings:
     """This run's profile and seed; on a wide fixed-size target (a user's own H = 1024
     model: one example costs ∝ T·B·H² and checks thousands of coordinates) at most
-    WIDE_MAX_EXAMPLES examples, unless --lstm-max-examples sets the count."""
+    WIDE_MAX_EXAMPLES examples a property, shared among its ``parametrizations`` (the edge
+    shapes: one each), unless --lstm-max-examples sets the count."""
     state = config.stash[_STATE]
     n = config.getoption("lstm_max_examples")
     if n is None and target is not None:
         from lstm_props.strategies import WIDE_MAX_EXAMPLES, wide_fixed_hidden
 
         if wide_fixed_hidden(target) is not None:
-            n = min(PROFILES[state["profile"]]["max_examples"], WIDE_MAX_EXAMPLES)
+            n = min(PROFILES[state["profile"]]["max_examples"],
+                    max(1, WIDE_MAX_EXAMPLES // parametrizations))
     return PropertySettings(profile_settings(state["profile"], n), state["seed"])
 
 
@@ -378,18 +399,20 @@ def lstm_settings(request: pytest.FixtureRequest) -> PropertySettings:
     return _property_settings(request.config)
 
 
-def _under_test(config: pytest.Config, layer: int) -> LSTMUnderTest:
+def _under_test(config: pytest.Config, layer: int, parametrizations: int = 1) -> LSTMUnderTest:
     from lstm_props._under_test import LSTMUnderTest  # imports torch: workers only
 
     target = _target(config)
     return LSTMUnderTest(target, layer, _variant(config), config.getoption("lstm_dtype"),
-                         config.getoption("lstm_device"), _property_settings(config, target))
+                         config.getoption("lstm_device"),
+                         _property_settings(config, target, parametrizations))
 
 
 @pytest.fixture
 def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderTest]:
     """The target under test, one layer view at a time."""
-    under_test = _under_test(request.config, lstm_layer)
+    under_test = _under_test(request.config, lstm_layer,
+                             request.node.stash.get(_PARAMETRIZATIONS, 1))
     if request.node.stash.get(_NEEDS_UNCHECKED, False):
         # Checking the needs raised at collection (a capability call of the adapter): ask
         # again here, where the fault is reported as the property's, in one line.
@@ -401,19 +424,29 @@ def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderT
 
 
 _NEEDS_UNCHECKED = pytest.StashKey[bool]()
+#: How many items one property has on one layer view (its own parametrizations).
+_PARAMETRIZATIONS = pytest.StashKey[int]()
 
 
 def _skip_unmet_needs(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each declared property whose needs the target does not meet is skipped here, at
     collection, with the reason (lstm_props._declared)."""
+    siblings: Counter[tuple[str, int]] = Counter()
+    held: dict[int, dict[str, bool]] = {}  # layer view -> need -> holds
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
+        siblings[(getattr(item, "originalname", item.name), layer)] += 1
     for item in items:
         declaration = declaration_of(item)
         if declaration is None or "lstm" not in getattr(item, "fixturenames", ()):
             continue
         callspec = getattr(item, "callspec", None)
         layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
+        item.stash[_PARAMETRIZATIONS] = siblings[(getattr(item, "originalname", item.name),
+                                                  layer)]
         try:
-            reason = declaration.unmet(_under_test(config, layer))
+            reason = declaration.unmet(_under_test(config, layer), held.setdefault(layer, {}))
         except Exception:  # a faulting capability: the fixture reports it, as the property's
             item.stash[_NEEDS_UNCHECKED] = True
             continue

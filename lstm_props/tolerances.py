@@ -108,7 +108,7 @@ def step_error(
     kind = as_variant(variant)
     hidden = params.hidden_size
     n = params.input_size + params.output_size + 2 + kind.reads_cell
-    w_ih, w_hh = np.abs(params.w_ih), np.abs(params.w_hh)  # once: (4H, D) at H = 4096 is big
+    w_ih, w_hh = params.abs_w_ih, params.abs_w_hh
     mag = np.abs(x) @ w_ih.T + np.abs(h) @ w_hh.T
     mag = mag + np.abs(params.b_ih) + np.abs(params.b_hh)
     if kind.reads_cell:  # p_i c and p_f c are one more term of the i and f sums

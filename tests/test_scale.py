@@ -165,3 +165,45 @@ def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_pa
 
     assert examples() == WIDE_MAX_EXAMPLES
     assert examples("--lstm-max-examples", "4") == 4
+
+
+@pytest.mark.parametrize(("input_size", "skipped"), [(5, {1: 0, 2: 0}), (3, {2: 1})])
+def test_layers_of_one_width_are_checked_once(run_properties, tmp_path, input_size, skipped):
+    """A fixed-size nn.LSTM's layer views call torch._VF.lstm with their own weights, which
+    every case draws: layer k repeats the first layer of its width, and is skipped naming
+    it. Layer 0 of another input size is a different call and runs."""
+    (tmp_path / "stack3.py").write_text(
+        f"import torch\n\nmodel = torch.nn.LSTM({input_size}, 5, num_layers=3)\n")
+    result = run_properties(f"{tmp_path / 'stack3.py'}:model", "-k",
+                            "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "2")
+    text = result.stdout.str()
+    for k in range(3):
+        if k in skipped:
+            assert (f"layer view {k} makes the same call as layer view {skipped[k]}, at the "
+                    f"same sizes, on the weights each case draws: checked as "
+                    f"layer{skipped[k]}") in text, text
+    result.assert_outcomes(passed=3 - len(skipped), skipped=len(skipped))
+
+
+def test_a_factorys_layers_are_each_checked(run_properties):
+    """A factory's layers are built at sizes drawn per case: none is skipped as a repeat."""
+    result = run_properties("lstm_props.targets:lstm_two_layer", "-k",
+                            "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "2")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_parametrized_property_shares_the_wide_budget(run_properties, monkeypatch,
+                                                        tmp_path):
+    """At a wide fixed target the edge-shape property's WIDE_MAX_EXAMPLES are shared among
+    its shapes, one example each at least (counted as the cases drawn)."""
+    import lstm_props._under_test as under_test
+    from properties.test_shape_sweep import SHAPES
+
+    monkeypatch.setenv("LSTM_PROPS_WEIGHTS_SEEN", str(tmp_path / "seen.txt"))
+    drawn = []
+    cases = under_test.lstm_cases
+    monkeypatch.setattr(under_test, "lstm_cases",
+                        lambda *a, **k: cases(*a, **k).map(lambda c: drawn.append(c) or c))
+    result = run_properties(f"{TARGETS}:wide_enough_cell", "-k", "test_edge_shapes")
+    result.assert_outcomes(passed=len(SHAPES))
+    assert len(drawn) == len(SHAPES)

@@ -12,7 +12,7 @@ classes with its own arrays and its own autodiff.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -129,6 +129,14 @@ class CellAdapter(ABC):
     def write_layout(self, params: LSTMParams) -> None:
         """Write parameters in the documented layout in place (takes effect on the next step)."""
         raise NotImplementedError
+
+    @property
+    def same_call_key(self) -> Hashable | None:
+        """Layer views with equal keys (not None) make the same call with the same sizes, and
+        every case writes its own drawn weights into them: a property on the second repeats
+        the first's on other draws, and the plugin runs the first alone (``nn.LSTM``'s
+        layers 1.. of one width call layer 0's kernel). None: a computation of its own."""
+        return None
 
     def gate_input(self, x: np.ndarray) -> np.ndarray:
         """The input the layer's gates read for step input x (x itself for a single layer)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -469,6 +469,15 @@ class TorchLSTMLayer(_TorchCellBase):
 
     def write_layout(self, params: LSTMParams) -> None:
         self._write(self._layout_names(), params)
+
+    @property
+    def same_call_key(self) -> Hashable | None:
+        # Alone, a view calls torch._VF.lstm with its own weights (written by every case),
+        # so the layer index and the direction never enter the call, only the sizes do.
+        if not (self.alone and self.writable_layout):
+            return None
+        m = self.module
+        return ("torch._VF.lstm", id(m), self.spec, m.proj_size, m.training)
 
 
 class TorchLSTMStack(_TorchCellBase):
