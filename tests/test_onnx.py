@@ -33,6 +33,12 @@ MISTAKES = TARGETS.replace("cells.py", "onnx_mistakes.py")
 NO_AUTOGRAD = "has no autograd backend"
 
 
+#: What ORT's σ and tanh approximations alone can move a step's c or h by: each misses by
+#: at most 1.66e-7 absolute, and c' = f c + i g carries (|c| + 2) of them, below this while
+#: |c| < 8 (the drawn states are within ±5 and a few steps).
+ORT_ACTIVATION_MISS = 10 * 1.66e-7
+
+
 def _layer0(properties: frozenset[str]) -> set[str]:
     return {f"test_{p}[layer0]" for p in properties}
 
@@ -46,8 +52,9 @@ SKIP_KINDS = (NO_AUTOGRAD, "does not hold for the", "run with --lstm-device cuda
               "cannot run in float64", "cannot be forced")
 # Affine-in-c compares the carry slope with the oracle's f_t: where a draw has f_t ≪ 1,
 # ORT's absolute σ error (~1e-7) exceeds the relative error model, so whether it fails is
-# up to the draw. It may fail, but only by the σ finding's size (checked below); the
-# mapping mistakes test shows it still catches a wrong layout on ORT.
+# up to the draw; so is whether the weight-edit property's few steps reach σ's error. They
+# may fail, but only by the σ finding's size (checked below); the mapping mistakes test
+# shows affine-in-c still catches a wrong layout on ORT.
 SIGMA_BY_DRAW = _layer0(_SIGMA.may_fail("float32"))
 FORWARD_CARRY = {*SIGMA_BY_DRAW,
                  "test_carry_map_is_coordinatewise[layer0]",
@@ -69,7 +76,8 @@ EXPECTED = {
     },
     "lstm_peephole": {
         "passed": {"test_carry_map_is_coordinatewise[layer0]",
-                   "test_reference_rnn_jacobian_is_dense_and_vanishes"},
+                   "test_reference_rnn_jacobian_is_dense_and_vanishes",
+                   "test_in_place_weight_edits_take_effect[layer0]"},  # or fails by σ
         "failed": VALUE_PROPERTIES,
         # Peepholes take twelve properties out (gates read c, the carry slope leaves
         # [0, 1]), affine-in-c and the forward carousel and cut among them, before the
@@ -316,4 +324,4 @@ def test_an_onnx_mapping_mistake_is_caught(run_properties, mistake, caught_by):
     result.stdout.fnmatch_lines(["*PropertyFailure: *"])  # a property failed, not the adapter
     if caught_by == "test_step_values_match_reference":  # which ORT's own σ also fails:
         (report,) = _outcomes(result)[2].values()  # this one is no rounding-sized miss
-        assert _worst_relative_diff(report) > 1e-5, report[-2000:]
+        assert _worst_relative_diff(report) > ORT_ACTIVATION_MISS, report[-2000:]
