@@ -41,15 +41,27 @@ ROOT = Path(__file__).resolve().parents[1]
 CORRECT = [t.located(ROOT) for t in TARGETS if t.package == "torch"]
 #: The files every property's verdict depends on (an adapter for another framework is not
 #: among them: it cannot change a torch target's verdict). Each property module adds itself.
-SHARED_FILES = ("lstm_props/carry.py", "lstm_props/strategies.py",
-                "lstm_props/tolerances.py", "lstm_props/_composed.py", "lstm_props/_layout.py",
-                "lstm_props/_under_test.py", "lstm_props/_report.py", "lstm_props/targets.py",
-                "lstm_props/plugin.py", "lstm_props/reference/*.py",
-                "lstm_props/adapters/__init__.py", "lstm_props/adapters/_protocol.py",
-                "lstm_props/adapters/_torch.py", "lstm_props/adapters/_torch_grad.py",
-                "lstm_props/adapters/_checked.py",
-                "lstm_props/adapters/_black_box.py", "lstm_props/_loading.py",
-                "tests/targets/cells.py", "tests/targets/torch_configs.py")
+SHARED_FILES = (
+    "lstm_props/carry.py",
+    "lstm_props/strategies.py",
+    "lstm_props/tolerances.py",
+    "lstm_props/_composed.py",
+    "lstm_props/_layout.py",
+    "lstm_props/_under_test.py",
+    "lstm_props/_report.py",
+    "lstm_props/targets.py",
+    "lstm_props/plugin.py",
+    "lstm_props/reference/*.py",
+    "lstm_props/adapters/__init__.py",
+    "lstm_props/adapters/_protocol.py",
+    "lstm_props/adapters/_torch.py",
+    "lstm_props/adapters/_torch_grad.py",
+    "lstm_props/adapters/_checked.py",
+    "lstm_props/adapters/_black_box.py",
+    "lstm_props/_loading.py",
+    "tests/targets/cells.py",
+    "tests/targets/torch_configs.py",
+)
 PROPERTIES = ROOT / "properties"
 
 
@@ -68,8 +80,7 @@ def _shared_paths() -> list[Path]:
 def fingerprints() -> dict[str, str]:
     """property module stem -> sha256 (12 hex digits) of the shared files and the module."""
     shared = _shared_paths()
-    return {path.stem: _digest([*shared, path])
-            for path in sorted(PROPERTIES.glob("test_*.py"))}
+    return {path.stem: _digest([*shared, path]) for path in sorted(PROPERTIES.glob("test_*.py"))}
 
 
 def fingerprint() -> str:
@@ -95,8 +106,11 @@ def _current(row: dict, prints: dict[str, str], owner: dict[str, str]) -> dict[s
     """The row's property outcomes whose module fingerprint is the current one
     (``owner``: property -> module stem, from property_modules())."""
     stamped = row.get("modules", {})
-    return {prop: outcome for prop, outcome in row.get("outcomes", {}).items()
-            if owner.get(prop) is not None and stamped.get(owner[prop]) == prints[owner[prop]]}
+    return {
+        prop: outcome
+        for prop, outcome in row.get("outcomes", {}).items()
+        if owner.get(prop) is not None and stamped.get(owner[prop]) == prints[owner[prop]]
+    }
 
 
 def summarise(log: Path) -> int:
@@ -119,9 +133,11 @@ def summarise(log: Path) -> int:
         print(f"{target:50} {dtype:8} {len(counts):>5} {min(counts):>9} {max(counts):>9}")
     property_runs = sum(len(v) for v in seeds.values())
     full = sum(1 for counts in pairs.values() if min(counts) >= 20)
-    print(f"{full} of {len(CORRECT) * 2} target x dtype pairs have >= 20 seeds on every "
-          f"property's current code; {property_runs} property runs (200 examples each), "
-          f"{len(alarms)} false alarms")
+    print(
+        f"{full} of {len(CORRECT) * 2} target x dtype pairs have >= 20 seeds on every "
+        f"property's current code; {property_runs} property runs (200 examples each), "
+        f"{len(alarms)} false alarms"
+    )
     for target, dtype, seed, prop in alarms:
         print(f"    FALSE ALARM {target} {dtype} seed {seed}: {prop}")
     return 1 if alarms else 0
@@ -132,23 +148,45 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def run_one(target: str, dtype: str, seed: int, profile: str, only: str = "",
-            modules: list[str] | None = None) -> dict:
+def run_one(
+    target: str,
+    dtype: str,
+    seed: int,
+    profile: str,
+    only: str = "",
+    modules: list[str] | None = None,
+) -> dict:
     """One pytest process: ``modules`` (property module stems) or every property."""
-    run = run_suite(target, dtype=dtype, profile=profile, seed=seed, only=only or None,
-                    modules=modules)
+    run = run_suite(
+        target, dtype=dtype, profile=profile, seed=seed, only=only or None, modules=modules
+    )
     if run.broken:
-        return {"target": target, "dtype": dtype, "seed": seed, "seconds": run.seconds,
-                "summary": None, "outcomes": {}, "alarms": [
-                    {"property": "(run)", "message": run.tail or run.broken}]}
-    alarms = [{"property": r["property"], "message": r["message"],
-               "reproduce": r.get("reproduce", "")}
-              for r in run.results if r["outcome"] in ALARMS]
+        return {
+            "target": target,
+            "dtype": dtype,
+            "seed": seed,
+            "seconds": run.seconds,
+            "summary": None,
+            "outcomes": {},
+            "alarms": [{"property": "(run)", "message": run.tail or run.broken}],
+        }
+    alarms = [
+        {"property": r["property"], "message": r["message"], "reproduce": r.get("reproduce", "")}
+        for r in run.results
+        if r["outcome"] in ALARMS
+    ]
     # layers folded: a property's worst outcome over its views; skipped only if every view
     # was (lstm_props._outcome)
     outcomes = {p: o.value for p, o in run.outcomes.items()}
-    return {"target": target, "dtype": dtype, "seed": seed, "seconds": run.seconds,
-            "summary": run.summary, "outcomes": outcomes, "alarms": alarms}
+    return {
+        "target": target,
+        "dtype": dtype,
+        "seed": seed,
+        "seconds": run.seconds,
+        "summary": run.summary,
+        "outcomes": outcomes,
+        "alarms": alarms,
+    }
 
 
 def _rows(log: Path) -> list[dict]:
@@ -163,7 +201,8 @@ def _fresh_modules(log: Path, prints: dict[str, str]) -> dict[tuple[str, str, in
         if r.get("summary") is None:
             continue
         fresh.setdefault((_short(r["target"]), r["dtype"], r["seed"]), set()).update(
-            m for m, fp in r.get("modules", {}).items() if prints.get(m) == fp)
+            m for m, fp in r.get("modules", {}).items() if prints.get(m) == fp
+        )
     return fresh
 
 
@@ -174,27 +213,37 @@ def main() -> int:
     parser.add_argument("--targets", default=",".join(CORRECT))
     parser.add_argument("--profile", default="thorough")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", default="", metavar="EXPR",
-                        help="a pytest -k expression: only these properties")
+    parser.add_argument(
+        "--only", default="", metavar="EXPR", help="a pytest -k expression: only these properties"
+    )
     parser.add_argument("--json", metavar="PATH")
-    parser.add_argument("--log", metavar="PATH", type=Path,
-                        help="append each finished run here as a JSON line")
-    parser.add_argument("--resume", action="store_true",
-                        help="skip runs the log already holds for the current code")
-    parser.add_argument("--summary", action="store_true",
-                        help="only tabulate the log for the current code")
+    parser.add_argument(
+        "--log", metavar="PATH", type=Path, help="append each finished run here as a JSON line"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="skip runs the log already holds for the current code"
+    )
+    parser.add_argument(
+        "--summary", action="store_true", help="only tabulate the log for the current code"
+    )
     ns = parser.parse_args()
     prints, code = fingerprints(), fingerprint()
     if ns.summary:
         if ns.log is None or not ns.log.exists():
             parser.error("--summary needs --log PATH naming an existing log")
         return summarise(ns.log)
-    jobs = [(t, d, s, None) for s in _seeds(ns.seeds) for t in ns.targets.split(",")
-            for d in ns.dtypes.split(",")]
+    jobs = [
+        (t, d, s, None)
+        for s in _seeds(ns.seeds)
+        for t in ns.targets.split(",")
+        for d in ns.dtypes.split(",")
+    ]
     if ns.resume and ns.log is not None and ns.log.exists():
         fresh = _fresh_modules(ns.log, prints)
-        jobs = [(t, d, s, [m for m in prints if m not in fresh.get((_short(t), d, s), set())])
-                for t, d, s, _ in jobs]
+        jobs = [
+            (t, d, s, [m for m in prints if m not in fresh.get((_short(t), d, s), set())])
+            for t, d, s, _ in jobs
+        ]
         jobs = [j for j in jobs if j[3]]
         print(f"resuming: {len(jobs)} runs to go for the current code", flush=True)
 
@@ -202,19 +251,29 @@ def main() -> int:
         modules = job[3] if job[3] and len(job[3]) < len(prints) else None
         row = run_one(*job[:3], ns.profile, ns.only, modules)
         ran = modules or list(prints)
-        row |= {"target": _short(row["target"]), "fingerprint": code,
-                "modules": {m: prints[m] for m in ran}, "profile": ns.profile,
-                "only": ns.only}
+        row |= {
+            "target": _short(row["target"]),
+            "fingerprint": code,
+            "modules": {m: prints[m] for m in ran},
+            "profile": ns.profile,
+            "only": ns.only,
+        }
         if ns.log is not None and not ns.only and ns.profile == "thorough":
             with ns.log.open("a") as log:  # one short write per line: safe across threads
                 log.write(json.dumps(row) + "\n")
         s = row["summary"] or {}
-        print(f"{row['target']:58} {row['dtype']:8} seed {row['seed']:>3}: "
-              f"{s.get('passed', 0):>3} passed {s.get('skipped', 0):>3} skipped "
-              f"{len(row['alarms'])} alarms  {row['seconds']:7.1f}s", flush=True)
+        print(
+            f"{row['target']:58} {row['dtype']:8} seed {row['seed']:>3}: "
+            f"{s.get('passed', 0):>3} passed {s.get('skipped', 0):>3} skipped "
+            f"{len(row['alarms'])} alarms  {row['seconds']:7.1f}s",
+            flush=True,
+        )
         for alarm in row["alarms"]:
-            print(f"    FALSE ALARM {alarm['property']}: {alarm['message'][:300]}\n"
-                  f"    reproduce: {alarm.get('reproduce', '')}", flush=True)
+            print(
+                f"    FALSE ALARM {alarm['property']}: {alarm['message'][:300]}\n"
+                f"    reproduce: {alarm.get('reproduce', '')}",
+                flush=True,
+            )
         return row
 
     with ThreadPoolExecutor(max_workers=ns.workers) as pool:
@@ -222,8 +281,10 @@ def main() -> int:
     runs = sum(r["summary"] is not None for r in rows)
     alarms = sum(len(r["alarms"]) for r in rows)
     examples = sum((r["summary"] or {}).get("passed", 0) for r in rows)
-    print(f"\n{len(rows)} runs ({runs} completed), {examples} property runs passed, "
-          f"{alarms} false alarms")
+    print(
+        f"\n{len(rows)} runs ({runs} completed), {examples} property runs passed, "
+        f"{alarms} false alarms"
+    )
     if ns.json:
         Path(ns.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 1 if alarms else 0

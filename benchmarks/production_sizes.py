@@ -43,8 +43,17 @@ def run_one(model: str, hidden: int, threads: str, extra: list[str]) -> dict:
             "print(f'@@ {rc} {wall:.2f} {kb}', file=sys.stderr)\n"
         )
         env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-        cmd = [sys.executable, "-c", probe, sys.executable, "-m", "lstm_props.cli", "check",
-               f"{path}:model", *extra]
+        cmd = [
+            sys.executable,
+            "-c",
+            probe,
+            sys.executable,
+            "-m",
+            "lstm_props.cli",
+            "check",
+            f"{path}:model",
+            *extra,
+        ]
         started = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
         line = [x for x in done.stderr.splitlines() if x.startswith("@@ ")]
@@ -52,9 +61,15 @@ def run_one(model: str, hidden: int, threads: str, extra: list[str]) -> dict:
             return {"model": model, "hidden": hidden, "error": done.stderr[-2000:]}
         rc, wall, kb = line[-1].split()[1:]
         summary = [x for x in done.stdout.splitlines() if " in " in x and "passed" in x]
-        return {"model": model, "hidden": hidden, "exit": int(rc), "wall_s": float(wall),
-                "peak_rss_mb": int(kb) / 1024, "outer_s": time.perf_counter() - started,
-                "summary": summary[-1].strip("= ") if summary else ""}
+        return {
+            "model": model,
+            "hidden": hidden,
+            "exit": int(rc),
+            "wall_s": float(wall),
+            "peak_rss_mb": int(kb) / 1024,
+            "outer_s": time.perf_counter() - started,
+            "summary": summary[-1].strip("= ") if summary else "",
+        }
 
 
 def main() -> int:
@@ -63,8 +78,11 @@ def main() -> int:
     parser.add_argument("--hidden", default="1024", help="comma-separated hidden sizes")
     parser.add_argument("--threads", default="2")
     parser.add_argument("--json", metavar="PATH")
-    parser.add_argument("extra", nargs="*", help="more `lstm-props check` arguments "
-                        "(after --), e.g. -- --max-examples 5")
+    parser.add_argument(
+        "extra",
+        nargs="*",
+        help="more `lstm-props check` arguments (after --), e.g. -- --max-examples 5",
+    )
     ns = parser.parse_args()
     rows = []
     print(f"{'model':6} {'H':>5} {'exit':>4} {'wall s':>8} {'peak RSS MB':>12}  summary")
@@ -75,8 +93,11 @@ def main() -> int:
             if "error" in row:
                 print(f"{model:6} {hidden:>5} failed to run: {row['error'][-300:]}")
                 continue
-            print(f"{model:6} {hidden:>5} {row['exit']:>4} {row['wall_s']:>8.1f} "
-                  f"{row['peak_rss_mb']:>12.0f}  {row['summary']}", flush=True)
+            print(
+                f"{model:6} {hidden:>5} {row['exit']:>4} {row['wall_s']:>8.1f} "
+                f"{row['peak_rss_mb']:>12.0f}  {row['summary']}",
+                flush=True,
+            )
     if ns.json:
         Path(ns.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0

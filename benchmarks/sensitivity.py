@@ -54,12 +54,17 @@ class ScaledCarryBackward(Mutant):
 
 
 FAMILIES = {
-    "CoupledCarry": ["test_carry_jacobian_is_diagonal", "test_carry_map_is_affine_in_c",
-                     "test_step_values_match_reference"],
-    "ScaledCarryBackward": ["test_carry_product_matches_oracle",
-                            "test_carry_jacobian_diagonal_equals_forget_gate",
-                            "test_carry_slope_matches_autograd",
-                            "test_carry_backward_matches_finite_differences"],
+    "CoupledCarry": [
+        "test_carry_jacobian_is_diagonal",
+        "test_carry_map_is_affine_in_c",
+        "test_step_values_match_reference",
+    ],
+    "ScaledCarryBackward": [
+        "test_carry_product_matches_oracle",
+        "test_carry_jacobian_diagonal_equals_forget_gate",
+        "test_carry_slope_matches_autograd",
+        "test_carry_backward_matches_finite_differences",
+    ],
 }
 EPSILONS = [10.0**-k for k in range(1, 16)]
 
@@ -76,10 +81,27 @@ def caught(family: str, prop: str, dtype: str, eps: float, max_examples: int) ->
     os.environ[ENV] = repr(eps)
     collector = _Quiet()
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main([str(properties_dir()), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                     "--lstm-adapter", f"{HERE}:{family}", "--lstm-dtype", dtype,
-                     "--lstm-profile", "mutants", "--lstm-max-examples",
-                     str(max_examples), "-k", prop], plugins=[collector])
+        pytest.main(
+            [
+                str(properties_dir()),
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "--lstm-adapter",
+                f"{HERE}:{family}",
+                "--lstm-dtype",
+                dtype,
+                "--lstm-profile",
+                "mutants",
+                "--lstm-max-examples",
+                str(max_examples),
+                "-k",
+                prop,
+            ],
+            plugins=[collector],
+        )
     return collector.failed
 
 

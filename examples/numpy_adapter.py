@@ -38,12 +38,18 @@ class NumpyLSTMCell(CellAdapter):
         self.params = LSTMParams(
             rng.normal(size=(4 * hidden_size, input_size)) * 0.3,
             rng.normal(size=(4 * hidden_size, hidden_size)) * 0.3,
-            np.zeros(4 * hidden_size), np.zeros(4 * hidden_size)).astype(self.backend.np_dtype)
+            np.zeros(4 * hidden_size),
+            np.zeros(4 * hidden_size),
+        ).astype(self.backend.np_dtype)
 
     def step(self, x, h, c):
         p, dt = self.params, self.backend.np_dtype
-        z = (x @ p.w_ih.T.astype(dt) + p.b_ih.astype(dt) + h @ p.w_hh.T.astype(dt)
-             + p.b_hh.astype(dt))
+        z = (
+            x @ p.w_ih.T.astype(dt)
+            + p.b_ih.astype(dt)
+            + h @ p.w_hh.T.astype(dt)
+            + p.b_hh.astype(dt)
+        )
         i, f, g, o = np.split(z, 4, axis=1)
         sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
         c_new = sig(f) * c + sig(i) * np.tanh(g)

@@ -31,8 +31,12 @@ if TYPE_CHECKING:
 # Names whose modules import torch or Hypothesis, resolved on first use (PEP 562) so that
 # `import lstm_props` stays light: an xdist controller, the CLI's argument parsing and a
 # JAX-only adapter module never pay for torch.
-_LAZY = {"TorchBackend": "lstm_props.adapters._torch", "load_target": "lstm_props._loading",
-         "LSTMCase": "lstm_props.strategies", "lstm_cases": "lstm_props.strategies"}
+_LAZY = {
+    "TorchBackend": "lstm_props.adapters._torch",
+    "load_target": "lstm_props._loading",
+    "LSTMCase": "lstm_props.strategies",
+    "lstm_cases": "lstm_props.strategies",
+}
 
 
 def __getattr__(name: str) -> Any:

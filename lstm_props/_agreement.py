@@ -30,21 +30,27 @@ def forward_disagreement(target: Target, variant: str) -> str | None:
         if params is None:
             continue
         be, spec = view.backend, view.spec
-        x, h, c = (np.asarray(rng.uniform(-1, 1, (2, n)), dtype=be.np_dtype).astype(float)
-                   for n in (spec.input_size, spec.output_size, spec.hidden_size))
+        x, h, c = (
+            np.asarray(rng.uniform(-1, 1, (2, n)), dtype=be.np_dtype).astype(float)
+            for n in (spec.input_size, spec.output_size, spec.hidden_size)
+        )
         cell = CheckedCell(view, target.name)
         got_h, got_c = (be.to_numpy(a) for a in cell.step(*(be.asarray(a) for a in (x, h, c))))
         gate_x = view.gate_input(x)
         want = lstm_step(params, gate_x, h, c, variant)
         err = tol.step_error(params, gate_x, h, c, variant, be.dtype)
         floor = tol.SMALLEST_NORMAL[be.dtype]
-        excess = max(float(np.max(np.abs(got_h - want.h) / (tol.SAFETY * err.dh + floor))),
-                     float(np.max(np.abs(got_c - want.c) / (tol.SAFETY * err.dc + floor))))
+        excess = max(
+            float(np.max(np.abs(got_h - want.h) / (tol.SAFETY * err.dh + floor))),
+            float(np.max(np.abs(got_c - want.c) / (tol.SAFETY * err.dc + floor))),
+        )
         if excess > 1:
-            return (f"{view.name}'s forward does not match a {variant} LSTM on the weights "
-                    f"read back from it ({excess:.3g}x the error bound): if it computes a "
-                    "variant, declare it (lstm_variant on the module, or --variant; see "
-                    "docs/adapters.md, 'Declaring a torch cell's variant') or check it "
-                    "black-box; if it is meant to be standard, the failures below follow from "
-                    "a wrong forward")
+            return (
+                f"{view.name}'s forward does not match a {variant} LSTM on the weights "
+                f"read back from it ({excess:.3g}x the error bound): if it computes a "
+                "variant, declare it (lstm_variant on the module, or --variant; see "
+                "docs/adapters.md, 'Declaring a torch cell's variant') or check it "
+                "black-box; if it is meant to be standard, the failures below follow from "
+                "a wrong forward"
+            )
     return None

@@ -51,12 +51,16 @@ class BenchResult:
     naive_teacher_forced_how: str
 
     def _naive(self, seconds: float | None, how: str) -> str:
-        return ("not run" if seconds is None else
-                f"{seconds:9.3f} s   ratio {seconds / self.forward_s:.0f}x forward   ({how})")
+        return (
+            "not run"
+            if seconds is None
+            else f"{seconds:9.3f} s   ratio {seconds / self.forward_s:.0f}x forward   ({how})"
+        )
 
     def lines(self) -> list[str]:
         memory = f"peak RSS {self.peak_rss_mib:.0f} MiB" + (
-            "" if self.peak_device_mib is None else f", peak device {self.peak_device_mib:.0f} MiB")
+            "" if self.peak_device_mib is None else f", peak device {self.peak_device_mib:.0f} MiB"
+        )
         return [
             f"torch.nn.LSTMCell H={self.hidden} T={self.steps} B={self.batch} {self.dtype} on "
             f"{self.device_name}, {self.threads} threads, torch {self.torch_version}",
@@ -94,8 +98,7 @@ class _Placement(TypedDict):
     dtype: torch.dtype
 
 
-def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any,
-             dev: _Placement) -> float:
+def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any, dev: _Placement) -> float:
     """The same LSTM over the same sequence, no grad: the unit of cost."""
     _sync(dev["device"])
     start = time.perf_counter()
@@ -108,8 +111,16 @@ def _forward(module: Any, inputs: Any, case: ScaleCase, h: Any, c: Any,
     return time.perf_counter() - start
 
 
-def _naive(module: Any, inputs: Any, case: ScaleCase, h0: Any, c0: Any, dev: _Placement,
-           budget_s: float, teacher_forced: bool) -> tuple[float, str]:
+def _naive(
+    module: Any,
+    inputs: Any,
+    case: ScaleCase,
+    h0: Any,
+    c0: Any,
+    dev: _Placement,
+    budget_s: float,
+    teacher_forced: bool,
+) -> tuple[float, str]:
     """Dense ∂c_T/∂c_0 by one backward per row, as autograd.functional.jacobian does; past
     ``budget_s`` the remaining rows are extrapolated from the measured ones, and said so."""
     start = time.perf_counter()
@@ -132,16 +143,23 @@ def _naive(module: Any, inputs: Any, case: ScaleCase, h0: Any, c0: Any, dev: _Pl
     return seconds * rows / done, f"extrapolated from {done} of {rows} rows"
 
 
-def bench(case: ScaleCase, device: str = "cpu", dtype: str = "float32", threads: int = 2,
-          naive_budget_s: float = 120.0, run_naive: bool = True) -> BenchResult:
+def bench(
+    case: ScaleCase,
+    device: str = "cpu",
+    dtype: str = "float32",
+    threads: int = 2,
+    naive_budget_s: float = 120.0,
+    run_naive: bool = True,
+) -> BenchResult:
     torch.set_num_threads(threads)
     torch.manual_seed(case.seed)
     hidden = case.hidden or 1024
     module: torch.nn.Module = torch.nn.LSTMCell(hidden, hidden)
     (view,) = torch_views(module, "torch.nn:LSTMCell", dtype, device).layers
     if not isinstance(view, TorchCellAdapter):  # what torch_views makes of an nn.LSTMCell
-        raise TypeError(f"torch_views wrapped nn.LSTMCell as a {type(view).__name__}, "
-                        "not a TorchCellAdapter")
+        raise TypeError(
+            f"torch_views wrapped nn.LSTMCell as a {type(view).__name__}, not a TorchCellAdapter"
+        )
     module = view.module
     dev: _Placement = {"device": device, "dtype": view.backend.torch_dtype}
     inputs = seeded_inputs(view, case.batch, case.seed)
@@ -160,24 +178,51 @@ def bench(case: ScaleCase, device: str = "cpu", dtype: str = "float32", threads:
     _sync(device)
     verify_s = time.perf_counter() - start
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    peak_dev = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
-                else None)
+    peak_dev = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
     naive: list[tuple[float | None, str]] = [(None, "not run")] * 2
     if run_naive:
-        naive = [_naive(module, inputs, case, h0, c0, dev, naive_budget_s, forced)
-                 for forced in (False, True)]
+        naive = [
+            _naive(module, inputs, case, h0, c0, dev, naive_budget_s, forced)
+            for forced in (False, True)
+        ]
     verdict = "PASSED" if result.passed else "FAILED: " + "; ".join(result.failures[:2])
-    return BenchResult(hidden, case.steps, case.batch, dtype, device, _device_name(device),
-                       threads, torch.__version__, forward_s, verify_s, verify_s / forward_s,
-                       verdict, peak_rss, peak_dev, *naive[0], *naive[1])
+    return BenchResult(
+        hidden,
+        case.steps,
+        case.batch,
+        dtype,
+        device,
+        _device_name(device),
+        threads,
+        torch.__version__,
+        forward_s,
+        verify_s,
+        verify_s / forward_s,
+        verdict,
+        peak_rss,
+        peak_dev,
+        *naive[0],
+        *naive[1],
+    )
 
 
-def run_bench(case: ScaleCase, device: str, dtype: str, threads: int, naive_budget_s: float,
-              run_naive: bool, json_path: str | None) -> int:
+def run_bench(
+    case: ScaleCase,
+    device: str,
+    dtype: str,
+    threads: int,
+    naive_budget_s: float,
+    run_naive: bool,
+    json_path: str | None,
+) -> int:
     result = bench(case, device, dtype, threads, naive_budget_s, run_naive)
     print("\n".join(result.lines()))
     if json_path:
-        record = {"schema": "lstm_props.bench/1", "python": sys.version.split()[0],
-                  "numpy": np.__version__, **asdict(result)}
+        record = {
+            "schema": "lstm_props.bench/1",
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            **asdict(result),
+        }
         Path(json_path).write_text(json.dumps(record, indent=2) + "\n")
     return 0 if result.verdict == "PASSED" else 1

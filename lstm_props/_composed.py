@@ -42,9 +42,18 @@ class ComposedSteps:
         return self.bounds[t - 1][:, p:]
 
 
-def _local_errors(layers: list[LSTMParams], variant: str, dtype: str, x: np.ndarray,
-                  h: np.ndarray, c: np.ndarray, c_new: np.ndarray, h_new: np.ndarray,
-                  dh_prev: np.ndarray, dc_prev: np.ndarray) -> tuple[np.ndarray, float]:
+def _local_errors(
+    layers: list[LSTMParams],
+    variant: str,
+    dtype: str,
+    x: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    c_new: np.ndarray,
+    h_new: np.ndarray,
+    dh_prev: np.ndarray,
+    dc_prev: np.ndarray,
+) -> tuple[np.ndarray, float]:
     """One step's local error of the whole stack as a flat state vector, and ρ_t."""
     p_w, h_w = layers[0].output_size, layers[0].hidden_size
     out_h: list[np.ndarray] = []
@@ -53,10 +62,20 @@ def _local_errors(layers: list[LSTMParams], variant: str, dtype: str, x: np.ndar
     dx: np.ndarray | float = 0.0  # the layer below's output error once past layer 0
     for k, params in enumerate(layers):
         hk, ck = (slice(k * p_w, (k + 1) * p_w), slice(k * h_w, (k + 1) * h_w))
-        err = tol.step_error(params, x, h[:, hk], c[:, ck], variant, dtype, dx=dx,
-                             dh_in=dh_prev[:, hk], dc_in=dc_prev[:, ck])
-        factor = max(factor, float(tol.jacobian_factor_error(err, c[:, ck], c_new[:, ck],
-                                                             dtype).max()))
+        err = tol.step_error(
+            params,
+            x,
+            h[:, hk],
+            c[:, ck],
+            variant,
+            dtype,
+            dx=dx,
+            dh_in=dh_prev[:, hk],
+            dc_in=dc_prev[:, ck],
+        )
+        factor = max(
+            factor, float(tol.jacobian_factor_error(err, c[:, ck], c_new[:, ck], dtype).max())
+        )
         out_h.append(err.dh)
         out_c.append(err.dc)
         x, dx = h_new[:, hk], err.dh
@@ -64,8 +83,14 @@ def _local_errors(layers: list[LSTMParams], variant: str, dtype: str, x: np.ndar
     return e, factor
 
 
-def composed_steps(cell: Any, layers: list[LSTMParams], xs: np.ndarray, h0: np.ndarray,
-                   c0: np.ndarray, variant: str = "standard") -> ComposedSteps:
+def composed_steps(
+    cell: Any,
+    layers: list[LSTMParams],
+    xs: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    variant: str = "standard",
+) -> ComposedSteps:
     """Compose ``cell.step`` over xs and bound how far another computation may land.
 
     ``layers``: the parameters of the layers the cell's state concatenates (one for a
@@ -81,9 +106,18 @@ def composed_steps(cell: Any, layers: list[LSTMParams], xs: np.ndarray, h0: np.n
         if jac is None:
             raise ValueError("composed_steps needs the layers' layout at large sizes")
         jacs.append(jac)
-        loc, rho = _local_errors(layers, variant, dtype, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                                 traj.cs[t + 1], traj.hs[t + 1],
-                                 2 * e_prev[:, :p], 2 * e_prev[:, p:])
+        loc, rho = _local_errors(
+            layers,
+            variant,
+            dtype,
+            traj.gate_xs[t],
+            traj.hs[t],
+            traj.cs[t],
+            traj.cs[t + 1],
+            traj.hs[t + 1],
+            2 * e_prev[:, :p],
+            2 * e_prev[:, p:],
+        )
         e_prev = (jacs[-1].matvec(e_prev.reshape(-1)) + loc.reshape(-1)).reshape(e_prev.shape)
         bounds.append(tol.SAFETY * 2 * e_prev)
         factors.append(rho)

@@ -27,7 +27,6 @@ class PropertyFailure(AssertionError, LSTMPropsError):
     """A property's claim does not hold for the target (a real finding, not a fault)."""
 
 
-
 class AdapterFault(BaseException):
     """An :class:`AdapterError` met inside a Hypothesis test, carried out of it at once.
 

@@ -40,8 +40,9 @@ def _own_dirs() -> tuple[str, ...]:
     import lstm_props
     from lstm_props._results import properties_dir
 
-    return tuple(os.path.realpath(p) + os.sep
-                 for p in (Path(lstm_props.__file__).parent, properties_dir()))
+    return tuple(
+        os.path.realpath(p) + os.sep for p in (Path(lstm_props.__file__).parent, properties_dir())
+    )
 
 
 def _library_dirs() -> tuple[str, ...]:
@@ -104,6 +105,8 @@ def one_line(exc: BaseException, kind: str) -> str:
     origin, where = innermost_code(exc.__traceback__)
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
     if origin == ADAPTER:
-        return (f"{ADAPTER_PREFIX}: the target's own code raised {text} at {where}, outside "
-                "a call the suite guards")
+        return (
+            f"{ADAPTER_PREFIX}: the target's own code raised {text} at {where}, outside "
+            "a call the suite guards"
+        )
     return f"{SUITE_PREFIX}: {text} at {where}; {REPORT_PHRASE}"

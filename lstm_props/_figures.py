@@ -55,22 +55,32 @@ def _designed_params(like: LSTMParams, rng: np.random.Generator) -> LSTMParams:
     def draw_optional(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else draw(a)
 
-    params = LSTMParams(draw(like.w_ih), draw(like.w_hh), draw(like.b_ih), draw(like.b_hh),
-                        draw_optional(like.w_hr), draw_optional(like.peephole))
+    params = LSTMParams(
+        draw(like.w_ih),
+        draw(like.w_hh),
+        draw(like.b_ih),
+        draw(like.b_hh),
+        draw_optional(like.w_hr),
+        draw_optional(like.peephole),
+    )
     f = gate_slice("f", like.hidden_size)
     params.b_ih[f] = np.linspace(*FORGET_BIASES, like.hidden_size)
     params.b_hh[f] = 0.0
     return params
 
 
-def _contrast_rnn(params: LSTMParams | None, spec_sizes: tuple[int, int],
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _contrast_rnn(
+    params: LSTMParams | None, spec_sizes: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W_ih, W_hh, b) of the contrast RNN: the candidate branch, or torch's init if unknown."""
     d, hidden = spec_sizes
     if params is None:
         k = 1.0 / np.sqrt(hidden)
-        return (rng.uniform(-k, k, (hidden, d)), rng.uniform(-k, k, (hidden, hidden)),
-                rng.uniform(-k, k, hidden))
+        return (
+            rng.uniform(-k, k, (hidden, d)),
+            rng.uniform(-k, k, (hidden, hidden)),
+            rng.uniform(-k, k, hidden),
+        )
     w_ih, w_hh, b = params.gate_rows("g")
     return w_ih, (w_hh if params.w_hr is None else w_hh @ params.w_hr), b
 
@@ -80,8 +90,9 @@ def _log10(a: np.ndarray) -> np.ndarray:
         return np.log10(np.abs(a))
 
 
-def _rnn_figures(rnn: tuple[np.ndarray, np.ndarray, np.ndarray], xs: np.ndarray,
-                 lengths: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rnn_figures(
+    rnn: tuple[np.ndarray, np.ndarray, np.ndarray], xs: np.ndarray, lengths: np.ndarray, at: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w_ih, w_hh, b = rnn
     h = np.zeros((1, w_hh.shape[0]))
     jacs = []
@@ -105,37 +116,46 @@ def _bptt_norm(cell: CheckedCell, traj: carry.Trajectory, steps: int) -> float:
     """‖∂(1ᵀc_T)/∂(h_0, c_0)‖ for T = steps: one-step VJPs composed, both paths."""
     u_h, u_c = np.zeros_like(traj.hs[0]), np.ones_like(traj.cs[0])
     for t in range(steps, 0, -1):
-        u_h, u_c = carry.step_vjp(cell, traj.xs[t - 1], traj.hs[t - 1], traj.cs[t - 1],
-                                  u_h, u_c)
+        u_h, u_c = carry.step_vjp(cell, traj.xs[t - 1], traj.hs[t - 1], traj.cs[t - 1], u_h, u_c)
     return float(np.sqrt(np.sum(u_h[:1] ** 2) + np.sum(u_c[:1] ** 2)))
 
 
-def figure_data(target: Target, *, hidden: int = 8, inputs: int = 3, steps: int = 64,
-                seed: int = 0) -> Figures:
+def figure_data(
+    target: Target, *, hidden: int = 8, inputs: int = 3, steps: int = 64, seed: int = 0
+) -> Figures:
     """Compute every picture's numbers on layer 0 of ``target`` (needs its autograd)."""
     rng = np.random.default_rng(seed)
-    views = target.build(inputs, max(hidden, target.min_hidden_size)) if target.sized \
+    views = (
+        target.build(inputs, max(hidden, target.min_hidden_size))
+        if target.sized
         else target.build()
+    )
     view = views.layers[0]
     if not view.backend.autograd:
-        raise ValueError(f"{target.name} has no autograd backend, and every picture is a "
-                         "derivative taken by the implementation's own backward")
+        raise ValueError(
+            f"{target.name} has no autograd backend, and every picture is a "
+            "derivative taken by the implementation's own backward"
+        )
     cell = CheckedCell(view, target.name)
     spec = view.spec
     params = view.read_layout()
     if params is not None and view.writable_layout:
         params = _designed_params(params, rng).astype(view.backend.np_dtype)
         view.write_layout(params)
-        weights = ("torch's default init U(±1/√H), forget biases spread over "
-                   f"[{FORGET_BIASES[0]:g}, {FORGET_BIASES[1]:g}] across units")
+        weights = (
+            "torch's default init U(±1/√H), forget biases spread over "
+            f"[{FORGET_BIASES[0]:g}, {FORGET_BIASES[1]:g}] across units"
+        )
     else:
         weights = "the target's own weights, as built"
     if len(views.layers) > 1:
         layers = len(views.layers)
-        view.set_context(np.zeros((layers, 2, spec.output_size)),
-                         np.zeros((layers, 2, spec.hidden_size)))
-    xs = np.asarray(rng.standard_normal((steps, 2, spec.input_size)),
-                    dtype=view.backend.np_dtype).astype(np.float64)
+        view.set_context(
+            np.zeros((layers, 2, spec.output_size)), np.zeros((layers, 2, spec.hidden_size))
+        )
+    xs = np.asarray(
+        rng.standard_normal((steps, 2, spec.input_size)), dtype=view.backend.np_dtype
+    ).astype(np.float64)
     zeros = np.zeros((2, spec.output_size)), np.zeros((2, spec.hidden_size))
     traj = carry.record(cell, xs, *zeros)
     survival = _log10(carry.carry_adjoints(cell, traj, np.ones_like(traj.cs[0]))[::-1, 0])
@@ -147,5 +167,14 @@ def figure_data(target: Target, *, hidden: int = 8, inputs: int = 3, steps: int 
     if rnn[1].shape[0] != rnn[1].shape[1]:  # projected black-box: no square candidate map
         rnn = _contrast_rnn(None, (traj.gate_xs.shape[-1], spec.hidden_size), rng)
     rnn_survival, rnn_bptt, rnn_jac = _rnn_figures(rnn, traj.gate_xs, lengths, at)
-    return Figures(weights, np.arange(steps + 1), survival, rnn_survival, lengths, bptt,
-                   rnn_bptt, jac[0, :, 0, :], rnn_jac)
+    return Figures(
+        weights,
+        np.arange(steps + 1),
+        survival,
+        rnn_survival,
+        lengths,
+        bptt,
+        rnn_bptt,
+        jac[0, :, 0, :],
+        rnn_jac,
+    )

@@ -42,18 +42,23 @@ def _verdict(results: list[PropertyResult], header: dict[str, Any]) -> tuple[str
     if header.get("complete") is False:
         return "error", "INCOMPLETE: the run ended before finishing; these results are partial"
     if any(r.kind == "suite" for r in results):
-        return "error", ("SUITE ERROR: lstm_props itself raised (a bug of the suite, not of "
-                         "the target); " + REPORT_PHRASE)
+        return "error", (
+            "SUITE ERROR: lstm_props itself raised (a bug of the suite, not of "
+            "the target); " + REPORT_PHRASE
+        )
     if counts["error"]:
         return "error", "ADAPTER FAULT: the implementation raised, returned wrong shapes or NaN"
     if counts["failed"]:
         return "failed", "FAIL: at least one property's claim does not hold"
     if cov["verified"] == 0:
-        return "error", ("NOTHING VERIFIED: no property that calls the target passed; "
-                         + coverage_line(cov))
+        return "error", (
+            "NOTHING VERIFIED: no property that calls the target passed; " + coverage_line(cov)
+        )
     if cov["mode"] == "black-box":
-        return "skipped", ("BLACK-BOX PASS (not a conformance pass): every property that ran "
-                           "holds; " + coverage_line(cov))
+        return "skipped", (
+            "BLACK-BOX PASS (not a conformance pass): every property that ran "
+            "holds; " + coverage_line(cov)
+        )
     return "passed", f"PASS: every applicable property holds; {coverage_line(cov)}"
 
 
@@ -67,8 +72,11 @@ def _matrix(results: list[PropertyResult], claims: dict[str, str]) -> str:
     names = [n for n in claims if any(k[0] == n for k in cells)]
     names += sorted({k[0] for k in cells} - set(names))
     columns = sorted({k[1] for k in cells}, key=lambda c: (c == "stack", c))
-    rows = ['<table id="matrix"><tr><th>property</th><th>claim</th>'
-            + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"]
+    rows = [
+        '<table id="matrix"><tr><th>property</th><th>claim</th>'
+        + "".join(f"<th>{escape(c)}</th>" for c in columns)
+        + "</tr>"
+    ]
     for name in names:
         row = f"<tr><td><code>{escape(name)}</code></td><td>{escape(claims.get(name, ''))}</td>"
         for col in columns:
@@ -76,10 +84,17 @@ def _matrix(results: list[PropertyResult], claims: dict[str, str]) -> str:
             if r is None:
                 row += "<td></td>"
                 continue
-            label = ("<br><small>root cause</small>" if r.root_cause else
-                     "<br><small>follows</small>" if r.follows_from else "")
-            row += (f'<td class="{r.outcome}" title="{escape(why(r))}">{r.outcome}{label}'
-                    f"<br><small>{r.duration:.2f}s</small></td>")
+            label = (
+                "<br><small>root cause</small>"
+                if r.root_cause
+                else "<br><small>follows</small>"
+                if r.follows_from
+                else ""
+            )
+            row += (
+                f'<td class="{r.outcome}" title="{escape(why(r))}">{r.outcome}{label}'
+                f"<br><small>{r.duration:.2f}s</small></td>"
+            )
         rows.append(row + "</tr>")
     return "\n".join([*rows, "</table>"])
 
@@ -90,11 +105,18 @@ def _failures(results: list[PropertyResult]) -> str:
         return "<p>None.</p>"
     out = []
     for r in bad:
-        cause = ("root cause" if r.root_cause else
-                 f"follows from {', '.join(r.follows_from)}" if r.follows_from else "")
+        cause = (
+            "root cause"
+            if r.root_cause
+            else f"follows from {', '.join(r.follows_from)}"
+            if r.follows_from
+            else ""
+        )
         mark = f' <span class="cause">({escape(cause)})</span>' if cause else ""
-        out.append(f'<h3 class="{r.outcome}">{escape(r.property)}: {r.outcome}{mark}</h3>'
-                   f"<p>{escape(r.message)}</p>")
+        out.append(
+            f'<h3 class="{r.outcome}">{escape(r.property)}: {r.outcome}{mark}</h3>'
+            f"<p>{escape(r.message)}</p>"
+        )
         if r.counterexample:
             out.append(f"<p>Minimal counterexample:</p><pre>{escape(r.counterexample)}</pre>")
         if r.reproduce:
@@ -106,8 +128,9 @@ def _skips(results: list[PropertyResult]) -> str:
     skipped = [r for r in results if r.outcome == "skipped"]
     if not skipped:
         return ""
-    items = "".join(f"<li><code>{escape(r.property)}</code>: {escape(r.message)}</li>"
-                    for r in skipped)
+    items = "".join(
+        f"<li><code>{escape(r.property)}</code>: {escape(r.message)}</li>" for r in skipped
+    )
     return f"<h2>Not applicable to this target</h2><ul>{items}</ul>"
 
 
@@ -118,55 +141,98 @@ def _blues(k: int, n: int) -> str:
 
 def _pictures(fig: Figures) -> str:
     hidden = fig.survival.shape[1]
-    survival = [Series("LSTM carry, one line per unit", fig.spans.astype(float),
-                       fig.survival[:, k], _blues(k, hidden)) for k in range(hidden)]
-    survival.append(Series("vanilla RNN, same candidate weights", fig.spans.astype(float),
-                           fig.rnn_survival, "#d62728", 2.5, "6 3"))
+    survival = [
+        Series(
+            "LSTM carry, one line per unit",
+            fig.spans.astype(float),
+            fig.survival[:, k],
+            _blues(k, hidden),
+        )
+        for k in range(hidden)
+    ]
+    survival.append(
+        Series(
+            "vanilla RNN, same candidate weights",
+            fig.spans.astype(float),
+            fig.rnn_survival,
+            "#d62728",
+            2.5,
+            "6 3",
+        )
+    )
     lengths = fig.lengths.astype(float)
     with np.errstate(divide="ignore"):
-        bptt = [Series("LSTM ‖∂(1ᵀc_T)/∂(h₀,c₀)‖", lengths, np.log10(fig.bptt), "#1f77b4", 2.5),
-                Series("vanilla RNN ‖∂(1ᵀh_T)/∂h₀‖", lengths, np.log10(fig.rnn_bptt),
-                       "#d62728", 2.5, "6 3")]
+        bptt = [
+            Series("LSTM ‖∂(1ᵀc_T)/∂(h₀,c₀)‖", lengths, np.log10(fig.bptt), "#1f77b4", 2.5),
+            Series(
+                "vanilla RNN ‖∂(1ᵀh_T)/∂h₀‖", lengths, np.log10(fig.rnn_bptt), "#d62728", 2.5, "6 3"
+            ),
+        ]
     plots = [
-        ("fig-survival", line_plot("Carry-path gradient survival", "span T − s (steps)",
-                                   "log₁₀ |∂c_T/∂c_s| (carry path)", survival, FLOOR),
-         "Each blue line is one unit's log₁₀ ∏ f_t over the span, taken by the "
-         "implementation's own backward along the carry (h teacher-forced): straight lines, "
-         "slope log₁₀ f. The dashed red line is the vanilla RNN built from the same cell's "
-         "candidate weights: ‖∏ diag(1−h²) W_hh‖₂ decays geometrically in every direction."),
-        ("fig-bptt", line_plot("Total BPTT gradient norm", "sequence length T",
-                               "log₁₀ gradient norm", bptt, FLOOR),
-         "Both paths, free-running: the LSTM's full backward through h and c against the "
-         "RNN's, for the same inputs."),
-        ("fig-jacobian", heat_map("One carry Jacobian ∂c_t/∂c_{t−1}", fig.jacobian,
-                                  "c_t unit", "c_{t−1} unit"),
-         "Step t = T/2, batch row 0, h and x held fixed: diagonal, entries f_t ∈ [0, 1]."),
-        ("fig-rnn-jacobian", heat_map("Vanilla RNN ∂h_t/∂h_{t−1}", fig.rnn_jacobian,
-                                      "h_t unit", "h_{t−1} unit"),
-         "The same step of the contrast RNN: diag(1 − h_t²) W_hh, dense."),
+        (
+            "fig-survival",
+            line_plot(
+                "Carry-path gradient survival",
+                "span T − s (steps)",
+                "log₁₀ |∂c_T/∂c_s| (carry path)",
+                survival,
+                FLOOR,
+            ),
+            "Each blue line is one unit's log₁₀ ∏ f_t over the span, taken by the "
+            "implementation's own backward along the carry (h teacher-forced): straight lines, "
+            "slope log₁₀ f. The dashed red line is the vanilla RNN built from the same cell's "
+            "candidate weights: ‖∏ diag(1−h²) W_hh‖₂ decays geometrically in every direction.",
+        ),
+        (
+            "fig-bptt",
+            line_plot(
+                "Total BPTT gradient norm", "sequence length T", "log₁₀ gradient norm", bptt, FLOOR
+            ),
+            "Both paths, free-running: the LSTM's full backward through h and c against the "
+            "RNN's, for the same inputs.",
+        ),
+        (
+            "fig-jacobian",
+            heat_map("One carry Jacobian ∂c_t/∂c_{t−1}", fig.jacobian, "c_t unit", "c_{t−1} unit"),
+            "Step t = T/2, batch row 0, h and x held fixed: diagonal, entries f_t ∈ [0, 1].",
+        ),
+        (
+            "fig-rnn-jacobian",
+            heat_map("Vanilla RNN ∂h_t/∂h_{t−1}", fig.rnn_jacobian, "h_t unit", "h_{t−1} unit"),
+            "The same step of the contrast RNN: diag(1 − h_t²) W_hh, dense.",
+        ),
     ]
-    out = [f"<p>Weights: {escape(fig.weights)}; inputs x_t ~ N(0, 1), h₀ = c₀ = 0; "
-           f"values below 1e{FLOOR:g} (underflow) are drawn on the floor.</p>"]
+    out = [
+        f"<p>Weights: {escape(fig.weights)}; inputs x_t ~ N(0, 1), h₀ = c₀ = 0; "
+        f"values below 1e{FLOOR:g} (underflow) are drawn on the floor.</p>"
+    ]
     for fid, svg, caption in plots:
-        out.append(f'<figure id="{fid}">{svg}<figcaption>{escape(caption)}</figcaption>'
-                   "</figure>")
+        out.append(f'<figure id="{fid}">{svg}<figcaption>{escape(caption)}</figcaption></figure>')
     return "\n".join(out)
 
 
-def render(header: dict[str, Any], environment: dict[str, str],
-           results: list[PropertyResult], claims: dict[str, str],
-           figures: Figures | str) -> str:
+def render(
+    header: dict[str, Any],
+    environment: dict[str, str],
+    results: list[PropertyResult],
+    claims: dict[str, str],
+    figures: Figures | str,
+) -> str:
     """The report as one HTML string; ``figures`` is a message when they could not be made."""
     counts = summary(results)
     css_class, verdict = _verdict(results, header)
     ident = {**{k: str(v) for k, v in header.items()}, **environment}
     if header.get("seed") is None:
         ident["seed"] = "derandomized (the ci profile: the same examples every run)"
-    ident_rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>"
-                         for k, v in ident.items())
+    ident_rows = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in ident.items()
+    )
     count_text = ", ".join(f"{v} {k}" for k, v in counts.items())
-    pictures = (_pictures(figures) if isinstance(figures, Figures)
-                else f'<p class="skipped">No pictures: {escape(figures)}</p>')
+    pictures = (
+        _pictures(figures)
+        if isinstance(figures, Figures)
+        else f'<p class="skipped">No pictures: {escape(figures)}</p>'
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>lstm_props report: {escape(str(header.get("target", "")))}</title>
@@ -198,8 +264,12 @@ def environment(device: str) -> dict[str, str]:
             return "not installed"
 
     env = {"python": platform.python_version(), "platform": platform.platform()}
-    env.update({dist: version(dist) for dist in
-                ("lstm-props", "torch", "hypothesis", "numpy", "pytest", "pytest-xdist")})
+    env.update(
+        {
+            dist: version(dist)
+            for dist in ("lstm-props", "torch", "hypothesis", "numpy", "pytest", "pytest-xdist")
+        }
+    )
     machine = platform.processor() or platform.machine()
     if device == "cuda":
         import torch
@@ -210,8 +280,9 @@ def environment(device: str) -> dict[str, str]:
     return env
 
 
-def write_html_report(path: str, header: dict[str, Any], target: Any,
-                      results: list[PropertyResult]) -> None:
+def write_html_report(
+    path: str, header: dict[str, Any], target: Any, results: list[PropertyResult]
+) -> None:
     """Compute the pictures on ``target`` (or say why not) and write the report to path."""
     from lstm_props._errors import LSTMPropsError
     from lstm_props._figures import figure_data
@@ -227,10 +298,11 @@ def write_html_report(path: str, header: dict[str, Any], target: Any,
             figures = str(exc)
         except Exception as exc:  # a faulting target: the report is still written
             figures = f"computing them raised {type(exc).__name__}: {exc}"
-    html = render(header, environment(header["device"]), results,
-                  property_claims(), figures)
+    html = render(header, environment(header["device"]), results, property_claims(), figures)
     try:
         Path(path).write_text(html, encoding="utf-8")
     except OSError as exc:
-        raise LSTMPropsError(f"--report {path!r}: cannot write it ({exc.strerror}); "
-                             "give a path in a writable directory") from None
+        raise LSTMPropsError(
+            f"--report {path!r}: cannot write it ({exc.strerror}); "
+            "give a path in a writable directory"
+        ) from None

@@ -105,14 +105,17 @@ class LSTMParams:
         """``fn`` applied to every array present (the clip bound is kept as it is)."""
         changes: dict[str, Any] = {
             name: None if getattr(self, name) is None else fn(getattr(self, name))
-            for name in ARRAYS}
+            for name in ARRAYS
+        }
         return dataclasses.replace(self, **changes)
 
     def peephole_weights(self) -> np.ndarray:
         """``peephole``, for a computation of the peephole variant, which reads them."""
         if self.peephole is None:
-            raise TypeError("the peephole variant needs peephole weights (3, H); these "
-                            "parameters have none (peephole is None)")
+            raise TypeError(
+                "the peephole variant needs peephole weights (3, H); these "
+                "parameters have none (peephole is None)"
+            )
         return self.peephole
 
 

@@ -42,7 +42,8 @@ def _raised(spec_text: str, what: str, exc: BaseException) -> TargetError:
     if isinstance(exc, SystemExit):
         return TargetError(
             f"target {spec_text!r}: importing {what} called sys.exit({exc.code!r}); guard the "
-            "module's script code with `if __name__ == \"__main__\":`")
+            'module\'s script code with `if __name__ == "__main__":`'
+        )
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
     return TargetError(f"target {spec_text!r}: importing {what} raised {text}")
 
@@ -139,14 +140,19 @@ def _refuse_other_recurrent_cells(module: Any, spec_text: str) -> None:
     from torch import nn
 
     cls_of = module if isinstance(module, type) else type(module)
-    kinds = ((nn.GRUCell, "a GRU cell"), (nn.GRU, "a GRU"), (nn.RNNCell, "a plain RNN cell"),
-             (nn.RNN, "a plain RNN"))
+    kinds = (
+        (nn.GRUCell, "a GRU cell"),
+        (nn.GRU, "a GRU"),
+        (nn.RNNCell, "a plain RNN cell"),
+        (nn.RNN, "a plain RNN"),
+    )
     for cls, kind in kinds:
         if issubclass(cls_of, cls):
             raise TargetError(
                 f"target {spec_text!r}: this is {kind} (torch.nn.{cls.__name__}), not an LSTM: "
                 "it has no cell state c; point the target at an nn.LSTMCell, an nn.LSTM or a "
-                "module with the convention m(x, (h, c)) -> (h, c)")
+                "module with the convention m(x, (h, c)) -> (h, c)"
+            )
 
 
 def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) -> Target:
@@ -208,7 +214,8 @@ def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> 
     if not isinstance(spec_text, str) or not spec_text.strip():
         raise TargetError(
             f"the target is empty ({spec_text!r}): name one, {FORM} (is the variable that "
-            "should hold it, e.g. $TARGET, unset?)")
+            "should hold it, e.g. $TARGET, unset?)"
+        )
     if spec_text.count(":") < 1 or spec_text.endswith(":"):
         raise TargetError(f"target {spec_text!r} has no ':attr' part; {FORM}")
     module_part, attr = spec_text.rsplit(":", 1)
@@ -243,8 +250,10 @@ def smoke_test(target: Target) -> None:
     for view in {id(v): v for v in [*views.layers, views.stack]}.values():
         cell = CheckedCell(view, target.name)
         b, spec, be = 2, cell.spec, view.backend
-        args = [be.asarray(rng.uniform(-1, 1, (b, n)))
-                for n in (spec.input_size, spec.output_size, spec.hidden_size)]
+        args = [
+            be.asarray(rng.uniform(-1, 1, (b, n)))
+            for n in (spec.input_size, spec.output_size, spec.hidden_size)
+        ]
         h, c = cell.step(*args)
         for out, label in ((h, "h"), (c, "c")):
             _check_output_dtype(out, be.dtype, f"{label} returned by step()", target.name)
@@ -252,8 +261,9 @@ def smoke_test(target: Target) -> None:
             _check_repeatable(cell, args, (h, c), target.name)
 
 
-def _check_repeatable(cell: CheckedCell, args: list[Any], first: tuple[Any, Any],
-                      name: str) -> None:
+def _check_repeatable(
+    cell: CheckedCell, args: list[Any], first: tuple[Any, Any], name: str
+) -> None:
     """The same step twice must give the same bits on a backend that declares itself
     deterministic: every property compares calls, and a random one (dropout left on by
     training mode) makes each of them fail or retry until Hypothesis gives up, for minutes."""
@@ -266,7 +276,8 @@ def _check_repeatable(cell: CheckedCell, args: list[Any], first: tuple[Any, Any]
                 f"target {name!r} is nondeterministic: two identical calls of "
                 f"{cell.inner.name}.step() gave {label} differing by up to "
                 f"{np.max(np.abs(x - y)):.3g}; a module in training mode with dropout? call "
-                ".eval() on it, or declare nondeterminism (backend.deterministic = False)")
+                ".eval() on it, or declare nondeterminism (backend.deterministic = False)"
+            )
 
 
 _FLOAT_NAMES = re.compile(r"\b(bfloat16|float16|float32|float64)\b")
@@ -301,4 +312,5 @@ def check_variant(target: Target, declared: str | None) -> None:
             raise TargetError(
                 f"target {target.name!r} is declared peephole but its parameters have no "
                 "peephole weights (a (3, H) 'peephole' tensor): declare the variant it "
-                "implements (e.g. --variant standard), or point at a cell with peepholes")
+                "implements (e.g. --variant standard), or point at a cell with peepholes"
+            )

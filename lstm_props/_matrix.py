@@ -41,8 +41,9 @@ def installed(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
-def run_one(target: str, dtype: str, env: dict[str, str], profile: str,
-            max_examples: int | None) -> Verdict:
+def run_one(
+    target: str, dtype: str, env: dict[str, str], profile: str, max_examples: int | None
+) -> Verdict:
     """The properties against ``target`` in ``dtype``, in a fresh process; folded."""
     run = run_suite(target, dtype=dtype, profile=profile, max_examples=max_examples, env=env)
     if run.broken:
@@ -52,16 +53,20 @@ def run_one(target: str, dtype: str, env: dict[str, str], profile: str,
 
 def markdown(verdicts: list[Verdict], properties: list[str]) -> list[str]:
     """Implementation × dtype rows, one column per property (numbered; key below)."""
-    head = "| implementation | dtype | " + " | ".join(str(k + 1) for k in
-                                                     range(len(properties))) + " |"
+    head = (
+        "| implementation | dtype | "
+        + " | ".join(str(k + 1) for k in range(len(properties)))
+        + " |"
+    )
     lines = [head, "|---|---|" + "---|" * len(properties)]
     # A refusal is one long line, often the same for several rows (every float64 row of a
     # float32-only runtime): the row gets a short "not run (a)" and each distinct reason
     # is written once under the table, with the target's own name taken out of it.
     notes: list[str] = []
     for v in verdicts:
-        name = v.target.replace("lstm_props.adapters.", "").replace("lstm_props.targets:",
-                                                                     "targets:")
+        name = v.target.replace("lstm_props.adapters.", "").replace(
+            "lstm_props.targets:", "targets:"
+        )
         if v.note:
             note = v.note.replace(f"target '{v.target}': ", "")
             if note not in notes:
@@ -70,8 +75,12 @@ def markdown(verdicts: list[Verdict], properties: list[str]) -> list[str]:
         else:
             cells = [MARKS[v.outcomes[p]] if p in v.outcomes else "" for p in properties]
         lines.append(f"| `{name}` | {v.dtype} | " + " | ".join(cells) + " |")
-    lines += ["", "✓ holds · ✗ fails (a finding) · E the implementation faulted · – not "
-              "applicable (skipped, with the reason) · x known deviation", ""]
+    lines += [
+        "",
+        "✓ holds · ✗ fails (a finding) · E the implementation faulted · – not "
+        "applicable (skipped, with the reason) · x known deviation",
+        "",
+    ]
     lines += [line for k, note in enumerate(notes) for line in (f"({_letter(k)}) {note}", "")]
     lines += [f"{k + 1}. `{p}`" for k, p in enumerate(properties)]
     return lines
@@ -81,8 +90,9 @@ def _letter(k: int) -> str:
     return "abcdefghijklmnopqrstuvwxyz"[k] if k < 26 else f"n{k + 1}"
 
 
-def document(verdicts: list[Verdict], properties: list[str], profile: str,
-             max_examples: int | None) -> dict[str, object]:
+def document(
+    verdicts: list[Verdict], properties: list[str], profile: str, max_examples: int | None
+) -> dict[str, object]:
     """The matrix machine-readably (``--json``, schema ``lstm_props.matrix/1``)::
 
         {"schema", "profile", "max_examples", "properties": [ids in the declared order],
@@ -91,11 +101,22 @@ def document(verdicts: list[Verdict], properties: list[str], profile: str,
 
     outcome is one of passed | failed | skipped | xfailed | error (a property's worst over
     its layer views, lstm_props._outcome); a property a row did not report is absent."""
-    return {"schema": SCHEMA, "profile": profile, "max_examples": max_examples,
-            "properties": properties,
-            "rows": [{"target": v.target, "dtype": v.dtype, "package": v.package,
-                      "outcomes": {p: v.outcomes[p] for p in properties if p in v.outcomes},
-                      "note": v.note} for v in verdicts]}
+    return {
+        "schema": SCHEMA,
+        "profile": profile,
+        "max_examples": max_examples,
+        "properties": properties,
+        "rows": [
+            {
+                "target": v.target,
+                "dtype": v.dtype,
+                "package": v.package,
+                "outcomes": {p: v.outcomes[p] for p in properties if p in v.outcomes},
+                "note": v.note,
+            }
+            for v in verdicts
+        ],
+    }
 
 
 def _info(name: str) -> TargetInfo:
@@ -105,14 +126,21 @@ def _info(name: str) -> TargetInfo:
         return TargetInfo(name)
 
 
-def run_matrix(only: list[str] | None, dtypes: list[str], profile: str,
-               max_examples: int | None, readme: str | None, workers: int = 1,
-               json_path: str | None = None) -> int:
+def run_matrix(
+    only: list[str] | None,
+    dtypes: list[str],
+    profile: str,
+    max_examples: int | None,
+    readme: str | None,
+    workers: int = 1,
+    json_path: str | None = None,
+) -> int:
     # The registry's rows in its order; then any other --only target, a torch one unless
     # the registry says otherwise.
     chosen = [t for t in TARGETS if t.matrix and (not only or t.name in only)]
-    chosen += [_info(name) for name in dict.fromkeys(only or [])
-               if name not in {t.name for t in chosen}]
+    chosen += [
+        _info(name) for name in dict.fromkeys(only or []) if name not in {t.name for t in chosen}
+    ]
 
     def verdict(job: tuple[TargetInfo, str]) -> Verdict:
         info, dtype = job

@@ -51,8 +51,13 @@ class Outcome(str, Enum):
 
 
 #: The one order, least severe first (the module's docstring says why).
-SEVERITY: tuple[Outcome, ...] = (Outcome.SKIPPED, Outcome.PASSED, Outcome.XFAILED,
-                                 Outcome.FAILED, Outcome.ERROR)
+SEVERITY: tuple[Outcome, ...] = (
+    Outcome.SKIPPED,
+    Outcome.PASSED,
+    Outcome.XFAILED,
+    Outcome.FAILED,
+    Outcome.ERROR,
+)
 _SEVERITY = {o: k for k, o in enumerate(SEVERITY)}
 
 #: The outcomes that speak against the target: a false claim or a fault.

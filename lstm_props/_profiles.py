@@ -18,8 +18,11 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 _COMMON: dict[str, Any] = {
     "deadline": None,  # one example calls a kernel thousands of times
     "print_blob": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
-                              HealthCheck.large_base_example],
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 }
 
 #: name -> the settings that make it; every field the suite relies on is explicit, so no
@@ -29,8 +32,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"derandomize": False, "max_examples": 15},
     "thorough": {"derandomize": False, "max_examples": 200},
     # The mutant zoo: is the mutant killed? Shrinking it to a minimal case is not the question.
-    "mutants": {"derandomize": True, "max_examples": 30, "database": None,
-                "phases": [Phase.explicit, Phase.generate]},
+    "mutants": {
+        "derandomize": True,
+        "max_examples": 30,
+        "database": None,
+        "phases": [Phase.explicit, Phase.generate],
+    },
 }
 
 #: The profiles a user chooses between (``mutants`` is the self-tests').
@@ -45,8 +52,10 @@ def profile_settings(name: str, max_examples: int | None = None) -> settings:
     fields.setdefault("phases", list(Phase))
     parent, current = settings.get_profile("default"), settings.default
     if current is None:  # only while Hypothesis itself is being imported
-        raise RuntimeError("Hypothesis has no current settings (settings.default is None): "
-                           "the verbosity to keep cannot be read")
+        raise RuntimeError(
+            "Hypothesis has no current settings (settings.default is None): "
+            "the verbosity to keep cannot be read"
+        )
     return settings(parent, verbosity=current.verbosity, **fields)
 
 

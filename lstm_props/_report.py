@@ -46,8 +46,13 @@ def check_close(
 
 
 def check_true(
-    ok: np.ndarray, *, claim: str, case: Any, detail: Any = None,
-    axes: Sequence[str] = ("batch row", "coordinate"), offset: Sequence[int] = (),
+    ok: np.ndarray,
+    *,
+    claim: str,
+    case: Any,
+    detail: Any = None,
+    axes: Sequence[str] = ("batch row", "coordinate"),
+    offset: Sequence[int] = (),
     values: np.ndarray | None = None,
 ) -> None:
     """Raise PropertyFailure at the first index where ``ok`` is False."""

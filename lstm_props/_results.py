@@ -58,6 +58,7 @@ class PropertyResult:
     root_cause: bool = False
     follows_from: list[str] = field(default_factory=list)
 
+
 #: The report attribute the plugin sets: does the property take the target (the lstm
 #: fixture)? An attribute, not the item, so that it crosses from xdist workers.
 CALLS_TARGET = "lstm_calls_target"
@@ -100,12 +101,23 @@ def _result_of(report: pytest.TestReport) -> PropertyResult | None:
     if report.failed:
         text = str(report.longrepr)
         first = text.splitlines()[0] if text else ""
-        kind = ("suite" if first.startswith(SUITE_PREFIX) else
-                "adapter" if "AdapterError" in first or report.when != "call" else "")
+        kind = (
+            "suite"
+            if first.startswith(SUITE_PREFIX)
+            else "adapter"
+            if "AdapterError" in first or report.when != "call"
+            else ""
+        )
         sections = dict(report.sections)
-        return PropertyResult(pid, "error" if kind else "failed", _one_line(text),
-                              report.duration, sections.get(COUNTEREXAMPLE_SECTION, ""),
-                              sections.get(REPRODUCE_SECTION, ""), kind)
+        return PropertyResult(
+            pid,
+            "error" if kind else "failed",
+            _one_line(text),
+            report.duration,
+            sections.get(COUNTEREXAMPLE_SECTION, ""),
+            sections.get(REPRODUCE_SECTION, ""),
+            kind,
+        )
     if report.when == "call":
         note = "listed in the xfail file but passed: remove the line" if listed else ""
         return PropertyResult(pid, "passed", note, report.duration)
@@ -134,11 +146,13 @@ def read_xfail_file(path: str) -> set[str]:
     except OSError as exc:
         raise pytest.UsageError(
             f"--lstm-xfail {path!r}: cannot read it ({exc.strerror}); give a text file with "
-            "one property id per line, e.g. carry_jacobian_is_diagonal") from None
+            "one property id per line, e.g. carry_jacobian_is_diagonal"
+        ) from None
     except UnicodeDecodeError as exc:
         raise pytest.UsageError(
             f"--lstm-xfail {path!r}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
-            f"offset {exc.start}); save it as UTF-8, one property id per line") from None
+            f"offset {exc.start}); save it as UTF-8, one property id per line"
+        ) from None
     ids = {line.split("#", 1)[0].strip() for line in text.splitlines()}
     return {i.removeprefix("test_") for i in ids if i}
 
@@ -152,8 +166,7 @@ def mark_xfails(items: list[pytest.Item], ids: set[str]) -> None:
         for key in (pid, bare):
             if key in ids:
                 matched.add(key)
-                item.add_marker(pytest.mark.xfail(reason=f"known deviation ({key})",
-                                                  strict=False))
+                item.add_marker(pytest.mark.xfail(reason=f"known deviation ({key})", strict=False))
     for unknown in sorted(ids - matched):
         warnings.warn(f"--lstm-xfail: {unknown!r} matches no property", stacklevel=1)
 
@@ -186,25 +199,39 @@ def coverage(results: list[PropertyResult], mode: str | None = None) -> dict[str
     def count(outcomes: tuple[str, ...]) -> int:  # properties, not their layer views
         return len({r.property.split("[")[0] for r in own if r.outcome in outcomes})
 
-    return {"ran": count(("passed", "failed", "error", "xfailed")),
-            "of": count(OUTCOMES), "verified": count(("passed",)),
-            "mode": mode or ("black-box" if "is black-box" in reasons else "layout"),
-            "missing": [need for phrase, need in MISSING.items() if phrase in reasons]}
+    return {
+        "ran": count(("passed", "failed", "error", "xfailed")),
+        "of": count(OUTCOMES),
+        "verified": count(("passed",)),
+        "mode": mode or ("black-box" if "is black-box" in reasons else "layout"),
+        "missing": [need for phrase, need in MISSING.items() if phrase in reasons],
+    }
 
 
 def coverage_line(cov: dict[str, Any]) -> str:
     """'14 of 29 properties ran against the target (black-box mode; skipped for want of ...)'."""
     missing = f"; skipped for want of: {', '.join(cov['missing'])}" if cov["missing"] else ""
-    return (f"{cov['ran']} of {cov['of']} properties ran against the target "
-            f"({cov['mode']} mode{missing})")
+    return (
+        f"{cov['ran']} of {cov['of']} properties ran against the target "
+        f"({cov['mode']} mode{missing})"
+    )
 
 
-def write_json(path: str, header: dict[str, Any], results: list[PropertyResult],
-               status: dict[str, Any] | None = None) -> None:
+def write_json(
+    path: str,
+    header: dict[str, Any],
+    results: list[PropertyResult],
+    status: dict[str, Any] | None = None,
+) -> None:
     """``status``: {"complete", "interrupted", "exit_status"} of the run (see the schema)."""
-    doc = {"schema": SCHEMA, **header, **(status or {}),
-           "coverage": coverage(results, header.get("mode")),
-           "results": [asdict(r) for r in results], "summary": summary(results)}
+    doc = {
+        "schema": SCHEMA,
+        **header,
+        **(status or {}),
+        "coverage": coverage(results, header.get("mode")),
+        "results": [asdict(r) for r in results],
+        "summary": summary(results),
+    }
     Path(path).write_text(json.dumps(doc, indent=2) + "\n")
 
 
@@ -223,6 +250,5 @@ def table(results: list[PropertyResult]) -> list[str]:
     width = max([len(r.property) for r in results] + [8])
     lines = [f"{'property'.ljust(width)}  {'outcome':8} {'time':>7}  reason"]
     for r in results:
-        lines.append(f"{r.property.ljust(width)}  {r.outcome:8} {r.duration:6.2f}s  "
-                     f"{why(r)[:160]}")
+        lines.append(f"{r.property.ljust(width)}  {r.outcome:8} {r.duration:6.2f}s  {why(r)[:160]}")
     return lines

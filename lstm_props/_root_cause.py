@@ -54,10 +54,8 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     "carry_backward_matches_finite_differences": (SLOPE,),
     "bptt_equals_product_of_step_jacobians": (DETERMINISTIC,),
     # h_0's gradient over T steps flows through the carry too
-    "input_backward_matches_finite_differences": (
-        "carry_backward_matches_finite_differences",),
-    "parameter_gradients_match_finite_differences": (
-        "carry_backward_matches_finite_differences",),
+    "input_backward_matches_finite_differences": ("carry_backward_matches_finite_differences",),
+    "parameter_gradients_match_finite_differences": ("carry_backward_matches_finite_differences",),
     # the carry product
     BOUNDED: (UNIT_INTERVAL,),
     PRODUCT: (EQUALS_F, BOUNDED),
@@ -115,11 +113,14 @@ def annotate(results: list[PropertyResult]) -> list[PropertyResult]:
         r.root_cause, r.follows_from = False, []
     for r in bad:
         basics = ancestors(_name(r.property))
-        causes = [o for o in bad if _name(o.property) in basics
-                  and _same_view(o.property, r.property)]
+        causes = [
+            o for o in bad if _name(o.property) in basics and _same_view(o.property, r.property)
+        ]
         r.root_cause = not causes
-        r.follows_from = [o.property for o in causes
-                          if not (ancestors(_name(o.property)) & {_name(x.property) for x in
-                                                                  causes})]
+        r.follows_from = [
+            o.property
+            for o in causes
+            if not (ancestors(_name(o.property)) & {_name(x.property) for x in causes})
+        ]
     rank = {id(r): (0 if r.root_cause else 1 if r.follows_from else 2) for r in results}
     return sorted(results, key=lambda r: rank[id(r)])

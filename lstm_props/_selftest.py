@@ -57,21 +57,20 @@ def fixed_size_target(target: str, hidden: int, folder: Path) -> str:
     if module.endswith(".py") or "/" in module:
         module = str(Path(module).resolve())
     path = folder / "fixed_size_mutant.py"
-    path.write_text(FIXED_SIZE_MODULE.format(module=module, spec=target, attr=attr,
-                                             size=hidden))
+    path.write_text(FIXED_SIZE_MODULE.format(module=module, spec=target, attr=attr, size=hidden))
     return f"{path}:cell"
 
 
-def run_mutant(name: str, max_examples: int | None = None,
-               black_box: bool = False, hidden: int | None = None) -> MutantRun:
+def run_mutant(
+    name: str, max_examples: int | None = None, black_box: bool = False, hidden: int | None = None
+) -> MutantRun:
     """All properties against one mutant (a zoo name or any TARGET string); with
     ``hidden``, the mutant built once at that size (:func:`fixed_size_target`)."""
     target = name if ":" in name else f"lstm_props.mutants:{name}"
     with tempfile.TemporaryDirectory() as tmp:
         if hidden is not None:
             target = fixed_size_target(target, hidden, Path(tmp))
-        run = run_suite(target, profile="mutants", max_examples=max_examples,
-                        black_box=black_box)
+        run = run_suite(target, profile="mutants", max_examples=max_examples, black_box=black_box)
     if run.broken:
         return MutantRun(name, target, {}, 0.0, run.broken)
     return MutantRun(name, target, dict(run.outcomes), run.property_seconds)
@@ -89,33 +88,54 @@ def kill_matrix(runs: list[MutantRun]) -> list[str]:
     lines = [f"{'mutant'.ljust(width)}{head}  killed by its own property"]
     owner = {m: c for c, ms in BUG_CLASSES.items() for m in ms}
     current = None
-    for r in sorted(runs, key=lambda r: (list(BUG_CLASSES).index(owner[r.name])
-                                         if r.name in owner else 99, r.name)):
+    for r in sorted(
+        runs,
+        key=lambda r: (list(BUG_CLASSES).index(owner[r.name]) if r.name in owner else 99, r.name),
+    ):
         group = owner.get(r.name, "other targets")
         if group != current:
             lines.append(f"-- {group}")
             current = group
         cells = "".join(f"{MARKS.get(r.outcomes.get(p, ''), '-'):>4}" for p in props)
         intended = KILLS.get(r.name, "").removeprefix("test_")
-        verdict = ("COULD NOT RUN" if r.broken else "SURVIVED" if r.survived else
-                   "yes" if intended in r.killed_by else
-                   f"no ({intended})" if intended else "")
+        verdict = (
+            "COULD NOT RUN"
+            if r.broken
+            else "SURVIVED"
+            if r.survived
+            else "yes"
+            if intended in r.killed_by
+            else f"no ({intended})"
+            if intended
+            else ""
+        )
         lines.append(f"{r.name.ljust(width)}{cells}  {verdict}")
     lines.append("")
     lines += [f"P{k + 1:<3} {name}" for k, name in enumerate(props)]
     return lines
 
 
-def selftest(names: list[str], workers: int = 1, max_examples: int | None = None,
-             json_path: str | None = None, black_box: bool = False,
-             hidden: int | None = None) -> int:
+def selftest(
+    names: list[str],
+    workers: int = 1,
+    max_examples: int | None = None,
+    json_path: str | None = None,
+    black_box: bool = False,
+    hidden: int | None = None,
+) -> int:
     """Run, print the matrix; 0 if every mutant is killed (by its own property where it
     has one), 1 otherwise. ``black_box``: with the layout hidden, only report (which
     mutants black-box mode sees is a measurement, not a pass/fail)."""
+
     def one(name: str) -> MutantRun:
         run = run_mutant(name, max_examples, black_box, hidden)
-        mark = ("COULD NOT RUN: " + run.broken if run.broken else
-                "SURVIVED" if run.survived else f"killed by {len(run.killed_by)}")
+        mark = (
+            "COULD NOT RUN: " + run.broken
+            if run.broken
+            else "SURVIVED"
+            if run.survived
+            else f"killed by {len(run.killed_by)}"
+        )
         print(f"  {name}: {mark} ({run.seconds:.1f}s)", flush=True)
         return run
 
@@ -128,19 +148,44 @@ def selftest(names: list[str], workers: int = 1, max_examples: int | None = None
         print(line)
     survivors = [r.name for r in runs if r.survived]
     broken = [r.name for r in runs if r.broken]
-    missed = [] if black_box else [
-        r.name for r in runs if r.killed_by and r.name in KILLS
-        and KILLS[r.name].removeprefix("test_") not in r.killed_by]
-    print(f"\n{sum(bool(r.killed_by) for r in runs)} of {len(runs)} mutants killed"
-          + (f"; survived: {', '.join(survivors)}" if survivors else "")
-          + (f"; could not run: {', '.join(broken)}" if broken else "")
-          + (f"; not killed by their own property: {', '.join(missed)}" if missed else ""))
+    missed = (
+        []
+        if black_box
+        else [
+            r.name
+            for r in runs
+            if r.killed_by
+            and r.name in KILLS
+            and KILLS[r.name].removeprefix("test_") not in r.killed_by
+        ]
+    )
+    print(
+        f"\n{sum(bool(r.killed_by) for r in runs)} of {len(runs)} mutants killed"
+        + (f"; survived: {', '.join(survivors)}" if survivors else "")
+        + (f"; could not run: {', '.join(broken)}" if broken else "")
+        + (f"; not killed by their own property: {', '.join(missed)}" if missed else "")
+    )
     if json_path:
-        Path(json_path).write_text(json.dumps(
-            {"schema": "lstm_props.selftest/1", "properties": _legend(),
-             "mutants": [{"name": r.name, "target": r.target, "outcomes": r.outcomes,
-                          "killed_by": r.killed_by, "broken": r.broken} for r in runs]},
-            indent=2) + "\n")
+        Path(json_path).write_text(
+            json.dumps(
+                {
+                    "schema": "lstm_props.selftest/1",
+                    "properties": _legend(),
+                    "mutants": [
+                        {
+                            "name": r.name,
+                            "target": r.target,
+                            "outcomes": r.outcomes,
+                            "killed_by": r.killed_by,
+                            "broken": r.broken,
+                        }
+                        for r in runs
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     if black_box:
         return 1 if broken else 0
     return 1 if survivors or missed or broken else 0

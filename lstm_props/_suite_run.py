@@ -68,15 +68,38 @@ def _located(target: str) -> str:
     return target
 
 
-def suite_args(target: str, json_path: str, *, profile: str, dtype: str = "float32",
-               seed: int | None = None, max_examples: int | None = None, black_box: bool = False,
-               only: str | None = None, modules: Sequence[str] | None = None) -> list[str]:
+def suite_args(
+    target: str,
+    json_path: str,
+    *,
+    profile: str,
+    dtype: str = "float32",
+    seed: int | None = None,
+    max_examples: int | None = None,
+    black_box: bool = False,
+    only: str | None = None,
+    modules: Sequence[str] | None = None,
+) -> list[str]:
     """pytest's arguments (after ``python -m pytest``) for one run of the suite."""
-    paths = ([str(properties_dir() / f"{m}.py") for m in modules] if modules
-             else [str(properties_dir())])
-    args = [*paths, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "--lstm-adapter", _located(target), "--lstm-dtype", dtype, "--lstm-profile", profile,
-            "--lstm-json", json_path]
+    paths = (
+        [str(properties_dir() / f"{m}.py") for m in modules] if modules else [str(properties_dir())]
+    )
+    args = [
+        *paths,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--lstm-adapter",
+        _located(target),
+        "--lstm-dtype",
+        dtype,
+        "--lstm-profile",
+        profile,
+        "--lstm-json",
+        json_path,
+    ]
     if seed is not None:
         args.append(f"--lstm-seed={seed}")
     if max_examples:
@@ -88,10 +111,19 @@ def suite_args(target: str, json_path: str, *, profile: str, dtype: str = "float
     return args
 
 
-def run_suite(target: str, *, profile: str, dtype: str = "float32", seed: int | None = None,
-              max_examples: int | None = None, black_box: bool = False, only: str | None = None,
-              modules: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-              timeout: float | None = None) -> SuiteRun:
+def run_suite(
+    target: str,
+    *,
+    profile: str,
+    dtype: str = "float32",
+    seed: int | None = None,
+    max_examples: int | None = None,
+    black_box: bool = False,
+    only: str | None = None,
+    modules: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> SuiteRun:
     """The properties (``modules``: property module stems, default all; ``only``: a pytest
     -k expression) against ``target`` in a fresh ``python -m pytest`` process, run in a
     temporary directory (a target's relative file path is taken from here) with
@@ -100,18 +132,37 @@ def run_suite(target: str, *, profile: str, dtype: str = "float32", seed: int | 
     per-property watchdog); a run past it is broken."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
-        args = suite_args(target, str(out), dtype=dtype, profile=profile, seed=seed,
-                          max_examples=max_examples, black_box=black_box, only=only,
-                          modules=modules)
+        args = suite_args(
+            target,
+            str(out),
+            dtype=dtype,
+            profile=profile,
+            seed=seed,
+            max_examples=max_examples,
+            black_box=black_box,
+            only=only,
+            modules=modules,
+        )
         start = time.perf_counter()
         try:
-            done = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True,
-                                  text=True, cwd=tmp, timeout=timeout,
-                                  env={**own_environment(), "OMP_NUM_THREADS": "1",
-                                       **(env or {})})
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", *args],
+                capture_output=True,
+                text=True,
+                cwd=tmp,
+                timeout=timeout,
+                env={**own_environment(), "OMP_NUM_THREADS": "1", **(env or {})},
+            )
         except subprocess.TimeoutExpired:
-            return SuiteRun(target, dtype, {}, [], time.perf_counter() - start,
-                            f"timed out after {timeout:g} s", returncode=-1)
+            return SuiteRun(
+                target,
+                dtype,
+                {},
+                [],
+                time.perf_counter() - start,
+                f"timed out after {timeout:g} s",
+                returncode=-1,
+            )
         seconds = time.perf_counter() - start
         try:
             doc = json.loads(out.read_text())
@@ -119,8 +170,23 @@ def run_suite(target: str, *, profile: str, dtype: str = "float32", seed: int | 
         except (OSError, ValueError, KeyError, TypeError):
             lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
             last = lines[-1] if lines else ""
-            return SuiteRun(target, dtype, {}, [], seconds,
-                            f"exit {done.returncode}: {last[:200] or 'no output'}", last,
-                            done.stdout[-500:] + done.stderr[-500:], done.returncode)
-    return SuiteRun(target, dtype, fold(results), results, seconds, returncode=done.returncode,
-                    summary=doc.get("summary"))
+            return SuiteRun(
+                target,
+                dtype,
+                {},
+                [],
+                seconds,
+                f"exit {done.returncode}: {last[:200] or 'no output'}",
+                last,
+                done.stdout[-500:] + done.stderr[-500:],
+                done.returncode,
+            )
+    return SuiteRun(
+        target,
+        dtype,
+        fold(results),
+        results,
+        seconds,
+        returncode=done.returncode,
+        summary=doc.get("summary"),
+    )

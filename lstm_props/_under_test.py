@@ -26,7 +26,8 @@ class LSTMUnderTest:
     dtype: str
     device: str
     settings: PropertySettings = field(
-        default_factory=lambda: PropertySettings(profile_settings("ci")))
+        default_factory=lambda: PropertySettings(profile_settings("ci"))
+    )
 
     def given(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
         """``hypothesis.given`` under this run's profile and seed (the property's inner

@@ -19,8 +19,12 @@ from lstm_props._results import coverage_line
 PASSED, FAILED, ERROR, NOTHING_VERIFIED = 0, 1, 2, 3
 #: pytest's exit statuses that mean the run itself went wrong (usage, internal error,
 #: interrupted, nothing collected): the answer is then 2 whatever the results file says.
-_PYTEST_TROUBLE = {2: "interrupted", 3: "an internal error", 4: "a usage error",
-                   5: "no properties collected"}
+_PYTEST_TROUBLE = {
+    2: "interrupted",
+    3: "an internal error",
+    4: "a usage error",
+    5: "no properties collected",
+}
 
 
 #: How xdist words a property whose worker process ended under it.
@@ -43,9 +47,11 @@ def _died(returncode: int, running: str) -> str:
         except ValueError:
             name = f"signal {-returncode}"
         return f"the run died before finishing: killed by {name}{where}"
-    return (f"the run died before finishing: the test process ended with status {returncode}"
-            f"{where}, before writing its results (the target called os._exit or exit, or "
-            "crashed in native code?)")
+    return (
+        f"the run died before finishing: the test process ended with status {returncode}"
+        f"{where}, before writing its results (the target called os._exit or exit, or "
+        "crashed in native code?)"
+    )
 
 
 def verdict(doc: dict[str, Any] | None, returncode: int, running: str = "") -> tuple[int, str]:
@@ -53,8 +59,10 @@ def verdict(doc: dict[str, Any] | None, returncode: int, running: str = "") -> t
     ``running`` names the property that was running last."""
     if doc is not None and doc.get("interrupted"):
         done = sum(r["outcome"] != "skipped" for r in doc.get("results", []))
-        return ERROR, (f"interrupted: the run was stopped after {done} properties ran; the "
-                       'results file holds them, marked "interrupted": true')
+        return ERROR, (
+            f"interrupted: the run was stopped after {done} properties ran; the "
+            'results file holds them, marked "interrupted": true'
+        )
     if returncode == 4:  # pytest printed the one-line usage error; it stays the last line
         return ERROR, ""
     if returncode in _PYTEST_TROUBLE and returncode != 2:
@@ -66,31 +74,43 @@ def verdict(doc: dict[str, Any] | None, returncode: int, running: str = "") -> t
     results, counts = doc["results"], doc["summary"]
     suite = [r for r in results if r.get("kind") == "suite"]
     if suite:
-        return ERROR, (f"lstm_props itself failed in {suite[0]['property']} (a bug of the "
-                       f"suite, not of the target); {REPORT_PHRASE}")
-    crashed = [r["property"] for r in results
-               if r["outcome"] == "error" and _WORKER_CRASHED in (r.get("message") or "")]
+        return ERROR, (
+            f"lstm_props itself failed in {suite[0]['property']} (a bug of the "
+            f"suite, not of the target); {REPORT_PHRASE}"
+        )
+    crashed = [
+        r["property"]
+        for r in results
+        if r["outcome"] == "error" and _WORKER_CRASHED in (r.get("message") or "")
+    ]
     if crashed:
-        return ERROR, (f"the worker process running {crashed[0]} ended before the property "
-                       "did (a crash in native code, or os._exit or exit in the target)"
-                       + (f", and {len(crashed) - 1} more" if len(crashed) > 1 else "")
-                       + "; run it alone with --workers 1 to see where")
+        return ERROR, (
+            f"the worker process running {crashed[0]} ended before the property "
+            "did (a crash in native code, or os._exit or exit in the target)"
+            + (f", and {len(crashed) - 1} more" if len(crashed) > 1 else "")
+            + "; run it alone with --workers 1 to see where"
+        )
     if counts["error"]:
-        return ERROR, (f"{counts['error']} properties ended in an adapter fault (the "
-                       "implementation raised, returned wrong shapes or NaN): fix the target "
-                       "or its adapter; the faults are listed above")
-    cov = doc.get("coverage") or {"ran": 0, "of": 0, "verified": 0, "mode": "?",
-                                  "missing": []}
+        return ERROR, (
+            f"{counts['error']} properties ended in an adapter fault (the "
+            "implementation raised, returned wrong shapes or NaN): fix the target "
+            "or its adapter; the faults are listed above"
+        )
+    cov = doc.get("coverage") or {"ran": 0, "of": 0, "verified": 0, "mode": "?", "missing": []}
     line = coverage_line(cov)
     if counts["failed"] or returncode == 1:
         roots = [r["property"] for r in results if r.get("root_cause")]
         cause = f"; root cause: {', '.join(roots)}" if roots else ""
         return FAILED, f"{counts['failed']} properties failed{cause}; {line}"
     if cov["verified"] == 0:
-        need = (f"; give the adapter {' and '.join(cov['missing'])} to run more"
-                if cov["missing"] else "")
-        return NOTHING_VERIFIED, (f"nothing verified: no property that calls the target "
-                                  f"passed; {line}{need}")
+        need = (
+            f"; give the adapter {' and '.join(cov['missing'])} to run more"
+            if cov["missing"]
+            else ""
+        )
+        return NOTHING_VERIFIED, (
+            f"nothing verified: no property that calls the target passed; {line}{need}"
+        )
     if cov["mode"] == "black-box":
         return PASSED, (f"passed in black-box mode, which is not a conformance pass; {line}")
     return PASSED, f"passed; {line}"

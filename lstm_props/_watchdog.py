@@ -52,8 +52,10 @@ def _where(frame: FrameType | None) -> str:
         return "an unknown place"
     libraries = _library_dirs()
     own: FrameType | None = frame
-    while own is not None and (own.f_code.co_filename.startswith("<")  # <frozen ...>
-                               or os.path.realpath(own.f_code.co_filename).startswith(libraries)):
+    while own is not None and (
+        own.f_code.co_filename.startswith("<")  # <frozen ...>
+        or os.path.realpath(own.f_code.co_filename).startswith(libraries)
+    ):
         own = own.f_back
     if own is None or own is frame:
         return _location(frame)
@@ -71,15 +73,17 @@ def _stacks_file() -> str:
         return ""
 
 
-def _expire(what: str, seconds: float, thread_id: int,
-            release_stderr: Callable[[], object] | None) -> None:
+def _expire(
+    what: str, seconds: float, thread_id: int, release_stderr: Callable[[], object] | None
+) -> None:
     call = CALLS.current or "no adapter call in progress"
     where = _where(sys._current_frames().get(thread_id))
     stacks = _stacks_file()
-    line = (f"ERROR: {what} ran past the time limit of {seconds:g} s: hung in {call}, at "
-            f"{where}; fix the hang, or raise the limit with --lstm-timeout SECONDS "
-            f"(lstm-props check --timeout)"
-            + (f"; all stacks in {stacks}" if stacks else ""))
+    line = (
+        f"ERROR: {what} ran past the time limit of {seconds:g} s: hung in {call}, at "
+        f"{where}; fix the hang, or raise the limit with --lstm-timeout SECONDS "
+        f"(lstm-props check --timeout)" + (f"; all stacks in {stacks}" if stacks else "")
+    )
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or captured stream must not stop it
             stream.flush()
@@ -95,17 +99,20 @@ class Watchdog:
     ``seconds``; ``seconds`` <= 0 disables it. ``release_stderr`` gives fd 2 back to the
     terminal (pytest's capture) before the line is written."""
 
-    def __init__(self, seconds: float, what: str,
-                 release_stderr: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self, seconds: float, what: str, release_stderr: Callable[[], object] | None = None
+    ) -> None:
         self.seconds, self.what, self.release_stderr = seconds, what, release_stderr
         self._timer: threading.Timer | None = None
 
     def __enter__(self) -> Watchdog:
         CALLS.reset()
         if self.seconds > 0:
-            self._timer = threading.Timer(self.seconds, _expire,
-                                          (self.what, self.seconds, threading.get_ident(),
-                                           self.release_stderr))
+            self._timer = threading.Timer(
+                self.seconds,
+                _expire,
+                (self.what, self.seconds, threading.get_ident(), self.release_stderr),
+            )
             self._timer.daemon = True
             self._timer.start()
         return self

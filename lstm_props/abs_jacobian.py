@@ -67,8 +67,16 @@ class OracleAbsBound:
     [h of every layer (L·P), c of every layer (L·H)].
     """
 
-    def __init__(self, layers: list[LSTMParams], variant: str, gate_x: np.ndarray,
-                 h: np.ndarray, c: np.ndarray, h_new: np.ndarray, slack: float = 0.0) -> None:
+    def __init__(
+        self,
+        layers: list[LSTMParams],
+        variant: str,
+        gate_x: np.ndarray,
+        h: np.ndarray,
+        c: np.ndarray,
+        h_new: np.ndarray,
+        slack: float = 0.0,
+    ) -> None:
         """``slack`` ≥ 0 is added to every gate-derivative weight (f, the slopes, o tanh'):
         the operator then bounds a Jacobian whose weights are each off by at most ``slack``
         (the implementation's, built from its own rounded gate values)."""
@@ -88,12 +96,20 @@ class OracleAbsBound:
             slope_f = np.abs(c[:, ck]) * s_f + (np.abs(v.g) * s_f if kind.coupled_input else 0)
             slope_i = np.zeros_like(s_i) if kind.coupled_input else np.abs(v.g) * s_i
             r = slack
-            self.layers.append(_Layer(params, slope_i + r, slope_f + r,
-                                      np.abs(v.i) * (1 - v.g ** 2) + r,
-                                      np.abs(tau) * v.o * (1 - v.o) + r, np.abs(v.f) + r,
-                                      np.abs(v.o) * (1 - tau ** 2) + r,
-                                      None if not kind.reads_cell or params.peephole is None
-                                      else np.abs(params.peephole)))
+            self.layers.append(
+                _Layer(
+                    params,
+                    slope_i + r,
+                    slope_f + r,
+                    np.abs(v.i) * (1 - v.g**2) + r,
+                    np.abs(tau) * v.o * (1 - v.o) + r,
+                    np.abs(v.f) + r,
+                    np.abs(v.o) * (1 - tau**2) + r,
+                    None
+                    if not kind.reads_cell or params.peephole is None
+                    else np.abs(params.peephole),
+                )
+            )
             x = h_new[:, hk]
 
     def _split(self, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,17 +123,19 @@ class OracleAbsBound:
         out_h, out_c = np.zeros_like(e_h), np.zeros_like(e_c)
         dx: np.ndarray | float = 0.0
         for k, lay in enumerate(self.layers):
-            p, hk, ck = lay.params, slice(k * self.p, (k + 1) * self.p), slice(
-                k * self.hid, (k + 1) * self.hid)
+            p, hk, ck = (
+                lay.params,
+                slice(k * self.p, (k + 1) * self.p),
+                slice(k * self.hid, (k + 1) * self.hid),
+            )
             dz = e_h[:, hk] @ p.abs_w_hh.T
             if not np.isscalar(dx):
                 dz = dz + dx @ p.abs_w_ih.T
-            dz_i, dz_f, dz_g, dz_o = (dz[:, j * self.hid:(j + 1) * self.hid] for j in range(4))
+            dz_i, dz_f, dz_g, dz_o = (dz[:, j * self.hid : (j + 1) * self.hid] for j in range(4))
             dc_prev, peep = e_c[:, ck], lay.peep
             if peep is not None:
                 dz_i, dz_f = dz_i + peep[0] * dc_prev, dz_f + peep[1] * dc_prev
-            dc = (lay.f * dc_prev + lay.slope_f * dz_f + lay.slope_i * dz_i
-                  + lay.slope_g * dz_g)
+            dc = lay.f * dc_prev + lay.slope_f * dz_f + lay.slope_i * dz_i + lay.slope_g * dz_g
             if peep is not None:
                 dz_o = dz_o + peep[2] * dc
             dh = lay.slope_o * dz_o + lay.out * dc
@@ -138,8 +156,11 @@ class OracleAbsBound:
         from_above: np.ndarray | float = 0.0
         for k in range(len(self.layers) - 1, -1, -1):
             lay, hid = self.layers[k], self.hid
-            p, hk, ck = lay.params, slice(k * self.p, (k + 1) * self.p), slice(
-                k * hid, (k + 1) * hid)
+            p, hk, ck = (
+                lay.params,
+                slice(k * self.p, (k + 1) * self.p),
+                slice(k * hid, (k + 1) * hid),
+            )
             g_h = v_h[:, hk] + from_above
             if p.w_hr is not None:
                 g_h = g_h @ np.abs(p.w_hr)
@@ -147,11 +168,12 @@ class OracleAbsBound:
             g_c, peep = v_c[:, ck] + g_h * lay.out, lay.peep
             if peep is not None:
                 g_c = g_c + g_zo * peep[2]
-            g_z = np.concatenate([g_c * lay.slope_i, g_c * lay.slope_f, g_c * lay.slope_g,
-                                  g_zo], axis=1)
+            g_z = np.concatenate(
+                [g_c * lay.slope_i, g_c * lay.slope_f, g_c * lay.slope_g, g_zo], axis=1
+            )
             c_prev = g_c * lay.f
             if peep is not None:
-                c_prev = c_prev + g_z[:, :hid] * peep[0] + g_z[:, hid:2 * hid] * peep[1]
+                c_prev = c_prev + g_z[:, :hid] * peep[0] + g_z[:, hid : 2 * hid] * peep[1]
             out_h[:, hk] = g_z @ p.abs_w_hh
             out_c[:, ck] = c_prev
             from_above = g_z @ p.abs_w_ih
@@ -160,23 +182,27 @@ class OracleAbsBound:
         return np.concatenate([out_h, out_c], axis=1).reshape(-1), cast(np.ndarray, from_above)
 
 
-def abs_step_jacobian(cell: Any, layers: list[LSTMParams] | None, variant: str,
-                      traj: carry.Trajectory, t: int,
-                      dense_rows: int | None = None) -> DenseAbs | OracleAbsBound | None:
+def abs_step_jacobian(
+    cell: Any,
+    layers: list[LSTMParams] | None,
+    variant: str,
+    traj: carry.Trajectory,
+    t: int,
+    dense_rows: int | None = None,
+) -> DenseAbs | OracleAbsBound | None:
     """|J_{t+1}| (step t+1 from the recorded states t) as an operator; None when it is too
     large to materialise and there is no layout to bound it from (black-box mode)."""
     n = traj.hs[t].size + traj.cs[t].size
     if n <= (DENSE_STATE_ROWS if dense_rows is None else dense_rows):
-        return DenseAbs(np.abs(carry.state_jacobian(cell, traj.xs[t], traj.hs[t],
-                                                    traj.cs[t])))
+        return DenseAbs(np.abs(carry.state_jacobian(cell, traj.xs[t], traj.hs[t], traj.cs[t])))
     if layers is None:
         return None
-    return OracleAbsBound(layers, variant, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                          traj.hs[t + 1])
+    return OracleAbsBound(layers, variant, traj.gate_xs[t], traj.hs[t], traj.cs[t], traj.hs[t + 1])
 
 
-def chain_gradient_bound(u_abs: np.ndarray, jacs: list[Any], entry_error: list[float],
-                         n: int, dtype: str) -> np.ndarray:
+def chain_gradient_bound(
+    u_abs: np.ndarray, jacs: list[Any], entry_error: list[float], n: int, dtype: str
+) -> np.ndarray:
     """:func:`tolerances.chain_gradient_bound` with operators and per-step entry errors that
     are the same for every entry (ρ_t, an all-ρ_t matrix): |ū|ᵀ∏(|J_t| + ρ_t 11ᵀ) −
     |ū|ᵀ∏|J_t| + (T + 1)γ_n |ū|ᵀ∏|J_t|."""
@@ -187,5 +213,10 @@ def chain_gradient_bound(u_abs: np.ndarray, jacs: list[Any], entry_error: list[f
     return (perturbed - exact) + (len(jacs) + 1) * tol.gamma(n, dtype) * exact
 
 
-__all__ = ["DENSE_STATE_ROWS", "DenseAbs", "OracleAbsBound", "abs_step_jacobian",
-           "chain_gradient_bound"]
+__all__ = [
+    "DENSE_STATE_ROWS",
+    "DenseAbs",
+    "OracleAbsBound",
+    "abs_step_jacobian",
+    "chain_gradient_bound",
+]

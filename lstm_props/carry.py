@@ -54,19 +54,26 @@ def record(cell: Any, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> Traject
 
 def oracle_steps(params: LSTMParams, traj: Trajectory, variant: str) -> list[GateValues]:
     """The reference cell at each recorded (gate input, h_{t-1}, c_{t-1}): teacher-forced."""
-    return [lstm_step(params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant)
-            for t in range(traj.steps)]
+    return [
+        lstm_step(params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant)
+        for t in range(traj.steps)
+    ]
 
 
 def oracle_log_forget(params: LSTMParams, traj: Trajectory, variant: str) -> np.ndarray:
     """log f_t for t = 1..T, shape (T, B, H), computed without underflow."""
-    return np.stack([log_forget(params, traj.gate_xs[t], traj.hs[t], variant)
-                     for t in range(traj.steps)])
+    return np.stack(
+        [log_forget(params, traj.gate_xs[t], traj.hs[t], variant) for t in range(traj.steps)]
+    )
 
 
 def step_vjp(
-    cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-    u_h: np.ndarray | None, u_c: np.ndarray | None,
+    cell: Any,
+    x: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    u_h: np.ndarray | None,
+    u_c: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ū_hᵀ ∂h_t/∂h_{t-1} + ū_cᵀ ∂c_t/∂h_{t-1}, same for c_{t-1}) at one step, x fixed."""
     be = cell.backend
@@ -77,8 +84,7 @@ def step_vjp(
     return grad_h, grad_c
 
 
-def carry_vjp(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-              u: np.ndarray) -> np.ndarray:
+def carry_vjp(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray, u: np.ndarray) -> np.ndarray:
     """ūᵀ ∂c_t/∂c_{t-1} with x_t and h_{t-1} held fixed: the carry path, one step."""
     be = cell.backend
     x_arr, h_arr = be.asarray(x), be.asarray(h)
@@ -127,8 +133,9 @@ def teacher_forced_c(cell: Any, traj: Trajectory, c0: Any) -> Any:
     return c
 
 
-def teacher_forced_states(cell: Any, traj: Trajectory, c0: np.ndarray,
-                          before_step: Any = None) -> np.ndarray:
+def teacher_forced_states(
+    cell: Any, traj: Trajectory, c0: np.ndarray, before_step: Any = None
+) -> np.ndarray:
     """c_1, ..., c_T from ``c0`` with every h_{t-1} fixed at its recorded value, by forward
     evaluations alone, shape (T, B, H); ``before_step(t)`` runs before step t (1-based), e.g.
     to rewrite the parameters."""
@@ -168,8 +175,7 @@ def coordinate_groups(n: int) -> list[np.ndarray]:
 
 def teacher_forced_vjp(cell: Any, traj: Trajectory, u: np.ndarray) -> np.ndarray:
     """ūᵀ ∂c_T/∂c_0 |carry through one backward over the whole T-step graph."""
-    (grad,) = cell.backend.vjp(lambda c0: (teacher_forced_c(cell, traj, c0),),
-                               (traj.cs[0],), (u,))
+    (grad,) = cell.backend.vjp(lambda c0: (teacher_forced_c(cell, traj, c0),), (traj.cs[0],), (u,))
     return grad
 
 
@@ -207,8 +213,9 @@ def state_jacobian(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> np
     b, p, hid = h.shape[0], h.shape[1], c.shape[1]
     n = b * (p + hid)
     e = np.eye(n).reshape(n, b, p + hid)
-    gh, gc = be.vjp_rows(lambda hh, cc: cell.step(x_arr, hh, cc), (h, c),
-                         (e[:, :, :p], e[:, :, p:]))
+    gh, gc = be.vjp_rows(
+        lambda hh, cc: cell.step(x_arr, hh, cc), (h, c), (e[:, :, :p], e[:, :, p:])
+    )
     return np.concatenate([gh, gc], axis=2).reshape(n, n)
 
 

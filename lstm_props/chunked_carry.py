@@ -65,8 +65,9 @@ class ChunkedCarry:
         return not self.failures
 
 
-def _chunk_pass(cell: Any, xs: np.ndarray, h: np.ndarray, c: np.ndarray,
-                probes: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+def _chunk_pass(
+    cell: Any, xs: np.ndarray, h: np.ndarray, c: np.ndarray, probes: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
     """One forward over the chunk with h fed back gradient-stopped, one batched backward.
 
     Returns ūᵀ ∂c_end/∂c_start for each probe (k, B, H) and the recorded h_{t-1}, c_{t-1}
@@ -118,8 +119,9 @@ class ForgetOracle:
         n = params.input_size + params.output_size + 2
         return cls(w_x, w_h, bias, np.abs(w_x), np.abs(w_h), bias_abs, n, params.clip)
 
-    def chunk(self, gate_xs: np.ndarray, hs: np.ndarray, variant: str,
-              dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    def chunk(
+        self, gate_xs: np.ndarray, hs: np.ndarray, variant: str, dtype: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(Σ_t log f_t, Σ_t its error bound (1 − f_t)δz_f,t + 5u) over a chunk, (B, H).
 
         gate_xs (C, B, D), hs (C, B, P): every step of the chunk in one matrix product.
@@ -131,7 +133,8 @@ class ForgetOracle:
         else:
             log_f, f = log_sigmoid(z), sigmoid(z, np)
         bound = (1.0 - f) * tol.gamma(self.n, dtype) * mag + (
-            tol.ACTIVATION_ULPS + 1) * tol.unit_roundoff(dtype)
+            tol.ACTIVATION_ULPS + 1
+        ) * tol.unit_roundoff(dtype)
         return log_f.sum(0), bound.sum(0)
 
 
@@ -147,8 +150,9 @@ def _probes_agree(ratio: np.ndarray, u: np.ndarray, steps: int, dtype: str) -> n
     return spread <= slack * np.abs(ratio).max(axis=0) + floor
 
 
-def _exact_chunk(cell: Any, xs: np.ndarray, h: np.ndarray, c: np.ndarray, where: str,
-                 failures: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _exact_chunk(
+    cell: Any, xs: np.ndarray, h: np.ndarray, c: np.ndarray, where: str, failures: list[str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The chunk's whole carry Jacobian by one-hot rows: off-diagonal entries must be exactly
     0 (an elementwise backward cannot make them otherwise); returns its diagonal as the
     single "probe" (1, B, H) with ū = 1."""
@@ -158,9 +162,11 @@ def _exact_chunk(cell: Any, xs: np.ndarray, h: np.ndarray, c: np.ndarray, where:
     diag = np.diag(jac).copy()
     off = jac - np.diag(diag)
     if np.any(off != 0):
-        failures.append(f"{where}: {int(np.count_nonzero(off))} off-diagonal entries of "
-                        f"∂c/∂c are nonzero (largest {np.abs(off).max():.3g}): the carry "
-                        "Jacobian is not diagonal")
+        failures.append(
+            f"{where}: {int(np.count_nonzero(off))} off-diagonal entries of "
+            f"∂c/∂c are nonzero (largest {np.abs(off).max():.3g}): the carry "
+            "Jacobian is not diagonal"
+        )
     return diag.reshape(1, *c.shape), np.ones((1, *c.shape)), seen
 
 
@@ -188,9 +194,11 @@ def verify_carry_product(
     are exactly 0, as the small-size property does.
     """
     if variant not in PRODUCT_VARIANTS:
-        raise ValueError(f"variant={variant!r}: the chunked carry product is a product of "
-                         f"forget gates only for variants with a {PRODUCT_VARIANTS}: "
-                         f"{', '.join(PRODUCT_VARIANTS.names())}")
+        raise ValueError(
+            f"variant={variant!r}: the chunked carry product is a product of "
+            f"forget gates only for variants with a {PRODUCT_VARIANTS}: "
+            f"{', '.join(PRODUCT_VARIANTS.names())}"
+        )
     dtype = cell.backend.dtype
     h, c = h0, c0
     impl_log = np.zeros_like(c0)
@@ -211,19 +219,24 @@ def verify_carry_product(
         with np.errstate(divide="ignore", invalid="ignore"):
             impl_log += np.log(np.abs(ratio)).mean(axis=0)
         if not np.all((ratio >= 0) & (ratio <= 1)):
-            result.failures.append(f"{where}: carry product outside [0, 1] "
-                                   f"(range {ratio.min():.6g}..{ratio.max():.6g})")
+            result.failures.append(
+                f"{where}: carry product outside [0, 1] "
+                f"(range {ratio.min():.6g}..{ratio.max():.6g})"
+            )
         agree = _probes_agree(ratio, u, stop - start, dtype)
         if not agree.all():
-            result.failures.append(f"{where}: probes disagree on the diagonal at "
-                                   f"{int((~agree).sum())} entries: the carry Jacobian is "
-                                   "not diagonal (coupled carry or batch rows)")
+            result.failures.append(
+                f"{where}: probes disagree on the diagonal at "
+                f"{int((~agree).sum())} entries: the carry Jacobian is "
+                "not diagonal (coupled carry or batch rows)"
+            )
         if oracle is not None:
             gate_xs = np.stack([cell.gate_input(x) for x in xs])
             want, bound = oracle.chunk(gate_xs, seen["hs"], variant, dtype)
             oracle_log += want
-            ok, comparable = tol.log_compare(ratio, want, tol.SAFETY * bound,
-                                             np.log(np.abs(u)), dtype)
+            ok, comparable = tol.log_compare(
+                ratio, want, tol.SAFETY * bound, np.log(np.abs(u)), dtype
+            )
             with np.errstate(divide="ignore"):
                 err = np.abs(np.log(np.abs(ratio)) - want) / (tol.SAFETY * bound)
             if comparable.any():
@@ -233,7 +246,8 @@ def verify_carry_product(
                 worst = float(np.where(comparable, err, 0).max())
                 result.failures.append(
                     f"{where}: log|∂c/∂c| ≠ Σ log f (oracle) at {int((~ok).sum())} entries, "
-                    f"worst {worst:.3g}× the tolerance")
+                    f"worst {worst:.3g}× the tolerance"
+                )
         h, c = seen["h"], seen["c"]
     return result
 

@@ -27,9 +27,11 @@ from lstm_props._results import properties_dir
 from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
 
 PROFILES = USER_PROFILES
-EPILOG = ("exit codes: 0 all applicable properties passed; 1 a property failed; "
-          "2 usage error, unloadable target, adapter fault, suite error, interrupted or died; "
-          "3 nothing verified (every property that calls the target was skipped)")
+EPILOG = (
+    "exit codes: 0 all applicable properties passed; 1 a property failed; "
+    "2 usage error, unloadable target, adapter fault, suite error, interrupted or died; "
+    "3 nothing verified (every property that calls the target was skipped)"
+)
 
 
 def _positive(text: str) -> int:
@@ -43,14 +45,17 @@ def _positive(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lstm-props", description=__doc__.split("\n\n")[0],
-                                     epilog=EPILOG)
+    parser = argparse.ArgumentParser(
+        prog="lstm-props", description=__doc__.split("\n\n")[0], epilog=EPILOG
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="check a target against every property",
-                           epilog=EPILOG)
-    check.add_argument("target", nargs="?", default=DEFAULT_TARGET,
-                       help=f"package.module:attr or path/to/file.py:attr (default "
-                            f"{DEFAULT_TARGET})")
+    check = sub.add_parser("check", help="check a target against every property", epilog=EPILOG)
+    check.add_argument(
+        "target",
+        nargs="?",
+        default=DEFAULT_TARGET,
+        help=f"package.module:attr or path/to/file.py:attr (default {DEFAULT_TARGET})",
+    )
     check.add_argument("--variant", choices=VARIANTS)
     check.add_argument("--device", choices=DEVICES, default="cpu")
     check.add_argument("--dtype", choices=DTYPES, default="float32")
@@ -58,96 +63,191 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--max-examples", type=_positive, metavar="N")
     check.add_argument("--seed", type=int, metavar="N")
     check.add_argument("--workers", type=_positive, metavar="N", default=1)
-    check.add_argument("--timeout", type=float, metavar="SECONDS",
-                       help="end the check (exit 2) when loading the target or one property "
-                            "outlives this, naming the call that hung (default 3600; 0: none)")
+    check.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="end the check (exit 2) when loading the target or one property "
+        "outlives this, naming the call that hung (default 3600; 0: none)",
+    )
     check.add_argument("--json", metavar="PATH", help="write results as JSON")
     check.add_argument("--junitxml", metavar="PATH", help="write JUnit XML")
-    check.add_argument("--report", metavar="PATH",
-                       help="write a self-contained HTML report (matrix, failures, pictures)")
-    check.add_argument("--xfail", metavar="FILE",
-                       help="known deviations: one property id per line, # comments")
+    check.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write a self-contained HTML report (matrix, failures, pictures)",
+    )
+    check.add_argument(
+        "--xfail", metavar="FILE", help="known deviations: one property id per line, # comments"
+    )
     scale = check.add_argument_group(
-        "production sizes", "with --steps, check the carry product over T steps on the "
-        "model's own weights, chunk by chunk, instead of the small-size properties")
+        "production sizes",
+        "with --steps, check the carry product over T steps on the "
+        "model's own weights, chunk by chunk, instead of the small-size properties",
+    )
     _scale_options(scale, default_hidden=None)
-    listing = sub.add_parser("list", help="the properties (with what each needs), built-in "
-                             "targets and variants")
-    listing.add_argument("--markdown", action="store_true",
-                         help="the properties as docs/properties.md's guarantees table")
-    listing.add_argument("--readme", metavar="PATH",
-                         help="also write that table into PATH (docs/properties.md) between its "
-                              "marker lines")
-    zoo = sub.add_parser("selftest", help="run the mutant zoo, print the kill matrix; exit 1 "
-                         "if a mutant survives")
-    zoo.add_argument("--mutant", action="append", metavar="NAME",
-                     help="only this mutant (repeatable); a TARGET string is run as one too")
-    zoo.add_argument("--workers", type=_positive, metavar="N", default=1,
-                     help="mutants run in parallel")
+    listing = sub.add_parser(
+        "list", help="the properties (with what each needs), built-in targets and variants"
+    )
+    listing.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the properties as docs/properties.md's guarantees table",
+    )
+    listing.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="also write that table into PATH (docs/properties.md) between its marker lines",
+    )
+    zoo = sub.add_parser(
+        "selftest", help="run the mutant zoo, print the kill matrix; exit 1 if a mutant survives"
+    )
+    zoo.add_argument(
+        "--mutant",
+        action="append",
+        metavar="NAME",
+        help="only this mutant (repeatable); a TARGET string is run as one too",
+    )
+    zoo.add_argument(
+        "--workers", type=_positive, metavar="N", default=1, help="mutants run in parallel"
+    )
     zoo.add_argument("--max-examples", type=_positive, metavar="N")
     zoo.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
-    zoo.add_argument("--black-box", action="store_true",
-                     help="hide the mutants' layout: measure what black-box mode catches")
-    zoo.add_argument("--hidden", type=_positive, metavar="N",
-                     help="build each mutant once as a fixed-size model at input = hidden = N "
-                          "(a user's own size) instead of drawing small sizes")
-    bench = sub.add_parser("bench", help="time the carry verification of torch.nn.LSTMCell "
-                           "against its forward pass and the naive dense Jacobian")
+    zoo.add_argument(
+        "--black-box",
+        action="store_true",
+        help="hide the mutants' layout: measure what black-box mode catches",
+    )
+    zoo.add_argument(
+        "--hidden",
+        type=_positive,
+        metavar="N",
+        help="build each mutant once as a fixed-size model at input = hidden = N "
+        "(a user's own size) instead of drawing small sizes",
+    )
+    bench = sub.add_parser(
+        "bench",
+        help="time the carry verification of torch.nn.LSTMCell "
+        "against its forward pass and the naive dense Jacobian",
+    )
     _scale_options(bench, default_hidden=1024)
     bench.set_defaults(steps=1024)
     bench.add_argument("--device", choices=DEVICES, default="cpu")
     bench.add_argument("--dtype", choices=DTYPES, default="float32")
     bench.add_argument("--threads", type=_positive, metavar="N", default=2)
-    bench.add_argument("--naive-seconds", type=float, metavar="S", default=120.0,
-                       help="time budget of each naive Jacobian; rows past it are "
-                            "extrapolated (default 120)")
+    bench.add_argument(
+        "--naive-seconds",
+        type=float,
+        metavar="S",
+        default=120.0,
+        help="time budget of each naive Jacobian; rows past it are extrapolated (default 120)",
+    )
     bench.add_argument("--no-naive", action="store_true", help="skip the naive Jacobian")
     bench.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    table = sub.add_parser("matrix", help="every installed implementation (torch, Flax, "
-                           "Equinox, Keras, ONNX Runtime) through the suite: one table")
-    table.add_argument("--only", action="append", metavar="TARGET",
-                       help="only this implementation (repeatable; any TARGET string)")
-    table.add_argument("--dtype", action="append", choices=DTYPES, dest="dtypes",
-                       help="repeatable (default: float32 and float64)")
+    table = sub.add_parser(
+        "matrix",
+        help="every installed implementation (torch, Flax, "
+        "Equinox, Keras, ONNX Runtime) through the suite: one table",
+    )
+    table.add_argument(
+        "--only",
+        action="append",
+        metavar="TARGET",
+        help="only this implementation (repeatable; any TARGET string)",
+    )
+    table.add_argument(
+        "--dtype",
+        action="append",
+        choices=DTYPES,
+        dest="dtypes",
+        help="repeatable (default: float32 and float64)",
+    )
     table.add_argument("--profile", choices=PROFILES, default="ci")
     table.add_argument("--max-examples", type=_positive, metavar="N")
-    table.add_argument("--workers", type=_positive, metavar="N", default=1,
-                       help="run N implementation × dtype processes at once")
-    table.add_argument("--readme", metavar="PATH",
-                       help="also write the table into PATH (docs/matrix.md) between the matrix "
-                            "marker lines")
-    table.add_argument("--json", metavar="PATH",
-                       help="also write the matrix as JSON (schema lstm_props.matrix/1)")
+    table.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        default=1,
+        help="run N implementation × dtype processes at once",
+    )
+    table.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="also write the table into PATH (docs/matrix.md) between the matrix marker lines",
+    )
+    table.add_argument(
+        "--json", metavar="PATH", help="also write the matrix as JSON (schema lstm_props.matrix/1)"
+    )
     return parser
 
 
 def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None) -> None:
     group.add_argument("--steps", type=_positive, metavar="T", help="sequence length")
-    group.add_argument("--hidden", type=_positive, metavar="H", default=default_hidden,
-                       help="hidden (= input) size of a sized target"
-                            + (f" (default {default_hidden})" if default_hidden else ""))
+    group.add_argument(
+        "--hidden",
+        type=_positive,
+        metavar="H",
+        default=default_hidden,
+        help="hidden (= input) size of a sized target"
+        + (f" (default {default_hidden})" if default_hidden else ""),
+    )
     group.add_argument("--batch", type=_positive, metavar="B", default=1)
-    group.add_argument("--chunk", type=_positive, metavar="C", default=64,
-                       help="steps verified per backward; memory grows with it, not with T")
-    group.add_argument("--probes", type=_positive, metavar="K", default=2,
-                       help="random cotangents per chunk (Hutchinson-style)")
+    group.add_argument(
+        "--chunk",
+        type=_positive,
+        metavar="C",
+        default=64,
+        help="steps verified per backward; memory grows with it, not with T",
+    )
+    group.add_argument(
+        "--probes",
+        type=_positive,
+        metavar="K",
+        default=2,
+        help="random cotangents per chunk (Hutchinson-style)",
+    )
     if default_hidden is None:
-        group.add_argument("--exact", action="store_true",
-                           help="materialise each chunk's (B·H)² carry Jacobian and require "
-                                "exact zeros off the diagonal, instead of probes")
+        group.add_argument(
+            "--exact",
+            action="store_true",
+            help="materialise each chunk's (B·H)² carry Jacobian and require "
+            "exact zeros off the diagonal, instead of probes",
+        )
 
 
 def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
     # -W: the plugin imports hypothesis (for the profiles) before pytest can mark it for
     # assertion rewriting; the warning would say so on every run and means nothing here.
-    args = [str(properties_dir()), "-p", "no:cacheprovider", "-v", "-rN",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--lstm-adapter", ns.target, "--lstm-device", ns.device, "--lstm-dtype", ns.dtype,
-            "--lstm-profile", ns.profile, "--lstm-json", json_path, "--lstm-table"]
-    for flag, value in (("--lstm-variant", ns.variant), ("--lstm-max-examples", ns.max_examples),
-                        ("--lstm-seed", ns.seed), ("--junitxml", ns.junitxml),
-                        ("--lstm-report", ns.report), ("--lstm-timeout", ns.timeout),
-                        ("--lstm-xfail", ns.xfail)):
+    args = [
+        str(properties_dir()),
+        "-p",
+        "no:cacheprovider",
+        "-v",
+        "-rN",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        "--lstm-adapter",
+        ns.target,
+        "--lstm-device",
+        ns.device,
+        "--lstm-dtype",
+        ns.dtype,
+        "--lstm-profile",
+        ns.profile,
+        "--lstm-json",
+        json_path,
+        "--lstm-table",
+    ]
+    for flag, value in (
+        ("--lstm-variant", ns.variant),
+        ("--lstm-max-examples", ns.max_examples),
+        ("--lstm-seed", ns.seed),
+        ("--junitxml", ns.junitxml),
+        ("--lstm-report", ns.report),
+        ("--lstm-timeout", ns.timeout),
+        ("--lstm-xfail", ns.xfail),
+    ):
         if value is not None:
             args += [flag, str(value)]
     if ns.workers > 1:
@@ -167,17 +267,17 @@ def _check_usage(ns: argparse.Namespace) -> str:
     from lstm_props.plugin import output_path_problem
 
     if ns.xfail is not None and not Path(ns.xfail).is_file():
-        return (f"--xfail {ns.xfail!r}: no such file; give a text file with one property id "
-                "per line")
-    for flag, path in (("--json", ns.json), ("--junitxml", ns.junitxml),
-                       ("--report", ns.report)):
+        return f"--xfail {ns.xfail!r}: no such file; give a text file with one property id per line"
+    for flag, path in (("--json", ns.json), ("--junitxml", ns.junitxml), ("--report", ns.report)):
         problem = path is not None and output_path_problem(path)
         if problem:
             return f"{flag} {path!r}: {problem}"
     if ns.seed is not None and ns.profile == "ci":
-        return (f"--seed {ns.seed} has no effect with --profile ci, which is derandomized (the "
-                "same examples on every run): drop --seed, or seed a random search with "
-                "--profile dev or thorough")
+        return (
+            f"--seed {ns.seed} has no effect with --profile ci, which is derandomized (the "
+            "same examples on every run): drop --seed, or seed a random search with "
+            "--profile dev or thorough"
+        )
     return ""
 
 
@@ -186,8 +286,10 @@ def _cap_workers(ns: argparse.Namespace) -> None:
     for memory on a 2-core machine."""
     cpus = os.cpu_count() or 1
     if ns.workers > cpus:
-        print(f"lstm-props: note: --workers {ns.workers} capped to {cpus}, the CPUs this "
-              "machine has", file=sys.stderr)
+        print(
+            f"lstm-props: note: --workers {ns.workers} capped to {cpus}, the CPUs this machine has",
+            file=sys.stderr,
+        )
         ns.workers = cpus
 
 
@@ -200,8 +302,9 @@ def _run_child(args: list[str], progress: str) -> int:
     from lstm_props._suite_run import own_environment
     from lstm_props.plugin import PROGRESS_ENV
 
-    child = subprocess.Popen([sys.executable, "-m", "pytest", *args],
-                             env={**own_environment(), PROGRESS_ENV: progress})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args], env={**own_environment(), PROGRESS_ENV: progress}
+    )
     while True:
         try:
             return child.wait()
@@ -243,8 +346,9 @@ def guarantees_table() -> list[str]:
         if d.variants is not None:
             needs += f"; variants {', '.join(d.variant_names() or [])}"
         claim = d.claim.replace("|", "\\|")
-        lines.append(f"| {k + 1} | `{d.id}` ({d.module.rsplit('.', 1)[-1][5:]}) | {claim} "
-                     f"| {needs} |")
+        lines.append(
+            f"| {k + 1} | `{d.id}` ({d.module.rsplit('.', 1)[-1][5:]}) | {claim} | {needs} |"
+        )
     return lines
 
 
@@ -263,8 +367,7 @@ def list_properties(markdown: bool = False, readme: str | None = None) -> int:
     print("properties:")
     for k, d in enumerate(declarations()):
         needs = ", ".join(d.needs) or "nothing"
-        variants = ("" if d.variants is None
-                    else f"; variants: {', '.join(d.variant_names() or [])}")
+        variants = "" if d.variants is None else f"; variants: {', '.join(d.variant_names() or [])}"
         print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
     print("\nbuilt-in targets:")
     from lstm_props.targets import TARGETS
@@ -291,8 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     if ns.steps is not None:
         return check_at_scale(ns)
     if ns.hidden is not None:
-        return _usage_error("--hidden needs --steps T: sizes apply to the production-size "
-                            "carry check only")
+        return _usage_error(
+            "--hidden needs --steps T: sizes apply to the production-size carry check only"
+        )
     try:
         return check(ns)
     except KeyboardInterrupt:  # before or after the child ran: never a traceback, never 0
@@ -303,8 +407,14 @@ def main(argv: list[str] | None = None) -> int:
 def _scale_case(ns: argparse.Namespace):
     from lstm_props._production import ScaleCase
 
-    return ScaleCase(steps=ns.steps, batch=ns.batch, hidden=ns.hidden, chunk=ns.chunk,
-                     probes=ns.probes, exact=getattr(ns, "exact", False))
+    return ScaleCase(
+        steps=ns.steps,
+        batch=ns.batch,
+        hidden=ns.hidden,
+        chunk=ns.chunk,
+        probes=ns.probes,
+        exact=getattr(ns, "exact", False),
+    )
 
 
 def check_at_scale(ns: argparse.Namespace) -> int:
@@ -313,8 +423,10 @@ def check_at_scale(ns: argparse.Namespace) -> int:
 
     for flag in ("json", "junitxml", "report", "xfail", "max_examples", "seed", "timeout"):
         if getattr(ns, flag) is not None:
-            return _usage_error(f"--{flag.replace('_', '-')} does not apply with --steps: the "
-                                "production-size check prints one verdict per layer")
+            return _usage_error(
+                f"--{flag.replace('_', '-')} does not apply with --steps: the "
+                "production-size check prints one verdict per layer"
+            )
     try:
         return run(ns.target, _scale_case(ns), ns.dtype, ns.device, ns.variant)
     except LSTMPropsError as exc:
@@ -328,12 +440,15 @@ def run_bench(ns: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            return _usage_error("--device cuda: torch sees no CUDA device here; run the bench "
-                                "on a machine with a GPU, or use --device cpu")
+            return _usage_error(
+                "--device cuda: torch sees no CUDA device here; run the bench "
+                "on a machine with a GPU, or use --device cpu"
+            )
     if ns.json is not None and not Path(ns.json).resolve().parent.is_dir():
         return _usage_error(f"--json {ns.json!r}: the directory does not exist")
-    return run(_scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds,
-               not ns.no_naive, ns.json)
+    return run(
+        _scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds, not ns.no_naive, ns.json
+    )
 
 
 def run_matrix(ns: argparse.Namespace) -> int:
@@ -343,16 +458,25 @@ def run_matrix(ns: argparse.Namespace) -> int:
         path = Path(ns.readme)
         start, end = MATRIX_MARKERS
         if not path.is_file() or start not in path.read_text():
-            return _usage_error(f"--readme {ns.readme!r}: needs an existing file with the "
-                                f"lines {start} and {end} to write the table between")
+            return _usage_error(
+                f"--readme {ns.readme!r}: needs an existing file with the "
+                f"lines {start} and {end} to write the table between"
+            )
     if ns.json is not None:
         from lstm_props.plugin import output_path_problem
 
         problem = output_path_problem(ns.json)
         if problem:
             return _usage_error(f"--json {ns.json!r}: {problem}")
-    return run_matrix(ns.only, ns.dtypes or list(DTYPES), ns.profile, ns.max_examples,
-                      ns.readme, ns.workers, ns.json)
+    return run_matrix(
+        ns.only,
+        ns.dtypes or list(DTYPES),
+        ns.profile,
+        ns.max_examples,
+        ns.readme,
+        ns.workers,
+        ns.json,
+    )
 
 
 def run_selftest(ns: argparse.Namespace) -> int:
@@ -362,8 +486,10 @@ def run_selftest(ns: argparse.Namespace) -> int:
     names = ns.mutant or sorted(KILLS)
     unknown = [n for n in names if ":" not in n and n not in KILLS]
     if unknown:
-        return _usage_error(f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
-                            "with no --mutant runs all of them (see lstm_props.mutants)")
+        return _usage_error(
+            f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
+            "with no --mutant runs all of them (see lstm_props.mutants)"
+        )
     return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box, ns.hidden)
 
 

@@ -79,7 +79,7 @@ def ecnoise(values: np.ndarray) -> tuple[float | None, str]:
         if k == 1 and int((f == 0).sum()) >= n / 2:
             return None, "h too small: half the first differences are 0"
         gamma = factorial(k) ** 2 / factorial(2 * k)
-        levels.append(float(np.sqrt(gamma * np.mean(f ** 2))))
+        levels.append(float(np.sqrt(gamma * np.mean(f**2))))
         changes.append(bool(f.min() * f.max() < 0))
     for k in range(n - 3):
         window = levels[k : k + 3]
@@ -98,8 +98,9 @@ def truncation(d1: float, d2: float, d4: float) -> float:
     return max(abs(d1 - d2) / 3, abs(d2 - d4) / 12)
 
 
-def forward_error(params: LSTMParams, traj: carry.Trajectory, variant: str,
-                  dtype: str) -> tuple[np.ndarray, np.ndarray, list[float]]:
+def forward_error(
+    params: LSTMParams, traj: carry.Trajectory, variant: str, dtype: str
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """(E_h, E_c, ρ): bounds on the error of h_T and c_T of T free-running steps computed in
     ``dtype`` (each step's bound from tol.step_error, its inputs off by the previous step's
     bound), and the per-step bound ρ_t on every gate-derivative weight of the step's
@@ -108,33 +109,55 @@ def forward_error(params: LSTMParams, traj: carry.Trajectory, variant: str,
     e_c: np.ndarray | float = 0.0
     rho = []
     for t in range(traj.steps):
-        err = tol.step_error(params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, dtype,
-                             dh_in=e_h, dc_in=e_c)
-        rho.append(float(tol.jacobian_factor_error(err, traj.cs[t], traj.cs[t + 1],
-                                                   dtype).max()))
+        err = tol.step_error(
+            params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, dtype, dh_in=e_h, dc_in=e_c
+        )
+        rho.append(float(tol.jacobian_factor_error(err, traj.cs[t], traj.cs[t + 1], dtype).max()))
         e_h, e_c = err.dh, err.dc
     return np.asarray(e_h), np.asarray(e_c), rho
 
 
-def _abs_chain(params: LSTMParams, variant: str, traj: carry.Trajectory, u_h: np.ndarray,
-               u_c: np.ndarray, w_h: np.ndarray, w_x: np.ndarray,
-               slack: list[float]) -> float:
+def _abs_chain(
+    params: LSTMParams,
+    variant: str,
+    traj: carry.Trajectory,
+    u_h: np.ndarray,
+    u_c: np.ndarray,
+    w_h: np.ndarray,
+    w_x: np.ndarray,
+    slack: list[float],
+) -> float:
     """|ū|ᵀ∏M_t |w| over h_0 and every x_t, M_t ≥ |J_t| with weights raised by slack[t]."""
     p = u_h.shape[1]
     adj = carry.pack(np.abs(u_h), np.abs(u_c))
     total = 0.0
     for t in range(traj.steps, 0, -1):
-        op = OracleAbsBound([params], variant, traj.gate_xs[t - 1], traj.hs[t - 1],
-                            traj.cs[t - 1], traj.hs[t], slack=slack[t - 1])
+        op = OracleAbsBound(
+            [params],
+            variant,
+            traj.gate_xs[t - 1],
+            traj.hs[t - 1],
+            traj.cs[t - 1],
+            traj.hs[t],
+            slack=slack[t - 1],
+        )
         adj, to_x = op.rmatvec_with_input(adj)
         total += float((to_x * np.abs(w_x[t - 1])).sum())
     to_h = adj.reshape(u_h.shape[0], -1)[:, :p]
     return total + float((to_h * np.abs(w_h)).sum())
 
 
-def backward_error(params: LSTMParams, variant: str, traj: carry.Trajectory, rho: list[float],
-                   u_h: np.ndarray, u_c: np.ndarray, w_h: np.ndarray, w_x: np.ndarray,
-                   dtype: str) -> float:
+def backward_error(
+    params: LSTMParams,
+    variant: str,
+    traj: carry.Trajectory,
+    rho: list[float],
+    u_h: np.ndarray,
+    u_c: np.ndarray,
+    w_h: np.ndarray,
+    w_x: np.ndarray,
+    dtype: str,
+) -> float:
     """Bound on |⟨∇L, w⟩ computed by the backward − exact| for L = ū_hᵀh_T + ū_cᵀc_T, w over
     (h_0, x_1..x_T): (A_ρ − A) + (T + 1)γ_n A with A = |ū|ᵀ∏M_t|w| (the absolute chain,
     abs_jacobian.OracleAbsBound) and A_ρ the same with every gate-derivative weight raised
@@ -145,15 +168,26 @@ def backward_error(params: LSTMParams, variant: str, traj: carry.Trajectory, rho
     return (perturbed - exact) + (traj.steps + 1) * tol.gamma(n, dtype) * exact
 
 
-def black_box_floor(steps: int, u_h: np.ndarray, u_c: np.ndarray, h_t: np.ndarray,
-                    c_t: np.ndarray, dtype: str) -> float:
+def black_box_floor(
+    steps: int, u_h: np.ndarray, u_c: np.ndarray, h_t: np.ndarray, c_t: np.ndarray, dtype: str
+) -> float:
     """The least noise black-box mode assumes for L = ū_hᵀh_T + ū_cᵀc_T: (T + 1)·8u per
     coordinate, relative to |state| + 1, as the carry finite difference counts it."""
     count = (steps + 1) * BLACK_BOX_ROUNDINGS * tol.unit_roundoff(dtype)
-    return count * float((np.abs(u_h) * (np.abs(h_t) + 1)).sum()
-                         + (np.abs(u_c) * (np.abs(c_t) + 1)).sum())
+    return count * float(
+        (np.abs(u_h) * (np.abs(h_t) + 1)).sum() + (np.abs(u_c) * (np.abs(c_t) + 1)).sum()
+    )
 
 
-__all__ = ["BLACK_BOX_ROUNDINGS", "NOISE_POINTS", "NOISE_SPACING", "backward_error",
-           "black_box_floor", "ecnoise", "forward_error", "measured_noise", "step",
-           "truncation"]
+__all__ = [
+    "BLACK_BOX_ROUNDINGS",
+    "NOISE_POINTS",
+    "NOISE_SPACING",
+    "backward_error",
+    "black_box_floor",
+    "ecnoise",
+    "forward_error",
+    "measured_noise",
+    "step",
+    "truncation",
+]

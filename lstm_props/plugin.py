@@ -58,41 +58,106 @@ _STATE = pytest.StashKey[dict[str, Any]]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lstm_props", "lstm_props: verify an LSTM's gradient structure")
-    group.addoption("--lstm-adapter", dest="lstm_adapter", default=None, metavar="TARGET",
-                    help="package.module:attr or path/to/file.py:attr naming an adapter, a "
-                         f"torch module or a factory of either (default {DEFAULT_TARGET})")
-    group.addoption("--lstm-variant", dest="lstm_variant", default=None, choices=VARIANTS,
-                    help="the LSTM variant the target declares (default: what the adapter "
-                         "declares, else standard)")
-    group.addoption("--lstm-device", dest="lstm_device", default="cpu", choices=DEVICES,
-                    help="where the target runs (default cpu)")
-    group.addoption("--lstm-dtype", dest="lstm_dtype", default="float32", choices=DTYPES,
-                    help="the precision the target computes in (default float32)")
-    group.addoption("--lstm-black-box", dest="lstm_black_box", action="store_true",
-                    help="hide the target's parameter layout: run only what black-box mode "
-                         "can (to measure it on a target whose layout is known)")
-    group.addoption("--lstm-profile", dest="lstm_profile", default=None,
-                    choices=list(PROFILES), metavar="{" + ",".join(USER_PROFILES) + "}",
-                    help="how the properties draw examples: ci 15 derandomized, dev 15 "
-                         "random, thorough 200 random (default ci when $CI is set, else dev); "
-                         "the property tests' own, never the session's Hypothesis profile")
-    group.addoption("--lstm-seed", dest="lstm_seed", default=None, type=int, metavar="N",
-                    help="replay a random (dev, thorough) run: the header prints its seed")
-    group.addoption("--lstm-max-examples", dest="lstm_max_examples", default=None, type=int,
-                    metavar="N", help="examples per property (overrides the profile's)")
-    group.addoption("--lstm-xfail", dest="lstm_xfail", default=None, metavar="FILE",
-                    help="known deviations: one property id per line, # comments")
-    group.addoption("--lstm-json", dest="lstm_json", default=None, metavar="PATH",
-                    help=f"write per-property results as JSON (schema {SCHEMA})")
-    group.addoption("--lstm-report", dest="lstm_report", default=None, metavar="PATH",
-                    help="write a self-contained HTML report (matrix, failures, pictures)")
-    group.addoption("--lstm-table", dest="lstm_table", action="store_true",
-                    help="print the conformance table at the end")
-    group.addoption("--lstm-timeout", dest="lstm_timeout", default=DEFAULT_TIMEOUT,
-                    type=float, metavar="SECONDS",
-                    help="end the run (exit 2) when loading the target or one property "
-                         f"outlives this, naming the call that hung (default {DEFAULT_TIMEOUT:g}"
-                         ", 0: no limit)")
+    group.addoption(
+        "--lstm-adapter",
+        dest="lstm_adapter",
+        default=None,
+        metavar="TARGET",
+        help="package.module:attr or path/to/file.py:attr naming an adapter, a "
+        f"torch module or a factory of either (default {DEFAULT_TARGET})",
+    )
+    group.addoption(
+        "--lstm-variant",
+        dest="lstm_variant",
+        default=None,
+        choices=VARIANTS,
+        help="the LSTM variant the target declares (default: what the adapter "
+        "declares, else standard)",
+    )
+    group.addoption(
+        "--lstm-device",
+        dest="lstm_device",
+        default="cpu",
+        choices=DEVICES,
+        help="where the target runs (default cpu)",
+    )
+    group.addoption(
+        "--lstm-dtype",
+        dest="lstm_dtype",
+        default="float32",
+        choices=DTYPES,
+        help="the precision the target computes in (default float32)",
+    )
+    group.addoption(
+        "--lstm-black-box",
+        dest="lstm_black_box",
+        action="store_true",
+        help="hide the target's parameter layout: run only what black-box mode "
+        "can (to measure it on a target whose layout is known)",
+    )
+    group.addoption(
+        "--lstm-profile",
+        dest="lstm_profile",
+        default=None,
+        choices=list(PROFILES),
+        metavar="{" + ",".join(USER_PROFILES) + "}",
+        help="how the properties draw examples: ci 15 derandomized, dev 15 "
+        "random, thorough 200 random (default ci when $CI is set, else dev); "
+        "the property tests' own, never the session's Hypothesis profile",
+    )
+    group.addoption(
+        "--lstm-seed",
+        dest="lstm_seed",
+        default=None,
+        type=int,
+        metavar="N",
+        help="replay a random (dev, thorough) run: the header prints its seed",
+    )
+    group.addoption(
+        "--lstm-max-examples",
+        dest="lstm_max_examples",
+        default=None,
+        type=int,
+        metavar="N",
+        help="examples per property (overrides the profile's)",
+    )
+    group.addoption(
+        "--lstm-xfail",
+        dest="lstm_xfail",
+        default=None,
+        metavar="FILE",
+        help="known deviations: one property id per line, # comments",
+    )
+    group.addoption(
+        "--lstm-json",
+        dest="lstm_json",
+        default=None,
+        metavar="PATH",
+        help=f"write per-property results as JSON (schema {SCHEMA})",
+    )
+    group.addoption(
+        "--lstm-report",
+        dest="lstm_report",
+        default=None,
+        metavar="PATH",
+        help="write a self-contained HTML report (matrix, failures, pictures)",
+    )
+    group.addoption(
+        "--lstm-table",
+        dest="lstm_table",
+        action="store_true",
+        help="print the conformance table at the end",
+    )
+    group.addoption(
+        "--lstm-timeout",
+        dest="lstm_timeout",
+        default=DEFAULT_TIMEOUT,
+        type=float,
+        metavar="SECONDS",
+        help="end the run (exit 2) when loading the target or one property "
+        f"outlives this, naming the call that hung (default {DEFAULT_TIMEOUT:g}"
+        ", 0: no limit)",
+    )
 
 
 def _profile(config: pytest.Config) -> str:
@@ -108,7 +173,8 @@ def _seed(config: pytest.Config, profile: str) -> int | None:
         raise pytest.UsageError(
             f"--lstm-seed {given}: the {profile} profile is derandomized (the same examples "
             "on every run), so a seed would change what it promises; drop the seed, or use "
-            "--lstm-profile dev or thorough")
+            "--lstm-profile dev or thorough"
+        )
     if given is not None:
         return given
     if derandomized:
@@ -139,20 +205,25 @@ def _checks_an_lstm(config: pytest.Config) -> bool:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "lstm_stack: the property checks the whole stack, not one layer view")
+        "markers", "lstm_stack: the property checks the whole stack, not one layer view"
+    )
     config.addinivalue_line(
-        "markers", "lstm_property(declaration): a declared property (lstm_props._declared)")
+        "markers", "lstm_property(declaration): a declared property (lstm_props._declared)"
+    )
     profile = _profile(config)
     n = config.getoption("lstm_max_examples")
     if n is not None and n < 1:
         raise pytest.UsageError(f"--lstm-max-examples {n}: give a positive number, e.g. 25")
     if not 0 <= config.getoption("lstm_timeout") < float("inf"):  # nan, inf, negative
-        raise pytest.UsageError(f"--lstm-timeout {config.getoption('lstm_timeout'):g}: give "
-                                "seconds per property, e.g. 600, or 0 for no limit")
+        raise pytest.UsageError(
+            f"--lstm-timeout {config.getoption('lstm_timeout'):g}: give "
+            "seconds per property, e.g. 600, or 0 for no limit"
+        )
     config.stash[_STATE] = {
         # `is None`, not `or`: an empty --lstm-adapter (an unset $TARGET) is refused at load,
         # never silently replaced by the default target.
-        "target_name": DEFAULT_TARGET if config.getoption("lstm_adapter") is None
+        "target_name": DEFAULT_TARGET
+        if config.getoption("lstm_adapter") is None
         else config.getoption("lstm_adapter"),
         "explicit": config.getoption("lstm_adapter") is not None,
         "profile": profile,
@@ -160,18 +231,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "target": None,
         "results": {},
         "xfail": read_xfail_file(config.getoption("lstm_xfail"))
-        if config.getoption("lstm_xfail") else set(),
+        if config.getoption("lstm_xfail")
+        else set(),
     }
     _check_output_paths(config)
-    config.pluginmanager.register(_ResultCollector(config.stash[_STATE]["results"]),
-                                  "lstm_props.results")
+    config.pluginmanager.register(
+        _ResultCollector(config.stash[_STATE]["results"]), "lstm_props.results"
+    )
     if config.getoption("lstm_device") == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise pytest.UsageError(
                 "--lstm-device cuda: torch.cuda.is_available() is False on this machine; "
-                "use --lstm-device cpu or a CUDA build of torch")
+                "use --lstm-device cpu or a CUDA build of torch"
+            )
 
 
 def _check_output_paths(config: pytest.Config) -> None:
@@ -194,8 +268,10 @@ def output_path_problem(path: str) -> str:
     if os.path.isdir(path):
         return "is a directory; give a file path, e.g. results/lstm-props.json"
     if not os.path.isdir(folder):
-        return (f"the directory {os.path.dirname(path) or '.'!r} does not exist; create it or "
-                "give a path in an existing directory")
+        return (
+            f"the directory {os.path.dirname(path) or '.'!r} does not exist; create it or "
+            "give a path in an existing directory"
+        )
     if os.path.exists(path) and not os.access(path, os.W_OK):
         return "the file exists and is not writable; remove it or give another path"
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -265,9 +341,11 @@ def _target(config: pytest.Config) -> Any:
 
         try:
             with _watchdog(config, f"loading target {state['target_name']!r}"):
-                target = state["target"] = load_target(state["target_name"],
-                                                       config.getoption("lstm_dtype"),
-                                                       config.getoption("lstm_device"))
+                target = state["target"] = load_target(
+                    state["target_name"],
+                    config.getoption("lstm_dtype"),
+                    config.getoption("lstm_device"),
+                )
             check_variant(target, config.getoption("lstm_variant"))
             if config.getoption("lstm_black_box"):
                 from lstm_props.adapters._black_box import BlackBoxTarget
@@ -317,14 +395,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     state = config.stash[_STATE]
     seed = state["seed"] if state["seed"] is not None else "derandomized"
-    undecided = (_is_xdist_controller(config) and state["target"] is None
-                 and not config.getoption("lstm_variant"))
+    undecided = (
+        _is_xdist_controller(config)
+        and state["target"] is None
+        and not config.getoption("lstm_variant")
+    )
     variant = "(the target's, read by the workers)" if undecided else _variant(config)
-    lines = [f"lstm_props: target={state['target_name']} variant={variant} "
-             f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "
-             f"hypothesis profile={state['profile']} seed={seed}"]
-    note = None if state["target"] is None else getattr(
-        state["target"].probe().layers[0], "layout_note", None)
+    lines = [
+        f"lstm_props: target={state['target_name']} variant={variant} "
+        f"device={config.getoption('lstm_device')} dtype={config.getoption('lstm_dtype')} "
+        f"hypothesis profile={state['profile']} seed={seed}"
+    ]
+    note = (
+        None
+        if state["target"] is None
+        else getattr(state["target"].probe().layers[0], "layout_note", None)
+    )
     if note:  # the layout is not used although the parameter names suggest it
         lines.append(f"lstm_props: black-box: {note}")
     if state.get("disagreement"):
@@ -355,9 +441,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     target = _target(metafunc.config)
     views = target.probe().layers
-    metafunc.parametrize("lstm_layer", [pytest.param(k, marks=_repeats(target, views, k))
-                                        for k in range(len(views))],
-                         ids=[f"layer{k}" for k in range(len(views))])
+    metafunc.parametrize(
+        "lstm_layer",
+        [pytest.param(k, marks=_repeats(target, views, k)) for k in range(len(views))],
+        ids=[f"layer{k}" for k in range(len(views))],
+    )
 
 
 def _repeats(target: Any, views: Sequence[Any], k: int) -> list[pytest.MarkDecorator]:
@@ -366,17 +454,21 @@ def _repeats(target: Any, views: Sequence[Any], k: int) -> list[pytest.MarkDecor
     1.. of one width would only repeat layer 0 on other drawn weights. (A factory's layers
     are built at sizes drawn per case, where layer 0's input size is not layer 1's.)"""
     key = None if target.sized else views[k].same_call_key
-    first = next((j for j in range(k) if key is not None and views[j].same_call_key == key),
-                 None)
+    first = next((j for j in range(k) if key is not None and views[j].same_call_key == key), None)
     if first is None:
         return []
-    return [pytest.mark.skip(reason=f"layer view {k} makes the same call as layer view "
-                                    f"{first}, at the same sizes, on the weights each case "
-                                    f"draws: checked as layer{first}")]
+    return [
+        pytest.mark.skip(
+            reason=f"layer view {k} makes the same call as layer view "
+            f"{first}, at the same sizes, on the weights each case "
+            f"draws: checked as layer{first}"
+        )
+    ]
 
 
-def _property_settings(config: pytest.Config, target: Any = None,
-                       parametrizations: int = 1) -> PropertySettings:
+def _property_settings(
+    config: pytest.Config, target: Any = None, parametrizations: int = 1
+) -> PropertySettings:
     """This run's profile and seed; on a wide fixed-size target (a user's own H = 1024
     model: one example costs ∝ T·B·H² and checks thousands of coordinates) at most
     WIDE_MAX_EXAMPLES examples a property, shared among its ``parametrizations`` (the edge
@@ -387,8 +479,10 @@ def _property_settings(config: pytest.Config, target: Any = None,
         from lstm_props.strategies import WIDE_MAX_EXAMPLES, wide_fixed_hidden
 
         if wide_fixed_hidden(target) is not None:
-            n = min(PROFILES[state["profile"]]["max_examples"],
-                    max(1, WIDE_MAX_EXAMPLES // parametrizations))
+            n = min(
+                PROFILES[state["profile"]]["max_examples"],
+                max(1, WIDE_MAX_EXAMPLES // parametrizations),
+            )
     return PropertySettings(profile_settings(state["profile"], n), state["seed"])
 
 
@@ -403,16 +497,22 @@ def _under_test(config: pytest.Config, layer: int, parametrizations: int = 1) ->
     from lstm_props._under_test import LSTMUnderTest  # imports torch: workers only
 
     target = _target(config)
-    return LSTMUnderTest(target, layer, _variant(config), config.getoption("lstm_dtype"),
-                         config.getoption("lstm_device"),
-                         _property_settings(config, target, parametrizations))
+    return LSTMUnderTest(
+        target,
+        layer,
+        _variant(config),
+        config.getoption("lstm_dtype"),
+        config.getoption("lstm_device"),
+        _property_settings(config, target, parametrizations),
+    )
 
 
 @pytest.fixture
 def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderTest]:
     """The target under test, one layer view at a time."""
-    under_test = _under_test(request.config, lstm_layer,
-                             request.node.stash.get(_PARAMETRIZATIONS, 1))
+    under_test = _under_test(
+        request.config, lstm_layer, request.node.stash.get(_PARAMETRIZATIONS, 1)
+    )
     if request.node.stash.get(_NEEDS_UNCHECKED, False):
         # Checking the needs raised at collection (a capability call of the adapter): ask
         # again here, where the fault is reported as the property's, in one line.
@@ -443,8 +543,7 @@ def _skip_unmet_needs(config: pytest.Config, items: list[pytest.Item]) -> None:
             continue
         callspec = getattr(item, "callspec", None)
         layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
-        item.stash[_PARAMETRIZATIONS] = siblings[(getattr(item, "originalname", item.name),
-                                                  layer)]
+        item.stash[_PARAMETRIZATIONS] = siblings[(getattr(item, "originalname", item.name), layer)]
         try:
             reason = declaration.unmet(_under_test(config, layer), held.setdefault(layer, {}))
         except Exception:  # a faulting capability: the fixture reports it, as the property's
@@ -466,11 +565,20 @@ def _test_address(item: pytest.Item) -> list[str]:
 def reproduce_command(item: pytest.Item) -> str:
     config = item.config
     state = config.stash[_STATE]
-    args = ["pytest", *_test_address(item), "--lstm-adapter", state["target_name"],
-            "--lstm-variant", _variant(config),
-            "--lstm-device", config.getoption("lstm_device"),
-            "--lstm-dtype", config.getoption("lstm_dtype"),
-            "--lstm-profile", state["profile"]]
+    args = [
+        "pytest",
+        *_test_address(item),
+        "--lstm-adapter",
+        state["target_name"],
+        "--lstm-variant",
+        _variant(config),
+        "--lstm-device",
+        config.getoption("lstm_device"),
+        "--lstm-dtype",
+        config.getoption("lstm_dtype"),
+        "--lstm-profile",
+        state["profile"],
+    ]
     if config.getoption("lstm_max_examples") is not None:
         args.append(f"--lstm-max-examples={config.getoption('lstm_max_examples')}")
     if config.getoption("lstm_black_box"):
@@ -570,9 +678,15 @@ class _ResultCollector:
 
 def _header(config: pytest.Config) -> dict[str, Any]:
     state = config.stash[_STATE]
-    return {"target": state["target_name"], "variant": _variant(config),
-            "device": config.getoption("lstm_device"), "dtype": config.getoption("lstm_dtype"),
-            "seed": state["seed"], "profile": state["profile"], "mode": _mode(state)}
+    return {
+        "target": state["target_name"],
+        "variant": _variant(config),
+        "device": config.getoption("lstm_device"),
+        "dtype": config.getoption("lstm_dtype"),
+        "seed": state["seed"],
+        "profile": state["profile"],
+        "mode": _mode(state),
+    }
 
 
 def _mode(state: dict[str, Any]) -> str | None:
@@ -597,21 +711,29 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state["explicit"] and results and not error:
         cov = coverage(results, _mode(state))
         line = f"lstm_props: {coverage_line(cov)}"
-        if cov["verified"] == 0 and not any(r.outcome in ("failed", "error")
-                                            for r in results):
-            line += ("; NOTHING VERIFIED: no property that calls the target passed, so this "
-                     "run is no evidence of conformance")
+        if cov["verified"] == 0 and not any(r.outcome in ("failed", "error") for r in results):
+            line += (
+                "; NOTHING VERIFIED: no property that calls the target passed, so this "
+                "run is no evidence of conformance"
+            )
         elif cov["mode"] == "black-box":
             line += "; a black-box pass is not a conformance pass"
-        terminalreporter.write_line(line, yellow=cov["verified"] == 0 or cov["ran"] < cov["of"],
-                                    bold=cov["verified"] == 0)
+        terminalreporter.write_line(
+            line, yellow=cov["verified"] == 0 or cov["ran"] < cov["of"], bold=cov["verified"] == 0
+        )
     roots = [r.property for r in results if r.root_cause]
     following = sum(bool(r.follows_from) for r in results)
     if roots and state["explicit"]:
         terminalreporter.write_line(
             f"lstm_props: root cause{'s' if len(roots) > 1 else ''}: {', '.join(roots)}"
-            + (f" ({following} other failures follow from {'them' if len(roots) > 1 else 'it'})"
-               if following else ""), red=True, bold=True)
+            + (
+                f" ({following} other failures follow from {'them' if len(roots) > 1 else 'it'})"
+                if following
+                else ""
+            ),
+            red=True,
+            bold=True,
+        )
     for problem in state.get("write_errors", []):
         terminalreporter.write_line(f"ERROR: {problem}", red=True, bold=True)
 
@@ -639,15 +761,23 @@ def _write_outputs(config: pytest.Config, exitstatus: int) -> None:
     state = config.stash[_STATE]
     results = _sorted_results(config)
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    status = {"complete": exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED),
-              "interrupted": interrupted, "exit_status": exitstatus}
+    status = {
+        "complete": exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED),
+        "interrupted": interrupted,
+        "exit_status": exitstatus,
+    }
     try:
         header = _header(config)
     except Exception as exc:  # the target itself is what failed: still say what ran
-        header = {"target": state["target_name"], "variant": "unknown",
-                  "device": config.getoption("lstm_device"),
-                  "dtype": config.getoption("lstm_dtype"), "seed": state["seed"],
-                  "profile": state["profile"], "header_error": f"{type(exc).__name__}: {exc}"}
+        header = {
+            "target": state["target_name"],
+            "variant": "unknown",
+            "device": config.getoption("lstm_device"),
+            "dtype": config.getoption("lstm_dtype"),
+            "seed": state["seed"],
+            "profile": state["profile"],
+            "header_error": f"{type(exc).__name__}: {exc}",
+        }
     problems = state.setdefault("write_errors", [])
     path = config.getoption("lstm_json")
     if path:
@@ -660,8 +790,7 @@ def _write_outputs(config: pytest.Config, exitstatus: int) -> None:
         from lstm_props._html import write_html_report
 
         try:
-            write_html_report(report, {**header, **status}, _target_or_reason(config),
-                              results)
+            write_html_report(report, {**header, **status}, _target_or_reason(config), results)
         except Exception as exc:
             problems.append(f"--lstm-report {report!r}: could not write it: {exc}")
 

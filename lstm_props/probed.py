@@ -68,8 +68,9 @@ def examined_steps(steps: int, rows: int) -> range:
     return range(steps) if rows <= DENSE_ROWS else range(steps - 1, steps)
 
 
-def diagonal_evidence(cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.ndarray,
-                      dense_rows: int | None = None) -> DiagonalEvidence:
+def diagonal_evidence(
+    cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.ndarray, dense_rows: int | None = None
+) -> DiagonalEvidence:
     """Diagonal and off-diagonal evidence of J = ∂fn(c)/∂c (fn(c) shaped like c); dense up
     to ``dense_rows`` rows (default: the module's DENSE_ROWS, read at call time)."""
     if c.size <= (DENSE_ROWS if dense_rows is None else dense_rows):
@@ -94,13 +95,19 @@ def diagonal_evidence(cell: Any, fn_of_c: Callable[[Any], tuple[Any]], c: np.nda
     return DiagonalEvidence(diagonal, off.reshape(c.shape), diagonal, False)
 
 
-def carry_evidence(cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray,
-                   dense_rows: int | None = None) -> DiagonalEvidence:
+def carry_evidence(
+    cell: Any, x: np.ndarray, h: np.ndarray, c: np.ndarray, dense_rows: int | None = None
+) -> DiagonalEvidence:
     """:func:`diagonal_evidence` of ∂c_t/∂c_{t-1} |carry (x_t and h_{t-1} held fixed)."""
     be = cell.backend
     x_arr, h_arr = be.asarray(x), be.asarray(h)
     return diagonal_evidence(cell, lambda cc: (cell.step(x_arr, h_arr, cc)[1],), c, dense_rows)
 
 
-__all__ = ["DENSE_ROWS", "DiagonalEvidence", "carry_evidence", "diagonal_evidence",
-           "examined_steps"]
+__all__ = [
+    "DENSE_ROWS",
+    "DiagonalEvidence",
+    "carry_evidence",
+    "diagonal_evidence",
+    "examined_steps",
+]

@@ -59,8 +59,10 @@ class LSTMCase:
 
     def describe(self) -> str:
         sizes = " ".join(f"{k}={v}" for k, v in self.sizes.items())
-        return (f"{sizes}, layer={self.layer}, forget bias regime={self.regime}, "
-                f"weight scale={self.weight_scale}")
+        return (
+            f"{sizes}, layer={self.layer}, forget bias regime={self.regime}, "
+            f"weight scale={self.weight_scale}"
+        )
 
     def __repr__(self) -> str:
         return f"LSTMCase({self.describe()})"
@@ -89,14 +91,14 @@ def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
     if back is None or not _same_up_to_bias_split(held, back):
         return held
     if back.hidden_size >= WIDE_HIDDEN and all(
-            _same(getattr(held, k), getattr(back, k)) for k in ("b_ih", "b_hh")):
+        _same(getattr(held, k), getattr(back, k)) for k in ("b_ih", "b_hh")
+    ):
         _STORES_EXACTLY.add(view)
     return back
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None
-                                         and np.array_equal(a, b))
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
 
 
 #: Wide views that held exactly what was written (two biases kept apart, nothing rounded):
@@ -149,8 +151,9 @@ def _seeded(shape: tuple[int, ...], bound: float, seed: int, dtype: type) -> np.
     return values.astype(dtype, copy=False)
 
 
-def _array(shape: tuple[int, ...], bound: float = 1.0, elementwise: bool = False,
-           dtype: type = np.float64) -> st.SearchStrategy[np.ndarray]:
+def _array(
+    shape: tuple[int, ...], bound: float = 1.0, elementwise: bool = False, dtype: type = np.float64
+) -> st.SearchStrategy[np.ndarray]:
     """Uniform in [-bound, bound], float32-representable, held in ``dtype`` (float32 or
     float64); element by element if asked (float64 then)."""
     if not elementwise or int(np.prod(shape)) > ELEMENTWISE_AT_MOST:
@@ -170,8 +173,9 @@ def _pick(draw: st.DrawFn, lo: int, hi: int, taken: set[int], label: str) -> int
 
 
 @st.composite
-def _sizes(draw: st.DrawFn, target: Target, min_steps: int, max_steps: int,
-           max_batch: int) -> tuple[int, int, int | None, int | None]:
+def _sizes(
+    draw: st.DrawFn, target: Target, min_steps: int, max_steps: int, max_batch: int
+) -> tuple[int, int, int | None, int | None]:
     """(B, T, D, H), pairwise different wherever the ranges allow."""
     taken: set[int] = set()
     d = h = None
@@ -190,8 +194,9 @@ def _sizes(draw: st.DrawFn, target: Target, min_steps: int, max_steps: int,
     return b, t, d, h
 
 
-def _draw_params(draw: st.DrawFn, view: CellAdapter, regime: str,
-                 scale: float) -> LSTMParams | None:
+def _draw_params(
+    draw: st.DrawFn, view: CellAdapter, regime: str, scale: float
+) -> LSTMParams | None:
     """Draw parameters shaped like the view's layout, write them, return what it holds."""
     layout = _LAYOUTS.get(view)
     if layout is None:
@@ -202,16 +207,16 @@ def _draw_params(draw: st.DrawFn, view: CellAdapter, regime: str,
     # Float32 draws scaled in float32 (the forget biases rounded to it on assignment) are
     # what a float32 or float64 view holds: only a narrower dtype rounds them again. At
     # H = 1024 each rounding pass over 8M weights cost as much as a backward of the kernel.
-    drawn = {k: draw(_array(s, dtype=np.float32)) * np.float32(scale)
-             for k, s in layout.shapes.items()}
+    drawn = {
+        k: draw(_array(s, dtype=np.float32)) * np.float32(scale) for k, s in layout.shapes.items()
+    }
     lo, hi = REGIMES[regime]
     f = gate_slice("f", layout.hidden_size)
     forget_bias = draw(_array((layout.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
     params = LSTMParams(**{k: v.astype(np.float64) for k, v in drawn.items()}, clip=layout.clip)
     np_dtype = view.backend.np_dtype
-    return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4
-                      else params)
+    return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
 
 
 @dataclass(frozen=True)
@@ -224,9 +229,11 @@ class _WritableLayout:
 
     @classmethod
     def of(cls, params: LSTMParams) -> _WritableLayout:
-        shapes = {k: getattr(params, k).shape for k in
-                  ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
-                  if getattr(params, k) is not None}
+        shapes = {
+            k: getattr(params, k).shape
+            for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
+            if getattr(params, k) is not None
+        }
         return cls(shapes, params.hidden_size, params.clip)
 
 
@@ -268,8 +275,10 @@ def lstm_cases(
     if layer == "stack":
         held = [_draw_params(draw, v, regime, scale) for v in views.layers]
         params = None
-        extra = {"layer_params": held if all(p is not None for p in held) else None,
-                 "layer_views": [CheckedCell(v, target.name) for v in views.layers]}
+        extra = {
+            "layer_params": held if all(p is not None for p in held) else None,
+            "layer_views": [CheckedCell(v, target.name) for v in views.layers],
+        }
     else:
         params, extra = _draw_params(draw, view, regime, scale), {}
     spec = view.spec
@@ -280,8 +289,10 @@ def lstm_cases(
     c0 = _round(draw(_array((b, spec.hidden_size))) * state_scale, np_dtype)
     if len(views.layers) > 1 and layer != "stack":
         layers, p, hid = len(views.layers), spec.output_size, spec.hidden_size
-        view.set_context(_round(draw(_array((layers, b, p))), np_dtype),
-                         _round(draw(_array((layers, b, hid))) * state_scale, np_dtype))
+        view.set_context(
+            _round(draw(_array((layers, b, p))), np_dtype),
+            _round(draw(_array((layers, b, hid))) * state_scale, np_dtype),
+        )
     return LSTMCase(cell, params, xs, h0, c0, regime, scale, layer, target.name, extra)
 
 

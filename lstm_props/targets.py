@@ -68,8 +68,7 @@ def lstm_bidirectional_two_layer(input_size: int, hidden_size: int) -> nn.Module
     layer 1 reading both directions of layer 0."""
     from torch import nn
 
-    return nn.LSTM(input_size, hidden_size, num_layers=2, bidirectional=True,
-                   batch_first=True)
+    return nn.LSTM(input_size, hidden_size, num_layers=2, bidirectional=True, batch_first=True)
 
 
 def lstm_no_bias(input_size: int, hidden_size: int) -> nn.Module:
@@ -122,8 +121,6 @@ def reference_peephole(input_size: int, hidden_size: int) -> nn.Module:
     return ReferenceLSTMCell(input_size, hidden_size, "peephole")
 
 
-
-
 # -- the registry ------------------------------------------------------------------------------
 
 #: Property ids (lstm_props._results.property_claims) the skip sets below are made of.
@@ -136,28 +133,56 @@ FORGETS_C0 = "closed_forget_gate_forgets_c0"
 #: A single cell has no fused, packed or bidirectional call.
 CELL = frozenset({FUSED, PACKED, REVERSE})
 #: Need the documented layout: skipped in black-box mode.
-LAYOUT_ONLY = frozenset({
-    "carry_jacobian_diagonal_equals_forget_gate", "hidden_output_carry_derivative",
-    "carry_product_matches_oracle", "open_forget_gate_gives_identity_carry",
-    "closed_forget_gate_cuts_the_carry", "lstm_carry_survives_where_rnn_vanishes",
-    "one_step_vjp_splits_into_carry_and_hidden_tracks", "step_values_match_reference",
-    "parameter_gradients_match_finite_differences", "in_place_weight_edits_take_effect",
-    "float32_agrees_with_float64", TRANSLATES, FORGETS_C0})
+LAYOUT_ONLY = frozenset(
+    {
+        "carry_jacobian_diagonal_equals_forget_gate",
+        "hidden_output_carry_derivative",
+        "carry_product_matches_oracle",
+        "open_forget_gate_gives_identity_carry",
+        "closed_forget_gate_cuts_the_carry",
+        "lstm_carry_survives_where_rnn_vanishes",
+        "one_step_vjp_splits_into_carry_and_hidden_tracks",
+        "step_values_match_reference",
+        "parameter_gradients_match_finite_differences",
+        "in_place_weight_edits_take_effect",
+        "float32_agrees_with_float64",
+        TRANSLATES,
+        FORGETS_C0,
+    }
+)
 #: Need writable parameters: skipped for a module without biases (its layout is read-only).
-WRITES = frozenset({
-    "open_forget_gate_gives_identity_carry", TRANSLATES, "closed_forget_gate_cuts_the_carry",
-    FORGETS_C0, "parameter_gradients_match_finite_differences",
-    "lstm_carry_survives_where_rnn_vanishes", "in_place_weight_edits_take_effect"})
+WRITES = frozenset(
+    {
+        "open_forget_gate_gives_identity_carry",
+        TRANSLATES,
+        "closed_forget_gate_cuts_the_carry",
+        FORGETS_C0,
+        "parameter_gradients_match_finite_differences",
+        "lstm_carry_survives_where_rnn_vanishes",
+        "in_place_weight_edits_take_effect",
+    }
+)
 #: Do not hold for peepholes (the gates read c; the carry slope leaves [0, 1]).
-PEEPHOLE = frozenset({
-    "carry_jacobian_entries_in_unit_interval", "carry_map_is_affine_in_c",
-    "carry_slope_matches_autograd", "hidden_output_carry_derivative",
-    "carry_product_matches_oracle", "carry_product_is_bounded_and_non_increasing",
-    "open_forget_gate_gives_identity_carry", NO_FORGET, "closed_forget_gate_cuts_the_carry",
-    "lstm_carry_survives_where_rnn_vanishes", TRANSLATES, FORGETS_C0})
+PEEPHOLE = frozenset(
+    {
+        "carry_jacobian_entries_in_unit_interval",
+        "carry_map_is_affine_in_c",
+        "carry_slope_matches_autograd",
+        "hidden_output_carry_derivative",
+        "carry_product_matches_oracle",
+        "carry_product_is_bounded_and_non_increasing",
+        "open_forget_gate_gives_identity_carry",
+        NO_FORGET,
+        "closed_forget_gate_cuts_the_carry",
+        "lstm_carry_survives_where_rnn_vanishes",
+        TRANSLATES,
+        FORGETS_C0,
+    }
+)
 #: Hold only with a forget gate: skipped by the 1997 (no_forget) variant.
-FORGET_GATE = frozenset({"open_forget_gate_gives_identity_carry",
-                         "closed_forget_gate_cuts_the_carry", FORGETS_C0})
+FORGET_GATE = frozenset(
+    {"open_forget_gate_gives_identity_carry", "closed_forget_gate_cuts_the_carry", FORGETS_C0}
+)
 
 DTYPES = ("float32", "float64")
 
@@ -226,40 +251,64 @@ class TargetInfo:
 # Keras 3 computes `ops.matmul` (and, since keras-team/keras#23225, `add` and `multiply` on
 # torch) of two float64 tensors in float32: its result_type("float64", "float64") is
 # "float32" on every backend but TensorFlow (keras-team/keras#23704).
-_KERAS_WHY = ("Keras 3 (3.15.1) computes a float64 LSTMCell in float32: "
-              "keras.backend.result_type('float64', 'float64') is 'float32' on every backend "
-              "but TensorFlow and ops.matmul casts to it (keras-team/keras#23704); a float32 "
-              "run fails only the property that runs the cell's float64 copy")
-_ORACLE_IN_FLOAT64 = frozenset({
-    "step_values_match_reference", "edge_shapes_keep_a_diagonal_carry_and_the_values",
-    "hidden_output_carry_derivative", "in_place_weight_edits_take_effect",
-    "one_step_vjp_splits_into_carry_and_hidden_tracks", "open_forget_gate_gives_identity_carry",
-    "parameter_gradients_match_finite_differences"})
+_KERAS_WHY = (
+    "Keras 3 (3.15.1) computes a float64 LSTMCell in float32: "
+    "keras.backend.result_type('float64', 'float64') is 'float32' on every backend "
+    "but TensorFlow and ops.matmul casts to it (keras-team/keras#23704); a float32 "
+    "run fails only the property that runs the cell's float64 copy"
+)
+_ORACLE_IN_FLOAT64 = frozenset(
+    {
+        "step_values_match_reference",
+        "edge_shapes_keep_a_diagonal_carry_and_the_values",
+        "hidden_output_carry_derivative",
+        "in_place_weight_edits_take_effect",
+        "one_step_vjp_splits_into_carry_and_hidden_tracks",
+        "open_forget_gate_gives_identity_carry",
+        "parameter_gradients_match_finite_differences",
+    }
+)
 _KERAS_FLOAT32 = frozenset({"parameter_gradients_match_finite_differences"})
-KERAS_TORCH = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32, "float64": _ORACLE_IN_FLOAT64 | {
-    "carry_map_is_affine_in_c", "carry_jacobian_diagonal_equals_forget_gate",
-    "carry_product_matches_oracle"}})
+KERAS_TORCH = Finding(
+    _KERAS_WHY,
+    {
+        "float32": _KERAS_FLOAT32,
+        "float64": _ORACLE_IN_FLOAT64
+        | {
+            "carry_map_is_affine_in_c",
+            "carry_jacobian_diagonal_equals_forget_gate",
+            "carry_product_matches_oracle",
+        },
+    },
+)
 KERAS_JAX = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32, "float64": _ORACLE_IN_FLOAT64})
 
 _ORT_VALUES = frozenset({"step_values_match_reference", "in_place_weight_edits_take_effect"})
 #: Whether the weight-edit property's few steps reach σ's approximation error is up to the
 #: draw: with the float32-drawn weights of 2026-12-02 ORT's CIFG cell passed it.
 _ORT_VALUES_BY_DRAW = frozenset({"in_place_weight_edits_take_effect"})
-_ORT_SIGMA_WHY = ("ONNX Runtime's (1.32.0) CPU LSTM kernel evaluates σ and tanh with a fast "
-                  "rational approximation (clamped to [−18, 18]) whose error is absolute, up "
-                  "to 1.66e-7 for σ, outside the error model's few ulps relative: the value "
-                  "comparisons fail by 1e-8 to 5e-8, and the carry slope against the oracle's "
-                  "f when a draw holds a small f")
-ORT_SIGMA = Finding(_ORT_SIGMA_WHY, {"float32": _ORT_VALUES - _ORT_VALUES_BY_DRAW},
-                    {"float32": _ORT_VALUES_BY_DRAW | {"carry_map_is_affine_in_c"}})
+_ORT_SIGMA_WHY = (
+    "ONNX Runtime's (1.32.0) CPU LSTM kernel evaluates σ and tanh with a fast "
+    "rational approximation (clamped to [−18, 18]) whose error is absolute, up "
+    "to 1.66e-7 for σ, outside the error model's few ulps relative: the value "
+    "comparisons fail by 1e-8 to 5e-8, and the carry slope against the oracle's "
+    "f when a draw holds a small f"
+)
+ORT_SIGMA = Finding(
+    _ORT_SIGMA_WHY,
+    {"float32": _ORT_VALUES - _ORT_VALUES_BY_DRAW},
+    {"float32": _ORT_VALUES_BY_DRAW | {"carry_map_is_affine_in_c"}},
+)
 #: With peepholes affine-in-c does not apply: only the value comparisons.
-ORT_SIGMA_PEEPHOLE = Finding(_ORT_SIGMA_WHY, {"float32": _ORT_VALUES - _ORT_VALUES_BY_DRAW},
-                             {"float32": _ORT_VALUES_BY_DRAW})
+ORT_SIGMA_PEEPHOLE = Finding(
+    _ORT_SIGMA_WHY, {"float32": _ORT_VALUES - _ORT_VALUES_BY_DRAW}, {"float32": _ORT_VALUES_BY_DRAW}
+)
 ORT_FORGET_ABOVE_ONE = Finding(
     "ONNX Runtime's forget gate is 1 + 2⁻²³ for z_f in [17.482065, 17.993553] (a carry "
     "slope above 1) and its tanh 1 + 2⁻²² on [8.127, 9.0]; no property fails on it (the "
     "band is almost never drawn, and the bounds properties that would probe it need a "
-    "backward)")
+    "backward)"
+)
 
 _JAX_NIGHTLY = frozenset({"float64"})  # float64 retraces every JAX function under x64
 _ALL_NIGHTLY = frozenset(DTYPES)  # the optimized flax cells share their twins' adapter code
@@ -269,52 +318,104 @@ TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("torch.nn:LSTMCell", skips=frozenset({NO_FORGET, *CELL}), matrix=True),
     TargetInfo("lstm_props.targets:lstm_cell"),  # the same module as torch.nn:LSTMCell
     TargetInfo("lstm_props.targets:lstm", skips=frozenset({NO_FORGET, REVERSE}), matrix=True),
-    TargetInfo("lstm_props.targets:lstm_two_layer", skips=frozenset({NO_FORGET, REVERSE}),
-               matrix=True),
-    TargetInfo("lstm_props.targets:lstm_proj", skips=frozenset({NO_FORGET, REVERSE}),
-               matrix=True),
-    TargetInfo("lstm_props.targets:lstm_bidirectional",
-               skips=frozenset({NO_FORGET, FUSED, PACKED}), matrix=True),
+    TargetInfo(
+        "lstm_props.targets:lstm_two_layer", skips=frozenset({NO_FORGET, REVERSE}), matrix=True
+    ),
+    TargetInfo("lstm_props.targets:lstm_proj", skips=frozenset({NO_FORGET, REVERSE}), matrix=True),
+    TargetInfo(
+        "lstm_props.targets:lstm_bidirectional",
+        skips=frozenset({NO_FORGET, FUSED, PACKED}),
+        matrix=True,
+    ),
     # four cells: its whole suite runs in the false-alarm sweep only
     TargetInfo("lstm_props.targets:lstm_bidirectional_two_layer"),
-    TargetInfo("lstm_props.targets:lstm_no_bias",
-               skips=frozenset({NO_FORGET, REVERSE, *WRITES})),
+    TargetInfo("lstm_props.targets:lstm_no_bias", skips=frozenset({NO_FORGET, REVERSE, *WRITES})),
     # tests/test_torch_configurations.py checks its parameter gradients
     TargetInfo("lstm_props.targets:lstm_cell_frozen"),
     TargetInfo("lstm_props.targets:lstm_cell_scripted", skips=frozenset({NO_FORGET, *CELL})),
     TargetInfo("lstm_props.targets:reference_standard", skips=frozenset({NO_FORGET, *CELL})),
-    TargetInfo("lstm_props.targets:reference_no_forget", "no_forget",
-               skips=FORGET_GATE | CELL),
+    TargetInfo("lstm_props.targets:reference_no_forget", "no_forget", skips=FORGET_GATE | CELL),
     TargetInfo("lstm_props.targets:reference_cifg", "cifg", skips=frozenset({NO_FORGET, *CELL})),
     TargetInfo("lstm_props.targets:reference_peephole", "peephole", skips=PEEPHOLE | CELL),
     # other frameworks (lstm_props.adapters), in the matrix's order
-    TargetInfo("lstm_props.adapters.flax:nnx_lstm_cell", package="flax",
-               skips=frozenset({NO_FORGET, *CELL}), nightly=_JAX_NIGHTLY, matrix=True),
-    TargetInfo("lstm_props.adapters.flax:nnx_optimized_lstm_cell", package="flax",
-               skips=frozenset({NO_FORGET, *CELL}), nightly=_ALL_NIGHTLY, matrix=True),
-    TargetInfo("lstm_props.adapters.flax:linen_lstm_cell", package="flax",
-               skips=frozenset({NO_FORGET, *CELL}), nightly=_JAX_NIGHTLY, matrix=True),
-    TargetInfo("lstm_props.adapters.flax:linen_optimized_lstm_cell", package="flax",
-               skips=frozenset({NO_FORGET, *CELL}), nightly=_ALL_NIGHTLY, matrix=True),
-    TargetInfo("lstm_props.adapters.equinox:lstm_cell", package="equinox",
-               skips=frozenset({NO_FORGET, *CELL}), nightly=_JAX_NIGHTLY, matrix=True),
-    TargetInfo("lstm_props.adapters.keras:lstm_cell_torch", package="keras",
-               env={"KERAS_BACKEND": "torch"}, findings=(KERAS_TORCH,), matrix=True),
-    TargetInfo("lstm_props.adapters.keras:lstm_cell_jax", package="keras",
-               env={"KERAS_BACKEND": "jax"}, findings=(KERAS_JAX,), nightly=_JAX_NIGHTLY,
-               matrix=True),
+    TargetInfo(
+        "lstm_props.adapters.flax:nnx_lstm_cell",
+        package="flax",
+        skips=frozenset({NO_FORGET, *CELL}),
+        nightly=_JAX_NIGHTLY,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.flax:nnx_optimized_lstm_cell",
+        package="flax",
+        skips=frozenset({NO_FORGET, *CELL}),
+        nightly=_ALL_NIGHTLY,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.flax:linen_lstm_cell",
+        package="flax",
+        skips=frozenset({NO_FORGET, *CELL}),
+        nightly=_JAX_NIGHTLY,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.flax:linen_optimized_lstm_cell",
+        package="flax",
+        skips=frozenset({NO_FORGET, *CELL}),
+        nightly=_ALL_NIGHTLY,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.equinox:lstm_cell",
+        package="equinox",
+        skips=frozenset({NO_FORGET, *CELL}),
+        nightly=_JAX_NIGHTLY,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.keras:lstm_cell_torch",
+        package="keras",
+        env={"KERAS_BACKEND": "torch"},
+        findings=(KERAS_TORCH,),
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.keras:lstm_cell_jax",
+        package="keras",
+        env={"KERAS_BACKEND": "jax"},
+        findings=(KERAS_JAX,),
+        nightly=_JAX_NIGHTLY,
+        matrix=True,
+    ),
     # float32 only: a float64 run is refused at load, in one line naming why
-    TargetInfo("lstm_props.adapters.onnx:lstm", package="onnxruntime",
-               findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE), matrix=True),
-    TargetInfo("lstm_props.adapters.onnx:lstm_peephole", "peephole", package="onnxruntime",
-               findings=(ORT_SIGMA_PEEPHOLE, ORT_FORGET_ABOVE_ONE), matrix=True),
-    TargetInfo("lstm_props.adapters.onnx:lstm_input_forget", "cifg", package="onnxruntime",
-               findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE), matrix=True),
+    TargetInfo(
+        "lstm_props.adapters.onnx:lstm",
+        package="onnxruntime",
+        findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE),
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.onnx:lstm_peephole",
+        "peephole",
+        package="onnxruntime",
+        findings=(ORT_SIGMA_PEEPHOLE, ORT_FORGET_ABOVE_ONE),
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.onnx:lstm_input_forget",
+        "cifg",
+        package="onnxruntime",
+        findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE),
+        matrix=True,
+    ),
     # clip=3 keeps every activation's argument where ORT's σ and tanh are accurate
     TargetInfo("lstm_props.adapters.onnx:lstm_clip", package="onnxruntime", matrix=True),
     # the self-tests' own correct cells (tests/targets), not installed with the package
-    TargetInfo("tests/targets/cells.py:FusedIFOGCell",  # another layout: black-box
-               skips=frozenset({NO_FORGET, *CELL, *LAYOUT_ONLY})),
+    TargetInfo(
+        "tests/targets/cells.py:FusedIFOGCell",  # another layout: black-box
+        skips=frozenset({NO_FORGET, *CELL, *LAYOUT_ONLY}),
+    ),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
 )
 

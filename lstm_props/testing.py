@@ -58,10 +58,11 @@ def step_bounds(case: LSTMCase, traj: Trajectory, t: int, variant: str) -> StepB
     the forward error model of the case's dtype, times the safety factor. Needs the layout
     (``case.params``)."""
     if case.params is None:
-        raise ValueError("step_bounds needs the target's layout (case.params is None); "
-                         'declare the property with @lstm_property("layout")')
-    err = _tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant,
-                          case.dtype)
+        raise ValueError(
+            "step_bounds needs the target's layout (case.params is None); "
+            'declare the property with @lstm_property("layout")'
+        )
+    err = _tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, case.dtype)
     return StepBounds(h=_tol.SAFETY * err.dh, c=_tol.SAFETY * err.dc)
 
 

@@ -29,8 +29,10 @@ from lstm_props.reference import clamp, lstm_step, preactivations, sigmoid
 from lstm_props.variants import as_variant
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
-SMALLEST_NORMAL = {"float32": float(np.finfo(np.float32).tiny),
-                   "float64": float(np.finfo(np.float64).tiny)}
+SMALLEST_NORMAL = {
+    "float32": float(np.finfo(np.float32).tiny),
+    "float64": float(np.finfo(np.float64).tiny),
+}
 ACTIVATION_ULPS = 4
 SAFETY = 2.0
 
@@ -70,15 +72,21 @@ def _sigmoid_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
     own ulps and, below the smallest normal, the subnormal spacing."""
     e = np.exp(-np.maximum(np.abs(z) - dz, 0.0))
     slope = e / (1 + e) ** 2  # σ'(w) without the cancellation of σ(w)(1 − σ(w))
-    return slope * dz + ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype] * sigmoid(z, np) + \
-        SMALLEST_NORMAL[dtype]
+    return (
+        slope * dz
+        + ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype] * sigmoid(z, np)
+        + SMALLEST_NORMAL[dtype]
+    )
 
 
 def _tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
     e = np.exp(-2 * np.maximum(np.abs(z) - dz, 0.0))
     slope = 4 * e / (1 + e) ** 2  # tanh'(w) = 1 − tanh²(w) without cancellation
-    return slope * dz + ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype] * np.abs(
-        np.tanh(z)) + SMALLEST_NORMAL[dtype]
+    return (
+        slope * dz
+        + ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype] * np.abs(np.tanh(z))
+        + SMALLEST_NORMAL[dtype]
+    )
 
 
 def _peep_zo(params: LSTMParams, z_o: np.ndarray, c_new: np.ndarray, variant: str) -> np.ndarray:
@@ -141,8 +149,9 @@ def step_error(
     if kind.reads_cell:  # z_o + p_o c': c' carries δc', and the sum one more term
         z_o_mag = mag[:, 3 * hidden :] + np.abs(peep[2] * v.c)
         dz_o = gamma(n, dtype) * z_o_mag + np.abs(peep[2]) * dc
-    do = _sigmoid_error(clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip),
-                        dz_o, dtype)
+    do = _sigmoid_error(
+        clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip), dz_o, dtype
+    )
     hidden_pre = np.abs(v.o * np.tanh(v.c))
     dh = np.abs(np.tanh(v.c)) * do + np.abs(v.o) * (dc + a) + u * hidden_pre
     if params.w_hr is not None:
@@ -213,7 +222,10 @@ def carry_derivative_error(
 
 
 def chain_gradient_bound(
-    u_abs: np.ndarray, jac_abs: list[np.ndarray], entry_error: list[np.ndarray], n: int,
+    u_abs: np.ndarray,
+    jac_abs: list[np.ndarray],
+    entry_error: list[np.ndarray],
+    n: int,
     dtype: str,
 ) -> np.ndarray:
     """Bound on |ūᵀ J_T···J_1 computed two ways| given per-entry Jacobian errors.

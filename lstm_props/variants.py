@@ -33,12 +33,16 @@ class Variant:
         if not self.name or not self.name.isidentifier():
             raise ValueError(f"Variant name {self.name!r}: give an identifier, e.g. 'my_cifg'")
         if self.coupled_input and not self.has_forget_gate:
-            raise ValueError(f"Variant {self.name!r}: coupled_input (i = 1 − f) needs a "
-                             "forget gate; without one i would be 0")
+            raise ValueError(
+                f"Variant {self.name!r}: coupled_input (i = 1 − f) needs a "
+                "forget gate; without one i would be 0"
+            )
         if self.coupled_input and self.reads_cell:
-            raise ValueError(f"Variant {self.name!r}: coupled input with peepholes is not "
-                             "modelled by the oracle and the error model yet; declare it "
-                             "black-box (no layout) or open an issue")
+            raise ValueError(
+                f"Variant {self.name!r}: coupled input with peepholes is not "
+                "modelled by the oracle and the error model yet; declare it "
+                "black-box (no layout) or open an issue"
+            )
 
     @property
     def bounded_carry(self) -> bool:
@@ -64,8 +68,7 @@ def register_variant(variant: Variant) -> Variant:
     """Make ``variant`` known by its name (idempotent for the same record)."""
     known = _REGISTRY.get(variant.name)
     if known is not None and known != variant:
-        raise ValueError(f"variant {variant.name!r} is already {known}; give yours another "
-                         "name")
+        raise ValueError(f"variant {variant.name!r} is already {known}; give yours another name")
     _REGISTRY[variant.name] = variant
     return variant
 
@@ -77,8 +80,10 @@ def as_variant(variant: str | Variant) -> Variant:
     try:
         return _REGISTRY[variant]
     except KeyError:
-        raise ValueError(f"unknown variant {variant!r}; one of {', '.join(_REGISTRY)}, or "
-                         "declare your own with lstm_props.variants.Variant") from None
+        raise ValueError(
+            f"unknown variant {variant!r}; one of {', '.join(_REGISTRY)}, or "
+            "declare your own with lstm_props.variants.Variant"
+        ) from None
 
 
 def known_variants() -> Iterator[Variant]:
@@ -106,10 +111,23 @@ class VariantSet:
 #: diag(f) with f ∈ [0, 1], or I: standard, no_forget, cifg.
 BOUNDED = VariantSet("bounded carry (no peepholes)", lambda v: v.bounded_carry)
 #: A forget gate to force or close, and no peepholes adding to the carry slope.
-FORCEABLE = VariantSet("a forget gate and no peepholes",
-                       lambda v: v.has_forget_gate and not v.reads_cell)
+FORCEABLE = VariantSet(
+    "a forget gate and no peepholes", lambda v: v.has_forget_gate and not v.reads_cell
+)
 #: No forget gate: the identity carry unforced.
 FORGETLESS = VariantSet("no forget gate", lambda v: v.carry_is_identity)
 
-__all__ = ["BOUNDED", "CIFG", "FORCEABLE", "FORGETLESS", "NO_FORGET", "PEEPHOLE", "STANDARD",
-           "Variant", "VariantSet", "as_variant", "known_variants", "register_variant"]
+__all__ = [
+    "BOUNDED",
+    "CIFG",
+    "FORCEABLE",
+    "FORGETLESS",
+    "NO_FORGET",
+    "PEEPHOLE",
+    "STANDARD",
+    "Variant",
+    "VariantSet",
+    "as_variant",
+    "known_variants",
+    "register_variant",
+]

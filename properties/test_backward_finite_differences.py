@@ -25,13 +25,16 @@ def _forward_errors(traj, params, variant, dtype):
     u = tol.unit_roundoff(dtype)
     if params is None:  # black-box: a few roundings per step
         steps = traj.steps + 1
-        return (steps * BLACK_BOX_ROUNDINGS * u * (np.abs(traj.cs).max(0) + 1),
-                steps * BLACK_BOX_ROUNDINGS * u)
+        return (
+            steps * BLACK_BOX_ROUNDINGS * u * (np.abs(traj.cs).max(0) + 1),
+            steps * BLACK_BOX_ROUNDINGS * u,
+        )
     dc, gates = 0.0, 0.0
     peep = 0.0 if params.peephole is None else float(np.abs(params.peephole).max())
     for t in range(traj.steps):
-        err = tol.step_error(params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, dtype,
-                             dc_in=dc)
+        err = tol.step_error(
+            params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, dtype, dc_in=dc
+        )
         dc = err.dc
         slopes = float((err.df + err.di + err.dg).max())
         gates += slopes * (1 + peep * (1 + float(np.abs(traj.cs[t]).max())))
@@ -70,10 +73,14 @@ def test_carry_backward_matches_finite_differences(lstm):
 
         def fd(step):
             """(the central difference, the direction it was taken along)"""
-            plus, minus = (np.asarray(case.c0 + s * step * v, dtype=be.np_dtype)
-                           .astype(np.float64) for s in (1, -1))
-            c_plus, c_minus = (be.to_numpy(carry.teacher_forced_c(wide, traj, be.asarray(a)))
-                               for a in (plus, minus))
+            plus, minus = (
+                np.asarray(case.c0 + s * step * v, dtype=be.np_dtype).astype(np.float64)
+                for s in (1, -1)
+            )
+            c_plus, c_minus = (
+                be.to_numpy(carry.teacher_forced_c(wide, traj, be.asarray(a)))
+                for a in (plus, minus)
+            )
             return float((u * (c_plus - c_minus)).sum() / (2 * step)), (plus - minus) / (2 * step)
 
         (d1, w), (d2, _) = fd(eta), fd(2 * eta)
@@ -83,11 +90,17 @@ def test_carry_backward_matches_finite_differences(lstm):
         truncation = abs(d1 - d2) / 3
         uw = float((np.abs(u) * np.abs(w)).sum())
         backward = (traj.steps + 1) * tol.gamma(4, dtype) * (
-            float((np.abs(grad) * np.abs(w)).sum()) + uw) + gates * uw
+            float((np.abs(grad) * np.abs(w)).sum()) + uw
+        ) + gates * uw
         bound = tol.SAFETY * (rounding + truncation + backward)
-        check_close(np.array([got]), np.array([d1]), bound,
-                    claim="backward ūᵀJv ≠ central finite difference", case=case,
-                    axes=("probe",))
+        check_close(
+            np.array([got]),
+            np.array([d1]),
+            bound,
+            claim="backward ūᵀJv ≠ central finite difference",
+            case=case,
+            axes=("probe",),
+        )
 
     prop()
 
@@ -121,8 +134,7 @@ def test_input_backward_matches_finite_differences(lstm):
         steps = case.xs.shape[0]
         u_h, u_c = carry.probe(case.h0, 111, case.xs), carry.probe(case.c0, 112, case.xs)
         v_h = carry.probe(case.h0, 113, case.xs)
-        v_x = (carry.probe(case.xs, 114, case.xs) if case.layer == 0
-               else np.zeros_like(case.xs))
+        v_x = carry.probe(case.xs, 114, case.xs) if case.layer == 0 else np.zeros_like(case.xs)
         c0 = be.asarray(case.c0)
 
         def run(h0, xs):
@@ -133,8 +145,10 @@ def test_input_backward_matches_finite_differences(lstm):
 
         def at(s):
             """fl(p + s v), as float64 copies"""
-            return tuple(np.asarray(a + s * v, dtype=be.np_dtype).astype(np.float64)
-                         for a, v in ((case.h0, v_h), (case.xs, v_x)))
+            return tuple(
+                np.asarray(a + s * v, dtype=be.np_dtype).astype(np.float64)
+                for a, v in ((case.h0, v_h), (case.xs, v_x))
+            )
 
         def states(point):
             return tuple(be.to_numpy(a) for a in run(*(be.asarray(a) for a in point)))
@@ -145,8 +159,10 @@ def test_input_backward_matches_finite_differences(lstm):
 
         def fd(step):
             plus, minus = at(step), at(-step)
-            return ((loss(plus) - loss(minus)) / (2 * step),
-                    [(a - b) / (2 * step) for a, b in zip(plus, minus)])
+            return (
+                (loss(plus) - loss(minus)) / (2 * step),
+                [(a - b) / (2 * step) for a, b in zip(plus, minus)],
+            )
 
         def derivative(point, w):
             g_h, g_x = be.vjp(run, point, (u_h, u_c))
@@ -159,27 +175,35 @@ def test_input_backward_matches_finite_differences(lstm):
             traj = carry.record(cell, case.xs, case.h0, case.c0)
             e_h, e_c, rho = own.forward_error(case.params, traj, lstm.variant, dtype)
             noise = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
-            backward = own.backward_error(case.params, lstm.variant, traj, rho, u_h, u_c,
-                                          w[0], w[1], dtype)
+            backward = own.backward_error(
+                case.params, lstm.variant, traj, rho, u_h, u_c, w[0], w[1], dtype
+            )
         else:
             delta = eta * own.NOISE_SPACING
             measured, why = own.measured_noise(lambda k: loss(at(k * delta)))
-            g_noise, g_why = own.measured_noise(
-                lambda k: derivative(at(k * delta), w)[0])
+            g_noise, g_why = own.measured_noise(lambda k: derivative(at(k * delta), w)[0])
             if measured is None or g_noise is None:
                 event(f"not checked: ECnoise found no noise level ({why or g_why})")
                 return
-            noise = max(measured, own.black_box_floor(steps, u_h, u_c,
-                                                      *states((case.h0, case.xs)), dtype))
+            noise = max(
+                measured, own.black_box_floor(steps, u_h, u_c, *states((case.h0, case.xs)), dtype)
+            )
             uw = float((np.abs(g_h) * np.abs(w[0])).sum() + (np.abs(g_x) * np.abs(w[1])).sum())
             backward = max(g_noise, (steps + 1) * tol.gamma(4, dtype) * uw)
         checked.append(True)
         bound = tol.SAFETY * (noise / eta + own.truncation(d1, d2, d4) + backward)
-        check_close(np.array([got]), np.array([d1]), bound,
-                    claim="backward ⟨∂L/∂(h_0, x), w⟩ ≠ central finite difference", case=case,
-                    axes=("probe",))
+        check_close(
+            np.array([got]),
+            np.array([d1]),
+            bound,
+            claim="backward ⟨∂L/∂(h_0, x), w⟩ ≠ central finite difference",
+            case=case,
+            axes=("probe",),
+        )
 
     prop()
     if not checked:
-        pytest.skip(f"{lstm.target.name}: ECnoise found no noise level in any example, so "
-                    "no finite difference could be bounded (see the Hypothesis events)")
+        pytest.skip(
+            f"{lstm.target.name}: ECnoise found no noise level in any example, so "
+            "no finite difference could be bounded (see the Hypothesis events)"
+        )

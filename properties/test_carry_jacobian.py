@@ -21,8 +21,10 @@ def _jacobians(case):
     Jacobian of every step at small B·H, coordinate-group probes of the last step above
     (lstm_props.probed)."""
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-    jacs = [(t, carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t]))
-            for t in examined_steps(traj.steps, case.c0.size)]
+    jacs = [
+        (t, carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t]))
+        for t in examined_steps(traj.steps, case.c0.size)
+    ]
     return traj, jacs
 
 
@@ -42,8 +44,14 @@ def test_carry_jacobian_is_diagonal(lstm):
     def prop(case):
         _, jacs = _jacobians(case)
         for t, jac in jacs:
-            check_true(jac.off == 0, claim="off-diagonal carry Jacobian entry is not 0",
-                       case=case, axes=jac.off_axes, offset=(t + 1,), values=jac.off)
+            check_true(
+                jac.off == 0,
+                claim="off-diagonal carry Jacobian entry is not 0",
+                case=case,
+                axes=jac.off_axes,
+                offset=(t + 1,),
+                values=jac.off,
+            )
 
     prop()
 
@@ -67,16 +75,23 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
             want = carry_derivative(*args, lstm.variant)
             err = tol.step_error(*args, lstm.variant, case.dtype)
             v = lstm_step(*args, lstm.variant)
-            bound = tol.SAFETY * tol.carry_derivative_error(err, case.params, traj.cs[t], v,
-                                                           lstm.variant, case.dtype)
-            check_close(jac.diagonal, want, bound, claim="carry Jacobian diagonal ≠ oracle f_t",
-                        case=case, axes=("step", "batch row", "coordinate"), offset=(t + 1,))
+            bound = tol.SAFETY * tol.carry_derivative_error(
+                err, case.params, traj.cs[t], v, lstm.variant, case.dtype
+            )
+            check_close(
+                jac.diagonal,
+                want,
+                bound,
+                claim="carry Jacobian diagonal ≠ oracle f_t",
+                case=case,
+                axes=("step", "batch row", "coordinate"),
+                offset=(t + 1,),
+            )
 
     prop()
 
 
-@lstm_property("autograd", variants=BOUNDED,
-               why="peepholes make the carry derivative leave [0, 1]")
+@lstm_property("autograd", variants=BOUNDED, why="peepholes make the carry derivative leave [0, 1]")
 def test_carry_jacobian_entries_in_unit_interval(lstm):
     """Every entry of ∂c_t/∂c_{t-1} |carry lies in [0, 1] (exactly: σ ∈ [0, 1] in IEEE).
 
@@ -92,7 +107,13 @@ def test_carry_jacobian_entries_in_unit_interval(lstm):
         for t, jac in jacs:
             entries = jac.entries
             axes = jac.off_axes if jac.dense else ("step", "batch row", "coordinate")
-            check_true((entries >= 0) & (entries <= 1), claim="carry Jacobian entry outside "
-                       "[0, 1]", case=case, axes=axes, offset=(t + 1,), values=entries)
+            check_true(
+                (entries >= 0) & (entries <= 1),
+                claim="carry Jacobian entry outside [0, 1]",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+                values=entries,
+            )
 
     prop()

@@ -20,13 +20,18 @@ AXES = ("from step s", "batch row", "coordinate")
 
 def _adjoints(case):
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-    u = np.asarray(carry.probe(case.c0, 11, case.xs, case.c0),
-                   dtype=case.cell.backend.np_dtype).astype(np.float64)
+    u = np.asarray(
+        carry.probe(case.c0, 11, case.xs, case.c0), dtype=case.cell.backend.np_dtype
+    ).astype(np.float64)
     return traj, u, carry.carry_adjoints(case.cell, traj, u)
 
 
-@lstm_property("autograd", "layout", variants=BOUNDED,
-               why="a peephole carry derivative is not a product of gates in [0, 1]")
+@lstm_property(
+    "autograd",
+    "layout",
+    variants=BOUNDED,
+    why="a peephole carry derivative is not a product of gates in [0, 1]",
+)
 def test_carry_product_matches_oracle(lstm):
     """log|(ūᵀ ∂c_T/∂c_s |carry)/ū| = Σ_{t=s+1..T} log f_t for every s, in the log domain.
 
@@ -41,33 +46,55 @@ def test_carry_product_matches_oracle(lstm):
     def prop(case):
         traj, u, adj = _adjoints(case)
         log_f = carry.oracle_log_forget(case.params, traj, lstm.variant)
-        step_tol = np.stack([
-            tol.forget_log_error(
-                tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                               lstm.variant, case.dtype),
-                np.exp(log_f[t]), case.dtype)
-            for t in range(traj.steps)])
+        step_tol = np.stack(
+            [
+                tol.forget_log_error(
+                    tol.step_error(
+                        case.params,
+                        traj.gate_xs[t],
+                        traj.hs[t],
+                        traj.cs[t],
+                        lstm.variant,
+                        case.dtype,
+                    ),
+                    np.exp(log_f[t]),
+                    case.dtype,
+                )
+                for t in range(traj.steps)
+            ]
+        )
         # suffix sums: want_log[s] = Σ_{t>s} log f_t, s = 0..T
         want_log = np.concatenate([np.cumsum(log_f[::-1], 0)[::-1], np.zeros_like(log_f[:1])])
-        bound = tol.SAFETY * np.concatenate([np.cumsum(step_tol[::-1], 0)[::-1],
-                                             np.zeros_like(step_tol[:1])])
+        bound = tol.SAFETY * np.concatenate(
+            [np.cumsum(step_tol[::-1], 0)[::-1], np.zeros_like(step_tol[:1])]
+        )
         ratio = adj / u
         ok, _ = tol.log_compare(ratio, want_log, bound, np.log(np.abs(u)), case.dtype)
-        check_true(ok, claim="log|∂c_T/∂c_s| ≠ Σ_{t>s} log f_t (oracle)", case=case,
-                   axes=AXES, values=ratio,
-                   detail=f"oracle log-products {np.round(want_log[:, 0, 0], 4).tolist()}")
-        check_true(ratio >= 0, claim="carry product has the wrong sign", case=case,
-                   axes=AXES, values=ratio)
+        check_true(
+            ok,
+            claim="log|∂c_T/∂c_s| ≠ Σ_{t>s} log f_t (oracle)",
+            case=case,
+            axes=AXES,
+            values=ratio,
+            detail=f"oracle log-products {np.round(want_log[:, 0, 0], 4).tolist()}",
+        )
+        check_true(
+            ratio >= 0, claim="carry product has the wrong sign", case=case, axes=AXES, values=ratio
+        )
         one_shot = carry.teacher_forced_vjp(case.cell, traj, u)
         scale = tol.gamma(2 * traj.steps + 2, case.dtype) * np.abs(adj[0])
-        check_close(one_shot, adj[0], tol.SAFETY * scale + tol.SMALLEST_NORMAL[case.dtype],
-                    claim="one backward over T steps ≠ composed one-step backwards", case=case)
+        check_close(
+            one_shot,
+            adj[0],
+            tol.SAFETY * scale + tol.SMALLEST_NORMAL[case.dtype],
+            claim="one backward over T steps ≠ composed one-step backwards",
+            case=case,
+        )
 
     prop()
 
 
-@lstm_property("autograd", variants=BOUNDED,
-               why="a peephole carry derivative can exceed 1")
+@lstm_property("autograd", variants=BOUNDED, why="a peephole carry derivative can exceed 1")
 def test_carry_product_is_bounded_and_non_increasing(lstm):
     """|ūᵀ∂c_T/∂c_s| ≤ |ūᵀ∂c_T/∂c_{s+1}| (exactly) and 0 ≤ ā_s/ū ≤ 1, black-box.
 
@@ -80,13 +107,20 @@ def test_carry_product_is_bounded_and_non_increasing(lstm):
     @lstm.given(lstm.cases(max_steps=10))
     def prop(case):
         _, u, adj = _adjoints(case)
-        check_true(np.abs(adj[:-1]) <= np.abs(adj[1:]),
-                   claim="|∂c_T/∂c_s| grew as s moved back one step", case=case, axes=AXES,
-                   values=adj[:-1] / u)
+        check_true(
+            np.abs(adj[:-1]) <= np.abs(adj[1:]),
+            claim="|∂c_T/∂c_s| grew as s moved back one step",
+            case=case,
+            axes=AXES,
+            values=adj[:-1] / u,
+        )
         ratio = adj / u
-        check_true((ratio >= 0) & (ratio <= 1), claim="carry product outside [0, 1]",
-                   case=case, axes=AXES, values=ratio)
+        check_true(
+            (ratio >= 0) & (ratio <= 1),
+            claim="carry product outside [0, 1]",
+            case=case,
+            axes=AXES,
+            values=ratio,
+        )
 
     prop()
-
-

@@ -21,20 +21,39 @@ from lstm_props.variants import BOUNDED, FORCEABLE, FORGETLESS, as_variant
 def _check_identity(case, traj):
     for t in examined_steps(traj.steps, case.c0.size):
         jac = carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
-        check_true(jac.off == 0, claim="carry Jacobian is not exactly the identity (an "
-                   "off-diagonal entry is not 0)", case=case, axes=jac.off_axes,
-                   offset=(t + 1,), values=jac.off)
-        check_true(jac.diagonal == 1, claim="carry Jacobian is not exactly the identity",
-                   case=case, axes=("step", "batch row", "coordinate"), offset=(t + 1,),
-                   values=jac.diagonal)
+        check_true(
+            jac.off == 0,
+            claim="carry Jacobian is not exactly the identity (an off-diagonal entry is not 0)",
+            case=case,
+            axes=jac.off_axes,
+            offset=(t + 1,),
+            values=jac.off,
+        )
+        check_true(
+            jac.diagonal == 1,
+            claim="carry Jacobian is not exactly the identity",
+            case=case,
+            axes=("step", "batch row", "coordinate"),
+            offset=(t + 1,),
+            values=jac.diagonal,
+        )
     u = np.asarray(carry.probe(case.c0, 21, case.xs), dtype=case.cell.backend.np_dtype)
     adj = carry.carry_adjoints(case.cell, traj, u.astype(np.float64))
-    check_true(adj == adj[-1], claim="T-step carry product is not exactly the identity",
-               case=case, axes=("from step s", "batch row", "coordinate"), values=adj / u)
+    check_true(
+        adj == adj[-1],
+        claim="T-step carry product is not exactly the identity",
+        case=case,
+        axes=("from step s", "batch row", "coordinate"),
+        values=adj / u,
+    )
 
 
-@lstm_property("autograd", "writable", variants=FORCEABLE,
-               why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)")
+@lstm_property(
+    "autograd",
+    "writable",
+    variants=FORCEABLE,
+    why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)",
+)
 def test_open_forget_gate_gives_identity_carry(lstm):
     """f ≡ 1 (forced) ⇒ ∂c_t/∂c_{t-1} |carry = I exactly, ∂c_T/∂c_0 |carry = I exactly, and
     c_T = c_0 + Σ_t i_t ⊙ g_t (i_t, g_t from the oracle on the recorded inputs).
@@ -55,11 +74,17 @@ def test_open_forget_gate_gives_identity_carry(lstm):
         want = traj.cs[0] + sum(v.i * v.g for v in steps)
         bound = 0.0
         for t in range(len(steps)):
-            err = tol.step_error(params, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                                 lstm.variant, case.dtype)
+            err = tol.step_error(
+                params, traj.gate_xs[t], traj.hs[t], traj.cs[t], lstm.variant, case.dtype
+            )
             bound = bound + err.dc + 2 * tol.unit_roundoff(case.dtype) * np.abs(traj.cs[t + 1])
-        check_close(traj.cs[-1], want, tol.SAFETY * bound,
-                    claim="c_T ≠ c_0 + Σ i_t ⊙ g_t with the forget gate open", case=case)
+        check_close(
+            traj.cs[-1],
+            want,
+            tol.SAFETY * bound,
+            claim="c_T ≠ c_0 + Σ i_t ⊙ g_t with the forget gate open",
+            case=case,
+        )
 
     prop()
 
@@ -79,8 +104,9 @@ def test_no_forget_variant_carry_is_identity(lstm):
     prop()
 
 
-@lstm_property("writable", "forcing", variants=BOUNDED,
-               why="peepholes add p_i g i(1−i) to the carry slope")
+@lstm_property(
+    "writable", "forcing", variants=BOUNDED, why="peepholes add p_i g i(1−i) to the carry slope"
+)
 def test_open_forget_gate_translates_the_carry(lstm):
     """f ≡ 1 (forced; unforced for no_forget), h teacher-forced ⇒ the T-step carry map is a
     translation: c_T(c_0 + δ) − c_T(c_0) = δ, every step's error carried without decay or
@@ -106,7 +132,12 @@ def test_open_forget_gate_translates_the_carry(lstm):
         shifted = carry.teacher_forced_states(case.cell, traj, moved)
         u = tol.unit_roundoff(case.dtype)
         bound = tol.SAFETY * u * (np.abs(base) + np.abs(shifted)).sum(0)
-        check_close(shifted[-1] - base[-1], moved - case.c0, bound,
-                    claim="c_T(c_0 + δ) − c_T(c_0) ≠ δ with the forget gate open", case=case)
+        check_close(
+            shifted[-1] - base[-1],
+            moved - case.c0,
+            bound,
+            claim="c_T(c_0 + δ) − c_T(c_0) ≠ δ with the forget gate open",
+            case=case,
+        )
 
     prop()

@@ -35,45 +35,83 @@ def test_forward_and_backward_are_deterministic(lstm):
     def prop(case):
         cell, be = case.cell, case.cell.backend
         first, second = _run_twice(lambda: carry.record(cell, case.xs, case.h0, case.c0))
-        check_close(second.cs, first.cs, 0.0, claim="c_t differs between two identical runs",
-                    case=case, axes=("step", "batch row", "coordinate"))
-        check_close(second.hs, first.hs, 0.0, claim="h_t differs between two identical runs",
-                    case=case, axes=("step", "batch row", "unit"))
+        check_close(
+            second.cs,
+            first.cs,
+            0.0,
+            claim="c_t differs between two identical runs",
+            case=case,
+            axes=("step", "batch row", "coordinate"),
+        )
+        check_close(
+            second.hs,
+            first.hs,
+            0.0,
+            claim="h_t differs between two identical runs",
+            case=case,
+            axes=("step", "batch row", "unit"),
+        )
         u_h = np.asarray(carry.probe(case.h0, 91, case.xs), dtype=be.np_dtype).astype(float)
         u_c = np.asarray(carry.probe(case.c0, 92, case.xs), dtype=be.np_dtype).astype(float)
 
         def backward():
-            return be.vjp(lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:],
-                          (case.h0, case.c0), (u_h, u_c))
+            return be.vjp(
+                lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:],
+                (case.h0, case.c0),
+                (u_h, u_c),
+            )
 
         (gh1, gc1), (gh2, gc2) = _run_twice(backward)
         bound: np.ndarray | float = 0.0
         if not getattr(be, "deterministic", True):
             p = case.h0.shape[1]
             layers = None if case.params is None else [case.params]
-            jacs = [abs_step_jacobian(cell, layers, lstm.variant, first, t)
-                    for t in range(first.steps)]
+            jacs = [
+                abs_step_jacobian(cell, layers, lstm.variant, first, t) for t in range(first.steps)
+            ]
             if any(j is None for j in jacs):
-                pytest.skip("black-box at B·(P+H) > DENSE_STATE_ROWS on a nondeterministic "
-                            "backend: the reordering bound needs |J_t|")
+                pytest.skip(
+                    "black-box at B·(P+H) > DENSE_STATE_ROWS on a nondeterministic "
+                    "backend: the reordering bound needs |J_t|"
+                )
             n = 4 * (p + case.c0.shape[1])
-            reorder = chain_gradient_bound(np.abs(carry.pack(u_h, u_c)), jacs,
-                                           [0.0] * len(jacs), n, case.dtype)
+            reorder = chain_gradient_bound(
+                np.abs(carry.pack(u_h, u_c)), jacs, [0.0] * len(jacs), n, case.dtype
+            )
             bound = 2 * reorder.reshape(case.h0.shape[0], -1)
-            check_close(gc2, gc1, bound[:, p:], claim="∂/∂c_0 differs between two runs "
-                        "beyond the reordering bound", case=case)
-            check_close(gh2, gh1, bound[:, :p], claim="∂/∂h_0 differs between two runs "
-                        "beyond the reordering bound", case=case, axes=("batch row", "unit"))
+            check_close(
+                gc2,
+                gc1,
+                bound[:, p:],
+                claim="∂/∂c_0 differs between two runs beyond the reordering bound",
+                case=case,
+            )
+            check_close(
+                gh2,
+                gh1,
+                bound[:, :p],
+                claim="∂/∂h_0 differs between two runs beyond the reordering bound",
+                case=case,
+                axes=("batch row", "unit"),
+            )
             return
-        check_close(gc2, gc1, 0.0, claim="∂/∂c_0 differs between two identical backwards",
-                    case=case)
-        check_close(gh2, gh1, 0.0, claim="∂/∂h_0 differs between two identical backwards",
-                    case=case, axes=("batch row", "unit"))
+        check_close(
+            gc2, gc1, 0.0, claim="∂/∂c_0 differs between two identical backwards", case=case
+        )
+        check_close(
+            gh2,
+            gh1,
+            0.0,
+            claim="∂/∂h_0 differs between two identical backwards",
+            case=case,
+            axes=("batch row", "unit"),
+        )
 
         def parameter_backward():
             return cell.parameter_vjp(
-                lambda: carry.rollout(cell, case.xs, be.asarray(case.h0),
-                                      be.asarray(case.c0))[1:], (u_h, u_c))
+                lambda: carry.rollout(cell, case.xs, be.asarray(case.h0), be.asarray(case.c0))[1:],
+                (u_h, u_c),
+            )
 
         g1, g2 = _run_twice(parameter_backward)
         if g1 is None:
@@ -81,7 +119,13 @@ def test_forward_and_backward_are_deterministic(lstm):
         for name in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole"):
             a, b = getattr(g1, name), getattr(g2, name)
             if a is not None:
-                check_close(b, a, 0.0, claim=f"∂/∂{name} differs between two identical "
-                            "backwards", case=case, axes=("row", "column")[:a.ndim])
+                check_close(
+                    b,
+                    a,
+                    0.0,
+                    claim=f"∂/∂{name} differs between two identical backwards",
+                    case=case,
+                    axes=("row", "column")[: a.ndim],
+                )
 
     prop()

@@ -29,12 +29,27 @@ def test_step_values_match_reference(lstm):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         steps = carry.oracle_steps(case.params, traj, lstm.variant)
         for t, v in enumerate(steps):
-            err = tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                                 lstm.variant, case.dtype)
+            err = tol.step_error(
+                case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], lstm.variant, case.dtype
+            )
             axes = ("step", "batch row", "coordinate")
-            check_close(traj.cs[t + 1], v.c, tol.SAFETY * err.dc, claim="c_t ≠ reference",
-                        case=case, axes=axes, offset=(t + 1,))
-            check_close(traj.hs[t + 1], v.h, tol.SAFETY * err.dh, claim="h_t ≠ reference",
-                        case=case, axes=axes, offset=(t + 1,))
+            check_close(
+                traj.cs[t + 1],
+                v.c,
+                tol.SAFETY * err.dc,
+                claim="c_t ≠ reference",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+            )
+            check_close(
+                traj.hs[t + 1],
+                v.h,
+                tol.SAFETY * err.dh,
+                claim="h_t ≠ reference",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+            )
 
     prop()

@@ -33,38 +33,68 @@ def test_fused_sequence_equals_composed_steps(lstm):
             pytest.skip(f"{lstm.target.name}: the tolerance model needs the layers' layout")
         cell, be = case.cell, case.cell.backend
         steps, b = case.xs.shape[:2]
-        ys, h_t, c_t = cell.sequence(be.asarray(case.xs), be.asarray(case.h0),
-                                     be.asarray(case.c0))
+        ys, h_t, c_t = cell.sequence(be.asarray(case.xs), be.asarray(case.h0), be.asarray(case.c0))
         layers = case.extra["layer_params"]
         composed = composed_steps(cell, layers, case.xs, case.h0, case.c0, lstm.variant)
         traj = composed.traj
         p, hid = case.h0.shape[1], case.c0.shape[1]
         top = layers[-1].output_size
         for t in range(1, steps + 1):
-            check_close(be.to_numpy(ys[t - 1]), traj.hs[t][:, -top:],
-                        composed.h_bound(t)[:, p - top:],
-                        claim="fused y_t ≠ composed steps", case=case,
-                        axes=("step", "batch row", "unit"), offset=(t,))
-        check_close(be.to_numpy(c_t), traj.cs[-1], composed.c_bound(steps),
-                    claim="fused c_T ≠ composed steps", case=case)
-        check_close(be.to_numpy(h_t), traj.hs[-1], composed.h_bound(steps),
-                    claim="fused h_T ≠ composed steps", case=case, axes=("batch row", "unit"))
+            check_close(
+                be.to_numpy(ys[t - 1]),
+                traj.hs[t][:, -top:],
+                composed.h_bound(t)[:, p - top :],
+                claim="fused y_t ≠ composed steps",
+                case=case,
+                axes=("step", "batch row", "unit"),
+                offset=(t,),
+            )
+        check_close(
+            be.to_numpy(c_t),
+            traj.cs[-1],
+            composed.c_bound(steps),
+            claim="fused c_T ≠ composed steps",
+            case=case,
+        )
+        check_close(
+            be.to_numpy(h_t),
+            traj.hs[-1],
+            composed.h_bound(steps),
+            claim="fused h_T ≠ composed steps",
+            case=case,
+            axes=("batch row", "unit"),
+        )
 
         u_h = np.asarray(carry.probe(case.h0, 81, case.xs), dtype=be.np_dtype).astype(float)
         u_c = np.asarray(carry.probe(case.c0, 82, case.xs), dtype=be.np_dtype).astype(float)
-        fused = be.vjp(lambda h0, c0: cell.sequence(be.asarray(case.xs), h0, c0)[1:],
-                       (case.h0, case.c0), (u_h, u_c))
-        stepped = be.vjp(lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:],
-                         (case.h0, case.c0), (u_h, u_c))
+        fused = be.vjp(
+            lambda h0, c0: cell.sequence(be.asarray(case.xs), h0, c0)[1:],
+            (case.h0, case.c0),
+            (u_h, u_c),
+        )
+        stepped = be.vjp(
+            lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:], (case.h0, case.c0), (u_h, u_c)
+        )
         w_bar = max(float((np.abs(q.w_ih).sum(1) + np.abs(q.w_hh).sum(1)).max()) for q in layers)
         errors = [rho * (1 + w_bar) ** len(layers) for rho in composed.factors]
-        bound = 2 * tol.SAFETY * chain_gradient_bound(
-            np.abs(carry.pack(u_h, u_c)), composed.jacs, errors, 4 * (p + hid) + 2,
-            case.dtype)
+        bound = (
+            2
+            * tol.SAFETY
+            * chain_gradient_bound(
+                np.abs(carry.pack(u_h, u_c)), composed.jacs, errors, 4 * (p + hid) + 2, case.dtype
+            )
+        )
         bound = bound.reshape(b, p + hid) + tol.SMALLEST_NORMAL[case.dtype]
-        check_close(fused[1], stepped[1], bound[:, p:], claim="fused ∂/∂c_0 ≠ composed steps",
-                    case=case)
-        check_close(fused[0], stepped[0], bound[:, :p], claim="fused ∂/∂h_0 ≠ composed steps",
-                    case=case, axes=("batch row", "unit"))
+        check_close(
+            fused[1], stepped[1], bound[:, p:], claim="fused ∂/∂c_0 ≠ composed steps", case=case
+        )
+        check_close(
+            fused[0],
+            stepped[0],
+            bound[:, :p],
+            claim="fused ∂/∂h_0 ≠ composed steps",
+            case=case,
+            axes=("batch row", "unit"),
+        )
 
     prop()

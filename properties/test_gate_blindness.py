@@ -51,14 +51,28 @@ def test_carry_map_is_affine_in_c(lstm):
             s1, s2 = (y1 - y0) / (c1 - c0), (y2 - y1) / (c2 - c1)
             d1, d2 = np.abs(c1 - c0), np.abs(c2 - c1)
             if case.params is None:
-                rnd = [8 * u * (np.abs(c) + np.abs(y) + 1) for c, y in ((c0, y0), (c1, y1),
-                                                                         (c2, y2))]
+                rnd = [
+                    8 * u * (np.abs(c) + np.abs(y) + 1) for c, y in ((c0, y0), (c1, y1), (c2, y2))
+                ]
                 bound = tol.SAFETY * ((rnd[0] + rnd[1]) / d1 + (rnd[1] + rnd[2]) / d2)
-                check_close(s2, s1, bound, claim="carry slope depends on c_{t-1}", case=case,
-                            axes=STEP_AXES, offset=(t + 1,))
-                check_close(np.clip(s1, 0, 1), s1, tol.SAFETY * (rnd[0] + rnd[1]) / d1,
-                            claim="carry slope outside [0, 1]", case=case, axes=STEP_AXES,
-                            offset=(t + 1,))
+                check_close(
+                    s2,
+                    s1,
+                    bound,
+                    claim="carry slope depends on c_{t-1}",
+                    case=case,
+                    axes=STEP_AXES,
+                    offset=(t + 1,),
+                )
+                check_close(
+                    np.clip(s1, 0, 1),
+                    s1,
+                    tol.SAFETY * (rnd[0] + rnd[1]) / d1,
+                    claim="carry slope outside [0, 1]",
+                    case=case,
+                    axes=STEP_AXES,
+                    offset=(t + 1,),
+                )
                 continue
             for c_a, c_b, y_a, y_b, d in ((c0, c1, y0, y1, d1), (c1, c2, y1, y2, d2)):
                 args = (case.params, traj.gate_xs[t], traj.hs[t])
@@ -66,15 +80,20 @@ def test_carry_map_is_affine_in_c(lstm):
                 err_b = tol.step_error(*args, c_b, lstm.variant, case.dtype)
                 f = lstm_step(*args, c_a, lstm.variant).f
                 bound = tol.SAFETY * (err_a.df + (err_a.dc + err_b.dc) / d)
-                check_close((y_b - y_a) / (c_b - c_a), f, bound,
-                            claim="carry slope (c_t(c+δ) − c_t(c))/δ ≠ oracle f_t", case=case,
-                            axes=STEP_AXES, offset=(t + 1,))
+                check_close(
+                    (y_b - y_a) / (c_b - c_a),
+                    f,
+                    bound,
+                    claim="carry slope (c_t(c+δ) − c_t(c))/δ ≠ oracle f_t",
+                    case=case,
+                    axes=STEP_AXES,
+                    offset=(t + 1,),
+                )
 
     prop()
 
 
-@lstm_property("autograd", "layout", variants=BOUNDED,
-               why="the output peephole adds p_o terms")
+@lstm_property("autograd", "layout", variants=BOUNDED, why="the output peephole adds p_o terms")
 def test_hidden_output_carry_derivative(lstm):
     """∂h_t/∂c_{t-1} |carry = W_hr · diag(o_t ⊙ tanh'(c_t) ⊙ f_t)  (W_hr = I unprojected).
 
@@ -105,11 +124,20 @@ def test_hidden_output_carry_derivative(lstm):
             bound = np.zeros_like(got)
             for row in range(b):
                 want[row, :, row, :] = w_hr * diag[row]
-                bound[row, :, row, :] = tol.SAFETY * np.abs(w_hr) * (
-                    factor_err[row] + tol.gamma(h + 2, case.dtype) * np.abs(diag[row]))
-            check_close(got, want, bound, claim="∂h_t/∂c_{t-1} ≠ W_hr diag(o tanh'(c_t) f)",
-                        case=case, axes=("step", "batch row b", "unit p", "batch row b'",
-                                         "coordinate k"), offset=(t + 1,))
+                bound[row, :, row, :] = (
+                    tol.SAFETY
+                    * np.abs(w_hr)
+                    * (factor_err[row] + tol.gamma(h + 2, case.dtype) * np.abs(diag[row]))
+                )
+            check_close(
+                got,
+                want,
+                bound,
+                claim="∂h_t/∂c_{t-1} ≠ W_hr diag(o tanh'(c_t) f)",
+                case=case,
+                axes=("step", "batch row b", "unit p", "batch row b'", "coordinate k"),
+                offset=(t + 1,),
+            )
 
     prop()
 
@@ -132,21 +160,43 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
     axes = ("step", "batch row", "coordinate")
     if params.w_hr is None:
         ev = probed.diagonal_evidence(case.cell, fn, traj.cs[t])
-        check_true(ev.off == 0, claim="off-diagonal entry of ∂h_t/∂c_{t-1} is not 0",
-                   case=case, axes=ev.off_axes, offset=(t + 1,), values=ev.off)
+        check_true(
+            ev.off == 0,
+            claim="off-diagonal entry of ∂h_t/∂c_{t-1} is not 0",
+            case=case,
+            axes=ev.off_axes,
+            offset=(t + 1,),
+            values=ev.off,
+        )
         bound = tol.SAFETY * (factor_err + tol.gamma(hidden + 2, case.dtype) * np.abs(diag))
-        check_close(ev.diagonal, diag, bound, claim="∂h_t/∂c_{t-1} ≠ diag(o tanh'(c_t) f)",
-                    case=case, axes=axes, offset=(t + 1,))
+        check_close(
+            ev.diagonal,
+            diag,
+            bound,
+            claim="∂h_t/∂c_{t-1} ≠ diag(o tanh'(c_t) f)",
+            case=case,
+            axes=axes,
+            offset=(t + 1,),
+        )
         return
     u = np.stack([carry.probe(traj.hs[t], 131 + k, traj.cs[t]) for k in range(2)])
     u = u.astype(be.np_dtype).astype(np.float64)
     (got,) = be.vjp_rows(fn, (traj.cs[t],), (u,))
     want = (u @ params.w_hr) * diag
     n = hidden + 2 + params.w_hr.shape[0]
-    bound = tol.SAFETY * (np.abs(u) @ np.abs(params.w_hr)) * (
-        factor_err + tol.gamma(n, case.dtype) * np.abs(diag))
-    check_close(got, want, bound, claim=f"ūᵀ ∂h_t/∂c_{{t-1}} ≠ ūᵀ W_hr diag(o tanh'(c_t) f) "
-                f"at step {t + 1}", case=case, axes=("probe", "batch row", "coordinate"))
+    bound = (
+        tol.SAFETY
+        * (np.abs(u) @ np.abs(params.w_hr))
+        * (factor_err + tol.gamma(n, case.dtype) * np.abs(diag))
+    )
+    check_close(
+        got,
+        want,
+        bound,
+        claim=f"ūᵀ ∂h_t/∂c_{{t-1}} ≠ ūᵀ W_hr diag(o tanh'(c_t) f) at step {t + 1}",
+        case=case,
+        axes=("probe", "batch row", "coordinate"),
+    )
 
 
 @lstm_property("autograd", variants=BOUNDED, why="peephole gates read c_{t-1}")
@@ -172,8 +222,15 @@ def test_carry_slope_matches_autograd(lstm):
             grad = carry.carry_vjp(case.cell, traj.xs[t], traj.hs[t], c0, np.ones_like(c0))
             rnd = [8 * u * (np.abs(c) + np.abs(y) + 1) for c, y in ((c0, y0), (c1, y1))]
             bound = tol.SAFETY * ((rnd[0] + rnd[1]) / np.abs(c1 - c0) + u * np.abs(slope))
-            check_close(grad, slope, bound, claim="backward carry derivative ≠ the "
-                        "forward's secant slope", case=case, axes=STEP_AXES, offset=(t + 1,))
+            check_close(
+                grad,
+                slope,
+                bound,
+                claim="backward carry derivative ≠ the forward's secant slope",
+                case=case,
+                axes=STEP_AXES,
+                offset=(t + 1,),
+            )
 
     prop()
 
@@ -212,9 +269,14 @@ def test_carry_map_is_coordinatewise(lstm):
                 outside = np.ones(b * hidden, dtype=bool)
                 outside[group] = False
                 outside = outside.reshape(b, hidden)
-                check_true(~outside | (out == base),
-                           claim="c_t changed on a coordinate whose c_{t-1} was not moved "
-                                 "(the carry map is not coordinatewise)",
-                           case=case, axes=STEP_AXES, offset=(t + 1,), values=out - base)
+                check_true(
+                    ~outside | (out == base),
+                    claim="c_t changed on a coordinate whose c_{t-1} was not moved "
+                    "(the carry map is not coordinatewise)",
+                    case=case,
+                    axes=STEP_AXES,
+                    offset=(t + 1,),
+                    values=out - base,
+                )
 
     prop()

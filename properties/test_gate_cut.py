@@ -31,8 +31,12 @@ def _draw_cut(case, data):
     return s, k, case.params, case.params.with_forget_bias(-FORCE_BIAS, np.array([k]))
 
 
-@lstm_property("autograd", "writable", variants=FORCEABLE,
-               why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
+@lstm_property(
+    "autograd",
+    "writable",
+    variants=FORCEABLE,
+    why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)",
+)
 def test_closed_forget_gate_cuts_the_carry(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only) ⇒ for every T ≥ s,
     (∂c_T/∂c_0 |carry)[k] = 0 exactly, and every other coordinate is unchanged.
@@ -52,22 +56,34 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
         for last in range(s, case.xs.shape[0] + 1):
             kept = _chain(case, traj, u, last, lambda t: base)
             gone = _chain(case, traj, u, last, lambda t: cut if t == s else base)
-            check_true(gone[:, k] == 0, claim=f"coordinate {k} survives a closed gate at "
-                       f"step {s} (T = {last})", case=case, axes=("batch row",),
-                       values=gone[:, k])
+            check_true(
+                gone[:, k] == 0,
+                claim=f"coordinate {k} survives a closed gate at step {s} (T = {last})",
+                case=case,
+                axes=("batch row",),
+                values=gone[:, k],
+            )
             others = np.delete(np.arange(case.c0.shape[1]), k)
             bound = tol.SAFETY * tol.gamma(2 * last + 2, case.dtype) * np.abs(kept)
-            check_close(gone[:, others], kept[:, others], bound[:, others] +
-                        tol.SMALLEST_NORMAL[case.dtype],
-                        claim=f"closing unit {k} at step {s} changed another unit (T = {last})",
-                        case=case)
+            check_close(
+                gone[:, others],
+                kept[:, others],
+                bound[:, others] + tol.SMALLEST_NORMAL[case.dtype],
+                claim=f"closing unit {k} at step {s} changed another unit (T = {last})",
+                case=case,
+            )
         case.cell.write_layout(base)
 
     prop()
 
 
-@lstm_property("writable", "deterministic", "forcing", variants=FORCEABLE,
-               why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)")
+@lstm_property(
+    "writable",
+    "deterministic",
+    "forcing",
+    variants=FORCEABLE,
+    why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)",
+)
 def test_closed_forget_gate_forgets_c0(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only), h teacher-forced ⇒ for every
     T ≥ s, c_T[:, k] is bitwise the same whatever c_0[:, k] was, and (the carry map being
@@ -92,12 +108,17 @@ def test_closed_forget_gate_forgets_c0(lstm):
 
         dt = case.cell.backend.np_dtype
         moved = np.asarray(case.c0 + carry.probe(case.c0, 61, case.xs), dtype=dt)
-        runs = [carry.teacher_forced_states(case.cell, traj, c0, params_at)
-                for c0 in (case.c0, moved.astype(np.float64))]
+        runs = [
+            carry.teacher_forced_states(case.cell, traj, c0, params_at)
+            for c0 in (case.c0, moved.astype(np.float64))
+        ]
         case.cell.write_layout(base)
-        check_true(runs[0][s - 1:, :, k] == runs[1][s - 1:, :, k],
-                   claim=f"c_T[:, {k}] still depends on c_0 after its forget gate closed at "
-                         f"step {s}", case=case, axes=("T − s", "batch row"),
-                   values=runs[1][s - 1:, :, k] - runs[0][s - 1:, :, k])
+        check_true(
+            runs[0][s - 1 :, :, k] == runs[1][s - 1 :, :, k],
+            claim=f"c_T[:, {k}] still depends on c_0 after its forget gate closed at step {s}",
+            case=case,
+            axes=("T − s", "batch row"),
+            values=runs[1][s - 1 :, :, k] - runs[0][s - 1 :, :, k],
+        )
 
     prop()

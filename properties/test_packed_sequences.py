@@ -28,33 +28,54 @@ def test_packed_batch_equals_each_sequence_alone(lstm):
     def prop(case, data):
         layers = case.extra["layer_params"]
         steps, b = case.xs.shape[:2]
-        lengths = data.draw(st.lists(st.integers(1, steps), min_size=b, max_size=b),
-                            label="lengths")
+        lengths = data.draw(
+            st.lists(st.integers(1, steps), min_size=b, max_size=b), label="lengths"
+        )
         short = data.draw(st.integers(0, b - 1), label="a row shorter than T")
         lengths[short] = min(lengths[short], steps - 1)
         xs = case.xs.copy()
         for row, n in enumerate(lengths):
             xs[n:, row] = 0.0
         be = case.cell.backend
-        ys, h, c = (be.to_numpy(a) for a in case.cell.packed_sequence(
-            be.asarray(xs), lengths, be.asarray(case.h0), be.asarray(case.c0)))
+        ys, h, c = (
+            be.to_numpy(a)
+            for a in case.cell.packed_sequence(
+                be.asarray(xs), lengths, be.asarray(case.h0), be.asarray(case.c0)
+            )
+        )
         top = layers[-1].output_size
         for row, n in enumerate(lengths):
             alone = slice(row, row + 1)
-            comp = composed_steps(case.cell, layers, xs[:n, alone], case.h0[alone],
-                                  case.c0[alone], lstm.variant)
+            comp = composed_steps(
+                case.cell, layers, xs[:n, alone], case.h0[alone], case.c0[alone], lstm.variant
+            )
             label = f"row {row} (length {n} of {steps})"
-            check_close(c[row], comp.traj.cs[-1][0], comp.c_bound(n)[0], case=case,
-                        claim=f"packed final c of {label} ≠ the row run alone",
-                        axes=("coordinate",))
-            check_close(h[row], comp.traj.hs[-1][0], comp.h_bound(n)[0], case=case,
-                        claim=f"packed final h of {label} ≠ the row run alone",
-                        axes=("unit",))
+            check_close(
+                c[row],
+                comp.traj.cs[-1][0],
+                comp.c_bound(n)[0],
+                case=case,
+                claim=f"packed final c of {label} ≠ the row run alone",
+                axes=("coordinate",),
+            )
+            check_close(
+                h[row],
+                comp.traj.hs[-1][0],
+                comp.h_bound(n)[0],
+                case=case,
+                claim=f"packed final h of {label} ≠ the row run alone",
+                axes=("unit",),
+            )
             for t in range(n):
-                check_close(ys[t][row], comp.traj.hs[t + 1][0, -top:],
-                            comp.h_bound(t + 1)[0, -top:], case=case,
-                            claim=f"packed y_t of {label} ≠ the row run alone",
-                            axes=("step", "unit"), offset=(t + 1,))
+                check_close(
+                    ys[t][row],
+                    comp.traj.hs[t + 1][0, -top:],
+                    comp.h_bound(t + 1)[0, -top:],
+                    case=case,
+                    claim=f"packed y_t of {label} ≠ the row run alone",
+                    axes=("step", "unit"),
+                    offset=(t + 1,),
+                )
         assert np.all(np.isfinite(ys[: max(lengths)]))
 
     prop()

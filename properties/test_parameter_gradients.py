@@ -20,8 +20,13 @@ FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
 
 
 def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
-    return dataclasses.replace(p, **{k: None if getattr(p, k) is None
-                                     else getattr(p, k) + step * getattr(v, k) for k in FIELDS})
+    return dataclasses.replace(
+        p,
+        **{
+            k: None if getattr(p, k) is None else getattr(p, k) + step * getattr(v, k)
+            for k in FIELDS
+        },
+    )
 
 
 def _dot(a: LSTMParams, b: LSTMParams, absolute: bool = False) -> float:
@@ -81,12 +86,19 @@ def test_parameter_gradients_match_finite_differences(lstm):
         if grads is None:
             pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
         theta = case.params
-        v = dataclasses.replace(theta, **{k: None if getattr(theta, k) is None else
-                                          carry.probe(getattr(theta, k), 103 + n, case.xs)
-                                          for n, k in enumerate(FIELDS)})
+        v = dataclasses.replace(
+            theta,
+            **{
+                k: None
+                if getattr(theta, k) is None
+                else carry.probe(getattr(theta, k), 103 + n, case.xs)
+                for n, k in enumerate(FIELDS)
+            },
+        )
         got = _dot(grads, v)
-        largest = max(float(np.abs(getattr(theta, k)).max()) for k in FIELDS
-                      if getattr(theta, k) is not None)
+        largest = max(
+            float(np.abs(getattr(theta, k)).max()) for k in FIELDS if getattr(theta, k) is not None
+        )
         eta = tol.unit_roundoff("float64") ** (1 / 3) * (1 + largest)
 
         def loss(step):
@@ -102,13 +114,20 @@ def test_parameter_gradients_match_finite_differences(lstm):
         layers = [dataclasses.replace(theta)]
         composed = composed_steps(wide, layers, case.xs, case.h0, case.c0, lstm.variant)
         steps = case.xs.shape[0]
-        err = float((np.abs(u_h) * composed.h_bound(steps)).sum()
-                    + (np.abs(u_c) * composed.c_bound(steps)).sum())
+        err = float(
+            (np.abs(u_h) * composed.h_bound(steps)).sum()
+            + (np.abs(u_c) * composed.c_bound(steps)).sum()
+        )
         backward = _backward_rounding(case, grads, v, "float64")
         bound = tol.SAFETY * (err / eta + abs(d1 - d2) / 3 + backward)
-        check_close(np.array([got]), np.array([d1]), bound,
-                    claim="parameter gradient ⟨∂L/∂θ, V⟩ ≠ central finite difference",
-                    case=case, axes=("probe",))
+        check_close(
+            np.array([got]),
+            np.array([d1]),
+            bound,
+            claim="parameter gradient ⟨∂L/∂θ, V⟩ ≠ central finite difference",
+            case=case,
+            axes=("probe",),
+        )
 
     prop()
 
@@ -130,10 +149,16 @@ def _own_precision(lstm):
         if grads is None:
             pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
         theta = case.params
-        direction = dataclasses.replace(theta, **{
-            k: None if getattr(theta, k) is None else
-            (1 + np.abs(getattr(theta, k))) * carry.probe(getattr(theta, k), 103 + n, case.xs)
-            for n, k in enumerate(FIELDS)})
+        direction = dataclasses.replace(
+            theta,
+            **{
+                k: None
+                if getattr(theta, k) is None
+                else (1 + np.abs(getattr(theta, k)))
+                * carry.probe(getattr(theta, k), 103 + n, case.xs)
+                for n, k in enumerate(FIELDS)
+            },
+        )
 
         def at(step):
             """fl(θ + step W), exactly what the cell holds once written"""
@@ -151,17 +176,28 @@ def _own_precision(lstm):
         d1, d2, d4 = fd(s), fd(2 * s), fd(4 * s)
         cell.write_layout(theta)
         plus, minus = at(s), at(-s)
-        w = dataclasses.replace(theta, **{
-            k: None if getattr(theta, k) is None
-            else (getattr(plus, k) - getattr(minus, k)) / (2 * s) for k in FIELDS})
+        w = dataclasses.replace(
+            theta,
+            **{
+                k: None
+                if getattr(theta, k) is None
+                else (getattr(plus, k) - getattr(minus, k)) / (2 * s)
+                for k in FIELDS
+            },
+        )
         got = _dot(grads, w)
         traj = carry.record(cell, case.xs, case.h0, case.c0)
         e_h, e_c, _ = own.forward_error(theta, traj, lstm.variant, dtype)
         err = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
         backward = _backward_rounding(case, grads, w, dtype)
         bound = tol.SAFETY * (err / s + own.truncation(d1, d2, d4) + backward)
-        check_close(np.array([got]), np.array([d1]), bound,
-                    claim="parameter gradient ⟨∂L/∂θ, w⟩ ≠ central finite difference "
-                          "(own precision)", case=case, axes=("probe",))
+        check_close(
+            np.array([got]),
+            np.array([d1]),
+            bound,
+            claim="parameter gradient ⟨∂L/∂θ, w⟩ ≠ central finite difference (own precision)",
+            case=case,
+            axes=("probe",),
+        )
 
     prop()

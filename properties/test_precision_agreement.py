@@ -14,17 +14,30 @@ def _teacher_forced_agreement(case, other, variant, dtypes, claim):
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
     be = other.backend
     for t in range(traj.steps):
-        h, c = other.step(be.asarray(traj.xs[t]), be.asarray(traj.hs[t]),
-                          be.asarray(traj.cs[t]))
-        errs = [tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant,
-                               d) for d in dtypes]
+        h, c = other.step(be.asarray(traj.xs[t]), be.asarray(traj.hs[t]), be.asarray(traj.cs[t]))
+        errs = [
+            tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, d)
+            for d in dtypes
+        ]
         axes = ("step", "batch row", "coordinate")
-        check_close(be.to_numpy(c), traj.cs[t + 1],
-                    tol.SAFETY * sum(e.dc for e in errs), claim=f"c_t: {claim}", case=case,
-                    axes=axes, offset=(t + 1,))
-        check_close(be.to_numpy(h), traj.hs[t + 1],
-                    tol.SAFETY * sum(e.dh for e in errs), claim=f"h_t: {claim}", case=case,
-                    axes=axes, offset=(t + 1,))
+        check_close(
+            be.to_numpy(c),
+            traj.cs[t + 1],
+            tol.SAFETY * sum(e.dc for e in errs),
+            claim=f"c_t: {claim}",
+            case=case,
+            axes=axes,
+            offset=(t + 1,),
+        )
+        check_close(
+            be.to_numpy(h),
+            traj.hs[t + 1],
+            tol.SAFETY * sum(e.dh for e in errs),
+            claim=f"h_t: {claim}",
+            case=case,
+            axes=axes,
+            offset=(t + 1,),
+        )
 
 
 @lstm_property("layout", "float32", "float64_twin")
@@ -41,8 +54,13 @@ def test_float32_agrees_with_float64(lstm):
     @lstm.given(lstm.cases())
     def prop(case):
         wide = type(case.cell)(case.cell.inner.astype("float64"), case.cell.target_name)
-        _teacher_forced_agreement(case, wide, lstm.variant, ("float32", "float64"),
-                                  "float32 ≠ float64 beyond both error bounds")
+        _teacher_forced_agreement(
+            case,
+            wide,
+            lstm.variant,
+            ("float32", "float64"),
+            "float32 ≠ float64 beyond both error bounds",
+        )
 
     prop()
 
@@ -61,7 +79,12 @@ def test_cuda_agrees_with_cpu(lstm):
     @lstm.given(lstm.cases())
     def prop(case):
         host = type(case.cell)(case.cell.inner.to_device("cpu"), case.cell.target_name)
-        _teacher_forced_agreement(case, host, lstm.variant, (lstm.dtype, lstm.dtype),
-                                  "CUDA ≠ CPU beyond both error bounds")
+        _teacher_forced_agreement(
+            case,
+            host,
+            lstm.variant,
+            (lstm.dtype, lstm.dtype),
+            "CUDA ≠ CPU beyond both error bounds",
+        )
 
     prop()

@@ -32,17 +32,38 @@ def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)  # shapes checked there
         for t in examined_steps(traj.steps, case.c0.size):
             jac = carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t])
-            check_true(jac.off == 0, claim="off-diagonal carry Jacobian entry is not 0",
-                       case=case, axes=jac.off_axes, offset=(t + 1,), values=jac.off)
+            check_true(
+                jac.off == 0,
+                claim="off-diagonal carry Jacobian entry is not 0",
+                case=case,
+                axes=jac.off_axes,
+                offset=(t + 1,),
+                values=jac.off,
+            )
         if case.params is None:
             return
         for t, v in enumerate(carry.oracle_steps(case.params, traj, lstm.variant)):
-            err = tol.step_error(case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                                 lstm.variant, case.dtype)
+            err = tol.step_error(
+                case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t], lstm.variant, case.dtype
+            )
             axes = ("step", "batch row", "coordinate")
-            check_close(traj.cs[t + 1], v.c, tol.SAFETY * err.dc, claim="c_t ≠ reference",
-                        case=case, axes=axes, offset=(t + 1,))
-            check_close(traj.hs[t + 1], v.h, tol.SAFETY * err.dh, claim="h_t ≠ reference",
-                        case=case, axes=axes, offset=(t + 1,))
+            check_close(
+                traj.cs[t + 1],
+                v.c,
+                tol.SAFETY * err.dc,
+                claim="c_t ≠ reference",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+            )
+            check_close(
+                traj.hs[t + 1],
+                v.h,
+                tol.SAFETY * err.dh,
+                claim="h_t ≠ reference",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+            )
 
     prop()

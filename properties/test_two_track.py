@@ -35,8 +35,10 @@ def _oracle_vjp(params, x, h, c, u_h, u_c, variant):
     total = (out.h * torch.tensor(u_h)).sum() + (out.c * torch.tensor(u_c)).sum()
     grad_h, grad_c = torch.autograd.grad(total, (hh, cc), allow_unused=True)
     zero = np.zeros_like
-    return (zero(h) if grad_h is None else grad_h.numpy(),
-            zero(c) if grad_c is None else grad_c.numpy())
+    return (
+        zero(h) if grad_h is None else grad_h.numpy(),
+        zero(c) if grad_c is None else grad_c.numpy(),
+    )
 
 
 @lstm_property("autograd", "layout")
@@ -74,10 +76,24 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
             bound_c = tol.SAFETY * u_eff * peep * (factor + tol.gamma(n, dtype) * weight)
             gate_err = np.tile(u_eff * (factor + tol.gamma(n, dtype) * weight), 4)
             bound_h = tol.SAFETY * gate_err @ np.abs(p.w_hh)
-            check_close(got_c, want_c, bound_c, claim="∂/∂c_{t-1} (carry track) ≠ oracle",
-                        case=case, axes=("step", "batch row", "coordinate"), offset=(t + 1,))
-            check_close(got_h, want_h, bound_h, claim="∂/∂h_{t-1} (hidden track) ≠ oracle",
-                        case=case, axes=("step", "batch row", "unit"), offset=(t + 1,))
+            check_close(
+                got_c,
+                want_c,
+                bound_c,
+                claim="∂/∂c_{t-1} (carry track) ≠ oracle",
+                case=case,
+                axes=("step", "batch row", "coordinate"),
+                offset=(t + 1,),
+            )
+            check_close(
+                got_h,
+                want_h,
+                bound_h,
+                claim="∂/∂h_{t-1} (hidden track) ≠ oracle",
+                case=case,
+                axes=("step", "batch row", "unit"),
+                offset=(t + 1,),
+            )
 
     prop()
 
@@ -90,8 +106,9 @@ def _chain_bound(u_abs, jacs, errors, n, dtype, width):
     for jac, g in zip(reversed(jacs), reversed(errors)):
         exact = jac.rmatvec(exact)
         per_row = perturbed.reshape(-1, width).sum(1, keepdims=True)
-        perturbed = jac.rmatvec(perturbed) + np.broadcast_to(g * per_row, (
-            per_row.shape[0], width)).reshape(-1)
+        perturbed = jac.rmatvec(perturbed) + np.broadcast_to(
+            g * per_row, (per_row.shape[0], width)
+        ).reshape(-1)
     return (perturbed - exact) + (len(jacs) + 1) * tol.gamma(n, dtype) * exact
 
 
@@ -128,31 +145,52 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
         got_h, got_c = be.vjp(run, (case.h0, case.c0), (u_h, u_c))
         want_h, want_c = u_h, u_c
         mag = np.abs(carry.pack(u_h, u_c))
-        jacs = [abs_step_jacobian(cell, None if case.params is None else [case.params],
-                                  lstm.variant, traj, t) for t in range(traj.steps)]
+        jacs = [
+            abs_step_jacobian(
+                cell, None if case.params is None else [case.params], lstm.variant, traj, t
+            )
+            for t in range(traj.steps)
+        ]
         if any(j is None for j in jacs):
-            pytest.skip("black-box at B·(P+H) > DENSE_STATE_ROWS: the reordering bound "
-                        "needs |J_t|, too large to materialise without the layout")
+            pytest.skip(
+                "black-box at B·(P+H) > DENSE_STATE_ROWS: the reordering bound "
+                "needs |J_t|, too large to materialise without the layout"
+            )
         for t in range(traj.steps - 1, -1, -1):
-            want_h, want_c = carry.step_vjp(cell, traj.xs[t], traj.hs[t], traj.cs[t],
-                                            want_h, want_c)
+            want_h, want_c = carry.step_vjp(
+                cell, traj.xs[t], traj.hs[t], traj.cs[t], want_h, want_c
+            )
             mag = jacs[t].rmatvec(mag)
         p, hid = case.h0.shape[1], case.c0.shape[1]
         n = 4 * (p + hid) + 2
         if case.params is None:
             bound = tol.SAFETY * (traj.steps + 1) * tol.gamma(n, dtype) * mag
         else:
-            composed = composed_steps(cell, [case.params], case.xs, case.h0, case.c0,
-                                      lstm.variant)
-            w_bar = float((np.abs(case.params.w_ih).sum(1)
-                           + np.abs(case.params.w_hh).sum(1)).max())
-            bound = 2 * tol.SAFETY * _chain_bound(
-                np.abs(carry.pack(u_h, u_c)), composed.jacs,
-                [rho * (1 + w_bar) for rho in composed.factors], n, dtype, p + hid)
+            composed = composed_steps(cell, [case.params], case.xs, case.h0, case.c0, lstm.variant)
+            w_bar = float((np.abs(case.params.w_ih).sum(1) + np.abs(case.params.w_hh).sum(1)).max())
+            bound = (
+                2
+                * tol.SAFETY
+                * _chain_bound(
+                    np.abs(carry.pack(u_h, u_c)),
+                    composed.jacs,
+                    [rho * (1 + w_bar) for rho in composed.factors],
+                    n,
+                    dtype,
+                    p + hid,
+                )
+            )
         bound = bound.reshape(-1, p + hid) + tol.SMALLEST_NORMAL[dtype]
-        check_close(got_c, want_c, bound[:, p:], claim="BPTT ∂/∂c_0 ≠ chain of step "
-                    "Jacobians", case=case)
-        check_close(got_h, want_h, bound[:, :p], claim="BPTT ∂/∂h_0 ≠ chain of step "
-                    "Jacobians", case=case, axes=("batch row", "unit"))
+        check_close(
+            got_c, want_c, bound[:, p:], claim="BPTT ∂/∂c_0 ≠ chain of step Jacobians", case=case
+        )
+        check_close(
+            got_h,
+            want_h,
+            bound[:, :p],
+            claim="BPTT ∂/∂h_0 ≠ chain of step Jacobians",
+            case=case,
+            axes=("batch row", "unit"),
+        )
 
     prop()

@@ -45,8 +45,9 @@ def _rnn_product(w_hh: np.ndarray, xs: np.ndarray, h0: np.ndarray) -> tuple[np.n
 DENSE_RNN_HIDDEN = 64
 
 
-def _rnn_product_bound(w_hh: np.ndarray, sigma_bound: float, xs: np.ndarray,
-                       h0: np.ndarray) -> np.ndarray:
+def _rnn_product_bound(
+    w_hh: np.ndarray, sigma_bound: float, xs: np.ndarray, h0: np.ndarray
+) -> np.ndarray:
     """An upper bound on ‖∂h_T/∂h_0‖₂ per batch row, in O(T·B·H²): the norm is
     submultiplicative and ‖diag(1 − h_t²) W_hh‖₂ ≤ max_k(1 − h_t[k]²)·σ_max(W_hh)."""
     hidden = h0.shape[1]
@@ -54,7 +55,7 @@ def _rnn_product_bound(w_hh: np.ndarray, sigma_bound: float, xs: np.ndarray,
     h, bound = h0, np.ones(h0.shape[0])
     for x in xs:
         h = rnn_step(w_ih, w_hh, np.zeros(hidden), x, h)
-        bound = bound * (1.0 - h ** 2).max(axis=1) * sigma_bound
+        bound = bound * (1.0 - h**2).max(axis=1) * sigma_bound
     return bound
 
 
@@ -71,13 +72,13 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     @lstm_settings.given(hidden=st.integers(2, 6), data=st.data())
     def prop(hidden, data):
         eighths = st.integers(-8, 8).map(lambda k: k / 8)  # no subnormals: the pattern stays
-        w = data.draw(hnp.arrays(np.float64, (hidden, hidden), elements=eighths,
-                                 fill=st.nothing()))
+        w = data.draw(hnp.arrays(np.float64, (hidden, hidden), elements=eighths, fill=st.nothing()))
         sigma = np.linalg.norm(w, 2)
         assume(sigma > 0)
         w = w * (RHO / sigma)
-        xs = data.draw(hnp.arrays(np.float64, (STEPS, 2, hidden),
-                                  elements=st.floats(-3, 3), fill=st.nothing()))
+        xs = data.draw(
+            hnp.arrays(np.float64, (STEPS, 2, hidden), elements=st.floats(-3, 3), fill=st.nothing())
+        )
         norms, dense = _rnn_product(w, xs, np.zeros((2, hidden)))
         assert dense, "reference RNN Jacobian lost W_hh's sparsity pattern"
         bound = (np.linalg.norm(w, 2) ** STEPS) * (1 + 1e-12)
@@ -98,8 +99,9 @@ def test_lstm_carry_survives_where_rnn_vanishes(lstm):
     a leak multiplies c each step, the backward squares f).
     """
 
-    @lstm.given(lstm.cases(min_steps=STEPS, max_steps=STEPS, regime="open",
-                      weight_scales=(0.3, 1.0)))
+    @lstm.given(
+        lstm.cases(min_steps=STEPS, max_steps=STEPS, regime="open", weight_scales=(0.3, 1.0))
+    )
     def prop(case):
         p = case.params
         f = gate_slice("f", p.hidden_size)
@@ -111,8 +113,12 @@ def test_lstm_carry_survives_where_rnn_vanishes(lstm):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         u = np.ones_like(case.c0)
         ratio = carry.carry_adjoints(case.cell, traj, u)[0]
-        check_true(ratio >= 0.5, claim="LSTM carry product vanished over 20 steps with "
-                   "forget gates near 1", case=case, values=ratio)
+        check_true(
+            ratio >= 0.5,
+            claim="LSTM carry product vanished over 20 steps with forget gates near 1",
+            case=case,
+            values=ratio,
+        )
         w_g = p.w_hh[gate_slice("g", p.hidden_size)]
         w_rnn = w_g if p.w_hr is None else w_g @ p.w_hr
         xs_rnn = case.xs[..., :1] * np.ones((1, 1, p.hidden_size))
@@ -124,7 +130,12 @@ def test_lstm_carry_survives_where_rnn_vanishes(lstm):
             sigma = np.sqrt(np.abs(w_rnn).sum(0).max() * np.abs(w_rnn).sum(1).max())
             w_rnn = w_rnn * (RHO / sigma) if sigma > 0 else w_rnn
             norms = _rnn_product_bound(w_rnn, RHO, xs_rnn, np.zeros_like(case.c0))
-        check_true(norms <= VANISHED, claim="contrast RNN did not vanish", case=case,
-                   axes=("batch row",), values=norms)
+        check_true(
+            norms <= VANISHED,
+            claim="contrast RNN did not vanish",
+            case=case,
+            axes=("batch row",),
+            values=norms,
+        )
 
     prop()

@@ -30,14 +30,27 @@ def test_in_place_weight_edits_take_effect(lstm):
         held = case.with_params(flipped)
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
         for t, v in enumerate(carry.oracle_steps(held, traj, lstm.variant)):
-            err = tol.step_error(held, traj.gate_xs[t], traj.hs[t], traj.cs[t],
-                                 lstm.variant, case.dtype)
+            err = tol.step_error(
+                held, traj.gate_xs[t], traj.hs[t], traj.cs[t], lstm.variant, case.dtype
+            )
             axes = ("step", "batch row", "coordinate")
-            check_close(traj.cs[t + 1], v.c, tol.SAFETY * err.dc,
-                        claim="c_t after an in-place weight edit ≠ reference at the new "
-                        "weights", case=case, axes=axes, offset=(t + 1,))
-            check_close(traj.hs[t + 1], v.h, tol.SAFETY * err.dh,
-                        claim="h_t after an in-place weight edit ≠ reference at the new "
-                        "weights", case=case, axes=axes, offset=(t + 1,))
+            check_close(
+                traj.cs[t + 1],
+                v.c,
+                tol.SAFETY * err.dc,
+                claim="c_t after an in-place weight edit ≠ reference at the new weights",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+            )
+            check_close(
+                traj.hs[t + 1],
+                v.h,
+                tol.SAFETY * err.dh,
+                claim="h_t after an in-place weight edit ≠ reference at the new weights",
+                case=case,
+                axes=axes,
+                offset=(t + 1,),
+            )
 
     prop()

@@ -26,20 +26,38 @@ def run_properties(pytester: pytest.Pytester):
 
     def run(target: str, *args: str, profile: str = "ci") -> pytest.RunResult:
         return pytester.runpytest_inprocess(
-            PROPERTIES, "--lstm-adapter", target, "--lstm-profile", profile,
-            "-p", "no:cacheprovider", "-p", "no:randomly", "-rs", *args)
+            PROPERTIES,
+            "--lstm-adapter",
+            target,
+            "--lstm-profile",
+            profile,
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "-rs",
+            *args,
+        )
 
     return run
 
 
 # The whole-suite runs of other frameworks and of the correct targets take 10–90 s each;
 # started last, one of them would leave the other xdist worker idle for its whole length.
-_LONGEST = ("test_frameworks.py::", "test_onnx.py::test_ort_cells", "test_correct_targets.py::",
-            "test_cli.py::test_failing_property", "test_cli.py::test_selftest",
-            "test_report.py::", "test_cli.py::test_ci_profile", "test_torch_configurations.py::",
-            "test_chunked_carry.py::test_check_steps",
-            "test_load_errors.py::test_a_step_that_hangs", "test_plugin.py::test_under_xdist",
-            "test_forward_agreement.py::")
+_LONGEST = (
+    "test_frameworks.py::",
+    "test_onnx.py::test_ort_cells",
+    "test_correct_targets.py::",
+    "test_cli.py::test_failing_property",
+    "test_cli.py::test_selftest",
+    "test_report.py::",
+    "test_cli.py::test_ci_profile",
+    "test_torch_configurations.py::",
+    "test_chunked_carry.py::test_check_steps",
+    "test_load_errors.py::test_a_step_that_hangs",
+    "test_plugin.py::test_under_xdist",
+    "test_forward_agreement.py::",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -37,8 +37,12 @@ def test_bad_target_is_one_line_usage_error(run_properties, target, message):
 
 
 def test_fault_mid_property_is_an_adapter_error_not_a_property_failure(run_properties):
-    result = run_properties(f"{TARGETS}:NaNForLargeInputCell", "-k",
-                            "test_step_values_match_reference", profile="mutants")
+    result = run_properties(
+        f"{TARGETS}:NaNForLargeInputCell",
+        "-k",
+        "test_step_values_match_reference",
+        profile="mutants",
+    )
     out = result.stdout.str()
     assert result.ret == 1
     assert "AdapterError (the implementation faulted, not a property)" in out
@@ -60,18 +64,30 @@ def test_a_target_in_another_precision_than_the_run_is_refused(pytester, tmp_pat
     """Checking a float32 implementation under the float64 error model would cry wolf (or,
     the other way round, hide float64 bugs under float32 tolerances): refuse it."""
     module = tmp_path / "fixed.py"
-    module.write_text(f"import sys\nsys.path.insert(0, {str(EXAMPLES)!r})\n"
-                      "from numpy_adapter import NumpyLSTMCell\n"
-                      "def fixed():\n    return NumpyLSTMCell()\n")
-    result = pytester.runpytest_subprocess(PROPERTIES, "--lstm-adapter", f"{module}:fixed",
-                                           "--lstm-dtype", "float64")
+    module.write_text(
+        f"import sys\nsys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "from numpy_adapter import NumpyLSTMCell\n"
+        "def fixed():\n    return NumpyLSTMCell()\n"
+    )
+    result = pytester.runpytest_subprocess(
+        PROPERTIES, "--lstm-adapter", f"{module}:fixed", "--lstm-dtype", "float64"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: target * computes in float32 but the run asks for "
-                                 "float64: give its factory a dtype argument*"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: target * computes in float32 but the run asks for "
+            "float64: give its factory a dtype argument*"
+        ]
+    )
 
 
 def test_a_factory_of_adapters_is_handed_the_runs_dtype(run_properties):
-    result = run_properties(f"{EXAMPLES / 'numpy_adapter.py'}:make_adapter",
-                            "--lstm-dtype", "float64", "-k", "step_values_match_reference")
+    result = run_properties(
+        f"{EXAMPLES / 'numpy_adapter.py'}:make_adapter",
+        "--lstm-dtype",
+        "float64",
+        "-k",
+        "step_values_match_reference",
+    )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1)  # one property selected by -k, the rest deselected

@@ -26,8 +26,12 @@ SHORT = ScaleCase(steps=150, batch=2, hidden=12, chunk=50)
 
 
 def _params(rng: np.random.Generator, d: int, h: int) -> LSTMParams:
-    return LSTMParams(w_ih=rng.uniform(-1, 1, (4 * h, d)), w_hh=rng.uniform(-1, 1, (4 * h, h)),
-                      b_ih=rng.uniform(-3, 3, 4 * h), b_hh=rng.uniform(-1, 1, 4 * h))
+    return LSTMParams(
+        w_ih=rng.uniform(-1, 1, (4 * h, d)),
+        w_hh=rng.uniform(-1, 1, (4 * h, h)),
+        b_ih=rng.uniform(-3, 3, 4 * h),
+        b_hh=rng.uniform(-1, 1, 4 * h),
+    )
 
 
 @pytest.mark.parametrize("variant", ["standard", "cifg", "no_forget"])
@@ -39,9 +43,13 @@ def test_forget_oracle_is_the_reference_and_the_error_model(variant, dtype):
     xs, hs, cs = (rng.uniform(-2, 2, (9, 3, k)) for k in (5, 7, 7))
     want_log = sum(log_forget(params, xs[t], hs[t], variant) for t in range(9))
     want_bound = sum(
-        tol.forget_log_error(tol.step_error(params, xs[t], hs[t], cs[t], variant, dtype),
-                             lstm_step(params, xs[t], hs[t], cs[t], variant).f, dtype)
-        for t in range(9))
+        tol.forget_log_error(
+            tol.step_error(params, xs[t], hs[t], cs[t], variant, dtype),
+            lstm_step(params, xs[t], hs[t], cs[t], variant).f,
+            dtype,
+        )
+        for t in range(9)
+    )
     got_log, got_bound = ForgetOracle.of(params).chunk(xs, hs, variant, dtype)
     np.testing.assert_allclose(got_log, want_log, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_bound, want_bound, rtol=1e-9, atol=0)
@@ -56,10 +64,16 @@ def _verdict(target_text: str, dtype: str = "float32", black_box: bool = False):
     return results
 
 
-@pytest.mark.parametrize("target", [
-    "torch.nn:LSTMCell", "lstm_props.targets:lstm_two_layer",
-    "lstm_props.targets:reference_cifg", "lstm_props.targets:reference_no_forget",
-    f"{TARGETS}:FusedIFOGCell"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "torch.nn:LSTMCell",
+        "lstm_props.targets:lstm_two_layer",
+        "lstm_props.targets:reference_cifg",
+        "lstm_props.targets:reference_no_forget",
+        f"{TARGETS}:FusedIFOGCell",
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_correct_lstms_pass(target, dtype):
     for result in _verdict(target, dtype):
@@ -67,10 +81,19 @@ def test_correct_lstms_pass(target, dtype):
         assert result.compared > 0 or result.log_product is None
 
 
-@pytest.mark.parametrize("mutant, black_box", [
-    ("BackwardSquaresForget", False), ("DetachedCarry", False), ("HiddenForgetBiasOne", False),
-    ("GateOrderIOFG", False), ("InitialCellIgnored", False),
-    ("CarryGain", False), ("CarryMixedAcrossUnits", True), ("CarryMixedAcrossBatch", True)])
+@pytest.mark.parametrize(
+    "mutant, black_box",
+    [
+        ("BackwardSquaresForget", False),
+        ("DetachedCarry", False),
+        ("HiddenForgetBiasOne", False),
+        ("GateOrderIOFG", False),
+        ("InitialCellIgnored", False),
+        ("CarryGain", False),
+        ("CarryMixedAcrossUnits", True),
+        ("CarryMixedAcrossBatch", True),
+    ],
+)
 def test_broken_lstms_fail(mutant, black_box):
     try:
         (result,) = _verdict(f"lstm_props.mutants:{mutant}", black_box=black_box)
@@ -103,8 +126,9 @@ def test_exact_mode_requires_exact_zeros_off_the_diagonal(monkeypatch, eps, pass
 
 
 def lstm_props(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lstm_props.cli", *args], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "lstm_props.cli", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_check_steps_exit_codes():
@@ -119,15 +143,25 @@ def test_check_steps_exit_codes():
         (("lstm_props.targets:reference_peephole", "--steps", "10"), "product of forget gates"),
         (("--steps", "10", "--json", "r.json"), "--json does not apply with --steps"),
         (("--hidden", "8"), "--hidden needs --steps"),
-        (("--steps", "0"), "must be at least 1")]:
+        (("--steps", "0"), "must be at least 1"),
+    ]:
         out = lstm_props("check", *args)
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def test_bench_reports_ratio_naive_and_memory(tmp_path):
-    out = lstm_props("bench", "--hidden", "32", "--steps", "64", "--threads", "1",
-                     "--json", str(tmp_path / "b.json"))
+    out = lstm_props(
+        "bench",
+        "--hidden",
+        "32",
+        "--steps",
+        "64",
+        "--threads",
+        "1",
+        "--json",
+        str(tmp_path / "b.json"),
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     doc = json.loads((tmp_path / "b.json").read_text())
     assert doc["schema"] == "lstm_props.bench/1" and doc["verdict"] == "PASSED"

@@ -26,8 +26,13 @@ CORRECT = {t.name: t for t in TARGETS if t.package == "torch" and t.skips is not
 def test_every_property_the_registry_names_is_declared():
     """A skip set or a finding naming a property that does not exist would pin nothing."""
     named = {p for t in TARGETS for p in t.skips or ()}
-    named |= {p for t in TARGETS for f in t.findings
-              for props in (*f.fails.values(), *f.may_fail.values()) for p in props}
+    named |= {
+        p
+        for t in TARGETS
+        for f in t.findings
+        for props in (*f.fails.values(), *f.may_fail.values())
+        for p in props
+    }
     assert named - set(property_claims()) == set()
 
 

@@ -68,13 +68,16 @@ def broken_links(path: Path) -> list[str]:
 
 
 def test_the_link_checker_sees_a_missing_file_and_a_missing_anchor(tmp_path):
-    (tmp_path / "a.md").write_text("# A page\n\n## ONNX Runtime (the ONNX `LSTM` operator)\n\n"
-                                   "[ok](#onnx-runtime-the-onnx-lstm-operator) [ok](a.md#a-page) "
-                                   "[gone](b.md) [wrong](a.md#no-such-heading)\n"
-                                   "```\n[in code](c.md)\n```\n")
-    assert broken_links(tmp_path / "a.md") == ["a.md: b.md: no such file",
-                                               "a.md: a.md#no-such-heading: no heading with "
-                                               "that anchor"]
+    (tmp_path / "a.md").write_text(
+        "# A page\n\n## ONNX Runtime (the ONNX `LSTM` operator)\n\n"
+        "[ok](#onnx-runtime-the-onnx-lstm-operator) [ok](a.md#a-page) "
+        "[gone](b.md) [wrong](a.md#no-such-heading)\n"
+        "```\n[in code](c.md)\n```\n"
+    )
+    assert broken_links(tmp_path / "a.md") == [
+        "a.md: b.md: no such file",
+        "a.md: a.md#no-such-heading: no heading with that anchor",
+    ]
 
 
 def test_every_relative_link_in_the_readme_and_docs_resolves():

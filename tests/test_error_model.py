@@ -15,18 +15,26 @@ from lstm_props.reference import log_sigmoid, lstm_step, sigmoid
 def _case(seed: int, variant: str, scale: float):
     rng = np.random.default_rng(seed)
     b, d, h = 3, 5, 6
-    p = LSTMParams(rng.uniform(-1, 1, (4 * h, d)) * scale, rng.uniform(-1, 1, (4 * h, h)) * scale,
-                   rng.uniform(-20, 20, 4 * h), rng.uniform(-1, 1, 4 * h),
-                   peephole=rng.uniform(-1, 1, (3, h)) * scale if variant == "peephole" else None)
+    p = LSTMParams(
+        rng.uniform(-1, 1, (4 * h, d)) * scale,
+        rng.uniform(-1, 1, (4 * h, h)) * scale,
+        rng.uniform(-20, 20, 4 * h),
+        rng.uniform(-1, 1, 4 * h),
+        peephole=rng.uniform(-1, 1, (3, h)) * scale if variant == "peephole" else None,
+    )
     p = p.astype(np.float32)
-    arrays = [rng.uniform(-5, 5, s).astype(np.float32).astype(float) for s in ((b, d), (b, h),
-                                                                               (b, h))]
+    arrays = [
+        rng.uniform(-5, 5, s).astype(np.float32).astype(float) for s in ((b, d), (b, h), (b, h))
+    ]
     return p, arrays
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), variant=st.sampled_from(["standard", "cifg", "peephole"]),
-       scale=st.sampled_from([0.3, 1.0, 3.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    variant=st.sampled_from(["standard", "cifg", "peephole"]),
+    scale=st.sampled_from([0.3, 1.0, 3.0]),
+)
 def test_step_error_bounds_the_float32_reference(seed, variant, scale):
     """|float32 step − float64 step| ≤ step_error, coordinate by coordinate."""
     p, (x, h, c) = _case(seed, variant, scale)

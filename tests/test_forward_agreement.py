@@ -35,8 +35,15 @@ def test_a_peephole_cell_read_as_standard_disagrees_and_as_peephole_agrees():
 def test_the_warning_heads_the_run(pytester):
     pytester.makeconftest("")
     result = pytester.runpytest_subprocess(
-        "--pyargs", "lstm_props.properties.test_forward_values", "-p", "no:randomly",
-        "--lstm-adapter", "lstm_props.mutants:GateOrderIOFG", "--lstm-max-examples", "2")
+        "--pyargs",
+        "lstm_props.properties.test_forward_values",
+        "-p",
+        "no:randomly",
+        "--lstm-adapter",
+        "lstm_props.mutants:GateOrderIOFG",
+        "--lstm-max-examples",
+        "2",
+    )
     out = result.stdout.str()
     assert "lstm_props: WARNING: lstm_props.mutants:GateOrderIOFG's forward does not match" in out
     assert result.ret == 1  # still a failure of the property, not a refusal

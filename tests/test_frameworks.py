@@ -29,8 +29,11 @@ KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "ker
 
 def _runs(targets: dict[str, TargetInfo]) -> list:
     """(key, dtype) for every target and dtype, marked nightly where the registry says so."""
-    return [pytest.param(key, dtype, marks=[pytest.mark.nightly] if dtype in t.nightly else [])
-            for key, t in targets.items() for dtype in DTYPES]
+    return [
+        pytest.param(key, dtype, marks=[pytest.mark.nightly] if dtype in t.nightly else [])
+        for key, t in targets.items()
+        for dtype in DTYPES
+    ]
 
 
 # Skipped by a single standard cell, each with its reason: the registry's skips (the
@@ -57,18 +60,23 @@ def test_jax_cells_pass_the_whole_suite(run_properties, target, dtype):
     assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0
     skipped = outcomes_by_name(result).get("skipped", set())
     assert skipped == {f"test_{p}" for p in (info.skips or set()) | RUN_SKIPS[dtype]}, (
-        result.stdout.str())
+        result.stdout.str()
+    )
 
 
-@pytest.mark.parametrize(("mistake", "caught_by"), [
-    ("equinox_h_and_c_swapped", "test_step_values_match_reference"),
-    ("flax_gates_read_in_keras_order", "test_step_values_match_reference"),
-    ("flax_carry_read_as_h_c", "test_step_values_match_reference"),
-])
+@pytest.mark.parametrize(
+    ("mistake", "caught_by"),
+    [
+        ("equinox_h_and_c_swapped", "test_step_values_match_reference"),
+        ("flax_gates_read_in_keras_order", "test_step_values_match_reference"),
+        ("flax_carry_read_as_h_c", "test_step_values_match_reference"),
+    ],
+)
 def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by):
     pytest.importorskip("flax", reason="install the extra: pip install 'lstm-props[jax]'")
-    result = run_properties(f"{CELLS.replace('cells.py', 'jax_mistakes.py')}:{mistake}",
-                            "-k", caught_by)
+    result = run_properties(
+        f"{CELLS.replace('cells.py', 'jax_mistakes.py')}:{mistake}", "-k", caught_by
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     assert result.parseoutcomes()["failed"] == 1
     result.stdout.fnmatch_lines(["*PropertyFailure: *"])  # a property failed, not the adapter
@@ -93,12 +101,22 @@ def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, 
         monkeypatch.setenv(key, value)
     out = pytester.path / "results.json"
     result = pytester.runpytest_subprocess(
-        PROPERTIES, "--lstm-adapter", info.name,
+        PROPERTIES,
+        "--lstm-adapter",
+        info.name,
         # derandomized, no shrinking: which properties fail is the question, not their
         # minimal cases (shrinking a float64 Keras failure costs minutes)
-        "--lstm-dtype", dtype, "--lstm-profile", "mutants",
-        "--lstm-max-examples", JAX_EXAMPLES if backend == "jax" else "5",  # JAX retraces
-        "-p", "no:cacheprovider", "--lstm-json", str(out))
+        "--lstm-dtype",
+        dtype,
+        "--lstm-profile",
+        "mutants",
+        "--lstm-max-examples",
+        JAX_EXAMPLES if backend == "jax" else "5",  # JAX retraces
+        "-p",
+        "no:cacheprovider",
+        "--lstm-json",
+        str(out),
+    )
     results = json.loads(out.read_text())["results"]
     failed = {r["property"].split("[")[0] for r in results if r["outcome"] == "failed"}
     assert failed == info.fails(dtype), (sorted(failed), result.stdout.str()[-2000:])

@@ -18,28 +18,39 @@ GATE = str(Path(__file__).parent / "targets" / "gate.py")
 
 
 def check(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lstm_props.cli", "check", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "lstm_props.cli", "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def test_a_target_that_ends_the_process_with_status_0_is_not_a_pass(tmp_path):
-    outputs = {"--json": tmp_path / "r.json", "--junitxml": tmp_path / "r.xml",
-               "--report": tmp_path / "r.html"}
+    outputs = {
+        "--json": tmp_path / "r.json",
+        "--junitxml": tmp_path / "r.xml",
+        "--report": tmp_path / "r.html",
+    }
     for path in outputs.values():  # an earlier run's files, all saying "passed"
         path.write_text("passed\n")
     args = [a for flag, path in outputs.items() for a in (flag, str(path))]
     out = check(f"{GATE}:exits_on_batch_three", "--max-examples", "3", *args)
     assert out.returncode == 2, out.stdout[-2000:] + out.stderr
     last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith("lstm-props: the run died before finishing: the test process "
-                           "ended with status 0 while running properties/"), last
+    assert last.startswith(
+        "lstm-props: the run died before finishing: the test process "
+        "ended with status 0 while running properties/"
+    ), last
     assert not any(path.exists() for path in outputs.values())
 
 
 def test_a_black_box_pass_says_how_much_ran(tmp_path):
-    out = check(f"{GATE}:identity_adapter", "--max-examples", "3",
-                "--json", str(tmp_path / "r.json"))
+    out = check(
+        f"{GATE}:identity_adapter", "--max-examples", "3", "--json", str(tmp_path / "r.json")
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["complete"] is True and doc["interrupted"] is False
@@ -55,12 +66,14 @@ def test_a_black_box_pass_says_how_much_ran(tmp_path):
 
 
 def test_nothing_verified_exits_3_and_says_what_to_add(tmp_path):
-    out = check(f"{GATE}:nothing_verifiable", "--max-examples", "3",
-                "--json", str(tmp_path / "r.json"))
+    out = check(
+        f"{GATE}:nothing_verifiable", "--max-examples", "3", "--json", str(tmp_path / "r.json")
+    )
     assert out.returncode == 3, out.stdout[-2000:] + out.stderr
     last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith("lstm-props: nothing verified: no property that calls the target "
-                           "passed; 0 of"), last
+    assert last.startswith(
+        "lstm-props: nothing verified: no property that calls the target passed; 0 of"
+    ), last
     assert "give the adapter autograd (a Backend with vjp)" in last
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["coverage"]["ran"] == 0 and doc["summary"]["passed"] == 1  # the reference RNN
@@ -68,8 +81,15 @@ def test_nothing_verified_exits_3_and_says_what_to_add(tmp_path):
 
 def test_a_faulting_backward_exits_2_quickly_and_still_writes_the_report(tmp_path):
     start = time.monotonic()
-    out = check(f"{GATE}:backward_raises", "--max-examples", "3",
-                "--json", str(tmp_path / "r.json"), "--report", str(tmp_path / "r.html"))
+    out = check(
+        f"{GATE}:backward_raises",
+        "--max-examples",
+        "3",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--report",
+        str(tmp_path / "r.html"),
+    )
     assert out.returncode == 2, out.stdout[-2000:] + out.stderr
     assert time.monotonic() - start < 120  # shrinking each fault took minutes
     assert "Traceback" not in out.stdout + out.stderr
@@ -91,16 +111,19 @@ def test_an_output_path_that_is_a_directory_is_refused_before_the_run(tmp_path):
     start = time.monotonic()
     out = check("--json", str(tmp_path))
     assert out.returncode == 2
-    assert out.stderr.strip() == (f"lstm-props: error: --json {str(tmp_path)!r}: is a "
-                                  "directory; give a file path, e.g. results/lstm-props.json")
+    assert out.stderr.strip() == (
+        f"lstm-props: error: --json {str(tmp_path)!r}: is a "
+        "directory; give a file path, e.g. results/lstm-props.json"
+    )
     assert time.monotonic() - start < 15
 
 
 def test_a_seed_the_derandomized_profile_would_ignore_is_refused():
     out = check("--seed", "5")
     assert out.returncode == 2
-    assert out.stderr.strip().startswith("lstm-props: error: --seed 5 has no effect with "
-                                         "--profile ci")
+    assert out.stderr.strip().startswith(
+        "lstm-props: error: --seed 5 has no effect with --profile ci"
+    )
     assert len(out.stderr.strip().splitlines()) == 1
 
 
@@ -109,15 +132,29 @@ def test_workers_are_capped_to_the_cpus(capsys):
     cli._cap_workers(ns)
     assert ns.workers == (os.cpu_count() or 1)
     assert capsys.readouterr().err.strip() == (
-        f"lstm-props: note: --workers 10000 capped to {ns.workers}, the CPUs this machine has")
+        f"lstm-props: note: --workers 10000 capped to {ns.workers}, the CPUs this machine has"
+    )
 
 
 def test_ctrl_c_ends_the_run_with_exit_2_and_partial_results_marked(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lstm_props.cli", "check", f"{GATE}:slow_cell",
-         "--max-examples", "3", "--json", str(tmp_path / "r.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [
+            sys.executable,
+            "-m",
+            "lstm_props.cli",
+            "check",
+            f"{GATE}:slow_cell",
+            "--max-examples",
+            "3",
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until a property has run, then press Ctrl-C
         if " PASSED " in line or " SKIPPED " in line:
@@ -134,30 +171,46 @@ def test_ctrl_c_ends_the_run_with_exit_2_and_partial_results_marked(tmp_path):
 def _doc(*results: dict, **top) -> dict:
     outcomes = ("passed", "failed", "skipped", "xfailed", "error")
     summary = {o: sum(r["outcome"] == o for r in results) for o in outcomes}
-    coverage = {"ran": len(results), "of": len(results), "verified": summary["passed"],
-                "mode": "layout", "missing": []}
-    return {"complete": True, "interrupted": False, "results": list(results),
-            "summary": summary, "coverage": coverage, **top}
+    coverage = {
+        "ran": len(results),
+        "of": len(results),
+        "verified": summary["passed"],
+        "mode": "layout",
+        "missing": [],
+    }
+    return {
+        "complete": True,
+        "interrupted": False,
+        "results": list(results),
+        "summary": summary,
+        "coverage": coverage,
+        **top,
+    }
 
 
 def test_the_verdict_of_each_way_a_run_can_end():
     from lstm_props._verdict import verdict
 
     ok = {"property": "step_values_match_reference[layer0]", "outcome": "passed"}
-    suite = {"property": "carry_jacobian_is_diagonal[layer0]", "outcome": "error",
-             "kind": "suite"}
-    root = {"property": "carry_map_is_affine_in_c[layer0]", "outcome": "failed",
-            "root_cause": True}
+    suite = {"property": "carry_jacobian_is_diagonal[layer0]", "outcome": "error", "kind": "suite"}
+    root = {"property": "carry_map_is_affine_in_c[layer0]", "outcome": "failed", "root_cause": True}
     code, line = verdict(_doc(ok, suite), 1)
-    assert code == 2 and line.startswith("lstm_props itself failed in carry_jacobian_is_"
-                                         "diagonal[layer0] (a bug of the suite")
+    assert code == 2 and line.startswith(
+        "lstm_props itself failed in carry_jacobian_is_diagonal[layer0] (a bug of the suite"
+    )
     assert line.endswith("please report it with the command above")
     assert verdict(_doc(ok, root), 1) == (
-        1, "1 properties failed; root cause: carry_map_is_affine_in_c[layer0]; 2 of 2 "
-           "properties ran against the target (layout mode)")
+        1,
+        "1 properties failed; root cause: carry_map_is_affine_in_c[layer0]; 2 of 2 "
+        "properties ran against the target (layout mode)",
+    )
     assert verdict(None, -signal.SIGSEGV, "p.py::t[layer0]") == (
-        2, "the run died before finishing: killed by SIGSEGV while running p.py::t[layer0]")
+        2,
+        "the run died before finishing: killed by SIGSEGV while running p.py::t[layer0]",
+    )
     assert verdict(_doc(ok, complete=False), 0)[0] == 2  # results without the end marker
     assert verdict(_doc(ok, interrupted=True, complete=False), 2)[1].startswith("interrupted")
-    assert verdict(_doc(ok), 0) == (0, "passed; 1 of 1 properties ran against the target "
-                                       "(layout mode)")
+    assert verdict(_doc(ok), 0) == (
+        0,
+        "passed; 1 of 1 properties ran against the target (layout mode)",
+    )

@@ -21,12 +21,12 @@ def _results(path) -> dict[str, dict]:
 
 
 def test_a_raising_backward_is_an_adapter_fault_and_is_not_shrunk(
-        run_properties, tmp_path, monkeypatch):
+    run_properties, tmp_path, monkeypatch
+):
     """Each property calls the broken backward once and stops: no shrinking, no replay."""
     count = tmp_path / "backwards.txt"
     monkeypatch.setenv("LSTM_PROPS_COUNT_BACKWARDS", str(count))
-    out = run_properties(f"{GATE}:backward_raises", *CARRY, "--lstm-json",
-                         str(tmp_path / "r.json"))
+    out = run_properties(f"{GATE}:backward_raises", *CARRY, "--lstm-json", str(tmp_path / "r.json"))
     results = _results(tmp_path / "r.json")
     assert {r["outcome"] for r in results.values()} == {"error"}, results
     assert {r["kind"] for r in results.values()} == {"adapter"}
@@ -37,33 +37,46 @@ def test_a_raising_backward_is_an_adapter_fault_and_is_not_shrunk(
     assert "ExceptionGroup" not in out.stdout.str() and "Falsifying" not in out.stdout.str()
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ("wrong_shape_vjp", "returned a gradient of shape (1, 2) for primal 0, expected (1, 3)"),
-    ("mutates_its_input", "step() raised RuntimeError"),
-])
-def test_a_broken_backend_or_forward_is_an_adapter_fault(run_properties, tmp_path, target,
-                                                         message):
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("wrong_shape_vjp", "returned a gradient of shape (1, 2) for primal 0, expected (1, 3)"),
+        ("mutates_its_input", "step() raised RuntimeError"),
+    ],
+)
+def test_a_broken_backend_or_forward_is_an_adapter_fault(run_properties, tmp_path, target, message):
     run_properties(f"{GATE}:{target}", *CARRY, "--lstm-json", str(tmp_path / "r.json"))
     results = _results(tmp_path / "r.json")
-    assert results and all(r["outcome"] == "error" and r["kind"] == "adapter"
-                           for r in results.values()), results
+    assert results and all(
+        r["outcome"] == "error" and r["kind"] == "adapter" for r in results.values()
+    ), results
     assert any(message in r["message"] for r in results.values()), results
 
 
 def test_an_xfail_line_does_not_hide_a_fault(run_properties, tmp_path):
     (tmp_path / "xfail.txt").write_text("carry_jacobian_is_diagonal\n")
-    run_properties(f"{GATE}:backward_raises", "-k", "carry_jacobian_is_diagonal",
-                   "--lstm-xfail", str(tmp_path / "xfail.txt"),
-                   "--lstm-json", str(tmp_path / "r.json"))
+    run_properties(
+        f"{GATE}:backward_raises",
+        "-k",
+        "carry_jacobian_is_diagonal",
+        "--lstm-xfail",
+        str(tmp_path / "xfail.txt"),
+        "--lstm-json",
+        str(tmp_path / "r.json"),
+    )
     (result,) = _results(tmp_path / "r.json").values()
     assert (result["outcome"], result["kind"]) == ("error", "adapter")
 
 
-def test_a_bug_of_the_suite_is_a_suite_error_not_a_failure(run_properties, tmp_path,
-                                                           monkeypatch):
+def test_a_bug_of_the_suite_is_a_suite_error_not_a_failure(run_properties, tmp_path, monkeypatch):
     monkeypatch.setattr(lstm_props.carry, "np", None)  # every carry helper now raises
-    run_properties("torch.nn:LSTMCell", "-k", "carry_jacobian_is_diagonal",
-                   "--lstm-json", str(tmp_path / "r.json"))
+    run_properties(
+        "torch.nn:LSTMCell",
+        "-k",
+        "carry_jacobian_is_diagonal",
+        "--lstm-json",
+        str(tmp_path / "r.json"),
+    )
     (result,) = _results(tmp_path / "r.json").values()
     assert (result["outcome"], result["kind"]) == ("error", "suite"), result
     assert result["message"].startswith("SuiteError (a bug in lstm_props, not in the target)")
@@ -91,14 +104,21 @@ def test_classify_tells_claims_faults_and_suite_bugs_apart():
     assert classify(internal.value) == SUITE
     group = BaseExceptionGroup("two", [PropertyFailure("a"), _raised(error)])
     assert classify(group) == ADAPTER
-    assert classify(BaseExceptionGroup("two", [PropertyFailure("a"),
-                                               AssertionError("b")])) == FAILED
+    assert (
+        classify(BaseExceptionGroup("two", [PropertyFailure("a"), AssertionError("b")])) == FAILED
+    )
 
 
-def test_a_target_that_cannot_be_built_at_a_drawn_size_is_an_adapter_fault(run_properties,
-                                                                           tmp_path):
-    run_properties(f"{GATE}:fails_to_build_most_sizes", "-k", "carry_jacobian_is_diagonal",
-                   "--lstm-json", str(tmp_path / "r.json"))
+def test_a_target_that_cannot_be_built_at_a_drawn_size_is_an_adapter_fault(
+    run_properties, tmp_path
+):
+    run_properties(
+        f"{GATE}:fails_to_build_most_sizes",
+        "-k",
+        "carry_jacobian_is_diagonal",
+        "--lstm-json",
+        str(tmp_path / "r.json"),
+    )
     (result,) = _results(tmp_path / "r.json").values()
     assert (result["outcome"], result["kind"]) == ("error", "adapter"), result
     assert "build(" in result["message"] and "no kernel for input size" in result["message"]

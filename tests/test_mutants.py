@@ -19,8 +19,10 @@ def test_mutant_is_killed_by_its_property(run_properties, mutant, prop):
     assert "PropertyFailure" in result.stdout.str(), "failed, but not by a property's claim"
 
 
-@pytest.mark.parametrize(("prop", "mutant"), sorted(
-    (prop, mutant) for prop, mutants in FORWARD_ONLY_KILLS.items() for mutant in mutants))
+@pytest.mark.parametrize(
+    ("prop", "mutant"),
+    sorted((prop, mutant) for prop, mutants in FORWARD_ONLY_KILLS.items() for mutant in mutants),
+)
 def test_forward_only_property_kills_its_mutants(run_properties, prop, mutant):
     result = run_properties(f"lstm_props.mutants:{mutant}", "-k", prop, profile="mutants")
     outcomes = result.parseoutcomes()
@@ -30,8 +32,9 @@ def test_forward_only_property_kills_its_mutants(run_properties, prop, mutant):
 
 def test_a_failure_shrinks_and_prints_how_to_reproduce(run_properties):
     """With shrinking on, the counterexample is small and the reproduce line is printed."""
-    result = run_properties("lstm_props.mutants:CarryGain", "-k",
-                            "test_carry_product_is_bounded_and_non_increasing")
+    result = run_properties(
+        "lstm_props.mutants:CarryGain", "-k", "test_carry_product_is_bounded_and_non_increasing"
+    )
     out = result.stdout.str()
     assert result.ret == 1
     # the smallest pairwise-distinct sizes: H = 2, D = 1, then B = 3, T = 4

@@ -48,19 +48,26 @@ _SIGMA = target_info("lstm_props.adapters.onnx:lstm")
 # The forward properties that compare with the reference, failed by ORT's σ approximation.
 VALUE_PROPERTIES = _layer0(_SIGMA.fails("float32"))
 #: Skip reasons by kind; any other reason is counted under its own text, and fails.
-SKIP_KINDS = (NO_AUTOGRAD, "does not hold for the", "run with --lstm-device cuda",
-              "cannot run in float64", "cannot be forced")
+SKIP_KINDS = (
+    NO_AUTOGRAD,
+    "does not hold for the",
+    "run with --lstm-device cuda",
+    "cannot run in float64",
+    "cannot be forced",
+)
 # Affine-in-c compares the carry slope with the oracle's f_t: where a draw has f_t ≪ 1,
 # ORT's absolute σ error (~1e-7) exceeds the relative error model, so whether it fails is
 # up to the draw; so is whether the weight-edit property's few steps reach σ's error. They
 # may fail, but only by the σ finding's size (checked below); the mapping mistakes test
 # shows affine-in-c still catches a wrong layout on ORT.
 SIGMA_BY_DRAW = _layer0(_SIGMA.may_fail("float32"))
-FORWARD_CARRY = {*SIGMA_BY_DRAW,
-                 "test_carry_map_is_coordinatewise[layer0]",
-                 "test_open_forget_gate_translates_the_carry[layer0]",
-                 "test_closed_forget_gate_forgets_c0[layer0]",
-                 "test_reference_rnn_jacobian_is_dense_and_vanishes"}
+FORWARD_CARRY = {
+    *SIGMA_BY_DRAW,
+    "test_carry_map_is_coordinatewise[layer0]",
+    "test_open_forget_gate_translates_the_carry[layer0]",
+    "test_closed_forget_gate_forgets_c0[layer0]",
+    "test_reference_rnn_jacobian_is_dense_and_vanishes",
+}
 EXPECTED = {
     "lstm": {
         "passed": FORWARD_CARRY,
@@ -75,9 +82,11 @@ EXPECTED = {
         "skipped": Counter(dict(zip(SKIP_KINDS, (25, 1, 1, 1)))),
     },
     "lstm_peephole": {
-        "passed": {"test_carry_map_is_coordinatewise[layer0]",
-                   "test_reference_rnn_jacobian_is_dense_and_vanishes",
-                   "test_in_place_weight_edits_take_effect[layer0]"},  # or fails by σ
+        "passed": {
+            "test_carry_map_is_coordinatewise[layer0]",
+            "test_reference_rnn_jacobian_is_dense_and_vanishes",
+            "test_in_place_weight_edits_take_effect[layer0]",
+        },  # or fails by σ
         "failed": VALUE_PROPERTIES,
         # Peepholes take twelve properties out (gates read c, the carry slope leaves
         # [0, 1]), affine-in-c and the forward carousel and cut among them, before the
@@ -87,13 +96,24 @@ EXPECTED = {
     # clip=3 keeps every activation's argument in [−3, 3], where ORT's σ and tanh are good
     # to a few ulps: the value properties pass; forcing a gate to 0 or 1 is impossible.
     "lstm_clip": {
-        "passed": (FORWARD_CARRY - {"test_open_forget_gate_translates_the_carry[layer0]",
-                                    "test_closed_forget_gate_forgets_c0[layer0]"})
+        "passed": (
+            FORWARD_CARRY
+            - {
+                "test_open_forget_gate_translates_the_carry[layer0]",
+                "test_closed_forget_gate_forgets_c0[layer0]",
+            }
+        )
         | VALUE_PROPERTIES,
         "failed": set(),
-        "skipped": Counter({NO_AUTOGRAD: 25, "does not hold for the": 1,
-                            "run with --lstm-device cuda": 1, "cannot run in float64": 1,
-                            "cannot be forced": 2}),
+        "skipped": Counter(
+            {
+                NO_AUTOGRAD: 25,
+                "does not hold for the": 1,
+                "run with --lstm-device cuda": 1,
+                "cannot run in float64": 1,
+                "cannot be forced": 2,
+            }
+        ),
     },
 }
 
@@ -132,8 +152,14 @@ def test_the_registry_holds_each_cells_findings(factory):
 def test_ort_cells_fail_only_on_activation_accuracy(run_properties, factory):
     # The mutants profile: the ci profile's 15 derandomized examples, without shrinking
     # (which failures, and their size, are the question; minimal cases cost ~30 s here).
-    result = run_properties(f"lstm_props.adapters.onnx:{factory}", "--lstm-dtype", "float32",
-                            "--lstm-max-examples", "15", profile="mutants")
+    result = run_properties(
+        f"lstm_props.adapters.onnx:{factory}",
+        "--lstm-dtype",
+        "float32",
+        "--lstm-max-examples",
+        "15",
+        profile="mutants",
+    )
     passed, skipped, failed = _outcomes(result)
     expected = EXPECTED[factory]
     by_draw = SIGMA_BY_DRAW & expected["passed"] & set(failed)
@@ -158,17 +184,24 @@ def test_float64_is_refused_in_one_line_naming_why(run_properties, factory):
         f"ERROR: target 'lstm_props.adapters.onnx:{factory}': building it raised ValueError: "
         "ONNX Runtime's CPU LSTM kernel computes in float32 only (it fails every run "
         "of a float64 model with 'LSTM operator does not support double yet'): run with "
-        "--lstm-dtype float32"]
+        "--lstm-dtype float32"
+    ]
     assert "Traceback" not in err + result.stdout.str()
 
 
-def _params(rng: np.random.Generator, d: int, h: int, peephole: bool,
-            scale: float = 0.5) -> LSTMParams:
+def _params(
+    rng: np.random.Generator, d: int, h: int, peephole: bool, scale: float = 0.5
+) -> LSTMParams:
     def draw(*shape: int) -> np.ndarray:
         return rng.uniform(-scale, scale, shape)
 
-    return LSTMParams(draw(4 * h, d), draw(4 * h, h), draw(4 * h), draw(4 * h),
-                      peephole=draw(3, h) if peephole else None).astype(np.float32)
+    return LSTMParams(
+        draw(4 * h, d),
+        draw(4 * h, h),
+        draw(4 * h),
+        draw(4 * h),
+        peephole=draw(3, h) if peephole else None,
+    ).astype(np.float32)
 
 
 @pytest.mark.parametrize("peephole", [False, True])
@@ -203,8 +236,13 @@ def test_one_session_serves_every_batch_size(peephole):
     for batch in (1, 2, 7):
         x, h0, c0 = (rng.uniform(-1, 1, (batch, n)).astype(np.float32) for n in (d, h, h))
         h1, c1 = cell.step(x, h0, c0)
-        want = lstm_step(params, x.astype(np.float64), h0.astype(np.float64),
-                         c0.astype(np.float64), "peephole" if peephole else "standard")
+        want = lstm_step(
+            params,
+            x.astype(np.float64),
+            h0.astype(np.float64),
+            c0.astype(np.float64),
+            "peephole" if peephole else "standard",
+        )
         assert h1.shape == c1.shape == (batch, h) and h1.dtype == np.float32
         # ORT's σ and tanh are good to ~3e-7 absolute (see below), a mapping error far worse.
         np.testing.assert_allclose(h1, want.h, atol=2e-6)
@@ -212,8 +250,9 @@ def test_one_session_serves_every_batch_size(peephole):
     assert cell._session is session
 
 
-def _carry_only(cell: onnx.OnnxLSTMCell, forget_bias: float,
-                rng: np.random.Generator) -> np.ndarray:
+def _carry_only(
+    cell: onnx.OnnxLSTMCell, forget_bias: float, rng: np.random.Generator
+) -> np.ndarray:
     """c_t of cell at c_{t-1} = 1 with g ≡ 0, so c_t = f exactly; forget pre-activation
     forget_bias + what random x, h and weights add."""
     d, h = cell.spec.input_size, cell.spec.hidden_size
@@ -241,8 +280,9 @@ def test_ort_sigmoid_error_is_absolute_not_relative():
 
     def forget_gate(bias: float) -> float:  # g = tanh(0) = 0: c_t = f · 1 exactly
         cell.write_layout(zero.with_forget_bias(bias))
-        _, c1 = cell.step(np.zeros((1, 1), np.float32), np.zeros((1, 2), np.float32),
-                          np.ones((1, 2), np.float32))
+        _, c1 = cell.step(
+            np.zeros((1, 1), np.float32), np.zeros((1, 2), np.float32), np.ones((1, 2), np.float32)
+        )
         return float(c1[0, 0])
 
     assert forget_gate(-20.0) == 0.0  # σ(−20) = 2.06e-9, a normal float32
@@ -308,15 +348,19 @@ def test_clip_clamps_every_gate_argument_and_is_read_back():
 def test_an_empty_batch_is_refused_not_aborted():
     cell = onnx.lstm(2, 3)
     with pytest.raises(ValueError, match="empty batch"):
-        cell.step(np.zeros((0, 2), np.float32), np.zeros((0, 3), np.float32),
-                  np.zeros((0, 3), np.float32))
+        cell.step(
+            np.zeros((0, 2), np.float32), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
+        )
 
 
-@pytest.mark.parametrize(("mistake", "caught_by"), [
-    ("gates_read_in_torch_order", "test_carry_map_is_affine_in_c"),
-    ("input_forget_declared_cifg", "test_carry_map_is_affine_in_c"),
-    ("peepholes_read_in_documented_order", "test_step_values_match_reference"),
-])
+@pytest.mark.parametrize(
+    ("mistake", "caught_by"),
+    [
+        ("gates_read_in_torch_order", "test_carry_map_is_affine_in_c"),
+        ("input_forget_declared_cifg", "test_carry_map_is_affine_in_c"),
+        ("peepholes_read_in_documented_order", "test_step_values_match_reference"),
+    ],
+)
 def test_an_onnx_mapping_mistake_is_caught(run_properties, mistake, caught_by):
     result = run_properties(f"{MISTAKES}:{mistake}", "-k", caught_by)
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]

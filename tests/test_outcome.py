@@ -12,15 +12,29 @@ def _results(*pairs: tuple[str, str]) -> list[dict[str, str]]:
 
 
 def test_a_property_is_skipped_only_where_every_layer_skipped():
-    folded = fold(_results(("a[layer0]", "skipped"), ("a[layer1]", "passed"),
-                           ("b[layer0]", "skipped"), ("b[layer1]", "skipped")))
+    folded = fold(
+        _results(
+            ("a[layer0]", "skipped"),
+            ("a[layer1]", "passed"),
+            ("b[layer0]", "skipped"),
+            ("b[layer1]", "skipped"),
+        )
+    )
     assert folded == {"a": "passed", "b": "skipped"}
 
 
 def test_the_worst_layer_decides_and_a_fault_outranks_a_failure():
-    folded = fold(_results(("a[layer0]", "failed"), ("a[layer1]", "error"),
-                           ("b[layer0]", "error"), ("b[layer1]", "failed"),
-                           ("c[layer0]", "passed"), ("c[layer1]", "xfailed"), ("d", "failed")))
+    folded = fold(
+        _results(
+            ("a[layer0]", "failed"),
+            ("a[layer1]", "error"),
+            ("b[layer0]", "error"),
+            ("b[layer1]", "failed"),
+            ("c[layer0]", "passed"),
+            ("c[layer1]", "xfailed"),
+            ("d", "failed"),
+        )
+    )
     assert folded == {"a": "error", "b": "error", "c": "xfailed", "d": "failed"}
 
 

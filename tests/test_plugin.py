@@ -10,11 +10,21 @@ from tests.conftest import PROPERTIES, TARGETS
 
 
 def test_header_names_target_variant_device_dtype_and_seed(run_properties):
-    result = run_properties("lstm_props.targets:reference_cifg", "--lstm-dtype", "float64",
-                            "-k", "test_carry_jacobian_is_diagonal", profile="dev")
-    result.stdout.fnmatch_lines(["lstm_props: target=lstm_props.targets:reference_cifg "
-                                 "variant=cifg device=cpu dtype=float64 "
-                                 "hypothesis profile=dev seed=*"])
+    result = run_properties(
+        "lstm_props.targets:reference_cifg",
+        "--lstm-dtype",
+        "float64",
+        "-k",
+        "test_carry_jacobian_is_diagonal",
+        profile="dev",
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "lstm_props: target=lstm_props.targets:reference_cifg "
+            "variant=cifg device=cpu dtype=float64 "
+            "hypothesis profile=dev seed=*"
+        ]
+    )
     assert "seed=derandomized" not in result.stdout.str()
 
 
@@ -40,18 +50,26 @@ def test_declared_variant_changes_expectations(run_properties):
     target = "lstm_props.targets:reference_peephole"
     declared = run_properties(target, "--lstm-variant", "peephole")
     assert declared.ret == 0
-    undeclared = run_properties(target, "--lstm-variant", "standard", "-k",
-                                "test_carry_jacobian_diagonal_equals_forget_gate",
-                                profile="mutants")
+    undeclared = run_properties(
+        target,
+        "--lstm-variant",
+        "standard",
+        "-k",
+        "test_carry_jacobian_diagonal_equals_forget_gate",
+        profile="mutants",
+    )
     assert undeclared.ret == 1
 
 
 def test_multi_layer_target_is_checked_layer_by_layer(run_properties):
-    result = run_properties("lstm_props.targets:lstm_two_layer", "-k",
-                            "diagonal or fused", "-v")
-    result.stdout.fnmatch_lines(["*test_carry_jacobian_is_diagonal?layer0? PASSED*",
-                                 "*test_carry_jacobian_is_diagonal?layer1? PASSED*",
-                                 "*test_fused_sequence_equals_composed_steps?stack? PASSED*"])
+    result = run_properties("lstm_props.targets:lstm_two_layer", "-k", "diagonal or fused", "-v")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_carry_jacobian_is_diagonal?layer0? PASSED*",
+            "*test_carry_jacobian_is_diagonal?layer1? PASSED*",
+            "*test_fused_sequence_equals_composed_steps?stack? PASSED*",
+        ]
+    )
 
 
 def test_factory_of_fixed_instance_and_file_path_targets(run_properties):
@@ -74,8 +92,9 @@ def test_a_numpy_adapter_without_autograd_runs_the_forward_only_properties(run_p
 
 def test_black_box_option_hides_the_layout(run_properties):
     """--lstm-black-box runs only what needs no layout, and says so in each skip."""
-    result = run_properties("torch.nn:LSTMCell", "--lstm-black-box", "-k",
-                            "values_match or is_diagonal")
+    result = run_properties(
+        "torch.nn:LSTMCell", "--lstm-black-box", "-k", "values_match or is_diagonal"
+    )
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*is black-box (parameters not in the documented layout)*"])
     outcomes = result.parseoutcomes()
@@ -83,14 +102,24 @@ def test_black_box_option_hides_the_layout(run_properties):
 
 
 def test_under_xdist_the_workers_load_the_target_and_report_its_variant(
-        pytester: pytest.Pytester, tmp_path):
+    pytester: pytest.Pytester, tmp_path
+):
     """The controller never loads the target (so it never imports torch for nothing); the
     variant in the results file is the one the workers read from the target."""
     out = tmp_path / "results.json"
     result = pytester.runpytest_subprocess(
-        PROPERTIES, "--lstm-adapter", "lstm_props.targets:reference_peephole", "-n", "2",
-        "-p", "no:cacheprovider", "-k", "carry_jacobian_is_diagonal or affine",
-        "--lstm-json", str(out))
+        PROPERTIES,
+        "--lstm-adapter",
+        "lstm_props.targets:reference_peephole",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "carry_jacobian_is_diagonal or affine",
+        "--lstm-json",
+        str(out),
+    )
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*variant=(the target's, read by the workers)*"])
     assert json.loads(out.read_text())["variant"] == "peephole"
@@ -98,11 +127,12 @@ def test_under_xdist_the_workers_load_the_target_and_report_its_variant(
 
 def test_under_xdist_a_bad_target_is_one_line_and_a_usage_error(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess(
-        PROPERTIES, "--lstm-adapter", "no_such_module:Cell", "-n", "2",
-        "-p", "no:cacheprovider")
+        PROPERTIES, "--lstm-adapter", "no_such_module:Cell", "-n", "2", "-p", "no:cacheprovider"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["ERROR: target 'no_such_module:Cell': no module named "
-                                 "'no_such_module'*"])
+    result.stdout.fnmatch_lines(
+        ["ERROR: target 'no_such_module:Cell': no module named 'no_such_module'*"]
+    )
     text = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in text and "node down" not in text
 
@@ -110,20 +140,35 @@ def test_under_xdist_a_bad_target_is_one_line_and_a_usage_error(pytester: pytest
 def test_an_unmet_need_is_a_skip_with_its_reason_at_collection(pytester):
     """The declaration, not the body, decides: after collection the property already
     carries its skip (LSTMCell has no packed call), and the body never runs."""
-    pytester.makepyfile(skip_recorder="""
+    pytester.makepyfile(
+        skip_recorder="""
 def pytest_collection_finish(session):
     for item in session.items:
         for mark in item.iter_markers("skip"):
             print("@@", item.name, "|", mark.kwargs["reason"])
-""")
+"""
+    )
     pytester.syspathinsert()
-    result = pytester.runpytest_inprocess(PROPERTIES, "--lstm-adapter", "torch.nn:LSTMCell",
-                                          "--collect-only", "-q", "-s", "-p", "skip_recorder",
-                                          "-p", "no:cacheprovider")
-    skips = dict(line.split("@@ ", 1)[1].split(" | ", 1) for line in result.outlines
-                 if line.startswith("@@ "))
+    result = pytester.runpytest_inprocess(
+        PROPERTIES,
+        "--lstm-adapter",
+        "torch.nn:LSTMCell",
+        "--collect-only",
+        "-q",
+        "-s",
+        "-p",
+        "skip_recorder",
+        "-p",
+        "no:cacheprovider",
+    )
+    skips = dict(
+        line.split("@@ ", 1)[1].split(" | ", 1)
+        for line in result.outlines
+        if line.startswith("@@ ")
+    )
     assert skips["test_packed_batch_equals_each_sequence_alone[stack]"] == (
-        "torch.nn:LSTMCell has no packed (variable-length) call")
+        "torch.nn:LSTMCell has no packed (variable-length) call"
+    )
     assert "test_carry_jacobian_is_diagonal[layer0]" not in skips
 
 

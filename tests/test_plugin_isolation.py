@@ -62,15 +62,24 @@ def test_a_session_without_a_target_sees_hypothesis_and_torch_unchanged(pytester
 def test_a_users_own_ci_profile_is_theirs_with_and_without_a_target(pytester):
     """A project's own ``ci`` profile (the most common name there is) stays theirs, also in
     a session that runs the properties beside their tests."""
-    pytester.makeconftest("from hypothesis import settings\n"
-                          "settings.register_profile('ci', max_examples=7)\n")
+    pytester.makeconftest(
+        "from hypothesis import settings\nsettings.register_profile('ci', max_examples=7)\n"
+    )
     pytester.makepyfile(test_user=SEES)
     common = ("-s", "-p", "no:cacheprovider", "--hypothesis-profile", "ci")
     without = pytester.runpytest_subprocess("test_user.py", *common, *WITHOUT_PLUGIN)
     alone = pytester.runpytest_subprocess("test_user.py", *common)
     beside = pytester.runpytest_subprocess(
-        "test_user.py", PROPERTIES, *common, "--lstm-adapter", "torch.nn:LSTMCell",
-        "--lstm-profile", "ci", "-k", "test_user or test_step_values_match_reference")
+        "test_user.py",
+        PROPERTIES,
+        *common,
+        "--lstm-adapter",
+        "torch.nn:LSTMCell",
+        "--lstm-profile",
+        "ci",
+        "-k",
+        "test_user or test_step_values_match_reference",
+    )
     assert _seen(without).split()[0] == "7"
     assert _seen(alone) == _seen(without)
     assert beside.ret == pytest.ExitCode.OK, beside.outlines[-20:]
@@ -81,7 +90,8 @@ def test_a_users_own_ci_profile_is_theirs_with_and_without_a_target(pytester):
 def test_xdist_workers_keep_torchs_threads(pytester):
     """Under xdist the cores are shared out only while a property runs: a user's own
     tests in the workers see torch's own thread count."""
-    pytester.makepyfile(test_user="""
+    pytester.makepyfile(
+        test_user="""
 import os
 import torch
 
@@ -90,7 +100,8 @@ def test_threads(tmp_path_factory):
     root = tmp_path_factory.getbasetemp().parent.parent
     (root / f"threads-{os.environ['PYTEST_XDIST_WORKER']}").write_text(
         str(torch.get_num_threads()))
-""")
+"""
+    )
 
     def threads(*args: str) -> set[str]:
         result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", *args)
@@ -106,8 +117,9 @@ def test_threads(tmp_path_factory):
 def test_the_property_profiles_are_the_suites_whatever_the_users_default(monkeypatch):
     """The properties' settings are built on Hypothesis' own defaults, so a user's default
     profile (here 1000 examples, a 1 s deadline, derandomized) does not leak into them."""
-    settings.register_profile("user-default-for-this-test", max_examples=1000,
-                              deadline=1000, derandomize=True)
+    settings.register_profile(
+        "user-default-for-this-test", max_examples=1000, deadline=1000, derandomize=True
+    )
     before = settings.get_current_profile_name()
     settings.load_profile("user-default-for-this-test")
     try:

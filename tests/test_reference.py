@@ -24,8 +24,13 @@ def test_reference_module_matches_torch_lstmcell():
 @pytest.mark.parametrize("variant", ["standard", "no_forget", "cifg", "peephole"])
 def test_carry_derivative_is_the_autograd_diagonal(variant):
     rng = np.random.default_rng(1)
-    p = LSTMParams(rng.normal(size=(16, 3)), rng.normal(size=(16, 4)), rng.normal(size=16),
-                   rng.normal(size=16), peephole=rng.normal(size=(3, 4)))
+    p = LSTMParams(
+        rng.normal(size=(16, 3)),
+        rng.normal(size=(16, 4)),
+        rng.normal(size=16),
+        rng.normal(size=16),
+        peephole=rng.normal(size=(3, 4)),
+    )
     x, h, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
     ct = torch.tensor(c, requires_grad=True)
     out = lstm_step(p, torch.tensor(x), torch.tensor(h), ct, variant, xp=torch)
@@ -40,7 +45,8 @@ def test_rnn_contrast_property_fails_on_a_broken_reference(monkeypatch):
     with pytest.raises(Exception) as info:  # one AssertionError, or a group of them
         # "mutants": derandomized, no shrinking; whether it fails is the question
         contrast.test_reference_rnn_jacobian_is_dense_and_vanishes(
-            PropertySettings(profile_settings("mutants")))
+            PropertySettings(profile_settings("mutants"))
+        )
     errors = getattr(info.value, "exceptions", (info.value,))
     assert all(isinstance(e, AssertionError) for e in errors)
     assert any("above σ_max^T" in str(e) for e in errors)
@@ -54,8 +60,9 @@ def test_a_variant_is_its_flags():
 
     coupled = register_variant(Variant("my_coupled", coupled_input=True))
     rng = np.random.default_rng(0)
-    params = LSTMParams(rng.normal(size=(12, 2)), rng.normal(size=(12, 3)),
-                        rng.normal(size=12), rng.normal(size=12))
+    params = LSTMParams(
+        rng.normal(size=(12, 2)), rng.normal(size=(12, 3)), rng.normal(size=12), rng.normal(size=12)
+    )
     x, h, c = rng.normal(size=(2, 2)), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
     mine, cifg = lstm_step(params, x, h, c, "my_coupled"), lstm_step(params, x, h, c, "cifg")
     assert np.array_equal(mine.c, cifg.c) and np.array_equal(mine.h, cifg.h)

@@ -18,9 +18,17 @@ from tests.test_cli import lstm_props
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 #: The flags a sandboxed, offline machine needs (no GPU, no network chatter, fresh profile).
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 WIDTH = 1200
 FIGURES = ("fig-survival", "fig-bptt", "fig-jacobian", "fig-rnn-jacobian")
 
@@ -29,8 +37,17 @@ FIGURES = ("fig-survival", "fig-bptt", "fig-jacobian", "fig-rnn-jacobian")
 def failing_run(tmp_path_factory):
     """One gate run on a mutant that fails one property: (report path, JSON document)."""
     tmp = tmp_path_factory.mktemp("report")
-    out = lstm_props("check", "lstm_props.mutants:StaleWeightCache", "--max-examples", "5",
-                     "--json", str(tmp / "r.json"), "--report", str(tmp / "r.html"), cwd=tmp)
+    out = lstm_props(
+        "check",
+        "lstm_props.mutants:StaleWeightCache",
+        "--max-examples",
+        "5",
+        "--json",
+        str(tmp / "r.json"),
+        "--report",
+        str(tmp / "r.html"),
+        cwd=tmp,
+    )
     assert out.returncode == 1, out.stdout[-2000:] + out.stderr
     return tmp / "r.html", json.loads((tmp / "r.json").read_text())
 
@@ -38,13 +55,20 @@ def failing_run(tmp_path_factory):
 def test_report_is_self_contained_and_names_the_run(failing_run):
     html = failing_run[0].read_text()
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", html), "report reaches the network"
-    for text in ("lstm_props.mutants:StaleWeightCache", "torch", "hypothesis", "float32",
-                 "derandomized", "FAIL"):
+    for text in (
+        "lstm_props.mutants:StaleWeightCache",
+        "torch",
+        "hypothesis",
+        "float32",
+        "derandomized",
+        "FAIL",
+    ):
         assert text in html
 
 
-def test_failure_shows_counterexample_and_a_reproduce_command_that_reproduces(failing_run,
-                                                                              tmp_path):
+def test_failure_shows_counterexample_and_a_reproduce_command_that_reproduces(
+    failing_run, tmp_path
+):
     html, doc = failing_run
     failed = next(r for r in doc["results"] if r["outcome"] == "failed")
     assert "Falsifying example" in failed["counterexample"]
@@ -53,15 +77,25 @@ def test_failure_shows_counterexample_and_a_reproduce_command_that_reproduces(fa
     text = html.read_text()
     assert "Falsifying example" in text and "pytest --pyargs" in text
     # From another directory, the command replays the same failure.
-    replay = subprocess.run([sys.executable, "-m", *shlex.split(failed["reproduce"])],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    replay = subprocess.run(
+        [sys.executable, "-m", *shlex.split(failed["reproduce"])],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert replay.returncode == 1, replay.stdout[-2000:]
     assert failed["message"].split(":")[0] in replay.stdout
 
 
 def _chromium(*args: str, cwd: Path) -> str:
-    out = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={cwd / 'profile'}",
-                          *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    out = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={cwd / 'profile'}", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
 
@@ -71,13 +105,16 @@ def _layout(report: Path, tmp: Path) -> dict:
     of the report with a script appended (the report itself has none) dumps them."""
     probe = tmp / "probe.html"
     ids = ["matrix", *FIGURES]
-    script = ("<script>window.addEventListener('load',()=>{const box=e=>{const b=e."
-              "getBoundingClientRect();return [b.left,b.top+scrollY,b.width,b.height];};"
-              "const r={height:document.documentElement.scrollHeight};for(const id of "
-              + json.dumps(ids) + "){const e=document.getElementById(id);if(e){r[id]=box(e);"
-              "r[id+' entries']=[...e.querySelectorAll('rect.entry')].map(box);}}"
-              "const p=document.createElement('pre');p.id='boxes';"
-              "p.textContent=JSON.stringify(r);document.body.appendChild(p);});</script>")
+    script = (
+        "<script>window.addEventListener('load',()=>{const box=e=>{const b=e."
+        "getBoundingClientRect();return [b.left,b.top+scrollY,b.width,b.height];};"
+        "const r={height:document.documentElement.scrollHeight};for(const id of "
+        + json.dumps(ids)
+        + "){const e=document.getElementById(id);if(e){r[id]=box(e);"
+        "r[id+' entries']=[...e.querySelectorAll('rect.entry')].map(box);}}"
+        "const p=document.createElement('pre');p.id='boxes';"
+        "p.textContent=JSON.stringify(r);document.body.appendChild(p);});</script>"
+    )
     probe.write_text(report.read_text().replace("</body>", script + "</body>"))
     dom = _chromium(f"--window-size={WIDTH},900", "--dump-dom", probe.as_uri(), cwd=tmp)
     match = re.search(r'<pre id="boxes">(.*?)</pre>', dom)
@@ -89,8 +126,7 @@ def _screenshot(report: Path, height: int, tmp: Path) -> np.ndarray:
     from PIL import Image
 
     png = tmp / "shot.png"
-    _chromium(f"--window-size={WIDTH},{height}", f"--screenshot={png}", report.as_uri(),
-              cwd=tmp)
+    _chromium(f"--window-size={WIDTH},{height}", f"--screenshot={png}", report.as_uri(), cwd=tmp)
     return np.asarray(Image.open(png).convert("RGB")).astype(int)
 
 
@@ -98,8 +134,10 @@ def _near(pixels: np.ndarray, rgb: tuple[int, int, int], within: int = 12) -> in
     return int((np.abs(pixels - np.array(rgb)).max(axis=-1) <= within).sum())
 
 
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                    reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
 def test_report_renders_matrix_and_pictures_in_headless_chromium(failing_run, tmp_path):
     """What a person would see: the matrix with green and red cells; four pictures, none
     blank, each with the marks that carry its meaning."""
@@ -112,7 +150,7 @@ def test_report_renders_matrix_and_pictures_in_headless_chromium(failing_run, tm
     def region(name: str) -> np.ndarray:
         x, y, w, h = (int(v) for v in boxes[name])
         assert w > 100 and h > 100, f"{name} is laid out {w}x{h} px"
-        return page[y:y + h, x:x + w]
+        return page[y : y + h, x : x + w]
 
     matrix = region("matrix")
     passed = sum(r["outcome"] == "passed" for r in doc["results"])
@@ -127,8 +165,10 @@ def test_report_renders_matrix_and_pictures_in_headless_chromium(failing_run, tm
     assert _near(region("fig-survival"), (0xD6, 0x27, 0x28), 40) > 200, "no RNN curve"
     assert _near(region("fig-survival"), (20, 80, 200), 40) > 200, "no carry curves"
     assert _near(region("fig-bptt"), (0x1F, 0x77, 0xB4), 40) > 200, "no LSTM BPTT curve"
-    carry, rnn = (_heat_map_colours(page, boxes[f"{name} entries"])
-                  for name in ("fig-jacobian", "fig-rnn-jacobian"))
+    carry, rnn = (
+        _heat_map_colours(page, boxes[f"{name} entries"])
+        for name in ("fig-jacobian", "fig-rnn-jacobian")
+    )
     n = carry.shape[0]
     off = ~np.eye(n, dtype=bool)
     assert np.all(carry[~off].min(axis=-1) < 235), "carry Jacobian's diagonal not drawn"

@@ -73,13 +73,21 @@ def test_probes_find_one_planted_off_diagonal_entry():
     assert flagged == {(b, 2, b, 5) for b in range(2)}
     probes = probed.carry_evidence(cell, x, h, c, dense_rows=0)
     assert {tuple(int(i) for i in ix) for ix in np.argwhere(probes.off != 0)} == {
-        (b, 5) for b in range(2)}
+        (b, 5) for b in range(2)
+    }
 
 
-@pytest.mark.parametrize("name, variant", [
-    ("reference_standard", "standard"), ("reference_peephole", "peephole"),
-    ("reference_cifg", "cifg"), ("reference_no_forget", "no_forget"),
-    ("lstm_proj", "standard"), ("lstm_two_layer", "standard")])
+@pytest.mark.parametrize(
+    "name, variant",
+    [
+        ("reference_standard", "standard"),
+        ("reference_peephole", "peephole"),
+        ("reference_cifg", "cifg"),
+        ("reference_no_forget", "no_forget"),
+        ("lstm_proj", "standard"),
+        ("lstm_two_layer", "standard"),
+    ],
+)
 def test_oracle_bound_dominates_the_absolute_state_jacobian(name, variant):
     """M_t ≥ |J_t| entrywise (J_t the implementation's own, float64), rmatvec is the
     transpose of matvec, and M_t couples no batch rows, for every variant, a projection and
@@ -91,11 +99,14 @@ def test_oracle_bound_dominates_the_absolute_state_jacobian(name, variant):
     rng = np.random.default_rng(1)
     spec = views.stack.spec
     xs = rng.uniform(-1, 1, (3, 2, spec.input_size))
-    traj = carry.record(cell, xs, rng.uniform(-1, 1, (2, spec.output_size)),
-                        rng.uniform(-2, 2, (2, spec.hidden_size)))
+    traj = carry.record(
+        cell,
+        xs,
+        rng.uniform(-1, 1, (2, spec.output_size)),
+        rng.uniform(-2, 2, (2, spec.hidden_size)),
+    )
     jac = np.abs(carry.state_jacobian(cell, traj.xs[1], traj.hs[1], traj.cs[1]))
-    bound = OracleAbsBound(layers, variant, traj.gate_xs[1], traj.hs[1], traj.cs[1],
-                           traj.hs[2])
+    bound = OracleAbsBound(layers, variant, traj.gate_xs[1], traj.hs[1], traj.cs[1], traj.hs[2])
     eye = np.eye(jac.shape[0])
     forward = np.stack([bound.matvec(e) for e in eye], axis=1)
     backward = np.stack([bound.rmatvec(e) for e in eye], axis=0)
@@ -105,32 +116,47 @@ def test_oracle_bound_dominates_the_absolute_state_jacobian(name, variant):
     assert np.all(rows[0, :, 1] == 0) and np.all(rows[1, :, 0] == 0)  # batch rows apart
 
 
-WIDE = ["test_carry_jacobian_is_diagonal", "test_carry_jacobian_diagonal_equals_forget_gate",
-        "test_hidden_output_carry_derivative", "test_bptt_equals_product_of_step_jacobians",
-        "test_parameter_gradients_match_finite_differences",
-        "test_open_forget_gate_gives_identity_carry"]
+WIDE = [
+    "test_carry_jacobian_is_diagonal",
+    "test_carry_jacobian_diagonal_equals_forget_gate",
+    "test_hidden_output_carry_derivative",
+    "test_bptt_equals_product_of_step_jacobians",
+    "test_parameter_gradients_match_finite_differences",
+    "test_open_forget_gate_gives_identity_carry",
+]
 
 
 def test_a_wide_fixed_size_cell_passes_on_the_probed_paths(run_properties):
     """nn.LSTMCell(96, 96) fixed: B·H ≥ 96 > DENSE_ROWS, B·(P+H) ≤ 384 (dense state
     Jacobian only at B = 1), so the probed and oracle-bound paths run and must pass."""
-    result = run_properties(f"{TARGETS}:wide_cell", "-k", " or ".join(WIDE),
-                            "--lstm-max-examples", "4")
+    result = run_properties(
+        f"{TARGETS}:wide_cell", "-k", " or ".join(WIDE), "--lstm-max-examples", "4"
+    )
     result.assert_outcomes(passed=len(WIDE))
 
 
 def test_a_wide_fixed_size_mutant_is_killed_on_the_probed_path(run_properties):
     """CarryMixedAcrossUnits at a fixed H = 96 is caught by the probes."""
-    result = run_properties(f"{TARGETS}:wide_mixed_units", "-k",
-                            "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "3")
+    result = run_properties(
+        f"{TARGETS}:wide_mixed_units",
+        "-k",
+        "test_carry_jacobian_is_diagonal",
+        "--lstm-max-examples",
+        "3",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*off-diagonal carry Jacobian entry is not 0*column*"])
 
 
 def test_a_wide_projected_lstm_passes_the_probed_hidden_carry(run_properties):
     """nn.LSTM(96, 96, proj_size=48) fixed: ūᵀ ∂h_t/∂c_{t-1} against ūᵀ W_hr diag(·)."""
-    result = run_properties(f"{TARGETS}:wide_projected", "-k",
-                            "test_hidden_output_carry_derivative", "--lstm-max-examples", "3")
+    result = run_properties(
+        f"{TARGETS}:wide_projected",
+        "-k",
+        "test_hidden_output_carry_derivative",
+        "--lstm-max-examples",
+        "3",
+    )
     result.assert_outcomes(passed=1)
 
 
@@ -149,8 +175,7 @@ def test_selftest_hidden_builds_each_mutant_as_a_fixed_size_model(tmp_path):
         assert type(view.module) is mutant
 
 
-def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_path,
-                                                          monkeypatch):
+def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_path, monkeypatch):
     """H ≥ WIDE_HIDDEN, fixed: WIDE_MAX_EXAMPLES examples per property (ci has 15), unless
     --lstm-max-examples sets the count. Counted as the distinct weights the cell ran with."""
     from lstm_props.strategies import WIDE_MAX_EXAMPLES
@@ -158,8 +183,9 @@ def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_pa
     def examples(*extra: str) -> int:
         seen = tmp_path / f"seen{len(extra)}.txt"
         monkeypatch.setenv("LSTM_PROPS_WEIGHTS_SEEN", str(seen))
-        result = run_properties(f"{TARGETS}:wide_enough_cell", "-k",
-                                "test_step_values_match_reference", *extra)
+        result = run_properties(
+            f"{TARGETS}:wide_enough_cell", "-k", "test_step_values_match_reference", *extra
+        )
         result.assert_outcomes(passed=1)
         return len(set(seen.read_text().split())) - 1  # the smoke test's initial weights
 
@@ -173,27 +199,39 @@ def test_layers_of_one_width_are_checked_once(run_properties, tmp_path, input_si
     every case draws: layer k repeats the first layer of its width, and is skipped naming
     it. Layer 0 of another input size is a different call and runs."""
     (tmp_path / "stack3.py").write_text(
-        f"import torch\n\nmodel = torch.nn.LSTM({input_size}, 5, num_layers=3)\n")
-    result = run_properties(f"{tmp_path / 'stack3.py'}:model", "-k",
-                            "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "2")
+        f"import torch\n\nmodel = torch.nn.LSTM({input_size}, 5, num_layers=3)\n"
+    )
+    result = run_properties(
+        f"{tmp_path / 'stack3.py'}:model",
+        "-k",
+        "test_carry_jacobian_is_diagonal",
+        "--lstm-max-examples",
+        "2",
+    )
     text = result.stdout.str()
     for k in range(3):
         if k in skipped:
-            assert (f"layer view {k} makes the same call as layer view {skipped[k]}, at the "
-                    f"same sizes, on the weights each case draws: checked as "
-                    f"layer{skipped[k]}") in text, text
+            assert (
+                f"layer view {k} makes the same call as layer view {skipped[k]}, at the "
+                f"same sizes, on the weights each case draws: checked as "
+                f"layer{skipped[k]}"
+            ) in text, text
     result.assert_outcomes(passed=3 - len(skipped), skipped=len(skipped))
 
 
 def test_a_factorys_layers_are_each_checked(run_properties):
     """A factory's layers are built at sizes drawn per case: none is skipped as a repeat."""
-    result = run_properties("lstm_props.targets:lstm_two_layer", "-k",
-                            "test_carry_jacobian_is_diagonal", "--lstm-max-examples", "2")
+    result = run_properties(
+        "lstm_props.targets:lstm_two_layer",
+        "-k",
+        "test_carry_jacobian_is_diagonal",
+        "--lstm-max-examples",
+        "2",
+    )
     result.assert_outcomes(passed=2)
 
 
-def test_a_parametrized_property_shares_the_wide_budget(run_properties, monkeypatch,
-                                                        tmp_path):
+def test_a_parametrized_property_shares_the_wide_budget(run_properties, monkeypatch, tmp_path):
     """At a wide fixed target the edge-shape property's WIDE_MAX_EXAMPLES are shared among
     its shapes, one example each at least (counted as the cases drawn)."""
     import lstm_props._under_test as under_test
@@ -202,8 +240,9 @@ def test_a_parametrized_property_shares_the_wide_budget(run_properties, monkeypa
     monkeypatch.setenv("LSTM_PROPS_WEIGHTS_SEEN", str(tmp_path / "seen.txt"))
     drawn = []
     cases = under_test.lstm_cases
-    monkeypatch.setattr(under_test, "lstm_cases",
-                        lambda *a, **k: cases(*a, **k).map(lambda c: drawn.append(c) or c))
+    monkeypatch.setattr(
+        under_test, "lstm_cases", lambda *a, **k: cases(*a, **k).map(lambda c: drawn.append(c) or c)
+    )
     result = run_properties(f"{TARGETS}:wide_enough_cell", "-k", "test_edge_shapes")
     result.assert_outcomes(passed=len(SHAPES))
     assert len(drawn) == len(SHAPES)

@@ -38,8 +38,11 @@ HIDDEN_TRACK = "one_step_vjp_splits_into_carry_and_hidden_tracks"
 
 def _outcomes(result: pytest.RunResult) -> dict[str, int]:
     """passed / failed / skipped / error counts (not deselected, warnings)."""
-    return {k: v for k, v in result.parseoutcomes().items()
-            if k in ("passed", "failed", "skipped", "error", "errors")}
+    return {
+        k: v
+        for k, v in result.parseoutcomes().items()
+        if k in ("passed", "failed", "skipped", "error", "errors")
+    }
 
 
 def _random_layout(cell: tf_block.TFBlockCell, rng: np.random.Generator) -> LSTMParams:
@@ -48,15 +51,15 @@ def _random_layout(cell: tf_block.TFBlockCell, rng: np.random.Generator) -> LSTM
     return held.map_arrays(lambda a: rng.uniform(-1.5, 1.5, a.shape))
 
 
-@pytest.mark.parametrize("factory", ["block_lstm_cell", "block_lstm_cell_peephole",
-                                     "block_lstm", "block_lstm_v2"])
+@pytest.mark.parametrize(
+    "factory", ["block_lstm_cell", "block_lstm_cell_peephole", "block_lstm", "block_lstm_v2"]
+)
 def test_each_kernel_computes_the_reference_step_on_the_read_back_layout(factory):
     cell = getattr(tf_block, factory)(3, 4)
     rng = np.random.default_rng(0)
     cell.write_layout(_random_layout(cell, rng))
     params = cell.read_layout()
-    x, h, c = (rng.uniform(-2, 2, (2, n)).astype(np.float32).astype(np.float64)
-               for n in (3, 4, 4))
+    x, h, c = (rng.uniform(-2, 2, (2, n)).astype(np.float32).astype(np.float64) for n in (3, 4, 4))
     b = cell.backend
     h_new, c_new = (b.to_numpy(a) for a in cell.step(b.asarray(x), b.asarray(h), b.asarray(c)))
     ref = lstm_step(params, x, h, c, variant=cell.variant)
@@ -98,21 +101,21 @@ def test_blocklstmv2s_registered_gradient_swaps_the_candidate_and_forget_blocks(
 
 
 @pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
-def test_a_correct_block_cell_passes_the_finite_difference_properties(run_properties,
-                                                                      black_box):
+def test_a_correct_block_cell_passes_the_finite_difference_properties(run_properties, black_box):
     args = ["--lstm-black-box"] if black_box else []
-    result = run_properties(f"{TARGETS}:block_lstm_cell", "-k", f"{FD} or {SLOPE}",
-                            "--lstm-max-examples", "20", *args)
+    result = run_properties(
+        f"{TARGETS}:block_lstm_cell", "-k", f"{FD} or {SLOPE}", "--lstm-max-examples", "20", *args
+    )
     assert result.ret == 0, result.stdout.str()[-2000:]
     assert _outcomes(result).get("passed") == 2  # checked, not skipped for want of a twin
 
 
 @pytest.mark.parametrize("black_box", [False, True], ids=["layout", "black-box"])
-def test_a_squared_forget_gradient_is_killed_without_a_float64_twin(run_properties,
-                                                                    black_box):
+def test_a_squared_forget_gradient_is_killed_without_a_float64_twin(run_properties, black_box):
     args = ["--lstm-black-box"] if black_box else []
-    result = run_properties(f"{TARGETS}:block_lstm_cell_squared_forget", "-k", FD, *args,
-                            profile="mutants")
+    result = run_properties(
+        f"{TARGETS}:block_lstm_cell_squared_forget", "-k", FD, *args, profile="mutants"
+    )
     out = result.stdout.str()
     assert result.ret == 1, out[-2000:]
     assert "PropertyFailure" in out and "central finite difference" in out

@@ -15,8 +15,16 @@ EXAMPLE = Path(__file__).parents[1] / "examples" / "user_property"
 def test_a_user_property_runs_under_the_plugin(pytester, cell, passes):
     target = f"{EXAMPLE / 'my_cells.py'}:{cell}"
     result = pytester.runpytest_inprocess(
-        str(EXAMPLE / "test_hidden_bound.py"), "--lstm-adapter", target, "--lstm-profile", "ci",
-        "-p", "no:cacheprovider", "-p", "no:randomly")
+        str(EXAMPLE / "test_hidden_bound.py"),
+        "--lstm-adapter",
+        target,
+        "--lstm-profile",
+        "ci",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+    )
     if passes:
         result.assert_outcomes(passed=1)
     else:

@@ -27,7 +27,13 @@ def test_hidden_state_lies_in_the_unit_interval(lstm):
             pytest.skip("a projection W_hr maps h out of [−1, 1]")
         traj = record(case.cell, case.xs, case.h0, case.c0)
         for t, h in enumerate(traj.hs[1:]):
-            check_true(abs(h) <= 1, claim="|h_t| > 1", case=case, values=h,
-                       axes=("step", "batch row", "coordinate"), offset=(t + 1,))
+            check_true(
+                abs(h) <= 1,
+                claim="|h_t| > 1",
+                case=case,
+                values=h,
+                axes=("step", "batch row", "coordinate"),
+                offset=(t + 1,),
+            )
 
     prop()

@@ -40,8 +40,9 @@ class OpaqueCell(CellAdapter):
     def has_packed(self) -> bool:
         return self.inner.has_packed
 
-    def packed_sequence(self, xs: Any, lengths: Sequence[int], h0: Any,
-                        c0: Any) -> tuple[Any, Any, Any]:
+    def packed_sequence(
+        self, xs: Any, lengths: Sequence[int], h0: Any, c0: Any
+    ) -> tuple[Any, Any, Any]:
         return self.inner.packed_sequence(xs, lengths, h0, c0)
 
     def astype(self, dtype: str) -> CellAdapter | None:

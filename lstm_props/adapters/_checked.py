@@ -19,8 +19,9 @@ from lstm_props._errors import AdapterError, AdapterFault
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
 
 #: Adapter methods that only describe the adapter: reading them cannot fault.
-_PLAIN = frozenset({"spec", "name", "variant", "directions", "has_sequence", "has_packed",
-                    "writable_layout"})
+_PLAIN = frozenset(
+    {"spec", "name", "variant", "directions", "has_sequence", "has_packed", "writable_layout"}
+)
 
 
 def _shape(a: Any) -> tuple[int, ...] | None:
@@ -34,8 +35,7 @@ def _input_shape(a: Any, label: str) -> tuple[int, ...]:
     """The shape of an input the suite passed in (its own backend's array)."""
     shape = _shape(a)
     if shape is None:
-        raise TypeError(f"{label}: np.shape cannot read a "
-                        f"{type(a).__module__}.{type(a).__name__}")
+        raise TypeError(f"{label}: np.shape cannot read a {type(a).__module__}.{type(a).__name__}")
     return shape
 
 
@@ -104,39 +104,62 @@ class CheckedBackend:
         raise_fault(AdapterError(f"target {self.target_name!r}: {what}"))
 
     def asarray(self, a: np.ndarray) -> Any:
-        return _guarded(self.target_name, "backend.asarray()", lambda: self.inner.asarray(a),
-                        (a,))
+        return _guarded(self.target_name, "backend.asarray()", lambda: self.inner.asarray(a), (a,))
 
     def to_numpy(self, a: Any) -> np.ndarray:
-        return _guarded(self.target_name, f"backend.to_numpy() of a {type(a).__name__}",
-                        lambda: self.inner.to_numpy(a), (a,))
+        return _guarded(
+            self.target_name,
+            f"backend.to_numpy() of a {type(a).__name__}",
+            lambda: self.inner.to_numpy(a),
+            (a,),
+        )
 
     def stop_gradient(self, a: Any) -> Any:
-        return _guarded(self.target_name, "backend.stop_gradient()",
-                        lambda: self.inner.stop_gradient(a), (a,))
+        return _guarded(
+            self.target_name, "backend.stop_gradient()", lambda: self.inner.stop_gradient(a), (a,)
+        )
 
     def _check_grads(self, method: str, grads: Any, shapes: list[tuple[int, ...]]) -> None:
         if not isinstance(grads, (tuple, list)) or len(grads) != len(shapes):
             got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
-            self._fault(f"backend.{method}() returned {got} gradients for {len(shapes)} "
-                        "primals: it must return one gradient per primal")
+            self._fault(
+                f"backend.{method}() returned {got} gradients for {len(shapes)} "
+                "primals: it must return one gradient per primal"
+            )
         for j, (g, want) in enumerate(zip(grads, shapes)):
             if _shape(g) != want:
-                self._fault(f"backend.{method}() returned a gradient of shape {_shape(g)} for "
-                            f"primal {j}, expected {want}: a gradient has its primal's shape")
+                self._fault(
+                    f"backend.{method}() returned a gradient of shape {_shape(g)} for "
+                    f"primal {j}, expected {want}: a gradient has its primal's shape"
+                )
 
-    def vjp(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
-            cotangents: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-        grads = _guarded(self.target_name, "backend.vjp() (the implementation's backward)",
-                         lambda: self.inner.vjp(fn, primals, cotangents), primals)
+    def vjp(
+        self,
+        fn: Callable[..., Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
+        grads = _guarded(
+            self.target_name,
+            "backend.vjp() (the implementation's backward)",
+            lambda: self.inner.vjp(fn, primals, cotangents),
+            primals,
+        )
         self._check_grads("vjp", grads, [np.shape(p) for p in primals])
         return tuple(grads)
 
-    def vjp_rows(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
-                 cotangent_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-        grads = _guarded(self.target_name,
-                         "backend.vjp_rows() (the implementation's backward)",
-                         lambda: self.inner.vjp_rows(fn, primals, cotangent_rows), primals)
+    def vjp_rows(
+        self,
+        fn: Callable[..., Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangent_rows: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
+        grads = _guarded(
+            self.target_name,
+            "backend.vjp_rows() (the implementation's backward)",
+            lambda: self.inner.vjp_rows(fn, primals, cotangent_rows),
+            primals,
+        )
         k = len(cotangent_rows[0])
         self._check_grads("vjp_rows", grads, [(k, *np.shape(p)) for p in primals])
         return tuple(grads)
@@ -161,8 +184,8 @@ class CheckedCell:
             return value
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            return _guarded(self.target_name, f"{name}()", lambda: value(*args, **kwargs),
-                            args)
+            return _guarded(self.target_name, f"{name}()", lambda: value(*args, **kwargs), args)
+
         return guarded
 
     def _fault(self, what: str) -> NoReturn:
@@ -173,8 +196,9 @@ class CheckedCell:
         name = getattr(self.inner, "name", "cell")
         CALLS.enter(f"{name}.{method}() with argument shapes {shapes}")
         try:
-            return _guarded(self.target_name, f"{method}()",
-                            lambda: getattr(self.inner, method)(*args), args)
+            return _guarded(
+                self.target_name, f"{method}()", lambda: getattr(self.inner, method)(*args), args
+            )
         finally:
             CALLS.leave()
 

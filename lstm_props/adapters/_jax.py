@@ -51,25 +51,37 @@ class JaxBackend(Backend):
     def is_concrete(self, a: Any) -> bool:
         return not isinstance(a, jax.core.Tracer)
 
-    def _pullback(self, fn: Callable[..., Sequence[Any]],
-                  primals: Sequence[np.ndarray]) -> tuple[list[Any], Callable[..., Any]]:
+    def _pullback(
+        self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray]
+    ) -> tuple[list[Any], Callable[..., Any]]:
         outs, pullback = jax.vjp(lambda *a: tuple(fn(*a)), *(self.asarray(p) for p in primals))
         return list(outs), pullback
 
-    def _cotangents(self, outs: Sequence[Any], given: Sequence[np.ndarray],
-                    lead: tuple[int, ...] = ()) -> tuple[Any, ...]:
+    def _cotangents(
+        self, outs: Sequence[Any], given: Sequence[np.ndarray], lead: tuple[int, ...] = ()
+    ) -> tuple[Any, ...]:
         # jax.vjp needs a cotangent for every output: missing ones are zero. Built in NumPy:
         # an eager jnp op would compile once for every shape the suite draws.
-        return tuple(self.asarray(given[k] if k < len(given) else np.zeros(lead + o.shape))
-                     for k, o in enumerate(outs))
+        return tuple(
+            self.asarray(given[k] if k < len(given) else np.zeros(lead + o.shape))
+            for k, o in enumerate(outs)
+        )
 
-    def vjp(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
-            cotangents: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    def vjp(
+        self,
+        fn: Callable[..., Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
         outs, pullback = self._pullback(fn, primals)
         return tuple(self.to_numpy(g) for g in pullback(self._cotangents(outs, cotangents)))
 
-    def vjp_rows(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
-                 cotangent_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    def vjp_rows(
+        self,
+        fn: Callable[..., Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangent_rows: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
         outs, pullback = self._pullback(fn, primals)
         k = len(cotangent_rows[0])
         rows = jax.vmap(pullback)(self._cotangents(outs, cotangent_rows, (k,)))
@@ -89,8 +101,16 @@ class JaxCellAdapter(CellAdapter):
 
     backend: JaxBackend
 
-    def __init__(self, name: str, spec: CellSpec, backend: JaxBackend, params: Any,
-                 apply: Apply, read: ReadLayout, write: WriteLayout) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: CellSpec,
+        backend: JaxBackend,
+        params: Any,
+        apply: Apply,
+        read: ReadLayout,
+        write: WriteLayout,
+    ) -> None:
         self.name, self.spec, self.backend = name, spec, backend
         # ``apply`` should call a jitted function shared by every cell of the same framework
         # and config: eager JAX dispatches op by op (~30 ms a Flax step), and a jit made per
@@ -113,13 +133,15 @@ class JaxCellAdapter(CellAdapter):
 
     def write_layout(self, params: LSTMParams) -> None:
         # ``write`` is NumPy-and-jnp generic (+, .T, slices): run in NumPy, then convert once.
-        arrays: LayoutArrays = {k: np.asarray(getattr(params, k), self.backend.np_dtype)
-                                for k in _LAYOUT_FIELDS}
+        arrays: LayoutArrays = {
+            k: np.asarray(getattr(params, k), self.backend.np_dtype) for k in _LAYOUT_FIELDS
+        }
         host = jax.tree.map(np.asarray, self.params)
         self.params = jax.tree.map(self.backend.asarray, self._write(arrays, host))
 
-    def parameter_vjp(self, run: Callable[[], Sequence[Any]],
-                      cotangents: Sequence[np.ndarray]) -> LSTMParams:
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams:
         def outputs_of(params: Any) -> tuple[Any, ...]:
             # `run` calls self.step, which reads self.params: trace through it with these.
             saved, self.params = self.params, params
@@ -132,22 +154,26 @@ class JaxCellAdapter(CellAdapter):
         (grads,) = pullback(self.backend._cotangents(outs, cotangents))
         # The adjoint of `write` carries the framework's gradients into the layout (a fused
         # bias's gradient reaches both b_ih and b_hh, as a finite difference of either sees).
-        layout = {k: self.backend.asarray(np.zeros(np.shape(v)))
-                  for k, v in self._read(jax.tree.map(np.asarray, self.params)).items()
-                  if k in _LAYOUT_FIELDS}
+        layout = {
+            k: self.backend.asarray(np.zeros(np.shape(v)))
+            for k, v in self._read(jax.tree.map(np.asarray, self.params)).items()
+            if k in _LAYOUT_FIELDS
+        }
         _, adjoint = jax.vjp(lambda a: self._write(a, self.params), layout)
         (in_layout,) = adjoint(grads)
         fields: dict[str, Any] = {  # Any: see read_layout
-            k: self.backend.to_numpy(in_layout[k]) for k in _LAYOUT_FIELDS}
+            k: self.backend.to_numpy(in_layout[k]) for k in _LAYOUT_FIELDS
+        }
         return LSTMParams(**fields)
 
     def astype(self, dtype: str) -> JaxCellAdapter:
         backend = JaxBackend(dtype, self.backend.device)
         params = jax.tree.map(self.backend.to_numpy, self.params)
-        return JaxCellAdapter(self.name, self.spec, backend, params, self._apply, self._read,
-                              self._write)
+        return JaxCellAdapter(
+            self.name, self.spec, backend, params, self._apply, self._read, self._write
+        )
 
 
 def gate_blocks(w: Any, hidden: int) -> list[Any]:
     """Split a (4H, ·) or (4H,) array into its i, f, g, o blocks."""
-    return [w[k * hidden:(k + 1) * hidden] for k in range(4)]
+    return [w[k * hidden : (k + 1) * hidden] for k in range(4)]

@@ -160,16 +160,18 @@ class CellAdapter(ABC):
     def has_packed(self) -> bool:
         return False
 
-    def packed_sequence(self, xs: Array, lengths: Sequence[int], h0: Array,
-                        c0: Array) -> tuple[Array, Array, Array]:
+    def packed_sequence(
+        self, xs: Array, lengths: Sequence[int], h0: Array, c0: Array
+    ) -> tuple[Array, Array, Array]:
         """Run rows of different lengths in one call: xs (T, B, D) zero-padded past
         lengths[b] -> (ys (T, B, P), h (B, P), c (B, H)) with h, c each row's last valid
         state; ys past a row's length are unspecified."""
         raise NotImplementedError
 
     # -- capability: parameter gradients -----------------------------------------------------
-    def parameter_vjp(self, run: Callable[[], Sequence[Array]],
-                      cotangents: Sequence[np.ndarray]) -> LSTMParams | None:
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Array]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams | None:
         """ūᵀ ∂run()/∂θ in the documented layout (float64), where ``run`` calls this
         adapter's step; None when the framework's parameter gradients are out of reach."""
         return None

@@ -31,8 +31,9 @@ class TorchBackend(Backend):
 
     autograd = True
 
-    def __init__(self, dtype: str = "float32", device: str = "cpu", target: str = "",
-                 batch_rows: bool = True) -> None:
+    def __init__(
+        self, dtype: str = "float32", device: str = "cpu", target: str = "", batch_rows: bool = True
+    ) -> None:
         self.dtype, self.device = dtype, device
         self.torch_dtype = _DTYPES[dtype]
         self.target = target  # named in the fault a backward raises
@@ -41,8 +42,9 @@ class TorchBackend(Backend):
 
     def like(self, dtype: str | None = None, device: str | None = None) -> TorchBackend:
         """This backend at another dtype or device, for the same target."""
-        twin = TorchBackend(dtype or self.dtype, device or self.device, self.target,
-                            self.batch_rows)
+        twin = TorchBackend(
+            dtype or self.dtype, device or self.device, self.target, self.batch_rows
+        )
         twin._declared_deterministic = self._declared_deterministic
         return twin
 
@@ -58,9 +60,11 @@ class TorchBackend(Backend):
 
         if self._declared_deterministic is not None:
             return self._declared_deterministic
-        return (not self.device.startswith("cuda")
-                or torch.are_deterministic_algorithms_enabled()
-                or os.environ.get("CUBLAS_WORKSPACE_CONFIG") in (":4096:8", ":16:8"))
+        return (
+            not self.device.startswith("cuda")
+            or torch.are_deterministic_algorithms_enabled()
+            or os.environ.get("CUBLAS_WORKSPACE_CONFIG") in (":4096:8", ":16:8")
+        )
 
     @deterministic.setter
     def deterministic(self, value: bool) -> None:
@@ -89,15 +93,19 @@ class TorchBackend(Backend):
         grads = _grad.grad(self.target, [o for o, _ in pairs], leaves, [u for _, u in pairs])
         self._check_reached(fn, grads, leaves)
         return tuple(
-            np.zeros(np.shape(p)) if g is None else self.to_numpy(g)
-            for g, p in zip(grads, primals)
+            np.zeros(np.shape(p)) if g is None else self.to_numpy(g) for g, p in zip(grads, primals)
         )
 
-    def _check_reached(self, fn: Callable[..., Sequence[Any]], grads: Sequence[Any],
-                       leaves: Sequence[torch.Tensor]) -> None:
-        _grad.check_reached(self.target, grads, leaves,
-                            _grad.input_labels([tuple(t.shape) for t in leaves]),
-                            lambda: list(fn(*leaves)))
+    def _check_reached(
+        self, fn: Callable[..., Sequence[Any]], grads: Sequence[Any], leaves: Sequence[torch.Tensor]
+    ) -> None:
+        _grad.check_reached(
+            self.target,
+            grads,
+            leaves,
+            _grad.input_labels([tuple(t.shape) for t in leaves]),
+            lambda: list(fn(*leaves)),
+        )
 
     def stop_gradient(self, a: Any) -> Any:
         return a.detach()
@@ -122,13 +130,18 @@ class TorchBackend(Backend):
             return tuple(np.zeros((k, *np.shape(p))) for p in primals)
         targets = [o for o, _ in pairs]
         if k <= FEW_ROWS or not self.batch_rows:
-            rows = [_grad.grad(self.target, targets, leaves, [u[i] for _, u in pairs],
-                               retain_graph=i < k - 1) for i in range(k)]
+            rows = [
+                _grad.grad(
+                    self.target, targets, leaves, [u[i] for _, u in pairs], retain_graph=i < k - 1
+                )
+                for i in range(k)
+            ]
             grads = [_stacked(row) for row in ([r[j] for r in rows] for j in range(len(leaves)))]
         else:
             try:
-                grads = _grad.grad(self.target, targets, leaves, [u for _, u in pairs],
-                                   is_grads_batched=True)
+                grads = _grad.grad(
+                    self.target, targets, leaves, [u for _, u in pairs], is_grads_batched=True
+                )
             except AdapterError:  # any vmap limitation: the unbatched path (which reports
                 return super().vjp_rows(fn, primals, cotangent_rows)  # a raising backward)
         self._check_reached(fn, grads, leaves)
@@ -144,8 +157,10 @@ def _stacked(row: list[torch.Tensor | None]) -> torch.Tensor | None:
         return None
     tensors = [g for g in row if g is not None]
     if len(tensors) != len(row):  # torch.stack's own TypeError, with the reason
-        raise TypeError("expected a gradient for this input from every backward, but some "
-                        "returned None and others a tensor")
+        raise TypeError(
+            "expected a gradient for this input from every backward, but some "
+            "returned None and others a tensor"
+        )
     return torch.stack(tensors)
 
 
@@ -155,8 +170,9 @@ _BIASES = ("b_ih", "b_hh")
 
 def _has_biases(module: nn.Module, suffix: str = "") -> bool:
     """Both biases are tensors (nn.LSTMCell, nn.LSTM with bias=True), not None or absent."""
-    return all(isinstance(getattr(module, n + suffix, None), torch.Tensor)
-               for n in ("bias_ih", "bias_hh"))
+    return all(
+        isinstance(getattr(module, n + suffix, None), torch.Tensor) for n in ("bias_ih", "bias_hh")
+    )
 
 
 def _is_standard_cell(module: nn.Module) -> bool:
@@ -167,8 +183,9 @@ def _is_standard_cell(module: nn.Module) -> bool:
     w_hh = getattr(module, "weight_hh", None)
     if not isinstance(w_hh, torch.Tensor):
         return False
-    if not _has_biases(module) and any(getattr(module, n, None) is not None
-                                       for n in ("bias_ih", "bias_hh")):
+    if not _has_biases(module) and any(
+        getattr(module, n, None) is not None for n in ("bias_ih", "bias_hh")
+    ):
         return False  # one bias of two, or a bias that is not a tensor: not the layout
     return w_ih.ndim == 2 and w_hh.ndim == 2 and w_ih.shape[0] == w_hh.shape[0] == 4 * w_hh.shape[1]
 
@@ -182,8 +199,10 @@ def _unaccounted(module: nn.Module) -> list[str]:
     """Parameters (trainable or frozen) and grad-requiring buffers the layout leaves out:
     each may feed the gates (torchrecurrent's PeepholeLSTMCell ``weight_ph``), so the four
     familiar names alone do not make a module the standard cell."""
-    named = [*module.named_parameters(),
-             *((n, b) for n, b in module.named_buffers() if b.requires_grad)]
+    named = [
+        *module.named_parameters(),
+        *((n, b) for n, b in module.named_buffers() if b.requires_grad),
+    ]
     return [f"{n} {tuple(t.shape)}" for n, t in named if n not in _LAYOUT_PARAMETERS]
 
 
@@ -194,7 +213,8 @@ def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> 
         "peephole) does not account for, so neither its layout nor its variant is known: for "
         "a full check name its peephole weights `peephole` (3, H) and set lstm_variant = "
         "'peephole' on the module; to check it black-box set lstm_variant alone "
-        "(docs/adapters.md: declaring a torch cell's variant)")
+        "(docs/adapters.md: declaring a torch cell's variant)"
+    )
 
 
 class _TorchCellBase(CellAdapter):
@@ -204,13 +224,15 @@ class _TorchCellBase(CellAdapter):
         self.module, self.name, self.backend = module, name, backend
         declared = getattr(module, "lstm_variant", None)
         # A Variant record of the user's own is registered and then named like the others.
-        self.variant = (register_variant(declared).name if isinstance(declared, Variant)
-                        else declared)
+        self.variant = (
+            register_variant(declared).name if isinstance(declared, Variant) else declared
+        )
 
     def _read(self, names: dict[str, str]) -> LSTMParams:
         # Any: mypy checks a ** mapping's values against every field (the clip included).
-        arrays: dict[str, Any] = {key: self.backend.to_numpy(getattr(self.module, attr))
-                                  for key, attr in names.items()}
+        arrays: dict[str, Any] = {
+            key: self.backend.to_numpy(getattr(self.module, attr)) for key, attr in names.items()
+        }
         for key in _BIASES:  # a module built with bias=False adds nothing: zero biases
             arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
         return LSTMParams(**arrays)
@@ -224,8 +246,9 @@ class _TorchCellBase(CellAdapter):
         """layout field -> module attribute, or None in black-box mode."""
         return None
 
-    def parameter_vjp(self, run: Callable[[], Sequence[Any]],
-                      cotangents: Sequence[np.ndarray]) -> LSTMParams | None:
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams | None:
         names = self._layout_names()
         if names is None:
             return None
@@ -238,21 +261,31 @@ class _TorchCellBase(CellAdapter):
                 t.requires_grad_(True)
             with torch.enable_grad():
                 outs = list(run())
-            pairs = [(o, self.backend.asarray(u)) for o, u in zip(outs, cotangents)
-                     if o.requires_grad]
+            pairs = [
+                (o, self.backend.asarray(u)) for o, u in zip(outs, cotangents) if o.requires_grad
+            ]
             grads: list[Any] = [None] * len(tensors)
             if pairs:
-                grads = _grad.grad(self.backend.target, [o for o, _ in pairs],
-                                   list(tensors.values()), [u for _, u in pairs])
+                grads = _grad.grad(
+                    self.backend.target,
+                    [o for o, _ in pairs],
+                    list(tensors.values()),
+                    [u for _, u in pairs],
+                )
         finally:
             for t in frozen:
                 t.requires_grad_(False)
-        _grad.check_reached(self.backend.target, grads, list(tensors.values()),
-                            [f"{a} (layout {k})" for k, a in names.items()],
-                            lambda: list(run()))
+        _grad.check_reached(
+            self.backend.target,
+            grads,
+            list(tensors.values()),
+            [f"{a} (layout {k})" for k, a in names.items()],
+            lambda: list(run()),
+        )
         arrays: dict[str, Any] = {  # Any: see _read
             k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
-            for (k, t), g in zip(tensors.items(), grads)}
+            for (k, t), g in zip(tensors.items(), grads)
+        }
         for key in _BIASES:  # bias=False: no bias parameter, nothing to differentiate
             arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
         return LSTMParams(**arrays)
@@ -287,8 +320,9 @@ def _computes_in(cell: CellAdapter, dtype: str) -> bool:
     spec, be = cell.spec, cell.backend
     context = getattr(cell, "_context", None)  # a layer's other states fix the batch size
     b = 1 if context is None else context[0].shape[1]
-    zeros = [be.asarray(np.zeros((b, n)))
-             for n in (spec.input_size, spec.output_size, spec.hidden_size)]
+    zeros = [
+        be.asarray(np.zeros((b, n))) for n in (spec.input_size, spec.output_size, spec.hidden_size)
+    ]
     try:
         with torch.no_grad():
             out = cell.step(*zeros)
@@ -328,7 +362,11 @@ class TorchCellAdapter(_TorchCellBase):
     """
 
     _NAMES: ClassVar[dict[str, str]] = {
-        "w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
+        "w_ih": "weight_ih",
+        "w_hh": "weight_hh",
+        "b_ih": "bias_ih",
+        "b_hh": "bias_hh",
+    }
 
     def __init__(self, module: nn.Module, name: str, backend: TorchBackend, spec: CellSpec):
         super().__init__(module, name, backend)
@@ -342,8 +380,10 @@ class TorchCellAdapter(_TorchCellBase):
             if self.variant is None:
                 raise _undeclared_layout_error(module, name, extra)
             self._standard = False
-            self.layout_note = (f"{', '.join(extra)} not in nn.LSTMCell's layout (declared "
-                                f"lstm_variant = {self.variant!r}: checked black-box)")
+            self.layout_note = (
+                f"{', '.join(extra)} not in nn.LSTMCell's layout (declared "
+                f"lstm_variant = {self.variant!r}: checked black-box)"
+            )
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         out = self.module(x, (h, c))
@@ -378,8 +418,11 @@ def _runs_its_own_kernel(module: nn.LSTM, device: str) -> bool:
     """Whether a layer view may call the layer's kernel alone: the module's forward is
     nn.LSTM's own (a subclass that overrides it must be run whole), on CPU (cuDNN runs a
     stack as one call over its flattened weights, so on CUDA the whole module runs)."""
-    return (type(module).forward is nn.LSTM.forward
-            and not isinstance(module, torch.jit.ScriptModule) and device == "cpu")
+    return (
+        type(module).forward is nn.LSTM.forward
+        and not isinstance(module, torch.jit.ScriptModule)
+        and device == "cpu"
+    )
 
 
 class TorchLSTMLayer(_TorchCellBase):
@@ -397,8 +440,9 @@ class TorchLSTMLayer(_TorchCellBase):
 
     module: nn.LSTM
 
-    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int,
-                 direction: int = 0) -> None:
+    def __init__(
+        self, module: nn.LSTM, name: str, backend: TorchBackend, layer: int, direction: int = 0
+    ) -> None:
         super().__init__(module, name, backend)
         self.layer, self.direction = layer, direction
         self.dirs = 2 if module.bidirectional else 1
@@ -440,9 +484,17 @@ class TorchLSTMLayer(_TorchCellBase):
         if self.alone:
             # nn.LSTM.forward's own call, for one layer and direction (T = 1, time-first)
             weights = [getattr(self.module, n) for n in self._layout_names().values()]
-            _, h_n, c_n = torch._VF.lstm(x[None], (h[None], c[None]), weights,
-                                         bool(self.module.bias), 1, 0.0, self.module.training,
-                                         False, False)
+            _, h_n, c_n = torch._VF.lstm(
+                x[None],
+                (h[None], c[None]),
+                weights,
+                bool(self.module.bias),
+                1,
+                0.0,
+                self.module.training,
+                False,
+                False,
+            )
             return h_n[0], c_n[0]
         _, h_n, c_n = self._run(x, *self._stack_states(h, c))
         return h_n[self.index], c_n[self.index]
@@ -454,11 +506,14 @@ class TorchLSTMLayer(_TorchCellBase):
         h0 = np.zeros((b, self.spec.output_size))
         c0 = np.zeros((b, self.spec.hidden_size))
         with torch.no_grad():
-            _, h_n, _ = self._run(self.backend.asarray(x), *self._stack_states(
-                self.backend.asarray(h0), self.backend.asarray(c0)))
+            _, h_n, _ = self._run(
+                self.backend.asarray(x),
+                *self._stack_states(self.backend.asarray(h0), self.backend.asarray(c0)),
+            )
         below = (self.layer - 1) * self.dirs
-        return np.concatenate([self.backend.to_numpy(h_n[below + d])
-                               for d in range(self.dirs)], axis=-1)
+        return np.concatenate(
+            [self.backend.to_numpy(h_n[below + d]) for d in range(self.dirs)], axis=-1
+        )
 
     def read_layout(self) -> LSTMParams:
         return self._read(self._layout_names())
@@ -520,14 +575,16 @@ class TorchLSTMStack(_TorchCellBase):
     def has_packed(self) -> bool:
         return True
 
-    def packed_sequence(self, xs: Any, lengths: Sequence[int], h0: Any,
-                        c0: Any) -> tuple[Any, Any, Any]:
+    def packed_sequence(
+        self, xs: Any, lengths: Sequence[int], h0: Any, c0: Any
+    ) -> tuple[Any, Any, Any]:
         from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
         first = self.module.batch_first
         seq = xs.transpose(0, 1) if first else xs
-        packed = pack_padded_sequence(seq, torch.as_tensor(list(lengths)), batch_first=first,
-                                      enforce_sorted=False)
+        packed = pack_padded_sequence(
+            seq, torch.as_tensor(list(lengths)), batch_first=first, enforce_sorted=False
+        )
         out, (h_n, c_n) = self.module(packed, self._split(h0, c0))
         y, _ = pad_packed_sequence(out, batch_first=first, total_length=xs.shape[0])
         y = y.transpose(0, 1) if first else y
@@ -550,7 +607,8 @@ def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
         directions = ("", " reverse") if module.bidirectional else ("",)
         layers: list[CellAdapter] = [
             TorchLSTMLayer(module, f"{name}[layer {k}{label}]", backend, k, d)
-            for k in range(module.num_layers) for d, label in enumerate(directions)
+            for k in range(module.num_layers)
+            for d, label in enumerate(directions)
         ]
         return Views(layers, stack)
     spec = _cell_spec(module)
@@ -572,8 +630,9 @@ def _cell_spec(module: nn.Module) -> CellSpec:
 class TorchTarget(Target):
     """A torch module instance (fixed sizes) or a factory taking input_size, hidden_size."""
 
-    def __init__(self, name: str, make: Callable[..., nn.Module], sized: bool,
-                 dtype: str, device: str) -> None:
+    def __init__(
+        self, name: str, make: Callable[..., nn.Module], sized: bool, dtype: str, device: str
+    ) -> None:
         self.name, self._make, self.sized = name, make, sized
         self.dtype, self.device = dtype, device
         self._fixed: Views | None = None

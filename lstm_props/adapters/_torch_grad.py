@@ -34,13 +34,21 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def grad(target: str, outputs: Sequence[torch.Tensor], inputs: Sequence[torch.Tensor],
-         cotangents: Sequence[torch.Tensor], **kwargs: Any) -> list[torch.Tensor | None]:
+def grad(
+    target: str,
+    outputs: Sequence[torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    cotangents: Sequence[torch.Tensor],
+    **kwargs: Any,
+) -> list[torch.Tensor | None]:
     """torch.autograd.grad(..., allow_unused=True); a raise inside the backward becomes a
     one-line AdapterError with the implementation's own message."""
     try:
-        return list(torch.autograd.grad(list(outputs), list(inputs), list(cotangents),
-                                        allow_unused=True, **kwargs))
+        return list(
+            torch.autograd.grad(
+                list(outputs), list(inputs), list(cotangents), allow_unused=True, **kwargs
+            )
+        )
     except Exception as exc:
         raise AdapterError(f"target {target!r}: the backward raised {one_line(exc)}") from exc
 
@@ -59,9 +67,13 @@ def changes_with(run: Callable[[], Sequence[torch.Tensor]], tensor: torch.Tensor
     return any(not torch.equal(a, b) for a, b in zip(before, after))
 
 
-def check_reached(target: str, grads: Sequence[torch.Tensor | None],
-                  inputs: Sequence[torch.Tensor], labels: Sequence[str],
-                  run: Callable[[], Sequence[torch.Tensor]]) -> None:
+def check_reached(
+    target: str,
+    grads: Sequence[torch.Tensor | None],
+    inputs: Sequence[torch.Tensor],
+    labels: Sequence[str],
+    run: Callable[[], Sequence[torch.Tensor]],
+) -> None:
     """Raise AdapterError for the first input whose gradient is None although the outputs
     (which require grad: the caller asked) change with it; a None for an input they do not
     depend on is the true zero."""
@@ -71,7 +83,8 @@ def check_reached(target: str, grads: Sequence[torch.Tensor | None],
                 f"target {target!r}: the backward returned no gradient for {label} although "
                 "the output requires grad and changes with it (an op without a backward, or "
                 "a .detach() on the path); make the implementation differentiable, a missing "
-                "gradient is not read as zero")
+                "gradient is not read as zero"
+            )
 
 
 def input_labels(shapes: Sequence[tuple[int, ...]]) -> list[str]:

@@ -23,13 +23,20 @@ from lstm_props.adapters._protocol import CellSpec
 
 def _read(params: Any) -> LayoutArrays:
     bias = np.asarray(params["bias"])
-    return {"w_ih": params["weight_ih"], "w_hh": params["weight_hh"], "b_ih": bias,
-            "b_hh": np.zeros_like(bias)}
+    return {
+        "w_ih": params["weight_ih"],
+        "w_hh": params["weight_hh"],
+        "b_ih": bias,
+        "b_hh": np.zeros_like(bias),
+    }
 
 
 def _write(arrays: LayoutArrays, params: Any) -> Any:
-    return {"weight_ih": arrays["w_ih"], "weight_hh": arrays["w_hh"],
-            "bias": arrays["b_ih"] + arrays["b_hh"]}
+    return {
+        "weight_ih": arrays["w_ih"],
+        "weight_hh": arrays["w_hh"],
+        "bias": arrays["b_ih"] + arrays["b_hh"],
+    }
 
 
 @eqx.filter_jit
@@ -40,8 +47,7 @@ def _batched_step(cell: eqx.nn.LSTMCell, x: Any, h: Any, c: Any) -> tuple[Any, A
 
 @functools.lru_cache(maxsize=64)
 def _template(input_size: int, hidden_size: int, dtype: str) -> eqx.nn.LSTMCell:
-    return eqx.nn.LSTMCell(input_size, hidden_size, dtype=np.dtype(dtype),
-                           key=jax.random.key(0))
+    return eqx.nn.LSTMCell(input_size, hidden_size, dtype=np.dtype(dtype), key=jax.random.key(0))
 
 
 def lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> JaxCellAdapter:
@@ -50,11 +56,13 @@ def lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> JaxC
     module = _template(input_size, hidden_size, dtype)
 
     def apply(params: Any, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
-        cell = eqx.tree_at(lambda m: (m.weight_ih, m.weight_hh, m.bias), module,
-                           (params["weight_ih"], params["weight_hh"], params["bias"]))
+        cell = eqx.tree_at(
+            lambda m: (m.weight_ih, m.weight_hh, m.bias),
+            module,
+            (params["weight_ih"], params["weight_hh"], params["bias"]),
+        )
         return _batched_step(cell, x, h, c)
 
-    params = {"weight_ih": module.weight_ih, "weight_hh": module.weight_hh,
-              "bias": module.bias}
+    params = {"weight_ih": module.weight_ih, "weight_hh": module.weight_hh, "bias": module.bias}
     spec = CellSpec(input_size, hidden_size, hidden_size)
     return JaxCellAdapter("equinox.nn.LSTMCell", spec, backend, params, apply, _read, _write)

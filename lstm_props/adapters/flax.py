@@ -45,8 +45,7 @@ def _write_split_gates(arrays: LayoutArrays, params: Any, f_name: str) -> Any:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _nnx_call(graphdef: Any, state: Any, params: Any, x: Any, h: Any,
-              c: Any) -> tuple[Any, Any]:
+def _nnx_call(graphdef: Any, state: Any, params: Any, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
     # Rebuilding the module is inside the jit: eager nnx.merge costs more than the step.
     fresh = jax.tree.map(lambda a: a, state)
     nnx.replace_by_pure_dict(fresh, params)
@@ -62,40 +61,67 @@ def _nnx_template(cls: type, input_size: int, hidden_size: int, dtype: str) -> t
     return nnx.split(module)
 
 
-def _nnx_cell(cls: type, input_size: int, hidden_size: int, dtype: str, read: Any,
-              write: Any, name: str) -> JaxCellAdapter:
+def _nnx_cell(
+    cls: type, input_size: int, hidden_size: int, dtype: str, read: Any, write: Any, name: str
+) -> JaxCellAdapter:
     backend = JaxBackend(dtype)
     graphdef, state = _nnx_template(cls, input_size, hidden_size, dtype)
 
     spec = CellSpec(input_size, hidden_size, hidden_size)
-    return JaxCellAdapter(name, spec, backend, nnx.to_pure_dict(state),
-                          functools.partial(_nnx_call, graphdef, state), read, write)
+    return JaxCellAdapter(
+        name,
+        spec,
+        backend,
+        nnx.to_pure_dict(state),
+        functools.partial(_nnx_call, graphdef, state),
+        read,
+        write,
+    )
 
 
 def nnx_lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> JaxCellAdapter:
     """flax.nnx.LSTMCell: eight Dense layers, ii..io (no bias) and hi..ho (bias)."""
-    return _nnx_cell(nnx.LSTMCell, input_size, hidden_size, dtype,
-                     lambda p: _split_gates(p, "f_"),
-                     lambda a, p: _write_split_gates(a, p, "f_"), "flax.nnx.LSTMCell")
+    return _nnx_cell(
+        nnx.LSTMCell,
+        input_size,
+        hidden_size,
+        dtype,
+        lambda p: _split_gates(p, "f_"),
+        lambda a, p: _write_split_gates(a, p, "f_"),
+        "flax.nnx.LSTMCell",
+    )
 
 
 def _read_fused(params: Any) -> LayoutArrays:
     b_hh = np.asarray(params["dense_h"]["bias"])
-    return {"w_ih": np.asarray(params["dense_i"]["kernel"]).T,
-            "w_hh": np.asarray(params["dense_h"]["kernel"]).T,
-            "b_ih": np.zeros_like(b_hh), "b_hh": b_hh}
+    return {
+        "w_ih": np.asarray(params["dense_i"]["kernel"]).T,
+        "w_hh": np.asarray(params["dense_h"]["kernel"]).T,
+        "b_ih": np.zeros_like(b_hh),
+        "b_hh": b_hh,
+    }
 
 
 def _write_fused(arrays: LayoutArrays, params: Any) -> Any:
-    return {"dense_i": {"kernel": arrays["w_ih"].T},
-            "dense_h": {"kernel": arrays["w_hh"].T, "bias": arrays["b_ih"] + arrays["b_hh"]}}
+    return {
+        "dense_i": {"kernel": arrays["w_ih"].T},
+        "dense_h": {"kernel": arrays["w_hh"].T, "bias": arrays["b_ih"] + arrays["b_hh"]},
+    }
 
 
-def nnx_optimized_lstm_cell(input_size: int, hidden_size: int,
-                            dtype: str = "float32") -> JaxCellAdapter:
+def nnx_optimized_lstm_cell(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
     """flax.nnx.OptimizedLSTMCell: one (D, 4H) and one (H, 4H) kernel, columns i, f, g, o."""
-    return _nnx_cell(nnx.OptimizedLSTMCell, input_size, hidden_size, dtype, _read_fused,
-                     _write_fused, "flax.nnx.OptimizedLSTMCell")
+    return _nnx_cell(
+        nnx.OptimizedLSTMCell,
+        input_size,
+        hidden_size,
+        dtype,
+        _read_fused,
+        _write_fused,
+        "flax.nnx.OptimizedLSTMCell",
+    )
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -112,24 +138,32 @@ def _linen_template(cls: type, input_size: int, hidden_size: int, dtype: str) ->
     return module, variables["params"]
 
 
-def _linen_cell(cls: type, input_size: int, hidden_size: int, dtype: str,
-                name: str) -> JaxCellAdapter:
+def _linen_cell(
+    cls: type, input_size: int, hidden_size: int, dtype: str, name: str
+) -> JaxCellAdapter:
     backend = JaxBackend(dtype)
     module, params = _linen_template(cls, input_size, hidden_size, dtype)
     spec = CellSpec(input_size, hidden_size, hidden_size)
-    return JaxCellAdapter(name, spec, backend, params, functools.partial(_linen_call, module),
-                          lambda p: _split_gates(p, "f"),
-                          lambda a, p: _write_split_gates(a, p, "f"))
+    return JaxCellAdapter(
+        name,
+        spec,
+        backend,
+        params,
+        functools.partial(_linen_call, module),
+        lambda p: _split_gates(p, "f"),
+        lambda a, p: _write_split_gates(a, p, "f"),
+    )
 
 
-def linen_lstm_cell(input_size: int, hidden_size: int,
-                    dtype: str = "float32") -> JaxCellAdapter:
+def linen_lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> JaxCellAdapter:
     """flax.linen.LSTMCell (parameters 'ii', 'if', ..., 'ho')."""
     return _linen_cell(linen.LSTMCell, input_size, hidden_size, dtype, "flax.linen.LSTMCell")
 
 
-def linen_optimized_lstm_cell(input_size: int, hidden_size: int,
-                              dtype: str = "float32") -> JaxCellAdapter:
+def linen_optimized_lstm_cell(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
     """flax.linen.OptimizedLSTMCell: LSTMCell's parameters, concatenated before the matmul."""
-    return _linen_cell(linen.OptimizedLSTMCell, input_size, hidden_size, dtype,
-                       "flax.linen.OptimizedLSTMCell")
+    return _linen_cell(
+        linen.OptimizedLSTMCell, input_size, hidden_size, dtype, "flax.linen.OptimizedLSTMCell"
+    )

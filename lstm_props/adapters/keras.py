@@ -39,20 +39,27 @@ def _keras(backend: str) -> Any:
     if keras.backend.backend() != backend:
         raise RuntimeError(
             f"Keras is running on its {keras.backend.backend()!r} backend in this process; "
-            f"check the {backend} target in a process of its own (KERAS_BACKEND={backend})")
+            f"check the {backend} target in a process of its own (KERAS_BACKEND={backend})"
+        )
     return keras
 
 
 def _read(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     bias = np.asarray(weights["bias"])
-    return {"w_ih": np.asarray(weights["kernel"]).T,
-            "w_hh": np.asarray(weights["recurrent_kernel"]).T,
-            "b_ih": bias, "b_hh": np.zeros_like(bias)}
+    return {
+        "w_ih": np.asarray(weights["kernel"]).T,
+        "w_hh": np.asarray(weights["recurrent_kernel"]).T,
+        "b_ih": bias,
+        "b_hh": np.zeros_like(bias),
+    }
 
 
 def _write(arrays: dict[str, Any], weights: Any = None) -> dict[str, Any]:
-    return {"kernel": arrays["w_ih"].T, "recurrent_kernel": arrays["w_hh"].T,
-            "bias": arrays["b_ih"] + arrays["b_hh"]}
+    return {
+        "kernel": arrays["w_ih"].T,
+        "recurrent_kernel": arrays["w_hh"].T,
+        "bias": arrays["b_ih"] + arrays["b_hh"],
+    }
 
 
 @functools.lru_cache(maxsize=64)
@@ -99,19 +106,22 @@ class KerasTorchCell(CellAdapter):
         for name, value in _write(arrays).items():
             getattr(self.cell, name).assign(np.asarray(value, self.backend.np_dtype))
 
-    def parameter_vjp(self, run: Callable[[], Sequence[Any]],
-                      cotangents: Sequence[np.ndarray]) -> LSTMParams:
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams:
         import torch
 
         tensors = [v.value for v in self._variables().values()]
         with torch.enable_grad():
             outs = list(run())
-        pairs = [(o, self.backend.asarray(u)) for o, u in zip(outs, cotangents)
-                 if o.requires_grad]
-        grads = torch.autograd.grad([o for o, _ in pairs], tensors, [u for _, u in pairs],
-                                    allow_unused=True)
-        g = {k: np.zeros(tuple(t.shape)) if d is None else self.backend.to_numpy(d)
-             for k, t, d in zip(_WEIGHTS, tensors, grads)}
+        pairs = [(o, self.backend.asarray(u)) for o, u in zip(outs, cotangents) if o.requires_grad]
+        grads = torch.autograd.grad(
+            [o for o, _ in pairs], tensors, [u for _, u in pairs], allow_unused=True
+        )
+        g = {
+            k: np.zeros(tuple(t.shape)) if d is None else self.backend.to_numpy(d)
+            for k, t, d in zip(_WEIGHTS, tensors, grads)
+        }
         # The layout's b_ih and b_hh both feed the one bias: both get its gradient.
         return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])
 
@@ -121,8 +131,7 @@ class KerasTorchCell(CellAdapter):
         return clone
 
 
-def lstm_cell_torch(input_size: int, hidden_size: int,
-                    dtype: str = "float32") -> KerasTorchCell:
+def lstm_cell_torch(input_size: int, hidden_size: int, dtype: str = "float32") -> KerasTorchCell:
     """keras.layers.LSTMCell with KERAS_BACKEND=torch."""
     return KerasTorchCell(input_size, hidden_size, dtype)
 
@@ -151,18 +160,17 @@ def lstm_cell_jax(input_size: int, hidden_size: int, dtype: str = "float32") -> 
 
     params = {k: np.asarray(getattr(cell, k).value) for k in _WEIGHTS}
     spec = CellSpec(input_size, hidden_size, hidden_size)
-    return KerasJaxCell("keras.layers.LSTMCell (jax backend)", spec, backend, params, apply,
-                        _read, _write)
+    return KerasJaxCell(
+        "keras.layers.LSTMCell (jax backend)", spec, backend, params, apply, _read, _write
+    )
 
 
 @functools.lru_cache(maxsize=64)
 def _jitted_stateless_call(cell: Any) -> Callable[..., tuple[Any, Any]]:
     import jax
 
-    def call(trainable: list[Any], seeds: list[Any], x: Any, h: Any,
-             c: Any) -> tuple[Any, Any]:
-        (_, (h_new, c_new)), _ = cell.stateless_call(trainable, seeds, x, [h, c],
-                                                      training=False)
+    def call(trainable: list[Any], seeds: list[Any], x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        (_, (h_new, c_new)), _ = cell.stateless_call(trainable, seeds, x, [h, c], training=False)
         return h_new, c_new
 
     return jax.jit(call)

@@ -77,21 +77,34 @@ class OnnxLSTMCell(CellAdapter):
     peephole_from_onnx: tuple[int, ...] = (0, 2, 1)
     peephole_to_onnx: tuple[int, ...] = (0, 2, 1)
 
-    def __init__(self, input_size: int, hidden_size: int, *, peephole: bool = False,
-                 input_forget: bool = False, clip: float | None = None,
-                 dtype: str = "float32") -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        peephole: bool = False,
+        input_forget: bool = False,
+        clip: float | None = None,
+        dtype: str = "float32",
+    ) -> None:
         if dtype != "float32":
             raise ValueError(  # the loader reports it in one line, naming the target
                 f"ONNX Runtime's CPU LSTM kernel computes in float32 only (it fails every run "
                 f"of a {dtype} model with 'LSTM operator does not support double yet'): "
-                "run with --lstm-dtype float32")
+                "run with --lstm-dtype float32"
+            )
         if peephole and input_forget:
-            raise ValueError("peepholes with input_forget=1 are not mapped: the coupled "
-                             "gate's peephole would be the input gate's, read by f = 1 − i")
+            raise ValueError(
+                "peepholes with input_forget=1 are not mapped: the coupled "
+                "gate's peephole would be the input gate's, read by f = 1 − i"
+            )
         if clip is not None and not clip > 0:
             raise ValueError(f"clip={clip!r}: ONNX's clip is a positive threshold, e.g. 3.0")
-        extras = [("peepholes", peephole), ("input_forget", input_forget),
-                  (f"clip {clip:g}" if clip else "", clip is not None)]
+        extras = [
+            ("peepholes", peephole),
+            ("input_forget", input_forget),
+            (f"clip {clip:g}" if clip else "", clip is not None),
+        ]
         label = ", ".join(text for text, on in extras if on)
         self.name = "onnxruntime LSTM" + (f" ({label})" if label else "")
         self.variant = "peephole" if peephole else "cifg" if input_forget else "standard"
@@ -100,10 +113,15 @@ class OnnxLSTMCell(CellAdapter):
         self.backend = OnnxBackend(dtype)
         rng = np.random.default_rng(0)
         h4 = 4 * hidden_size
-        self.write_layout(LSTMParams(
-            rng.uniform(-0.5, 0.5, (h4, input_size)), rng.uniform(-0.5, 0.5, (h4, hidden_size)),
-            np.zeros(h4), np.zeros(h4),
-            peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None))
+        self.write_layout(
+            LSTMParams(
+                rng.uniform(-0.5, 0.5, (h4, input_size)),
+                rng.uniform(-0.5, 0.5, (h4, hidden_size)),
+                np.zeros(h4),
+                np.zeros(h4),
+                peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None,
+            )
+        )
 
     def _node(self) -> NodeProto:
         names = ["X", "W", "R", "B", "", "initial_h", "initial_c"] + ["P"] * self._has_p
@@ -123,24 +141,34 @@ class OnnxLSTMCell(CellAdapter):
             return helper.make_tensor_value_info(name, elem, list(dims))
 
         graph = helper.make_graph(
-            [self._node()], "lstm_step",
-            [value("X", 1, "batch", self.spec.input_size), value("initial_h", 1, "batch", hidden),
-             value("initial_c", 1, "batch", hidden)],
-            [value("Y", 1, 1, "batch", hidden), value("Y_h", 1, "batch", hidden),
-             value("Y_c", 1, "batch", hidden)],
-            [numpy_helper.from_array(a, name) for name, a in self._onnx.items()])
+            [self._node()],
+            "lstm_step",
+            [
+                value("X", 1, "batch", self.spec.input_size),
+                value("initial_h", 1, "batch", hidden),
+                value("initial_c", 1, "batch", hidden),
+            ],
+            [
+                value("Y", 1, 1, "batch", hidden),
+                value("Y_h", 1, "batch", hidden),
+                value("Y_c", 1, "batch", hidden),
+            ],
+            [numpy_helper.from_array(a, name) for name, a in self._onnx.items()],
+        )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
         options = ort.SessionOptions()
         # The cells are tiny (H <= 6): threads only add overhead, and one keeps the bits fixed.
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        return ort.InferenceSession(model.SerializeToString(), options,
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
 
     def step(self, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(x) == 0:  # ORT's LSTM kernel aborts the whole process (SIGABRT) on it
             raise ValueError("an empty batch: ONNX Runtime's LSTM kernel aborts on one")
         _, h_new, c_new = self._session.run(
-            None, {"X": x[None], "initial_h": h[None], "initial_c": c[None]})
+            None, {"X": x[None], "initial_h": h[None], "initial_c": c[None]}
+        )
         return h_new[0], c_new[0]
 
     def read_layout(self) -> LSTMParams:
@@ -149,9 +177,15 @@ class OnnxLSTMCell(CellAdapter):
         params = LSTMParams(
             _blocks(onnx["W"][0].astype(wide), self.from_onnx),
             _blocks(onnx["R"][0].astype(wide), self.from_onnx),
-            _blocks(wb, self.from_onnx), _blocks(rb, self.from_onnx),
-            peephole=(_blocks(onnx["P"][0].astype(wide), self.peephole_from_onnx).reshape(3, -1)
-                      if self._has_p else None), clip=self._clip)
+            _blocks(wb, self.from_onnx),
+            _blocks(rb, self.from_onnx),
+            peephole=(
+                _blocks(onnx["P"][0].astype(wide), self.peephole_from_onnx).reshape(3, -1)
+                if self._has_p
+                else None
+            ),
+            clip=self._clip,
+        )
         # ONNX's input block holds −(the layout's forget rows); its forget block, the rest
         return params.map_arrays(_uncouple) if self._input_forget else params
 
@@ -170,11 +204,14 @@ class OnnxLSTMCell(CellAdapter):
         onnx: dict[str, np.ndarray] = {
             "W": _blocks(params.w_ih, order)[None].astype(dt),
             "R": _blocks(params.w_hh, order)[None].astype(dt),
-            "B": np.concatenate([_blocks(params.b_ih, order),
-                                 _blocks(params.b_hh, order)])[None].astype(dt)}
+            "B": np.concatenate([_blocks(params.b_ih, order), _blocks(params.b_hh, order)])[
+                None
+            ].astype(dt),
+        }
         if self._has_p:  # no peephole weights written: the cell without them, P = 0
-            peep = np.zeros((3, self.spec.hidden_size)) if params.peephole is None \
-                else params.peephole
+            peep = (
+                np.zeros((3, self.spec.hidden_size)) if params.peephole is None else params.peephole
+            )
             onnx["P"] = _blocks(peep, self.peephole_to_onnx).reshape(1, -1).astype(dt)
         self._onnx = onnx
         self._session = self._build()
@@ -203,8 +240,7 @@ def lstm_peephole(input_size: int, hidden_size: int, dtype: str = "float32") -> 
     return OnnxLSTMCell(input_size, hidden_size, peephole=True, dtype=dtype)
 
 
-def lstm_input_forget(input_size: int, hidden_size: int,
-                      dtype: str = "float32") -> OnnxLSTMCell:
+def lstm_input_forget(input_size: int, hidden_size: int, dtype: str = "float32") -> OnnxLSTMCell:
     """The ONNX LSTM operator with ``input_forget=1``: the ``cifg`` variant (f = 1 − i)."""
     return OnnxLSTMCell(input_size, hidden_size, input_forget=True, dtype=dtype)
 

@@ -98,8 +98,12 @@ class WrongGateDeltaInWeightGradient(Mutant):
     in hand-written gate deltas): state gradients and the forward are exact."""
 
     def preact(self, x, h):
-        return (_WrongDeltaLinear.apply(x, self.weight_ih) + self.bias_ih
-                + h @ self.weight_hh.T + self.bias_hh)
+        return (
+            _WrongDeltaLinear.apply(x, self.weight_ih)
+            + self.bias_ih
+            + h @ self.weight_hh.T
+            + self.bias_hh
+        )
 
 
 _SHARED: dict[str, Tensor] = {}
@@ -150,8 +154,10 @@ class StaleWeightCache(Mutant):
 
     def preact(self, x, h):
         if not hasattr(self, "_cache"):
-            self._cache = [p.detach().clone() for p in
-                           (self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)]
+            self._cache = [
+                p.detach().clone()
+                for p in (self.weight_ih, self.bias_ih, self.weight_hh, self.bias_hh)
+            ]
         w_ih, b_ih, w_hh, b_hh = self._cache
         return x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
 
@@ -165,6 +171,10 @@ class ReducedInternalPrecision(Mutant):
         if x.dtype != torch.float32:
             return super().preact(x, h)
         low = torch.bfloat16
-        z = (x.to(low) @ self.weight_ih.to(low).T + self.bias_ih.to(low)
-             + h.to(low) @ self.weight_hh.to(low).T + self.bias_hh.to(low))
+        z = (
+            x.to(low) @ self.weight_ih.to(low).T
+            + self.bias_ih.to(low)
+            + h.to(low) @ self.weight_hh.to(low).T
+            + self.bias_hh.to(low)
+        )
         return z.to(x.dtype)

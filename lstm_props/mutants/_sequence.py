@@ -46,8 +46,9 @@ class DeeperLayerStartsFromLayer0State(nn.LSTM):
 
     def forward(self, x, state=None):
         h0, c0 = state
-        return super().forward(x, (h0[:1].expand_as(h0).contiguous(),
-                                   c0[:1].expand_as(c0).contiguous()))
+        return super().forward(
+            x, (h0[:1].expand_as(h0).contiguous(), c0[:1].expand_as(c0).contiguous())
+        )
 
 
 class ReverseDirectionNotFlipped(nn.LSTM):

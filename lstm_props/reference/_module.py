@@ -41,8 +41,10 @@ class ReferenceLSTMCell(nn.Module):
         # (lstm_step reads them with xp = torch, so autograd reaches the parameters). Typing
         # it honestly needs LSTMParams generic in its array type; left for now.
         return LSTMParams(
-            self.weight_ih, self.weight_hh,  # type: ignore[arg-type]  # tensors, not ndarrays
-            self.bias_ih, self.bias_hh,  # type: ignore[arg-type]  # tensors, not ndarrays
+            self.weight_ih,  # type: ignore[arg-type]  # tensors, not ndarrays
+            self.weight_hh,  # type: ignore[arg-type]
+            self.bias_ih,  # type: ignore[arg-type]
+            self.bias_hh,  # type: ignore[arg-type]
             peephole=getattr(self, "peephole", None),
         )
 

@@ -118,8 +118,9 @@ class WrongShapeVjpBackend(TorchBackend):
 def wrong_shape_vjp(dtype: str = "float32") -> CellAdapter:
     torch.manual_seed(0)
     module = nn.LSTMCell(2, 3).to(getattr(torch, dtype))
-    return TorchCellAdapter(module, "wrong_shape_vjp", WrongShapeVjpBackend(dtype),
-                            CellSpec(2, 3, 3))
+    return TorchCellAdapter(
+        module, "wrong_shape_vjp", WrongShapeVjpBackend(dtype), CellSpec(2, 3, 3)
+    )
 
 
 class ReturnsNumpy(nn.LSTMCell):

@@ -11,8 +11,9 @@ from lstm_props.adapters import equinox, flax
 from lstm_props.adapters._jax import JaxCellAdapter
 
 
-def equinox_h_and_c_swapped(input_size: int, hidden_size: int,
-                            dtype: str = "float32") -> JaxCellAdapter:
+def equinox_h_and_c_swapped(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
     """Equinox's state is (h, c); this adapter hands the cell (c, h)."""
     cell = equinox.lstm_cell(input_size, hidden_size, dtype)
     right = cell._apply
@@ -25,8 +26,9 @@ def equinox_h_and_c_swapped(input_size: int, hidden_size: int,
     return cell
 
 
-def flax_gates_read_in_keras_order(input_size: int, hidden_size: int,
-                                   dtype: str = "float32") -> JaxCellAdapter:
+def flax_gates_read_in_keras_order(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
     """The fused kernel's columns read as i, f, o, g (a mix-up with another framework's
     order) instead of Flax's i, f, g, o."""
     cell = flax.nnx_optimized_lstm_cell(input_size, hidden_size, dtype)
@@ -34,15 +36,16 @@ def flax_gates_read_in_keras_order(input_size: int, hidden_size: int,
     order = np.r_[0:2, 3, 2] * hidden_size
 
     def permute(a: Any) -> Any:
-        return np.concatenate([a[k:k + hidden_size] for k in order])
+        return np.concatenate([a[k : k + hidden_size] for k in order])
 
     cell._read = lambda p: {k: permute(np.asarray(v)) for k, v in read(p).items()}
     cell._write = lambda a, p: write({k: permute(v) for k, v in a.items()}, p)
     return cell
 
 
-def flax_carry_read_as_h_c(input_size: int, hidden_size: int,
-                           dtype: str = "float32") -> JaxCellAdapter:
+def flax_carry_read_as_h_c(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
     """Flax's carry is (c, h), returned as (c', h'); this adapter takes it as (h, c)."""
     cell = flax.nnx_lstm_cell(input_size, hidden_size, dtype)
     right = cell._apply

@@ -80,8 +80,9 @@ class JitteryAdapter(CellAdapter):
     def __init__(self, declared_nondeterministic: bool) -> None:
         self.cell = nn.LSTMCell(3, 4)
         self.calls = 0
-        self.backend = (_NondeterministicTorchBackend() if declared_nondeterministic
-                        else TorchBackend())
+        self.backend = (
+            _NondeterministicTorchBackend() if declared_nondeterministic else TorchBackend()
+        )
 
     def step(self, x, h, c):
         h, c = self.cell(x, (h, c))

@@ -25,20 +25,23 @@ class _InputForget(OnnxLSTMCell):
         return node
 
 
-def gates_read_in_torch_order(input_size: int, hidden_size: int,
-                              dtype: str = "float32") -> OnnxLSTMCell:
+def gates_read_in_torch_order(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> OnnxLSTMCell:
     """ONNX's W, R, B blocks i, o, f, c taken as torch's i, f, g, o."""
     return _GatesInTorchOrder(input_size, hidden_size, dtype=dtype)
 
 
-def peepholes_read_in_documented_order(input_size: int, hidden_size: int,
-                                       dtype: str = "float32") -> OnnxLSTMCell:
+def peepholes_read_in_documented_order(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> OnnxLSTMCell:
     """ONNX's P blocks i, o, f taken as the layout's p_i, p_f, p_o."""
     return _PeepholesInDocumentedOrder(input_size, hidden_size, peephole=True, dtype=dtype)
 
 
-def input_forget_declared_cifg(input_size: int, hidden_size: int,
-                               dtype: str = "float32") -> OnnxLSTMCell:
+def input_forget_declared_cifg(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> OnnxLSTMCell:
     """ONNX's input_forget=1 declared as CIFG (i = 1 − f); ORT computes f = 1 − i."""
     cell = _InputForget(input_size, hidden_size, dtype=dtype)
     cell.variant = "cifg"

@@ -45,8 +45,7 @@ from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
 KERNELS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
 #: The layout's gate k (i, f, g, o) is TF column block FROM_TF[kernel][k]; each is its own
 #: inverse.
-FROM_TF = {"LSTMBlockCell": (0, 2, 1, 3), "BlockLSTM": (0, 2, 1, 3),
-           "BlockLSTMV2": (0, 1, 2, 3)}
+FROM_TF = {"LSTMBlockCell": (0, 2, 1, 3), "BlockLSTM": (0, 2, 1, 3), "BlockLSTMV2": (0, 1, 2, 3)}
 
 
 def _lstm_block_cell_grad(op: Any, *grads: Any) -> tuple[Any, ...]:
@@ -56,14 +55,36 @@ def _lstm_block_cell_grad(op: Any, *grads: Any) -> tuple[Any, ...]:
     _, cs_grad, _, _, _, _, h_grad = grads
     input_size = tf.shape(x)[1]
     cs_prev_grad, dicfo, wci_grad, wcf_grad, wco_grad = tf.raw_ops.LSTMBlockCellGrad(
-        x=x, cs_prev=cs_prev, h_prev=h_prev, w=w, wci=wci, wcf=wcf, wco=wco, b=b, i=i, cs=cs,
-        f=f, o=o, ci=ci, co=co, cs_grad=cs_grad, h_grad=h_grad,
-        use_peephole=op.get_attr("use_peephole"))
+        x=x,
+        cs_prev=cs_prev,
+        h_prev=h_prev,
+        w=w,
+        wci=wci,
+        wcf=wcf,
+        wco=wco,
+        b=b,
+        i=i,
+        cs=cs,
+        f=f,
+        o=o,
+        ci=ci,
+        co=co,
+        cs_grad=cs_grad,
+        h_grad=h_grad,
+        use_peephole=op.get_attr("use_peephole"),
+    )
     xh_grad = tf.matmul(dicfo, w, transpose_b=True)
     xh = tf.concat([x, h_prev], 1)
-    return (xh_grad[:, :input_size], cs_prev_grad, xh_grad[:, input_size:],
-            tf.matmul(xh, dicfo, transpose_a=True), wci_grad, wcf_grad, wco_grad,
-            tf.reduce_sum(dicfo, 0))
+    return (
+        xh_grad[:, :input_size],
+        cs_prev_grad,
+        xh_grad[:, input_size:],
+        tf.matmul(xh, dicfo, transpose_a=True),
+        wci_grad,
+        wcf_grad,
+        wco_grad,
+        tf.reduce_sum(dicfo, 0),
+    )
 
 
 try:
@@ -90,17 +111,24 @@ class TFBackend(Backend):
     def stop_gradient(self, a: Any) -> Any:
         return tf.stop_gradient(a)
 
-    def vjp(self, fn: Callable[..., Sequence[Any]], primals: Sequence[np.ndarray],
-            cotangents: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    def vjp(
+        self,
+        fn: Callable[..., Sequence[Any]],
+        primals: Sequence[np.ndarray],
+        cotangents: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, ...]:
         xs = [self.asarray(p) for p in primals]
         with tf.GradientTape() as tape:
             for v in xs:
                 tape.watch(v)
             outs = list(fn(*xs))
         pairs = list(zip(outs, cotangents))
-        grads = tape.gradient([o for o, _ in pairs], xs,
-                              output_gradients=[self.asarray(u) for _, u in pairs],
-                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = tape.gradient(
+            [o for o, _ in pairs],
+            xs,
+            output_gradients=[self.asarray(u) for _, u in pairs],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
         return tuple(self.to_numpy(g) for g in grads)
 
 
@@ -112,18 +140,35 @@ def _blocks(a: np.ndarray, order: tuple[int, ...], axis: int = 0) -> np.ndarray:
 class TFBlockCell(CellAdapter):
     """One of TF's fused LSTM kernels run for one step; parameters held in TF's layout."""
 
-    def __init__(self, input_size: int, hidden_size: int, *, kernel: str = "LSTMBlockCell",
-                 peephole: bool = False, cell_clip: float = -1.0, dtype: str = "float32",
-                 cell: Callable[..., tuple[Any, Any]] | None = None, label: str = "") -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        kernel: str = "LSTMBlockCell",
+        peephole: bool = False,
+        cell_clip: float = -1.0,
+        dtype: str = "float32",
+        cell: Callable[..., tuple[Any, Any]] | None = None,
+        label: str = "",
+    ) -> None:
         if dtype != "float32":
             raise ValueError(  # the loader reports it in one line, naming the target
                 f"TensorFlow's {kernel} kernel has no {dtype} kernel (half and float only): "
-                "run with --lstm-dtype float32")
+                "run with --lstm-dtype float32"
+            )
         if kernel not in KERNELS:
             raise ValueError(f"kernel {kernel!r}: one of {', '.join(KERNELS)}")
         self.kernel, self.peephole, self.cell_clip = kernel, peephole, cell_clip
-        extras = [t for t, on in (("peepholes", peephole), (f"cell_clip {cell_clip:g}",
-                                                            cell_clip > 0), (label, label)) if on]
+        extras = [
+            t
+            for t, on in (
+                ("peepholes", peephole),
+                (f"cell_clip {cell_clip:g}", cell_clip > 0),
+                (label, label),
+            )
+            if on
+        ]
         self.name = f"tf.raw_ops.{kernel}" + (f" ({', '.join(extras)})" if extras else "")
         self.variant = "peephole" if peephole else "standard"
         self.spec = CellSpec(input_size, hidden_size, hidden_size)
@@ -131,15 +176,27 @@ class TFBlockCell(CellAdapter):
         self._cell = cell or _KERNEL_CALLS[kernel]
         rng = np.random.default_rng(0)
         h4 = 4 * hidden_size
-        self.write_layout(LSTMParams(
-            rng.uniform(-0.5, 0.5, (h4, input_size)), rng.uniform(-0.5, 0.5, (h4, hidden_size)),
-            np.zeros(h4), np.zeros(h4),
-            peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None))
+        self.write_layout(
+            LSTMParams(
+                rng.uniform(-0.5, 0.5, (h4, input_size)),
+                rng.uniform(-0.5, 0.5, (h4, hidden_size)),
+                np.zeros(h4),
+                np.zeros(h4),
+                peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None,
+            )
+        )
 
     # -- the step --------------------------------------------------------------------------
     def _kwargs(self) -> dict[str, Any]:
-        return dict(w=self._w, wci=self._p[0], wcf=self._p[1], wco=self._p[2], b=self._b,
-                    cell_clip=self.cell_clip, use_peephole=self.peephole)
+        return dict(
+            w=self._w,
+            wci=self._p[0],
+            wcf=self._p[1],
+            wco=self._p[2],
+            b=self._b,
+            cell_clip=self.cell_clip,
+            use_peephole=self.peephole,
+        )
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         return self._cell(x, h, c, **self._kwargs())
@@ -159,9 +216,15 @@ class TFBlockCell(CellAdapter):
         order, d = FROM_TF[self.kernel], self.spec.input_size
         rows = _blocks(self.backend.to_numpy(self._w).T, order)  # (4H, D + H), i f g o
         b = _blocks(self.backend.to_numpy(self._b), order)
-        return LSTMParams(rows[:, :d], rows[:, d:], b, np.zeros_like(b),
-                          peephole=np.stack([self.backend.to_numpy(p) for p in self._p])
-                          if self.peephole else None)
+        return LSTMParams(
+            rows[:, :d],
+            rows[:, d:],
+            b,
+            np.zeros_like(b),
+            peephole=np.stack([self.backend.to_numpy(p) for p in self._p])
+            if self.peephole
+            else None,
+        )
 
     @property
     def writable_layout(self) -> bool:
@@ -175,12 +238,12 @@ class TFBlockCell(CellAdapter):
         order, asarray = FROM_TF[self.kernel], self.backend.asarray
         self._w = asarray(_blocks(np.concatenate([params.w_ih, params.w_hh], 1), order).T)
         self._b = asarray(_blocks(params.b_ih + params.b_hh, order))
-        peep = np.zeros((3, self.spec.hidden_size)) if params.peephole is None \
-            else params.peephole
+        peep = np.zeros((3, self.spec.hidden_size)) if params.peephole is None else params.peephole
         self._p = [asarray(p) for p in peep]
 
-    def parameter_vjp(self, run: Callable[[], Sequence[Any]],
-                      cotangents: Sequence[np.ndarray]) -> LSTMParams | None:
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams | None:
         if self.cell_clip > 0:
             return None
         held = [self._w, self._b, *self._p]
@@ -189,14 +252,21 @@ class TFBlockCell(CellAdapter):
                 tape.watch(v)
             outs = list(run())
         pairs = list(zip(outs, cotangents))
-        gw, gb, *gp = (self.backend.to_numpy(g) for g in tape.gradient(
-            [o for o, _ in pairs], held, [self.backend.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO))
+        gw, gb, *gp = (
+            self.backend.to_numpy(g)
+            for g in tape.gradient(
+                [o for o, _ in pairs],
+                held,
+                [self.backend.asarray(u) for _, u in pairs],
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
+        )
         order, d = FROM_TF[self.kernel], self.spec.input_size
         rows, b = _blocks(gw.T, order), _blocks(gb, order)
         # b_ih and b_hh both feed the one bias: both get its gradient.
-        return LSTMParams(rows[:, :d], rows[:, d:], b, b.copy(),
-                          peephole=np.stack(gp) if self.peephole else None)
+        return LSTMParams(
+            rows[:, :d], rows[:, d:], b, b.copy(), peephole=np.stack(gp) if self.peephole else None
+        )
 
     def astype(self, dtype: str) -> CellAdapter | None:
         return None  # float32 only: no float64 twin
@@ -211,8 +281,9 @@ def _lstm_block_cell(x: Any, h: Any, c: Any, **kw: Any) -> tuple[Any, Any]:
 def _block_lstm(kernel: str, xs: Any, h0: Any, c0: Any, **kw: Any) -> Any:
     seq = tf.constant(xs.shape[0], tf.int64)
     if kernel == "BlockLSTM":
-        return tf.raw_ops.BlockLSTM(seq_len_max=seq, x=xs, cs_prev=c0, h_prev=h0,
-                                    forget_bias=0.0, **kw)
+        return tf.raw_ops.BlockLSTM(
+            seq_len_max=seq, x=xs, cs_prev=c0, h_prev=h0, forget_bias=0.0, **kw
+        )
     return tf.raw_ops.BlockLSTMV2(seq_len_max=seq, x=xs, cs_prev=c0, h_prev=h0, **kw)
 
 
@@ -224,8 +295,11 @@ def _one_step(kernel: str) -> Callable[..., tuple[Any, Any]]:
     return call
 
 
-_KERNEL_CALLS = {"LSTMBlockCell": _lstm_block_cell, "BlockLSTM": _one_step("BlockLSTM"),
-                 "BlockLSTMV2": _one_step("BlockLSTMV2")}
+_KERNEL_CALLS = {
+    "LSTMBlockCell": _lstm_block_cell,
+    "BlockLSTM": _one_step("BlockLSTM"),
+    "BlockLSTMV2": _one_step("BlockLSTMV2"),
+}
 
 
 # -- a wrong gradient of our own: dc_{t-1} = dc_t · f² instead of dc_t · f -------------------
@@ -236,13 +310,15 @@ def _squared_forget_cell(x: Any, h: Any, c: Any, **kw: Any) -> tuple[Any, Any]:
     def cell(x: Any, h: Any, c: Any, w: Any, b: Any) -> Any:
         with tf.GradientTape() as tape:
             tape.watch([x, h, c, w, b])
-            out = tf.raw_ops.LSTMBlockCell(x=x, cs_prev=c, h_prev=h, w=w, b=b,
-                                           forget_bias=0.0, **rest)
+            out = tf.raw_ops.LSTMBlockCell(
+                x=x, cs_prev=c, h_prev=h, w=w, b=b, forget_bias=0.0, **rest
+            )
         f = tf.stop_gradient(out.f)
 
         def grad(dh: Any, dc: Any) -> tuple[Any, ...]:
-            gx, gh, gc, gw, gb = tape.gradient([out.h, out.cs], [x, h, c, w, b], [dh, dc],
-                                               unconnected_gradients="zero")
+            gx, gh, gc, gw, gb = tape.gradient(
+                [out.h, out.cs], [x, h, c, w, b], [dh, dc], unconnected_gradients="zero"
+            )
             return gx, gh, gc * f, gw, gb
 
         return (out.h, out.cs), grad
@@ -253,12 +329,12 @@ def _squared_forget_cell(x: Any, h: Any, c: Any, **kw: Any) -> tuple[Any, Any]:
 
 
 # -- the control for the clip finding: the same clipped cell in plain TF ops -----------------
-def _clip_in_plain_ops(x: Any, h: Any, c: Any, *, w: Any, b: Any, cell_clip: float,
-                       **_: Any) -> tuple[Any, Any]:
+def _clip_in_plain_ops(
+    x: Any, h: Any, c: Any, *, w: Any, b: Any, cell_clip: float, **_: Any
+) -> tuple[Any, Any]:
     """LSTMBlockCell's step with cell_clip, written in differentiable TF ops (no peepholes)."""
     zi, zci, zf, zo = tf.split(tf.matmul(tf.concat([x, h], 1), w) + b, 4, axis=1)
-    cs = tf.clip_by_value(tf.sigmoid(zf) * c + tf.sigmoid(zi) * tf.tanh(zci),
-                          -cell_clip, cell_clip)
+    cs = tf.clip_by_value(tf.sigmoid(zf) * c + tf.sigmoid(zi) * tf.tanh(zci), -cell_clip, cell_clip)
     return tf.sigmoid(zo) * tf.tanh(cs), cs
 
 
@@ -268,8 +344,9 @@ def block_lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -
     return TFBlockCell(input_size, hidden_size, dtype=dtype)
 
 
-def block_lstm_cell_peephole(input_size: int, hidden_size: int,
-                             dtype: str = "float32") -> TFBlockCell:
+def block_lstm_cell_peephole(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> TFBlockCell:
     """tf.raw_ops.LSTMBlockCell with use_peephole: the ``peephole`` variant."""
     return TFBlockCell(input_size, hidden_size, peephole=True, dtype=dtype)
 
@@ -278,23 +355,28 @@ def block_lstm_cell_peephole(input_size: int, hidden_size: int,
 CELL_CLIP = 1.0
 
 
-def block_lstm_cell_clip(input_size: int, hidden_size: int,
-                         dtype: str = "float32") -> TFBlockCell:
+def block_lstm_cell_clip(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
     """tf.raw_ops.LSTMBlockCell with cell_clip = 1 (c clamped to [-1, 1]): black-box."""
     return TFBlockCell(input_size, hidden_size, cell_clip=CELL_CLIP, dtype=dtype)
 
 
 def block_lstm_clip(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
     """tf.raw_ops.BlockLSTM, one step, cell_clip = 1, with TF 2's registered gradient."""
-    return TFBlockCell(input_size, hidden_size, kernel="BlockLSTM", cell_clip=CELL_CLIP,
-                       dtype=dtype)
+    return TFBlockCell(
+        input_size, hidden_size, kernel="BlockLSTM", cell_clip=CELL_CLIP, dtype=dtype
+    )
 
 
-def clip_in_plain_ops(input_size: int, hidden_size: int,
-                      dtype: str = "float32") -> TFBlockCell:
+def clip_in_plain_ops(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
     """block_lstm_cell_clip's step in plain TF ops: the clip with its true gradient."""
-    return TFBlockCell(input_size, hidden_size, cell_clip=CELL_CLIP, dtype=dtype,
-                       cell=_clip_in_plain_ops, label="in plain TF ops")
+    return TFBlockCell(
+        input_size,
+        hidden_size,
+        cell_clip=CELL_CLIP,
+        dtype=dtype,
+        cell=_clip_in_plain_ops,
+        label="in plain TF ops",
+    )
 
 
 def block_lstm(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
@@ -307,8 +389,14 @@ def block_lstm_v2(input_size: int, hidden_size: int, dtype: str = "float32") -> 
     return TFBlockCell(input_size, hidden_size, kernel="BlockLSTMV2", dtype=dtype)
 
 
-def block_lstm_cell_squared_forget(input_size: int, hidden_size: int,
-                                   dtype: str = "float32") -> TFBlockCell:
+def block_lstm_cell_squared_forget(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> TFBlockCell:
     """A wrong registered gradient built on purpose: dc_{t-1} = dc_t · f² (should be f)."""
-    return TFBlockCell(input_size, hidden_size, dtype=dtype, cell=_squared_forget_cell,
-                       label="gradient dc·f² for dc·f")
+    return TFBlockCell(
+        input_size,
+        hidden_size,
+        dtype=dtype,
+        cell=_squared_forget_cell,
+        label="gradient dc·f² for dc·f",
+    )

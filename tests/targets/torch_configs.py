@@ -14,11 +14,13 @@ class PeepholeWithExtraWeight(nn.Module):
     def __init__(self, input_size: int = 3, hidden_size: int = 4) -> None:
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
-        bound = hidden_size ** -0.5
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size).uniform_(
-            -bound, bound))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size).uniform_(
-            -bound, bound))
+        bound = hidden_size**-0.5
+        self.weight_ih = nn.Parameter(
+            torch.empty(4 * hidden_size, input_size).uniform_(-bound, bound)
+        )
+        self.weight_hh = nn.Parameter(
+            torch.empty(4 * hidden_size, hidden_size).uniform_(-bound, bound)
+        )
         self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
         self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size).uniform_(-bound, bound))
         self.weight_ph = nn.Parameter(torch.empty(3, hidden_size).uniform_(-1, 1))
@@ -62,9 +64,11 @@ class _RaisesAfterFirstBackward(torch.autograd.Function):
     def backward(ctx, grad):
         _RaisesAfterFirstBackward.calls += 1
         if _RaisesAfterFirstBackward.calls > 1:
-            raise RuntimeError("The following operation failed in the TorchScript interpreter.\n"
-                               "Traceback of TorchScript (most recent call last):\n"
-                               "RuntimeError: expected a saved tensor, found none")
+            raise RuntimeError(
+                "The following operation failed in the TorchScript interpreter.\n"
+                "Traceback of TorchScript (most recent call last):\n"
+                "RuntimeError: expected a saved tensor, found none"
+            )
         return grad
 
 
@@ -97,8 +101,7 @@ def float32_only_lstm_cell(input_size: int, hidden_size: int, dtype: str = "floa
     return _float32_only(nn.LSTMCell(input_size, hidden_size), dtype)
 
 
-def float32_only_dropped_carry_gradient(input_size: int, hidden_size: int,
-                                        dtype: str = "float32"):
+def float32_only_dropped_carry_gradient(input_size: int, hidden_size: int, dtype: str = "float32"):
     """A float32-only kernel whose backward ignores the gradient of c (forward exact)."""
     from lstm_props.mutants import BackwardDropsCarryGradient
 
@@ -151,8 +154,9 @@ class ScriptModuleLSTMCell(torch.jit.ScriptModule):
         self.b = nn.Parameter(torch.randn(4 * hidden_size) * 0.5)
 
     @torch.jit.script_method
-    def forward(self, x: torch.Tensor,
-                state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         h, c = state
         z = torch.nn.functional.linear(x, self.w_x, self.b) + h.mm(self.w_h.t())
         i, f, g, o = z.chunk(4, 1)
@@ -160,8 +164,9 @@ class ScriptModuleLSTMCell(torch.jit.ScriptModule):
         return torch.sigmoid(o) * torch.tanh(c_new), c_new
 
 
-def float32_only_hidden_gradient_detached(input_size: int, hidden_size: int,
-                                          dtype: str = "float32"):
+def float32_only_hidden_gradient_detached(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+):
     """A float32-only kernel whose i, f, g read a detached h_{t-1}: ∂c_t/∂h_{t-1} = 0 in the
     backward (forward exact)."""
     from lstm_props.mutants import HiddenGradientDetached
@@ -186,21 +191,25 @@ class _InputGradientDropsCandidate(torch.autograd.Function):
         return kept @ w, grad.T @ x
 
 
-def float32_only_input_gradient_drops_candidate(input_size: int, hidden_size: int,
-                                                dtype: str = "float32"):
+def float32_only_input_gradient_drops_candidate(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+):
     """A float32-only kernel whose ∂L/∂x misses the candidate gate's rows (forward exact)."""
     from lstm_props.mutants._base import Mutant
 
     class InputGradientDropsCandidate(Mutant):
         def preact(self, x, h):
-            return (_InputGradientDropsCandidate.apply(x, self.weight_ih) + self.bias_ih
-                    + h @ self.weight_hh.T + self.bias_hh)
+            return (
+                _InputGradientDropsCandidate.apply(x, self.weight_ih)
+                + self.bias_ih
+                + h @ self.weight_hh.T
+                + self.bias_hh
+            )
 
     return _float32_only(InputGradientDropsCandidate(input_size, hidden_size), dtype)
 
 
-def float32_only_wrong_weight_gradient(input_size: int, hidden_size: int,
-                                       dtype: str = "float32"):
+def float32_only_wrong_weight_gradient(input_size: int, hidden_size: int, dtype: str = "float32"):
     """A float32-only kernel whose ∂L/∂W_ih uses δz_i for the forget rows (state gradients
     and forward exact)."""
     from lstm_props.mutants import WrongGateDeltaInWeightGradient
