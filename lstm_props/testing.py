@@ -34,8 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstm_props import tolerances as _tol
+from lstm_props._composed import composed_steps
 from lstm_props._declared import NEEDS, Declaration, declaration_of, lstm_property
 from lstm_props._errors import PropertyFailure
+from lstm_props._layout import FORCE_BIAS, LSTMParams, gate_slice
 from lstm_props._report import check_close, check_true
 from lstm_props._under_test import BOUNDED_VARIANTS, LSTMUnderTest
 from lstm_props.carry import Trajectory, oracle_steps, record, rollout
@@ -73,9 +75,11 @@ def unit_roundoff(dtype: str) -> float:
 
 __all__ = [
     "BOUNDED_VARIANTS",
+    "FORCE_BIAS",
     "NEEDS",
     "Declaration",
     "LSTMCase",
+    "LSTMParams",
     "LSTMUnderTest",
     "PropertyFailure",
     "StepBounds",
@@ -84,8 +88,10 @@ __all__ = [
     "carry_evidence",
     "check_close",
     "check_true",
+    "composed_steps",
     "declaration_of",
     "examined_steps",
+    "gate_slice",
     "lstm_property",
     "lstm_step",
     "oracle_steps",

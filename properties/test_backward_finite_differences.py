@@ -10,8 +10,7 @@ from hypothesis import event
 from lstm_props import carry
 from lstm_props import own_precision as own
 from lstm_props import tolerances as tol
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close
+from lstm_props.testing import check_close, lstm_property
 
 #: Black-box mode's count of roundings per step in c' and in each gate (|f| ≤ 1, |i g| ≤ 1).
 BLACK_BOX_ROUNDINGS = 8

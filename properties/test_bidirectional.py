@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from lstm_props._composed import composed_steps
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close
+from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
 @lstm_property("autograd", "layout", "sequence", "bidirectional", stack=True)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close, check_true
 from lstm_props.probed import carry_evidence, examined_steps
 from lstm_props.reference import carry_derivative, lstm_step
+from lstm_props.testing import check_close, check_true, lstm_property
 from lstm_props.variants import BOUNDED
 
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from lstm_props import carry
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close
 from lstm_props.abs_jacobian import abs_step_jacobian, chain_gradient_bound
+from lstm_props.testing import check_close, lstm_property
 
 
 def _run_twice(fn):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close
+from lstm_props.testing import check_close, lstm_property
 
 
 @lstm_property("layout")

@@ -7,10 +7,8 @@ import pytest
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._composed import composed_steps
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close
 from lstm_props.abs_jacobian import chain_gradient_bound
+from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
 @lstm_property("autograd", "sequence", "unidirectional", stack=True)

@@ -11,9 +11,8 @@ import numpy as np
 
 from lstm_props import carry, probed
 from lstm_props import tolerances as tol
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close, check_true
 from lstm_props.reference import lstm_step
+from lstm_props.testing import check_close, check_true, lstm_property
 from lstm_props.variants import BOUNDED
 
 STEP_AXES = ("step", "batch row", "coordinate")

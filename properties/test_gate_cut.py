@@ -7,9 +7,7 @@ from hypothesis import strategies as st
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._declared import lstm_property
-from lstm_props._layout import FORCE_BIAS
-from lstm_props._report import check_close, check_true
+from lstm_props.testing import FORCE_BIAS, check_close, check_true, lstm_property
 from lstm_props.variants import FORCEABLE
 
 

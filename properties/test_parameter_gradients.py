@@ -11,10 +11,7 @@ import pytest
 from lstm_props import carry
 from lstm_props import own_precision as own
 from lstm_props import tolerances as tol
-from lstm_props._composed import composed_steps
-from lstm_props._declared import lstm_property
-from lstm_props._layout import LSTMParams
-from lstm_props._report import check_close
+from lstm_props.testing import LSTMParams, check_close, composed_steps, lstm_property
 
 FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
 

@@ -6,9 +6,8 @@ import pytest
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close, check_true
 from lstm_props.probed import carry_evidence, examined_steps
+from lstm_props.testing import check_close, check_true, lstm_property
 
 #: (B, T, D, H): a single row, a single unit, one step, wide and narrow inputs, odd sizes.
 SHAPES = [(1, 1, 1, 1), (1, 4, 3, 1), (3, 2, 1, 5), (2, 5, 7, 3), (5, 1, 2, 4), (4, 3, 5, 7)]

@@ -20,11 +20,9 @@ import torch
 
 from lstm_props import carry
 from lstm_props import tolerances as tol
-from lstm_props._composed import composed_steps
-from lstm_props._declared import lstm_property
-from lstm_props._report import check_close
 from lstm_props.abs_jacobian import abs_step_jacobian
 from lstm_props.reference import lstm_step
+from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
 def _oracle_vjp(params, x, h, c, u_h, u_c, variant):

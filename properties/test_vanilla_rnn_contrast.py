@@ -16,10 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lstm_props import carry
-from lstm_props._declared import lstm_property
-from lstm_props._layout import gate_slice
-from lstm_props._report import check_true
 from lstm_props.reference import rnn_jacobian, rnn_step
+from lstm_props.testing import check_true, gate_slice, lstm_property
 from lstm_props.variants import BOUNDED
 
 #: σ_max of the contrast RNN's recurrent matrix, and the length at which its bound has

@@ -4,6 +4,7 @@ catches the same cell with its output tanh forgotten."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,32 @@ def test_the_public_testing_module_is_what_the_library_properties_use():
 
     assert testing.check_close is check_close
     assert set(testing.__all__) <= set(dir(testing))
+
+
+def _private_imports(path: Path) -> list[str]:
+    """The lstm_props modules ``path`` imports whose dotted name has a private part."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else []
+        )
+        found += [
+            n
+            for n in names
+            if n.split(".")[0] == "lstm_props"
+            and any(part.startswith("_") for part in n.split("."))
+        ]
+    return found
+
+
+def test_the_library_properties_are_written_with_public_modules_only():
+    """What the library's own properties import, a user's property can import too: the
+    public modules (lstm_props.testing and the maths), never a private one."""
+    modules = sorted((Path(__file__).parents[1] / "properties").glob("test_*.py"))
+    assert modules
+    private = {m.name: _private_imports(m) for m in modules}
+    assert not {k: v for k, v in private.items() if v}, private
