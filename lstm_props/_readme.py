@@ -1,6 +1,7 @@
 """Generated blocks of the docs (docs/properties.md's guarantees table, docs/matrix.md's
-conformance matrix): each written by the command that computes it, between its own marker
-lines, so the text cannot drift from what the code says."""
+conformance matrix, docs/mutants.md's kill matrix): each written by the command that
+computes it, between its own marker lines, so the text cannot drift from what the code
+says."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 MATRIX_MARKERS = ("<!-- lstm-props matrix: start -->", "<!-- lstm-props matrix: end -->")
 GUARANTEES_MARKERS = ("<!-- lstm-props list: start -->", "<!-- lstm-props list: end -->")
+KILLS_MARKERS = ("<!-- lstm-props selftest: start -->", "<!-- lstm-props selftest: end -->")
 
 
 def block(text: str, markers: tuple[str, str]) -> list[str] | None:

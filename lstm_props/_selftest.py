@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstm_props._outcome import ALARMS
+from lstm_props._readme import KILLS_MARKERS, write_between
 from lstm_props._results import property_claims
 from lstm_props._suite_run import run_suite
 from lstm_props.mutants import BUG_CLASSES, KILLS
@@ -122,6 +123,7 @@ def selftest(
     json_path: str | None = None,
     black_box: bool = False,
     hidden: int | None = None,
+    readme: str | None = None,
 ) -> int:
     """Run, print the matrix; 0 if every mutant is killed (by its own property where it
     has one), 1 otherwise. ``black_box``: with the layout hidden, only report (which
@@ -144,7 +146,8 @@ def selftest(
     print()
     if hidden is not None:
         print(f"each mutant built once at a fixed size, input = hidden = {hidden}")
-    for line in kill_matrix(runs):
+    matrix = kill_matrix(runs)
+    for line in matrix:
         print(line)
     survivors = [r.name for r in runs if r.survived]
     broken = [r.name for r in runs if r.broken]
@@ -159,12 +162,15 @@ def selftest(
             and KILLS[r.name].removeprefix("test_") not in r.killed_by
         ]
     )
-    print(
-        f"\n{sum(bool(r.killed_by) for r in runs)} of {len(runs)} mutants killed"
+    summary = (
+        f"{sum(bool(r.killed_by) for r in runs)} of {len(runs)} mutants killed"
         + (f"; survived: {', '.join(survivors)}" if survivors else "")
         + (f"; could not run: {', '.join(broken)}" if broken else "")
         + (f"; not killed by their own property: {', '.join(missed)}" if missed else "")
     )
+    print(f"\n{summary}")
+    if readme:
+        write_between(Path(readme), ["```", *matrix, summary, "```"], KILLS_MARKERS)
     if json_path:
         Path(json_path).write_text(
             json.dumps(

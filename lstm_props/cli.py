@@ -22,7 +22,12 @@ from pathlib import Path
 
 from lstm_props._layout import VARIANTS
 from lstm_props._profiles import USER_PROFILES
-from lstm_props._readme import GUARANTEES_MARKERS, MATRIX_MARKERS, write_between
+from lstm_props._readme import (
+    GUARANTEES_MARKERS,
+    KILLS_MARKERS,
+    MATRIX_MARKERS,
+    write_between,
+)
 from lstm_props._results import properties_dir
 from lstm_props.plugin import DEFAULT_TARGET, DEVICES, DTYPES
 
@@ -113,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--max-examples", type=_positive, metavar="N")
     zoo.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
+    zoo.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="also write the matrix into PATH (docs/mutants.md) between its marker lines",
+    )
     zoo.add_argument(
         "--black-box",
         action="store_true",
@@ -451,17 +461,24 @@ def run_bench(ns: argparse.Namespace) -> int:
     )
 
 
+def _markers_problem(readme: str, markers: tuple[str, str]) -> str:
+    """Why ``--readme`` cannot take the generated block ("" if it can), before the run."""
+    path, (start, end) = Path(readme), markers
+    if path.is_file() and start in path.read_text() and end in path.read_text():
+        return ""
+    return (
+        f"--readme {readme!r}: needs an existing file with the lines {start} and {end} "
+        "to write the table between"
+    )
+
+
 def run_matrix(ns: argparse.Namespace) -> int:
     from lstm_props._matrix import run_matrix
 
     if ns.readme is not None:
-        path = Path(ns.readme)
-        start, end = MATRIX_MARKERS
-        if not path.is_file() or start not in path.read_text():
-            return _usage_error(
-                f"--readme {ns.readme!r}: needs an existing file with the "
-                f"lines {start} and {end} to write the table between"
-            )
+        problem = _markers_problem(ns.readme, MATRIX_MARKERS)
+        if problem:
+            return _usage_error(problem)
     if ns.json is not None:
         from lstm_props.plugin import output_path_problem
 
@@ -490,7 +507,11 @@ def run_selftest(ns: argparse.Namespace) -> int:
             f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
             "with no --mutant runs all of them (see lstm_props.mutants)"
         )
-    return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box, ns.hidden)
+    if ns.readme is not None:
+        problem = _markers_problem(ns.readme, KILLS_MARKERS)
+        if problem:
+            return _usage_error(problem)
+    return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box, ns.hidden, ns.readme)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,10 @@ def test_example_workflow_runs_a_valid_gate_command():
 
 def test_selftest_prints_the_kill_matrix_and_fails_on_a_survivor(tmp_path):
     """A mutant is killed (exit 0); a correct target run as a 'mutant' survives (exit 1)."""
+    from lstm_props._readme import KILLS_MARKERS
+
+    docs = tmp_path / "mutants.md"
+    docs.write_text(f"# Kills\n\n{KILLS_MARKERS[0]}\nold\n{KILLS_MARKERS[1]}\n\nafter\n")
     killed = lstm_props(
         "selftest",
         "--mutant",
@@ -166,11 +170,18 @@ def test_selftest_prints_the_kill_matrix_and_fails_on_a_survivor(tmp_path):
         "5",
         "--json",
         str(tmp_path / "m.json"),
+        "--readme",
+        str(docs),
     )
     assert killed.returncode == 0, killed.stdout[-2000:]
     assert "1 of 1 mutants killed" in killed.stdout
     row = next(ln for ln in killed.stdout.splitlines() if ln.startswith("CarryGain "))
     assert "X" in row and row.endswith("yes")
+    written = docs.read_text()  # the printed matrix and summary, fenced, between the markers
+    assert row in written and "1 of 1 mutants killed" in written and "old" not in written
+    assert written.startswith("# Kills") and written.endswith("after\n")
+    unmarked = lstm_props("selftest", "--mutant", "CarryGain", "--readme", str(tmp_path / "m.json"))
+    assert unmarked.returncode == 2 and "needs an existing file with the lines" in unmarked.stderr
     doc = json.loads((tmp_path / "m.json").read_text())
     assert "carry_product_is_bounded_and_non_increasing" in doc["mutants"][0]["killed_by"]
     survivor = lstm_props(
