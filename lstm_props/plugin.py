@@ -516,6 +516,7 @@ def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderT
     if request.node.stash.get(_NEEDS_UNCHECKED, False):
         # Checking the needs raised at collection (a capability call of the adapter): ask
         # again here, where the fault is reported as the property's, in one line.
+        # The flag is set for declared properties only, so the declaration is there.
         reason = declaration_of(request.node).unmet(under_test)  # type: ignore[union-attr]
         if reason:
             pytest.skip(reason)

@@ -68,7 +68,7 @@ class LSTMCase:
         return f"LSTMCase({self.describe()})"
 
     def _repr_pretty_(self, printer: object, cycle: bool) -> None:  # Hypothesis' printer
-        printer.text(repr(self))  # type: ignore[attr-defined]
+        printer.text(repr(self))  # type: ignore[attr-defined]  # its printer is untyped
 
     def with_params(self, params: LSTMParams) -> LSTMParams:
         """Write ``params`` (rounded to the target dtype) into the cell; return what it holds."""

@@ -301,6 +301,7 @@ class _TorchCellBase(CellAdapter):
         return self._clone(self.backend.dtype, device)
 
     def _clone(self, dtype: str, device: str) -> CellAdapter | None:
+        # None for the moment of the deepcopy only: the finally puts it back
         module, self.module = self.module, None  # type: ignore[assignment]
         try:
             clone = copy.deepcopy(self)  # the adapter's own state, without the module
