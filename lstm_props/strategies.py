@@ -174,7 +174,12 @@ def _pick(draw: st.DrawFn, lo: int, hi: int, taken: set[int], label: str) -> int
 
 @st.composite
 def _sizes(
-    draw: st.DrawFn, target: Target, min_steps: int, max_steps: int, max_batch: int
+    draw: st.DrawFn,
+    target: Target,
+    min_steps: int,
+    max_steps: int,
+    max_batch: int,
+    min_batch: int = 1,
 ) -> tuple[int, int, int | None, int | None]:
     """(B, T, D, H), pairwise different wherever the ranges allow."""
     taken: set[int] = set()
@@ -187,9 +192,9 @@ def _sizes(
         views = target.build()
         taken = {views.stack.spec.input_size, views.stack.spec.hidden_size}
         if wide_fixed_hidden(target) is not None:
-            max_batch = min(max_batch, WIDE_MAX_BATCH)
+            max_batch = max(min_batch, min(max_batch, WIDE_MAX_BATCH))
             max_steps = max(min_steps, min(max_steps, WIDE_MAX_STEPS))
-    b = _pick(draw, 1, max_batch, taken, "batch size")
+    b = _pick(draw, min_batch, max_batch, taken, "batch size")
     t = _pick(draw, min_steps, max_steps, taken | {b}, "steps")
     return b, t, d, h
 
@@ -252,6 +257,7 @@ def lstm_cases(
     min_steps: int = 2,
     max_steps: int = 6,
     max_batch: int = 3,
+    min_batch: int = 1,
     weight_scales: tuple[float, ...] = (1.0, 0.3, 3.0),
     state_scales: tuple[float, ...] = (1.0, 5.0),
     sizes: tuple[int, int, int, int] | None = None,
@@ -262,7 +268,7 @@ def lstm_cases(
     raised to the target's minimum).
     """
     if sizes is None:
-        b, t, d, h = draw(_sizes(target, min_steps, max_steps, max_batch))
+        b, t, d, h = draw(_sizes(target, min_steps, max_steps, max_batch, min_batch))
     else:
         b, t, d, h = sizes
         d, h = (d, max(h, target.min_hidden_size)) if target.sized else (None, None)

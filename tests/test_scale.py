@@ -246,3 +246,16 @@ def test_a_parametrized_property_shares_the_wide_budget(run_properties, monkeypa
     result = run_properties(f"{TARGETS}:wide_enough_cell", "-k", "test_edge_shapes")
     result.assert_outcomes(passed=len(SHAPES))
     assert len(drawn) == len(SHAPES)
+
+
+def test_a_run_over_the_padding_is_caught_at_a_wide_size(run_properties, tmp_path):
+    """PackedLengthsIgnored survived `selftest --hidden 1024`: a wide model's 2 examples
+    drew B = 1 (or rows of one length), where packing trims the padding itself. Every case
+    now holds a full row and a shorter one."""
+    (tmp_path / "packed.py").write_text(
+        "from lstm_props.mutants import PackedLengthsIgnored\n\n"
+        "model = PackedLengthsIgnored(128, 128)\n"
+    )
+    result = run_properties(f"{tmp_path / 'packed.py'}:model", "-k", "test_packed_batch")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*packed final * of row * ≠ the row run alone*"])
