@@ -256,6 +256,8 @@ def test_a_run_over_the_padding_is_caught_at_a_wide_size(run_properties, tmp_pat
         "from lstm_props.mutants import PackedLengthsIgnored\n\n"
         "model = PackedLengthsIgnored(128, 128)\n"
     )
-    result = run_properties(f"{tmp_path / 'packed.py'}:model", "-k", "test_packed_batch")
+    result = run_properties(
+        f"{tmp_path / 'packed.py'}:model", "-k", "test_packed_batch", profile="mutants"
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*packed final * of row * ≠ the row run alone*"])
