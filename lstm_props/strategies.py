@@ -299,6 +299,16 @@ def lstm_cases(
             _round(draw(_array((layers, b, p))), np_dtype),
             _round(draw(_array((layers, b, hid))) * state_scale, np_dtype),
         )
+    if len(views.layers) > 1 and layer == "stack":
+        # A layer view run whole keeps the context of the last layer case, drawn at that
+        # case's batch size; composed over this stack case it must hold this case's rows
+        # (zeros, as a fresh view's). A stale B = 2 context under a B = 1 case made a
+        # correct nn.LSTM subclass's own forward raise.
+        n = len(views.layers)
+        for v in views.layers:
+            v.set_context(
+                np.zeros((n, b, v.spec.output_size)), np.zeros((n, b, v.spec.hidden_size))
+            )
     return LSTMCase(cell, params, xs, h0, c0, regime, scale, layer, target.name, extra)
 
 

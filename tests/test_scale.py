@@ -261,3 +261,25 @@ def test_a_run_over_the_padding_is_caught_at_a_wide_size(run_properties, tmp_pat
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*packed final * of row * ≠ the row run alone*"])
+
+
+def test_a_stack_case_after_a_layer_case_of_another_batch_size(run_properties, tmp_path):
+    """A correct nn.LSTM subclass with its own forward has its layer views run whole, with
+    the other layers' states from the last layer case. A stack case of another batch size
+    composed those views over the stale context, and the module's own forward raised, a
+    false adapter fault (found at H = 1024 on ReverseDirectionNotFlipped). At a wide size
+    (B ≤ 2, the minimal B = 1 case first) the batch sizes differ."""
+    (tmp_path / "own_forward.py").write_text(
+        "import torch\n\n\n"
+        "class OwnForward(torch.nn.LSTM):\n"
+        "    def forward(self, x, state=None):\n"
+        "        return super().forward(x, state)\n\n\n"
+        "model = OwnForward(128, 128, bidirectional=True)\n"
+    )
+    result = run_properties(
+        f"{tmp_path / 'own_forward.py'}:model",
+        "-k",
+        "test_carry_backward or test_reverse_direction",
+        profile="mutants",
+    )
+    result.assert_outcomes(passed=3)
