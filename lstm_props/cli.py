@@ -464,7 +464,8 @@ def run_bench(ns: argparse.Namespace) -> int:
 def _markers_problem(readme: str, markers: tuple[str, str]) -> str:
     """Why ``--readme`` cannot take the generated block ("" if it can), before the run."""
     path, (start, end) = Path(readme), markers
-    if path.is_file() and start in path.read_text() and end in path.read_text():
+    text = path.read_text() if path.is_file() else ""
+    if start in text and end in text:
         return ""
     return (
         f"--readme {readme!r}: needs an existing file with the lines {start} and {end} "

@@ -529,22 +529,24 @@ _NEEDS_UNCHECKED = pytest.StashKey[bool]()
 _PARAMETRIZATIONS = pytest.StashKey[int]()
 
 
+def _property_on_layer(item: pytest.Item) -> tuple[str, int]:
+    """(the test function's name, the layer view it runs on): one property on one view."""
+    callspec = getattr(item, "callspec", None)
+    layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
+    return getattr(item, "originalname", item.name), layer
+
+
 def _skip_unmet_needs(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Each declared property whose needs the target does not meet is skipped here, at
     collection, with the reason (lstm_props._declared)."""
-    siblings: Counter[tuple[str, int]] = Counter()
+    siblings = Counter(_property_on_layer(item) for item in items)
     held: dict[int, dict[str, bool]] = {}  # layer view -> need -> holds
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
-        siblings[(getattr(item, "originalname", item.name), layer)] += 1
     for item in items:
         declaration = declaration_of(item)
         if declaration is None or "lstm" not in getattr(item, "fixturenames", ()):
             continue
-        callspec = getattr(item, "callspec", None)
-        layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
-        item.stash[_PARAMETRIZATIONS] = siblings[(getattr(item, "originalname", item.name), layer)]
+        name, layer = _property_on_layer(item)
+        item.stash[_PARAMETRIZATIONS] = siblings[(name, layer)]
         try:
             reason = declaration.unmet(_under_test(config, layer), held.setdefault(layer, {}))
         except Exception:  # a faulting capability: the fixture reports it, as the property's
