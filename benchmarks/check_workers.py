@@ -26,7 +26,7 @@ def wall(target: str, profile: str, workers: int) -> float:
     command = [
         sys.executable,
         "-m",
-        "lstm_props.cli",
+        "lstm_props",
         "check",
         target,
         "--profile",

@@ -30,8 +30,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lstm_props._outcome import ALARMS, Outcome
-from lstm_props._suite_run import run_suite
+from lstm_props._gate.outcome import ALARMS, Outcome
+from lstm_props._gate.suite_run import run_suite
 from lstm_props.targets import TARGETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,26 +39,25 @@ ROOT = Path(__file__).resolve().parents[1]
 #: a black-box cell in another layout and a float32-only cell (tests/targets). Other
 #: frameworks' adapters are not swept (their code is not among SHARED_FILES).
 CORRECT = [t.located(ROOT) for t in TARGETS if t.package == "torch"]
-#: The files every property's verdict depends on (an adapter for another framework is not
-#: among them: it cannot change a torch target's verdict). Each property module adds itself.
+#: The files every property's verdict depends on: the maths, the harness, the plugin and
+#: what it reads a run with, the torch adapters and the targets (an adapter for another
+#: framework, the report and the gate's other commands cannot change a torch target's
+#: verdict). Each property module adds itself.
 SHARED_FILES = (
-    "lstm_props/carry.py",
-    "lstm_props/strategies.py",
-    "lstm_props/tolerances.py",
-    "lstm_props/_composed.py",
-    "lstm_props/_layout.py",
-    "lstm_props/_under_test.py",
-    "lstm_props/_report.py",
+    "lstm_props/_errors.py",
+    "lstm_props/maths/**/*.py",
+    "lstm_props/_harness/*.py",
+    "lstm_props/_gate/plugin.py",
+    "lstm_props/_gate/faults.py",
+    "lstm_props/_gate/outcome.py",
+    "lstm_props/_gate/results.py",
+    "lstm_props/_gate/watchdog.py",
     "lstm_props/targets.py",
-    "lstm_props/plugin.py",
-    "lstm_props/reference/*.py",
     "lstm_props/adapters/__init__.py",
     "lstm_props/adapters/_protocol.py",
     "lstm_props/adapters/_torch.py",
     "lstm_props/adapters/_torch_grad.py",
-    "lstm_props/adapters/_checked.py",
     "lstm_props/adapters/_black_box.py",
-    "lstm_props/_loading.py",
     "tests/targets/cells.py",
     "tests/targets/torch_configs.py",
 )
@@ -176,7 +175,7 @@ def run_one(
         if r["outcome"] in ALARMS
     ]
     # layers folded: a property's worst outcome over its views; skipped only if every view
-    # was (lstm_props._outcome)
+    # was (lstm_props._gate.outcome)
     outcomes = {p: o.value for p, o in run.outcomes.items()}
     return {
         "target": target,

@@ -49,7 +49,7 @@ def run_one(model: str, hidden: int, threads: str, extra: list[str]) -> dict:
             probe,
             sys.executable,
             "-m",
-            "lstm_props.cli",
+            "lstm_props",
             "check",
             f"{path}:model",
             *extra,

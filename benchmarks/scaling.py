@@ -45,7 +45,7 @@ def main() -> int:
             args = [
                 sys.executable,
                 "-m",
-                "lstm_props.cli",
+                "lstm_props",
                 "bench",
                 "--hidden",
                 str(hidden),

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstm_props._results import properties_dir
+from lstm_props._harness.declared import properties_dir
 from lstm_props.mutants._base import Mutant, carry_product
 
 ENV = "LSTM_PROPS_SENSITIVITY_EPS"

@@ -8,10 +8,12 @@ Public API (everything else is private):
 * strategies: :func:`lstm_cases`, :class:`LSTMCase`;
 * errors: :class:`LSTMPropsError`, :class:`TargetError`, :class:`AdapterError`,
   :class:`PropertyFailure`;
-* modules: :mod:`lstm_props.carry` (carry-path machinery), :mod:`lstm_props.chunked_carry`
-  (the carry product at production sizes: chunked, probed), :mod:`lstm_props.reference`
-  (oracle cells), :mod:`lstm_props.tolerances` (the error model), :mod:`lstm_props.targets`
-  (built-in targets), :mod:`lstm_props.mutants` (broken LSTMs for self-tests).
+* the layout on disk: :mod:`lstm_props.maths` (oracle cells, error model, carry machinery;
+  no pytest), :mod:`lstm_props.adapters` (framework bindings), :mod:`lstm_props.testing`
+  (what a property of your own needs), :mod:`lstm_props.targets` (the target registry),
+  :mod:`lstm_props.mutants` (broken LSTMs for self-tests); the private ``_harness``
+  (loading, checked calls, strategies, property declarations), ``_gate`` (plugin, CLI,
+  results, matrix, selftest, bench) and ``_report`` (HTML, figures, SVG).
 """
 
 from __future__ import annotations
@@ -20,22 +22,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lstm_props._errors import AdapterError, LSTMPropsError, PropertyFailure, TargetError
-from lstm_props._layout import FORCE_BIAS, GATES, VARIANTS, LSTMParams
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec, Target, Views
+from lstm_props.maths.layout import FORCE_BIAS, GATES, VARIANTS, LSTMParams
 
 if TYPE_CHECKING:
-    from lstm_props._loading import load_target
+    from lstm_props._harness.loading import load_target
+    from lstm_props._harness.strategies import LSTMCase, lstm_cases
     from lstm_props.adapters._torch import TorchBackend
-    from lstm_props.strategies import LSTMCase, lstm_cases
 
 # Names whose modules import torch or Hypothesis, resolved on first use (PEP 562) so that
 # `import lstm_props` stays light: an xdist controller, the CLI's argument parsing and a
 # JAX-only adapter module never pay for torch.
 _LAZY = {
     "TorchBackend": "lstm_props.adapters._torch",
-    "load_target": "lstm_props._loading",
-    "LSTMCase": "lstm_props.strategies",
-    "lstm_cases": "lstm_props.strategies",
+    "load_target": "lstm_props._harness.loading",
+    "LSTMCase": "lstm_props._harness.strategies",
+    "lstm_cases": "lstm_props._harness.strategies",
 }
 
 

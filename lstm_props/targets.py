@@ -96,35 +96,35 @@ def lstm_cell_scripted(input_size: int, hidden_size: int) -> nn.Module:
 
 def reference_standard(input_size: int, hidden_size: int) -> nn.Module:
     """The reference cell, standard variant."""
-    from lstm_props.reference import ReferenceLSTMCell
+    from lstm_props.maths.reference import ReferenceLSTMCell
 
     return ReferenceLSTMCell(input_size, hidden_size, "standard")
 
 
 def reference_no_forget(input_size: int, hidden_size: int) -> nn.Module:
     """The 1997 LSTM: no forget gate (f ≡ 1)."""
-    from lstm_props.reference import ReferenceLSTMCell
+    from lstm_props.maths.reference import ReferenceLSTMCell
 
     return ReferenceLSTMCell(input_size, hidden_size, "no_forget")
 
 
 def reference_cifg(input_size: int, hidden_size: int) -> nn.Module:
     """Coupled input-forget gate: i = 1 − f."""
-    from lstm_props.reference import ReferenceLSTMCell
+    from lstm_props.maths.reference import ReferenceLSTMCell
 
     return ReferenceLSTMCell(input_size, hidden_size, "cifg")
 
 
 def reference_peephole(input_size: int, hidden_size: int) -> nn.Module:
     """Peephole connections p_i, p_f (read c_{t-1}) and p_o (reads c_t)."""
-    from lstm_props.reference import ReferenceLSTMCell
+    from lstm_props.maths.reference import ReferenceLSTMCell
 
     return ReferenceLSTMCell(input_size, hidden_size, "peephole")
 
 
 # -- the registry ------------------------------------------------------------------------------
 
-#: Property ids (lstm_props._results.property_claims) the skip sets below are made of.
+#: Property ids (lstm_props._gate.results.property_claims) the skip sets below are made of.
 NO_FORGET = "no_forget_variant_carry_is_identity"
 FUSED = "fused_sequence_equals_composed_steps"
 PACKED = "packed_batch_equals_each_sequence_alone"

@@ -23,7 +23,7 @@ expected and what came::
         prop()
 
 Run it with ``pytest my_properties/ --lstm-adapter TARGET``; examples/user_property/ is a
-complete example. The bounds below are the error model's (lstm_props.tolerances), finished:
+complete example. The bounds below are the error model's (lstm_props.maths.tolerances), finished:
 the safety factor is applied inside, so a property compares against them as they are.
 """
 
@@ -33,17 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_props import tolerances as _tol
-from lstm_props._composed import composed_steps
-from lstm_props._declared import NEEDS, Declaration, declaration_of, lstm_property
 from lstm_props._errors import PropertyFailure
-from lstm_props._layout import FORCE_BIAS, LSTMParams, gate_slice
-from lstm_props._report import check_close, check_true
-from lstm_props._under_test import BOUNDED_VARIANTS, LSTMUnderTest
-from lstm_props.carry import Trajectory, oracle_steps, record, rollout
-from lstm_props.probed import carry_evidence, examined_steps
-from lstm_props.reference import carry_derivative, lstm_step
-from lstm_props.strategies import LSTMCase
+from lstm_props._harness.checks import check_close, check_true
+from lstm_props._harness.declared import NEEDS, Declaration, declaration_of, lstm_property
+from lstm_props._harness.strategies import LSTMCase
+from lstm_props._harness.under_test import BOUNDED_VARIANTS, LSTMUnderTest
+from lstm_props.maths import tolerances as _tol
+from lstm_props.maths.carry import Trajectory, oracle_steps, record, rollout
+from lstm_props.maths.composed import composed_steps
+from lstm_props.maths.layout import FORCE_BIAS, LSTMParams, gate_slice
+from lstm_props.maths.probed import carry_evidence, examined_steps
+from lstm_props.maths.reference import carry_derivative, lstm_step
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import event
 
-from lstm_props import carry
-from lstm_props import own_precision as own
-from lstm_props import tolerances as tol
+from lstm_props.maths import carry
+from lstm_props.maths import own_precision as own
+from lstm_props.maths import tolerances as tol
 from lstm_props.testing import check_close, lstm_property
 
 #: Black-box mode's count of roundings per step in c' and in each gate (|f| ≤ 1, |i g| ≤ 1).
@@ -114,7 +114,7 @@ def test_input_backward_matches_finite_differences(lstm):
     Derivative: the implementation's backward with respect to the initial hidden state and
     every input (x on the bottom layer's view only; a deeper view's gates read the layer
     below, so only h_0 there), through the full recurrence (h fed back).
-    Tolerance: SAFETY·(ε/η + truncation + the backward's error), lstm_props.own_precision:
+    Tolerance: SAFETY·(ε/η + truncation + the backward's error), lstm_props.maths.own_precision:
     ε, the error of one evaluation of L, from the written model (tol.step_error chained over
     the T steps) when the layout is known, or measured by ECnoise (never below the carry
     finite difference's black-box rounding count) in black-box mode, where an example

@@ -13,7 +13,7 @@ def test_reverse_direction_is_flip_lstm_flip(lstm):
     y_t = [h→_t, h←_t] where h←_t is the reverse steps' state after x_T..x_t.
 
     Derivative: none; the fused bidirectional call against its own single steps.
-    Tolerance: the composed-steps bound of lstm_props._composed, per direction.
+    Tolerance: the composed-steps bound of lstm_props.maths.composed, per direction.
     Failure: the reverse direction run forward in time, its outputs not flipped back to
     input order, the two directions' states or weights swapped.
     """

@@ -7,18 +7,18 @@ h_{t-1} = o_{t-1} ⊙ tanh(c_{t-1}), is not diagonal; see test_two_track.py.)
 
 from __future__ import annotations
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
-from lstm_props.probed import carry_evidence, examined_steps
-from lstm_props.reference import carry_derivative, lstm_step
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.probed import carry_evidence, examined_steps
+from lstm_props.maths.reference import carry_derivative, lstm_step
+from lstm_props.maths.variants import BOUNDED
 from lstm_props.testing import check_close, check_true, lstm_property
-from lstm_props.variants import BOUNDED
 
 
 def _jacobians(case):
     """(t, the carry Jacobian's diagonal and off-diagonal evidence at step t + 1): the whole
     Jacobian of every step at small B·H, coordinate-group probes of the last step above
-    (lstm_props.probed)."""
+    (lstm_props.maths.probed)."""
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
     jacs = [
         (t, carry_evidence(case.cell, traj.xs[t], traj.hs[t], traj.cs[t]))
@@ -34,7 +34,7 @@ def test_carry_jacobian_is_diagonal(lstm):
     Derivative: the implementation's own backward: one-hot cotangents at every step up to
     DENSE_ROWS = B·H rows; above, at the last step, m ≈ log₂ BH cotangents on the coordinate
     groups S, where every entry of w_Sᵀ ∂c_t/∂c_{t-1} outside S must be exactly 0
-    (lstm_props.probed).
+    (lstm_props.maths.probed).
     Failure: the carry crosses a matrix or mixes batch rows, so gradient on the carry no
     longer flows unit by unit (e.g. c mixed through a weight, h and c swapped).
     """

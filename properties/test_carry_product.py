@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.variants import BOUNDED
 from lstm_props.testing import check_close, check_true, lstm_property
-from lstm_props.variants import BOUNDED
 
 AXES = ("from step s", "batch row", "coordinate")
 

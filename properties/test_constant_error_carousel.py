@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
-from lstm_props.probed import carry_evidence, examined_steps
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.probed import carry_evidence, examined_steps
+from lstm_props.maths.variants import BOUNDED, FORCEABLE, FORGETLESS, as_variant
 from lstm_props.testing import FORCE_BIAS, check_close, check_true, lstm_property
-from lstm_props.variants import BOUNDED, FORCEABLE, FORGETLESS, as_variant
 
 
 def _check_identity(case, traj):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstm_props import carry
-from lstm_props.abs_jacobian import abs_step_jacobian, chain_gradient_bound
+from lstm_props.maths import carry
+from lstm_props.maths.abs_jacobian import abs_step_jacobian, chain_gradient_bound
 from lstm_props.testing import check_close, lstm_property
 
 

@@ -6,8 +6,8 @@ Jacobian diag(f)); the values are not.
 
 from __future__ import annotations
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
 from lstm_props.testing import check_close, lstm_property
 
 

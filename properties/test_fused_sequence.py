@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
-from lstm_props.abs_jacobian import chain_gradient_bound
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.abs_jacobian import chain_gradient_bound
 from lstm_props.testing import check_close, composed_steps, lstm_property
 
 

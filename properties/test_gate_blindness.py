@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lstm_props import carry, probed
-from lstm_props import tolerances as tol
-from lstm_props.reference import lstm_step
+from lstm_props.maths import carry, probed
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.reference import lstm_step
+from lstm_props.maths.variants import BOUNDED
 from lstm_props.testing import check_close, check_true, lstm_property
-from lstm_props.variants import BOUNDED
 
 STEP_AXES = ("step", "batch row", "coordinate")
 
@@ -142,7 +142,7 @@ def test_hidden_output_carry_derivative(lstm):
 
 
 def _probed_hidden_carry(case, t, traj, diag, factor_err):
-    """∂h_t/∂c_{t-1} |carry at large B·H without materialising it (lstm_props.probed).
+    """∂h_t/∂c_{t-1} |carry at large B·H without materialising it (lstm_props.maths.probed).
 
     Unprojected, the Jacobian is diag(o tanh'(c_t) f): coordinate-group probes prove every
     off-diagonal entry exactly 0 and read the diagonal, held to the dense path's bound.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.variants import FORCEABLE
 from lstm_props.testing import FORCE_BIAS, check_close, check_true, lstm_property
-from lstm_props.variants import FORCEABLE
 
 
 def _chain(case, traj, u, last, params_at):

@@ -19,7 +19,7 @@ def test_packed_batch_equals_each_sequence_alone(lstm):
     through.)
 
     Derivative: none; the packed call against the row's single steps.
-    Tolerance: the composed-steps bound of lstm_props._composed for the row alone.
+    Tolerance: the composed-steps bound of lstm_props.maths.composed for the row alone.
     Failure: a packed batch run over its padding (final states taken after the padded
     steps), rows mixed up by the sort-by-length permutation, lengths off by one.
     """

@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lstm_props import carry
-from lstm_props import own_precision as own
-from lstm_props import tolerances as tol
+from lstm_props.maths import carry
+from lstm_props.maths import own_precision as own
+from lstm_props.maths import tolerances as tol
 from lstm_props.testing import LSTMParams, check_close, composed_steps, lstm_property
 
 FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
@@ -51,7 +51,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
 
     Derivative: the framework's parameter gradients (the adapter's parameter_vjp),
     accumulated over T steps, in float64 (the target converted with astype).
-    Tolerance: rounding Σ|ū|E_T/η (E_T the composed-steps bound of lstm_props._composed,
+    Tolerance: rounding Σ|ū|E_T/η (E_T the composed-steps bound of lstm_props.maths.composed,
     η = u^{1/3}(1 + max|θ|)), plus the truncation error by Richardson |D(η) − D(2η)|/3,
     plus the backward's own (T+1)γ_n Σ|∂L/∂θ||V|.
     Without a float64 twin (a float32-only kernel) the same check runs in the target's own
@@ -60,7 +60,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
     a step of 0.08 for every other weight); compared: ⟨∂L/∂θ, w⟩ with w = (θ⁺ − θ⁻)/2s,
     the direction actually taken. Tolerance: SAFETY·(Σ|ū|E_T/s + Richardson over s, 2s,
     4s + (T+1)γ_n Σ|∂L/∂θ||w|), E_T the chained per-step bound of tol.step_error in the
-    target's dtype (lstm_props.own_precision.forward_error).
+    target's dtype (lstm_props.maths.own_precision.forward_error).
     Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
     of accumulated across time steps, a bias gradient counted once for two biases.
     """

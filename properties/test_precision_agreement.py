@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
 from lstm_props.testing import check_close, lstm_property
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
-from lstm_props.probed import carry_evidence, examined_steps
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.probed import carry_evidence, examined_steps
 from lstm_props.testing import check_close, check_true, lstm_property
 
 #: (B, T, D, H): a single row, a single unit, one step, wide and narrow inputs, odd sizes.
@@ -21,7 +21,7 @@ def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     = the reference step within tolerances.step_error. (D, H apply to sized targets.)
 
     Derivative: the implementation's backward: one-hot rows of the carry Jacobian at every
-    step, or its coordinate-group probes at the last step at large B·H (lstm_props.probed).
+    step, or its coordinate-group probes at the last step at large B·H (lstm_props.maths.probed).
     Failure: a kernel specialised for some sizes (B = 1 fast paths, H = 1 broadcasting,
     D = H assumed, batch and time axes confused when B ≠ T, vectorised tails of odd sizes).
     """

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_props import carry
-from lstm_props import tolerances as tol
-from lstm_props.abs_jacobian import abs_step_jacobian
-from lstm_props.reference import lstm_step
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.abs_jacobian import abs_step_jacobian
+from lstm_props.maths.reference import lstm_step
 from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
@@ -124,7 +124,7 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     e.g. XLA fuses the T-step program differently from one step), plus the reordered
     accumulation (T + 1)γ_n |ū|ᵀ∏|J_t|, n = 4(P + H) + 2, with |J_t| the one-step
     Jacobians' magnitudes (at large sizes the oracle's entrywise bound on them,
-    lstm_props.abs_jacobian). Black-box: the reordering term alone (no ρ_t without weights).
+    lstm_props.maths.abs_jacobian). Black-box: the reordering term alone (no ρ_t without weights).
     Failure: the backward of a step depends on what other calls did (buffers clobbered by
     a later step, state cached between calls), so BPTT is not the chain rule.
     """

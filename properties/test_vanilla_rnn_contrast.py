@@ -15,10 +15,10 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lstm_props import carry
-from lstm_props.reference import rnn_jacobian, rnn_step
+from lstm_props.maths import carry
+from lstm_props.maths.reference import rnn_jacobian, rnn_step
+from lstm_props.maths.variants import BOUNDED
 from lstm_props.testing import check_true, gate_slice, lstm_property
-from lstm_props.variants import BOUNDED
 
 #: σ_max of the contrast RNN's recurrent matrix, and the length at which its bound has
 #: vanished: 0.5^20 < 1e-6.

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from lstm_props import load_target
-from lstm_props import tolerances as tol
 from lstm_props._errors import AdapterError
-from lstm_props._layout import LSTMParams
-from lstm_props._production import ScaleCase, build_views, check_view
+from lstm_props._gate.steps import ScaleCase, build_views, check_view
 from lstm_props.adapters._black_box import OpaqueCell
-from lstm_props.chunked_carry import ForgetOracle
-from lstm_props.reference import log_forget, lstm_step
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.chunked_carry import ForgetOracle
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.reference import log_forget, lstm_step
 from tests.conftest import TARGETS
 
 COUPLED = str(Path(__file__).parents[1] / "benchmarks" / "sensitivity.py") + ":CoupledCarry"
@@ -127,7 +127,10 @@ def test_exact_mode_requires_exact_zeros_off_the_diagonal(monkeypatch, eps, pass
 
 def lstm_props(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lstm_props.cli", *args], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "lstm_props", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from lstm_props._results import property_claims
+from lstm_props._gate.results import property_claims
 from tests.conftest import TARGETS
 
 
 def lstm_props(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lstm_props.cli", *args],
+        [sys.executable, "-m", "lstm_props", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -116,8 +116,8 @@ def test_docs_properties_guarantees_table_is_what_list_writes():
     """One registry: docs/properties.md's table is what `lstm-props list --readme` writes;
     after a property is added, changed or removed, run
     `lstm-props list --readme docs/properties.md`."""
-    from lstm_props._readme import GUARANTEES_MARKERS, block
-    from lstm_props.cli import guarantees_table
+    from lstm_props._gate.cli import guarantees_table
+    from lstm_props._gate.doc_blocks import GUARANTEES_MARKERS, block
 
     page = (Path(__file__).parents[1] / "docs" / "properties.md").read_text()
     assert block(page, GUARANTEES_MARKERS) == guarantees_table()
@@ -145,7 +145,7 @@ def test_example_workflow_runs_a_valid_gate_command():
     """The GitHub Actions example's command parses, and uploads what it writes."""
     from pathlib import Path
 
-    from lstm_props.cli import _parser
+    from lstm_props._gate.cli import _parser
 
     workflow = Path(__file__).parents[1] / "examples" / "github-actions-lstm-props.yml"
     text = workflow.read_text()
@@ -158,7 +158,7 @@ def test_example_workflow_runs_a_valid_gate_command():
 
 def test_selftest_prints_the_kill_matrix_and_fails_on_a_survivor(tmp_path):
     """A mutant is killed (exit 0); a correct target run as a 'mutant' survives (exit 1)."""
-    from lstm_props._readme import KILLS_MARKERS
+    from lstm_props._gate.doc_blocks import KILLS_MARKERS
 
     docs = tmp_path / "mutants.md"
     docs.write_text(f"# Kills\n\n{KILLS_MARKERS[0]}\nold\n{KILLS_MARKERS[1]}\n\nafter\n")
@@ -273,7 +273,7 @@ def test_matrix_refuses_a_json_path_in_a_missing_directory_before_running():
 
 
 def test_matrix_writes_a_refusal_once_under_the_table_not_in_every_row():
-    from lstm_props._matrix import Verdict, markdown
+    from lstm_props._gate.matrix import Verdict, markdown
 
     why = "building it raised ValueError: float32 only: run with --lstm-dtype float32"
     lines = markdown(

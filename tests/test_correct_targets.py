@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lstm_props._results import property_claims
+from lstm_props._gate.results import property_claims
 from lstm_props.targets import TARGETS
 from tests.conftest import outcomes_by_name
 

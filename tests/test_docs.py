@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lstm_props._readme import GUARANTEES_MARKERS, MATRIX_MARKERS
+from lstm_props._gate.doc_blocks import GUARANTEES_MARKERS, MATRIX_MARKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\]\(([^()\s]+)\)")

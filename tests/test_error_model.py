@@ -7,9 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstm_props import tolerances as tol
-from lstm_props._layout import LSTMParams
-from lstm_props.reference import log_sigmoid, lstm_step, sigmoid
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.reference import log_sigmoid, lstm_step, sigmoid
 
 
 def _case(seed: int, variant: str, scale: float):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lstm_props._agreement import forward_disagreement
-from lstm_props._loading import load_target
+from lstm_props._harness.agreement import forward_disagreement
+from lstm_props._harness.loading import load_target
 from lstm_props.targets import TARGETS
 
 #: The registry's built-in targets (torch's own and lstm_props.targets), by name.

@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from lstm_props import cli
+from lstm_props._gate import cli
 
 GATE = str(Path(__file__).parent / "targets" / "gate.py")
 
 
 def check(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lstm_props.cli", "check", *args],
+        [sys.executable, "-m", "lstm_props", "check", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -141,7 +141,7 @@ def test_ctrl_c_ends_the_run_with_exit_2_and_partial_results_marked(tmp_path):
         [
             sys.executable,
             "-m",
-            "lstm_props.cli",
+            "lstm_props",
             "check",
             f"{GATE}:slow_cell",
             "--max-examples",
@@ -189,7 +189,7 @@ def _doc(*results: dict, **top) -> dict:
 
 
 def test_the_verdict_of_each_way_a_run_can_end():
-    from lstm_props._verdict import verdict
+    from lstm_props._gate.verdict import verdict
 
     ok = {"property": "step_values_match_reference[layer0]", "outcome": "passed"}
     suite = {"property": "carry_jacobian_is_diagonal[layer0]", "outcome": "error", "kind": "suite"}

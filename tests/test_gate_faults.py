@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import lstm_props.carry
+import lstm_props.maths.carry
 from lstm_props._errors import AdapterError, AdapterFault, PropertyFailure
-from lstm_props._faults import ADAPTER, FAILED, SUITE, BaseExceptionGroup, classify
+from lstm_props._gate.faults import ADAPTER, FAILED, SUITE, BaseExceptionGroup, classify
 
 GATE = str(Path(__file__).parent / "targets" / "gate.py")
 CARRY = ("-k", "carry_jacobian_is_diagonal or bptt_equals_product")
@@ -69,7 +69,7 @@ def test_an_xfail_line_does_not_hide_a_fault(run_properties, tmp_path):
 
 
 def test_a_bug_of_the_suite_is_a_suite_error_not_a_failure(run_properties, tmp_path, monkeypatch):
-    monkeypatch.setattr(lstm_props.carry, "np", None)  # every carry helper now raises
+    monkeypatch.setattr(lstm_props.maths.carry, "np", None)  # every carry helper now raises
     run_properties(
         "torch.nn:LSTMCell",
         "-k",
@@ -100,7 +100,7 @@ def test_classify_tells_claims_faults_and_suite_bugs_apart():
     assert classify(_raised(AdapterFault(error))) == ADAPTER
     assert classify(_raised(KeyError("raised in this test file"))) == ADAPTER  # user code
     with pytest.raises(AttributeError) as internal:
-        lstm_props.carry.rollout(None, None, None, None)  # lstm_props code raising
+        lstm_props.maths.carry.rollout(None, None, None, None)  # lstm_props code raising
     assert classify(internal.value) == SUITE
     group = BaseExceptionGroup("two", [PropertyFailure("a"), _raised(error)])
     assert classify(group) == ADAPTER

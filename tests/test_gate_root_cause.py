@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from lstm_props._results import PropertyResult, property_claims, table
-from lstm_props._root_cause import DEPENDS_ON, ancestors, annotate
+from lstm_props._gate.results import PropertyResult, property_claims, table
+from lstm_props._gate.root_cause import DEPENDS_ON, ancestors, annotate
 
 
 def test_the_dependency_order_covers_every_property_and_has_no_cycle():

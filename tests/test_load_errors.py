@@ -35,7 +35,7 @@ REFUSED = {
 
 def lstm_props(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lstm_props.cli", *args],
+        [sys.executable, "-m", "lstm_props", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -172,7 +172,7 @@ def test_xfail_file_not_utf8_is_one_line_exit_2(tmp_path):
 
 
 def test_xfail_file_with_a_byte_order_mark_reads_its_first_id(tmp_path):
-    from lstm_props._results import read_xfail_file
+    from lstm_props._gate.results import read_xfail_file
 
     listed = tmp_path / "xfail.txt"
     listed.write_text(
@@ -220,7 +220,7 @@ def test_nondeterministic_target_is_refused_at_load(name):
 
 
 def test_declared_nondeterminism_is_not_refused():
-    from lstm_props._loading import load_target
+    from lstm_props._harness.loading import load_target
 
     target = load_target(f"{LOAD_ERRORS}:jittery_declared")
     assert not target.probe().layers[0].backend.deterministic
@@ -238,7 +238,7 @@ def test_a_step_that_hangs_ends_the_gate_with_exit_2_naming_the_call(workers):
         [
             sys.executable,
             "-m",
-            "lstm_props.cli",
+            "lstm_props",
             "check",
             # 12 s: loading torch in two workers on a busy 2-core machine
             # may take 5 s, and a slow load must not read as the hang
@@ -275,7 +275,7 @@ def test_workers_that_end_at_once_end_the_gate_with_one_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "lstm_props.cli",
+            "lstm_props",
             "check",
             f"{LOAD_ERRORS}:dies_with_every_worker",
             "--max-examples",
@@ -318,7 +318,7 @@ class _Worker:
 def test_a_crashed_worker_stops_the_feeding_of_the_others(pytester, restarts, target, stops):
     """The deterministic half of the test above: xdist rescheduled a crashed worker's tests
     onto the others before it shut them down, and one already gone raised INTERNALERROR."""
-    from lstm_props import plugin
+    from lstm_props._gate import plugin
 
     config = pytester.parseconfigure(
         *(["--lstm-adapter", target] if target else []), "-n", "2", "--max-worker-restart", restarts
@@ -371,6 +371,6 @@ def test_tests_that_are_not_properties_get_no_time_limit(pytester):
 
 
 def test_a_spec_with_the_three_sizes_need_not_be_a_cellspec():
-    from lstm_props._loading import load_target
+    from lstm_props._harness.loading import load_target
 
     assert load_target(f"{LOAD_ERRORS}:duck_spec_adapter").probe().layers[0].spec == (3, 4, 4)

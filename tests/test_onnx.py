@@ -22,9 +22,9 @@ import pytest
 pytest.importorskip("onnx", reason="install the extra: pip install 'lstm-props[onnx]'")
 pytest.importorskip("onnxruntime", reason="install the extra: pip install 'lstm-props[onnx]'")
 
-from lstm_props._layout import FORCE_BIAS, LSTMParams, gate_slice
 from lstm_props.adapters import onnx
-from lstm_props.reference import lstm_step, sigmoid
+from lstm_props.maths.layout import FORCE_BIAS, LSTMParams, gate_slice
+from lstm_props.maths.reference import lstm_step, sigmoid
 from lstm_props.targets import target_info
 from tests.conftest import TARGETS
 from tests.targets import onnx_mistakes

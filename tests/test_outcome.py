@@ -1,10 +1,10 @@
-"""The one outcome policy (lstm_props._outcome): every fold of layers and phases uses it."""
+"""The one outcome policy (lstm_props._gate.outcome): every fold of layers and phases uses it."""
 
 from __future__ import annotations
 
 import json
 
-from lstm_props._outcome import ALARMS, SEVERITY, Outcome, fold
+from lstm_props._gate.outcome import ALARMS, SEVERITY, Outcome, fold
 
 
 def _results(*pairs: tuple[str, str]) -> list[dict[str, str]]:

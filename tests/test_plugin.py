@@ -173,7 +173,7 @@ def pytest_collection_finish(session):
 
 
 def test_an_unknown_need_is_refused_in_one_line():
-    from lstm_props._declared import lstm_property
+    from lstm_props._harness.declared import lstm_property
 
     with pytest.raises(ValueError, match=r"unknown need 'autodiff'; choose from autograd, "):
         lstm_property("autodiff")

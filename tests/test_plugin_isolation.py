@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from lstm_props._profiles import profile_settings
+from lstm_props._harness.profiles import profile_settings
 from tests.conftest import PROPERTIES
 
 WITHOUT_PLUGIN = ("-p", "no:lstm_props.plugin")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_props._layout import LSTMParams
-from lstm_props._profiles import PropertySettings, profile_settings
-from lstm_props.reference import ReferenceLSTMCell, carry_derivative, lstm_step
+from lstm_props._harness.profiles import PropertySettings, profile_settings
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.reference import ReferenceLSTMCell, carry_derivative, lstm_step
 from properties import test_vanilla_rnn_contrast as contrast
 
 
@@ -56,7 +56,7 @@ def test_a_variant_is_its_flags():
     """The oracle reads flags, not names: a variant declared under a new name with the
     flags of cifg computes exactly what cifg computes, and unsupported combinations are
     refused in one line."""
-    from lstm_props.variants import BOUNDED, FORCEABLE, Variant, as_variant, register_variant
+    from lstm_props.maths.variants import BOUNDED, FORCEABLE, Variant, as_variant, register_variant
 
     coupled = register_variant(Variant("my_coupled", coupled_input=True))
     rng = np.random.default_rng(0)

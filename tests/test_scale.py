@@ -1,5 +1,6 @@
 """The properties at the target's own size: probes and oracle bounds instead of dense
-Jacobians (lstm_props.probed, lstm_props.abs_jacobian), checked against the dense path."""
+Jacobians (lstm_props.maths.probed, lstm_props.maths.abs_jacobian), checked against the
+dense path."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lstm_props import carry, probed
-from lstm_props._loading import load_target
-from lstm_props.abs_jacobian import OracleAbsBound
-from lstm_props.adapters._checked import CheckedCell
+from lstm_props._harness.checked import CheckedCell
+from lstm_props._harness.loading import load_target
 from lstm_props.adapters._torch import TorchBackend
+from lstm_props.maths import carry, probed
+from lstm_props.maths.abs_jacobian import OracleAbsBound
 from tests.conftest import TARGETS
 from tests.targets.cells import PlantedCouplingCell
 
@@ -163,7 +164,7 @@ def test_a_wide_projected_lstm_passes_the_probed_hidden_carry(run_properties):
 def test_selftest_hidden_builds_each_mutant_as_a_fixed_size_model(tmp_path):
     """`selftest --hidden N`: the mutant's factory called once at D = H = N, loaded as a
     fixed-size target (only B and T drawn), still the mutant's class."""
-    from lstm_props._selftest import fixed_size_target
+    from lstm_props._gate.selftest import fixed_size_target
     from lstm_props.mutants import CarryMixedAcrossUnits, SequenceOutputsReversed
 
     for mutant, size in ((CarryMixedAcrossUnits, 12), (SequenceOutputsReversed, 9)):
@@ -178,7 +179,7 @@ def test_selftest_hidden_builds_each_mutant_as_a_fixed_size_model(tmp_path):
 def test_a_wide_fixed_target_gets_the_wide_example_budget(run_properties, tmp_path, monkeypatch):
     """H ≥ WIDE_HIDDEN, fixed: WIDE_MAX_EXAMPLES examples per property (ci has 15), unless
     --lstm-max-examples sets the count. Counted as the distinct weights the cell ran with."""
-    from lstm_props.strategies import WIDE_MAX_EXAMPLES
+    from lstm_props._harness.strategies import WIDE_MAX_EXAMPLES
 
     def examples(*extra: str) -> int:
         seen = tmp_path / f"seen{len(extra)}.txt"
@@ -234,7 +235,7 @@ def test_a_factorys_layers_are_each_checked(run_properties):
 def test_a_parametrized_property_shares_the_wide_budget(run_properties, monkeypatch, tmp_path):
     """At a wide fixed target the edge-shape property's WIDE_MAX_EXAMPLES are shared among
     its shapes, one example each at least (counted as the cases drawn)."""
-    import lstm_props._under_test as under_test
+    import lstm_props._harness.under_test as under_test
     from properties.test_shape_sweep import SHAPES
 
     monkeypatch.setenv("LSTM_PROPS_WEIGHTS_SEEN", str(tmp_path / "seen.txt"))

@@ -26,8 +26,8 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="install TensorFlow: pip install tensorflow-cpu")
 
-from lstm_props._layout import LSTMParams
-from lstm_props.reference import lstm_step
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.reference import lstm_step
 from tests.targets import tf_block
 
 TARGETS = str(Path(__file__).parent / "targets" / "tf_block.py")

@@ -12,8 +12,8 @@ from torch import nn
 
 from lstm_props._errors import AdapterError
 from lstm_props.adapters._torch import TorchBackend, torch_views
+from lstm_props.maths.reference import ReferenceLSTMCell
 from lstm_props.mutants import InitialCellIgnored
-from lstm_props.reference import ReferenceLSTMCell
 
 CONFIGS = str(Path(__file__).parent / "targets" / "torch_configs.py")
 
@@ -286,7 +286,7 @@ def test_a_wrong_weight_gradient_without_a_float64_twin_is_killed(run_properties
 
 
 def test_ecnoise_finds_the_level_of_uniform_noise_and_refuses_a_smooth_line():
-    from lstm_props.own_precision import ecnoise
+    from lstm_props.maths.own_precision import ecnoise
 
     rng = np.random.default_rng(0)
     sigma = 1e-7
@@ -302,7 +302,7 @@ def test_ecnoise_finds_the_level_of_uniform_noise_and_refuses_a_smooth_line():
 
 def test_an_extra_gate_weight_without_a_declared_variant_is_a_one_line_target_error():
     from lstm_props._errors import TargetError
-    from lstm_props._loading import load_target
+    from lstm_props._harness.loading import load_target
 
     with pytest.raises(TargetError) as info:
         load_target(f"{CONFIGS}:PeepholeWithExtraWeight")

@@ -35,7 +35,7 @@ def test_a_user_property_runs_under_the_plugin(pytester, cell, passes):
 
 def test_the_public_testing_module_is_what_the_library_properties_use():
     import lstm_props.testing as testing
-    from lstm_props._report import check_close
+    from lstm_props._harness.checks import check_close
 
     assert testing.check_close is check_close
     assert set(testing.__all__) <= set(dir(testing))

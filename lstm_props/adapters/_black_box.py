@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lstm_props._layout import LSTMParams
 from lstm_props.adapters._protocol import CellAdapter, Target, Views
+from lstm_props.maths.layout import LSTMParams
 
 
 class OpaqueCell(CellAdapter):

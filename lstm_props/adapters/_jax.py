@@ -14,8 +14,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from lstm_props._layout import LSTMParams
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
+from lstm_props.maths.layout import LSTMParams
 
 #: The layout as a dict of arrays (what a write function reads; JAX can trace through it).
 LayoutArrays = dict[str, Any]

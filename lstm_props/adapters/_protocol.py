@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lstm_props._layout import LSTMParams
+from lstm_props.maths.layout import LSTMParams
 
 Array = Any  # an array of the implementation's own framework
 

@@ -14,10 +14,10 @@ import torch
 from torch import nn
 
 from lstm_props._errors import AdapterError, TargetError
-from lstm_props._layout import LSTMParams
 from lstm_props.adapters import _torch_grad as _grad
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec, Target, Views
-from lstm_props.variants import Variant, register_variant
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.variants import Variant, register_variant
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lstm_props._layout import LSTMParams
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
+from lstm_props.maths.layout import LSTMParams
 
 if TYPE_CHECKING:  # imported where used: the torch target never imports jax
     from lstm_props.adapters._jax import JaxCellAdapter

@@ -38,8 +38,8 @@ import numpy as np
 import onnxruntime as ort
 from onnx import NodeProto, TensorProto, ValueInfoProto, helper, numpy_helper
 
-from lstm_props._layout import LSTMParams
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
+from lstm_props.maths.layout import LSTMParams
 
 #: The ai.onnx opset of the model; LSTM's last change (the layout attribute) is 14.
 OPSET = 14

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from lstm_props.reference import ReferenceLSTMCell
+from lstm_props.maths.reference import ReferenceLSTMCell
 
 Tensor = torch.Tensor
 

@@ -39,8 +39,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
-from lstm_props._layout import LSTMParams
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
+from lstm_props.maths.layout import LSTMParams
 
 KERNELS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
 #: The layout's gate k (i, f, g, o) is TF column block FROM_TF[kernel][k]; each is its own

@@ -1,0 +1,515 @@
+"""``lstm-props``: the conformance gate. ``check`` runs the properties through pytest and
+answers with an exit code; ``list`` prints the properties, built-in targets and variants;
+``selftest`` runs the mutant zoo and prints the kill matrix; ``check --steps T`` checks the
+carry product at production sizes on the model's own weights; ``bench`` measures what that
+costs against one forward pass.
+
+Exit codes: 0 every applicable property passed; 1 a property failed; 2 a usage error, a
+target that cannot be loaded, an adapter fault (a step or backward that raises, wrong shapes,
+NaN), a bug of lstm_props itself, an interrupted run or one that died before finishing;
+3 nothing verified (no property that calls the target passed: every one was skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from lstm_props._gate.doc_blocks import (
+    GUARANTEES_MARKERS,
+    KILLS_MARKERS,
+    MATRIX_MARKERS,
+    write_between,
+)
+from lstm_props._gate.plugin import DEFAULT_TARGET, DEVICES, DTYPES
+from lstm_props._harness.declared import properties_dir
+from lstm_props._harness.profiles import USER_PROFILES
+from lstm_props.maths.layout import VARIANTS
+
+PROFILES = USER_PROFILES
+EPILOG = (
+    "exit codes: 0 all applicable properties passed; 1 a property failed; "
+    "2 usage error, unloadable target, adapter fault, suite error, interrupted or died; "
+    "3 nothing verified (every property that calls the target was skipped)"
+)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, e.g. 25") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstm-props", description=__doc__.split("\n\n")[0], epilog=EPILOG
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check a target against every property", epilog=EPILOG)
+    check.add_argument(
+        "target",
+        nargs="?",
+        default=DEFAULT_TARGET,
+        help=f"package.module:attr or path/to/file.py:attr (default {DEFAULT_TARGET})",
+    )
+    check.add_argument("--variant", choices=VARIANTS)
+    check.add_argument("--device", choices=DEVICES, default="cpu")
+    check.add_argument("--dtype", choices=DTYPES, default="float32")
+    check.add_argument("--profile", choices=PROFILES, default="ci")
+    check.add_argument("--max-examples", type=_positive, metavar="N")
+    check.add_argument("--seed", type=int, metavar="N")
+    check.add_argument("--workers", type=_positive, metavar="N", default=1)
+    check.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="end the check (exit 2) when loading the target or one property "
+        "outlives this, naming the call that hung (default 3600; 0: none)",
+    )
+    check.add_argument("--json", metavar="PATH", help="write results as JSON")
+    check.add_argument("--junitxml", metavar="PATH", help="write JUnit XML")
+    check.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write a self-contained HTML report (matrix, failures, pictures)",
+    )
+    check.add_argument(
+        "--xfail", metavar="FILE", help="known deviations: one property id per line, # comments"
+    )
+    scale = check.add_argument_group(
+        "production sizes",
+        "with --steps, check the carry product over T steps on the "
+        "model's own weights, chunk by chunk, instead of the small-size properties",
+    )
+    _scale_options(scale, default_hidden=None)
+    listing = sub.add_parser(
+        "list", help="the properties (with what each needs), built-in targets and variants"
+    )
+    listing.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the properties as docs/properties.md's guarantees table",
+    )
+    listing.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="also write that table into PATH (docs/properties.md) between its marker lines",
+    )
+    zoo = sub.add_parser(
+        "selftest", help="run the mutant zoo, print the kill matrix; exit 1 if a mutant survives"
+    )
+    zoo.add_argument(
+        "--mutant",
+        action="append",
+        metavar="NAME",
+        help="only this mutant (repeatable); a TARGET string is run as one too",
+    )
+    zoo.add_argument(
+        "--workers", type=_positive, metavar="N", default=1, help="mutants run in parallel"
+    )
+    zoo.add_argument("--max-examples", type=_positive, metavar="N")
+    zoo.add_argument("--json", metavar="PATH", help="write the matrix as JSON")
+    zoo.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="also write the matrix into PATH (docs/mutants.md) between its marker lines",
+    )
+    zoo.add_argument(
+        "--black-box",
+        action="store_true",
+        help="hide the mutants' layout: measure what black-box mode catches",
+    )
+    zoo.add_argument(
+        "--hidden",
+        type=_positive,
+        metavar="N",
+        help="build each mutant once as a fixed-size model at input = hidden = N "
+        "(a user's own size) instead of drawing small sizes",
+    )
+    bench = sub.add_parser(
+        "bench",
+        help="time the carry verification of torch.nn.LSTMCell "
+        "against its forward pass and the naive dense Jacobian",
+    )
+    _scale_options(bench, default_hidden=1024)
+    bench.set_defaults(steps=1024)
+    bench.add_argument("--device", choices=DEVICES, default="cpu")
+    bench.add_argument("--dtype", choices=DTYPES, default="float32")
+    bench.add_argument("--threads", type=_positive, metavar="N", default=2)
+    bench.add_argument(
+        "--naive-seconds",
+        type=float,
+        metavar="S",
+        default=120.0,
+        help="time budget of each naive Jacobian; rows past it are extrapolated (default 120)",
+    )
+    bench.add_argument("--no-naive", action="store_true", help="skip the naive Jacobian")
+    bench.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    table = sub.add_parser(
+        "matrix",
+        help="every installed implementation (torch, Flax, "
+        "Equinox, Keras, ONNX Runtime) through the suite: one table",
+    )
+    table.add_argument(
+        "--only",
+        action="append",
+        metavar="TARGET",
+        help="only this implementation (repeatable; any TARGET string)",
+    )
+    table.add_argument(
+        "--dtype",
+        action="append",
+        choices=DTYPES,
+        dest="dtypes",
+        help="repeatable (default: float32 and float64)",
+    )
+    table.add_argument("--profile", choices=PROFILES, default="ci")
+    table.add_argument("--max-examples", type=_positive, metavar="N")
+    table.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        default=1,
+        help="run N implementation × dtype processes at once",
+    )
+    table.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="also write the table into PATH (docs/matrix.md) between the matrix marker lines",
+    )
+    table.add_argument(
+        "--json", metavar="PATH", help="also write the matrix as JSON (schema lstm_props.matrix/1)"
+    )
+    return parser
+
+
+def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None) -> None:
+    group.add_argument("--steps", type=_positive, metavar="T", help="sequence length")
+    group.add_argument(
+        "--hidden",
+        type=_positive,
+        metavar="H",
+        default=default_hidden,
+        help="hidden (= input) size of a sized target"
+        + (f" (default {default_hidden})" if default_hidden else ""),
+    )
+    group.add_argument("--batch", type=_positive, metavar="B", default=1)
+    group.add_argument(
+        "--chunk",
+        type=_positive,
+        metavar="C",
+        default=64,
+        help="steps verified per backward; memory grows with it, not with T",
+    )
+    group.add_argument(
+        "--probes",
+        type=_positive,
+        metavar="K",
+        default=2,
+        help="random cotangents per chunk (Hutchinson-style)",
+    )
+    if default_hidden is None:
+        group.add_argument(
+            "--exact",
+            action="store_true",
+            help="materialise each chunk's (B·H)² carry Jacobian and require "
+            "exact zeros off the diagonal, instead of probes",
+        )
+
+
+def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
+    # -W: the plugin imports hypothesis (for the profiles) before pytest can mark it for
+    # assertion rewriting; the warning would say so on every run and means nothing here.
+    args = [
+        str(properties_dir()),
+        "-p",
+        "no:cacheprovider",
+        "-v",
+        "-rN",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        "--lstm-adapter",
+        ns.target,
+        "--lstm-device",
+        ns.device,
+        "--lstm-dtype",
+        ns.dtype,
+        "--lstm-profile",
+        ns.profile,
+        "--lstm-json",
+        json_path,
+        "--lstm-table",
+    ]
+    for flag, value in (
+        ("--lstm-variant", ns.variant),
+        ("--lstm-max-examples", ns.max_examples),
+        ("--lstm-seed", ns.seed),
+        ("--junitxml", ns.junitxml),
+        ("--lstm-report", ns.report),
+        ("--lstm-timeout", ns.timeout),
+        ("--lstm-xfail", ns.xfail),
+    ):
+        if value is not None:
+            args += [flag, str(value)]
+    if ns.workers > 1:
+        # A worker that crashed (or was ended by the hang watchdog) is not replaced: the next
+        # one would hang on the next property the same way, for --timeout seconds each.
+        args += ["-n", str(ns.workers), "--max-worker-restart", "0"]
+    return args
+
+
+def _usage_error(message: str) -> int:
+    print(f"lstm-props: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _check_usage(ns: argparse.Namespace) -> str:
+    """What is wrong with the check's options ("" if nothing), before anything runs."""
+    from lstm_props._gate.plugin import output_path_problem
+
+    if ns.xfail is not None and not Path(ns.xfail).is_file():
+        return f"--xfail {ns.xfail!r}: no such file; give a text file with one property id per line"
+    for flag, path in (("--json", ns.json), ("--junitxml", ns.junitxml), ("--report", ns.report)):
+        problem = path is not None and output_path_problem(path)
+        if problem:
+            return f"{flag} {path!r}: {problem}"
+    if ns.seed is not None and ns.profile == "ci":
+        return (
+            f"--seed {ns.seed} has no effect with --profile ci, which is derandomized (the "
+            "same examples on every run): drop --seed, or seed a random search with "
+            "--profile dev or thorough"
+        )
+    return ""
+
+
+def _cap_workers(ns: argparse.Namespace) -> None:
+    """More workers than CPUs only add processes (each with its own torch): 99 were killed
+    for memory on a 2-core machine."""
+    cpus = os.cpu_count() or 1
+    if ns.workers > cpus:
+        print(
+            f"lstm-props: note: --workers {ns.workers} capped to {cpus}, the CPUs this machine has",
+            file=sys.stderr,
+        )
+        ns.workers = cpus
+
+
+def _run_child(args: list[str], progress: str) -> int:
+    """pytest in a child process: a target that ends its process cannot end the gate's.
+
+    Ctrl-C reaches the child too (same process group); wait for it to write its partial
+    results, then report the interruption.
+    """
+    from lstm_props._gate.plugin import PROGRESS_ENV
+    from lstm_props._gate.suite_run import own_environment
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args], env={**own_environment(), PROGRESS_ENV: progress}
+    )
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue  # the child got the same SIGINT; let it finish writing
+
+
+def check(ns: argparse.Namespace) -> int:
+    from lstm_props._gate.verdict import read_results, verdict
+
+    problem = _check_usage(ns)
+    if problem:
+        return _usage_error(problem)
+    _cap_workers(ns)
+    for path in (ns.json, ns.junitxml, ns.report):  # never leave an earlier run's "passed"
+        if path is not None and Path(path).is_file():
+            Path(path).unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = ns.json or str(Path(tmp) / "results.json")
+        progress = Path(tmp) / "running"
+        returncode = _run_child(_pytest_args(ns, json_path), str(progress))
+        running = progress.read_text() if progress.is_file() else ""
+        code, line = verdict(read_results(json_path), returncode, running)
+    if line.startswith("the run died"):
+        print(flush=True)  # the dead run's last line has no end
+    if line:
+        print(f"lstm-props: {line}", file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def guarantees_table() -> list[str]:
+    """docs/properties.md's guarantees table: one row per declared property, in the one
+    order."""
+    from lstm_props._harness.declared import declarations
+
+    lines = ["| # | property | claim | needs |", "|---|---|---|---|"]
+    for k, d in enumerate(declarations()):
+        needs = ", ".join(d.needs) or "—"
+        if d.variants is not None:
+            needs += f"; variants {', '.join(d.variant_names() or [])}"
+        claim = d.claim.replace("|", "\\|")
+        lines.append(
+            f"| {k + 1} | `{d.id}` ({d.module.rsplit('.', 1)[-1][5:]}) | {claim} | {needs} |"
+        )
+    return lines
+
+
+def list_properties(markdown: bool = False, readme: str | None = None) -> int:
+    if markdown or readme:
+        lines = guarantees_table()
+        print("\n".join(lines))
+        if readme:
+            try:
+                write_between(Path(readme), lines, GUARANTEES_MARKERS)
+            except (OSError, ValueError) as exc:
+                return _usage_error(f"--readme {readme}: {exc}")
+        return 0
+    from lstm_props._harness.declared import declarations
+
+    print("properties:")
+    for k, d in enumerate(declarations()):
+        needs = ", ".join(d.needs) or "nothing"
+        variants = "" if d.variants is None else f"; variants: {', '.join(d.variant_names() or [])}"
+        print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
+    print("\nbuilt-in targets:")
+    from lstm_props.targets import TARGETS
+
+    for target in TARGETS:
+        if target.builtin:
+            print(f"  {target.name:44} ({target.variant})")
+    print(f"\nvariants: {', '.join(VARIANTS)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    if ns.command == "list":
+        if hasattr(signal, "SIGPIPE"):  # `lstm-props list | head` ends quietly
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        return list_properties(ns.markdown, ns.readme)
+    if ns.command == "selftest":
+        return run_selftest(ns)
+    if ns.command == "bench":
+        return run_bench(ns)
+    if ns.command == "matrix":
+        return run_matrix(ns)
+    if ns.steps is not None:
+        return check_at_scale(ns)
+    if ns.hidden is not None:
+        return _usage_error(
+            "--hidden needs --steps T: sizes apply to the production-size carry check only"
+        )
+    try:
+        return check(ns)
+    except KeyboardInterrupt:  # before or after the child ran: never a traceback, never 0
+        print("lstm-props: interrupted before the run finished", file=sys.stderr)
+        return 2
+
+
+def _scale_case(ns: argparse.Namespace):
+    from lstm_props._gate.steps import ScaleCase
+
+    return ScaleCase(
+        steps=ns.steps,
+        batch=ns.batch,
+        hidden=ns.hidden,
+        chunk=ns.chunk,
+        probes=ns.probes,
+        exact=getattr(ns, "exact", False),
+    )
+
+
+def check_at_scale(ns: argparse.Namespace) -> int:
+    from lstm_props._errors import LSTMPropsError
+    from lstm_props._gate.steps import check_at_scale as run
+
+    for flag in ("json", "junitxml", "report", "xfail", "max_examples", "seed", "timeout"):
+        if getattr(ns, flag) is not None:
+            return _usage_error(
+                f"--{flag.replace('_', '-')} does not apply with --steps: the "
+                "production-size check prints one verdict per layer"
+            )
+    try:
+        return run(ns.target, _scale_case(ns), ns.dtype, ns.device, ns.variant)
+    except LSTMPropsError as exc:
+        return _usage_error(str(exc))
+
+
+def run_bench(ns: argparse.Namespace) -> int:
+    from lstm_props._gate.bench import run_bench as run
+
+    if ns.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return _usage_error(
+                "--device cuda: torch sees no CUDA device here; run the bench "
+                "on a machine with a GPU, or use --device cpu"
+            )
+    if ns.json is not None and not Path(ns.json).resolve().parent.is_dir():
+        return _usage_error(f"--json {ns.json!r}: the directory does not exist")
+    return run(
+        _scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds, not ns.no_naive, ns.json
+    )
+
+
+def _markers_problem(readme: str, markers: tuple[str, str]) -> str:
+    """Why ``--readme`` cannot take the generated block ("" if it can), before the run."""
+    path, (start, end) = Path(readme), markers
+    text = path.read_text() if path.is_file() else ""
+    if start in text and end in text:
+        return ""
+    return (
+        f"--readme {readme!r}: needs an existing file with the lines {start} and {end} "
+        "to write the table between"
+    )
+
+
+def run_matrix(ns: argparse.Namespace) -> int:
+    from lstm_props._gate.matrix import run_matrix
+
+    if ns.readme is not None:
+        problem = _markers_problem(ns.readme, MATRIX_MARKERS)
+        if problem:
+            return _usage_error(problem)
+    if ns.json is not None:
+        from lstm_props._gate.plugin import output_path_problem
+
+        problem = output_path_problem(ns.json)
+        if problem:
+            return _usage_error(f"--json {ns.json!r}: {problem}")
+    return run_matrix(
+        ns.only,
+        ns.dtypes or list(DTYPES),
+        ns.profile,
+        ns.max_examples,
+        ns.readme,
+        ns.workers,
+        ns.json,
+    )
+
+
+def run_selftest(ns: argparse.Namespace) -> int:
+    from lstm_props._gate.selftest import selftest
+    from lstm_props.mutants import KILLS
+
+    names = ns.mutant or sorted(KILLS)
+    unknown = [n for n in names if ":" not in n and n not in KILLS]
+    if unknown:
+        return _usage_error(
+            f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
+            "with no --mutant runs all of them (see lstm_props.mutants)"
+        )
+    if ns.readme is not None:
+        problem = _markers_problem(ns.readme, KILLS_MARKERS)
+        if problem:
+            return _usage_error(problem)
+    return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box, ns.hidden, ns.readme)

@@ -1,0 +1,31 @@
+"""Reference cells: the float64 oracle, the LSTM variants and the vanilla RNN."""
+
+from lstm_props.maths.reference._cells import (
+    GateValues,
+    carry_derivative,
+    clamp,
+    log_forget,
+    log_sigmoid,
+    lstm_step,
+    preactivations,
+    rnn_jacobian,
+    rnn_step,
+    sigmoid,
+)
+
+__all__ = [
+    "GateValues",
+    "carry_derivative",
+    "clamp",
+    "log_forget",
+    "log_sigmoid",
+    "lstm_step",
+    "preactivations",
+    "rnn_jacobian",
+    "rnn_step",
+    "sigmoid",
+]
+
+from lstm_props.maths.reference._module import ReferenceLSTMCell
+
+__all__ += ["ReferenceLSTMCell"]
