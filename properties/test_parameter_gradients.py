@@ -4,6 +4,7 @@ float64 twin, or in the target's own precision when it has none."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,13 +18,10 @@ FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
 
 
 def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
-    return dataclasses.replace(
-        p,
-        **{
-            k: None if getattr(p, k) is None else getattr(p, k) + step * getattr(v, k)
-            for k in FIELDS
-        },
-    )
+    moved: dict[str, Any] = {
+        k: None if getattr(p, k) is None else getattr(p, k) + step * getattr(v, k) for k in FIELDS
+    }
+    return dataclasses.replace(p, **moved)
 
 
 def _dot(a: LSTMParams, b: LSTMParams, absolute: bool = False) -> float:

@@ -159,9 +159,10 @@ def test_ctrl_c_ends_the_run_with_exit_2_and_partial_results_marked(tmp_path):
     for line in proc.stdout:  # wait until a property has run, then press Ctrl-C
         if " PASSED " in line or " SKIPPED " in line:
             break
+    assert proc.poll() is None, "the run ended before Ctrl-C could be pressed"
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2, err
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, f"after {line!r}:\n{out}\n{err}"
     assert "interrupted" in err.strip().splitlines()[-1]
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["interrupted"] is True and doc["complete"] is False
