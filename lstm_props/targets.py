@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from lstm_props._harness.declared import Declaration
 
 
 def lstm_cell(input_size: int, hidden_size: int) -> nn.Module:
@@ -124,66 +127,13 @@ def reference_peephole(input_size: int, hidden_size: int) -> nn.Module:
 
 # -- the registry ------------------------------------------------------------------------------
 
-#: Property ids (lstm_props._gate.results.property_claims) the skip sets below are made of.
-NO_FORGET = "no_forget_variant_carry_is_identity"
-FUSED = "fused_sequence_equals_composed_steps"
-PACKED = "packed_batch_equals_each_sequence_alone"
-REVERSE = "reverse_direction_is_flip_lstm_flip"
-TRANSLATES = "open_forget_gate_translates_the_carry"
-FORGETS_C0 = "closed_forget_gate_forgets_c0"
-#: A single cell has no fused, packed or bidirectional call.
-CELL = frozenset({FUSED, PACKED, REVERSE})
-#: Need the documented layout: skipped in black-box mode.
-LAYOUT_ONLY = frozenset(
-    {
-        "carry_jacobian_diagonal_equals_forget_gate",
-        "hidden_output_carry_derivative",
-        "carry_product_matches_oracle",
-        "open_forget_gate_gives_identity_carry",
-        "closed_forget_gate_cuts_the_carry",
-        "lstm_carry_survives_where_rnn_vanishes",
-        "one_step_vjp_splits_into_carry_and_hidden_tracks",
-        "step_values_match_reference",
-        "parameter_gradients_match_finite_differences",
-        "in_place_weight_edits_take_effect",
-        "float32_agrees_with_float64",
-        TRANSLATES,
-        FORGETS_C0,
-    }
-)
-#: Need writable parameters: skipped for a module without biases (its layout is read-only).
-WRITES = frozenset(
-    {
-        "open_forget_gate_gives_identity_carry",
-        TRANSLATES,
-        "closed_forget_gate_cuts_the_carry",
-        FORGETS_C0,
-        "parameter_gradients_match_finite_differences",
-        "lstm_carry_survives_where_rnn_vanishes",
-        "in_place_weight_edits_take_effect",
-    }
-)
-#: Do not hold for peepholes (the gates read c; the carry slope leaves [0, 1]).
-PEEPHOLE = frozenset(
-    {
-        "carry_jacobian_entries_in_unit_interval",
-        "carry_map_is_affine_in_c",
-        "carry_slope_matches_autograd",
-        "hidden_output_carry_derivative",
-        "carry_product_matches_oracle",
-        "carry_product_is_bounded_and_non_increasing",
-        "open_forget_gate_gives_identity_carry",
-        NO_FORGET,
-        "closed_forget_gate_cuts_the_carry",
-        "lstm_carry_survives_where_rnn_vanishes",
-        TRANSLATES,
-        FORGETS_C0,
-    }
-)
-#: Hold only with a forget gate: skipped by the 1997 (no_forget) variant.
-FORGET_GATE = frozenset(
-    {"open_forget_gate_gives_identity_carry", "closed_forget_gate_cuts_the_carry", FORGETS_C0}
-)
+#: What a single cell lacks (needs, lstm_props.testing.NEEDS): no fused sequence call, no
+#: packed call, one direction.
+CELL = frozenset({"sequence", "packed", "bidirectional"})
+#: What a unidirectional stack lacks.
+ONE_DIRECTION = frozenset({"bidirectional"})
+#: What a cell in another parameter layout lacks: it is checked black-box.
+BLACK_BOX = frozenset({"layout", "writable"})
 
 DTYPES = ("float32", "float64")
 
@@ -213,18 +163,34 @@ class TargetInfo:
     package: str = "torch"
     #: Environment it must run in (Keras picks its backend once per process).
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
-    #: The properties it must skip, and nothing else, on the CPU in float32 with the
-    #: layout (property ids) besides what the run's own settings skip: CUDA agreement on
-    #: the CPU, float32-against-float64 in a float64 run, own-precision finite differences
-    #: for a target with a float64 twin. None: not pinned (no self-test runs it through the
-    #: whole suite and compares).
-    skips: frozenset[str] | None = None
+    #: The needs (lstm_props.testing.NEEDS) it does not meet, as a person states them
+    #: (a cell has no sequence call; nn.LSTM(bias=False) has no writable layout): its
+    #: expected skips (:attr:`skips`) follow from them and the declarations. None: not
+    #: pinned (no self-test runs it through the whole suite and compares).
+    lacks: frozenset[str] | None = None
     #: Known deviations (a correct target may fail a property for a reason of its own).
     findings: tuple[Finding, ...] = ()
     #: The dtypes whose whole-suite self-test runs only nightly (``-m nightly``).
     nightly: frozenset[str] = frozenset()
     #: A row of ``lstm-props matrix``.
     matrix: bool = False
+
+    @property
+    def skips(self) -> frozenset[str] | None:
+        """The properties (ids) it must skip, and nothing else, on the CPU with its layout,
+        besides what the run's own settings skip (CUDA agreement on the CPU, float32 against
+        float64 in a float64 run, own-precision finite differences for a target with a
+        float64 twin): each property that needs what it lacks or does not hold for its
+        variant. A new property's declaration extends this by itself; the self-tests then
+        compare it with what the harness, which asks the target, actually skipped."""
+        if self.lacks is None:
+            return None
+        return frozenset(
+            d.id
+            for d in _declarations()
+            if set(d.needs) & self.lacks
+            or (d.variants is not None and self.variant not in d.variants)
+        )
 
     @property
     def builtin(self) -> bool:
@@ -316,61 +282,59 @@ _ALL_NIGHTLY = frozenset(DTYPES)  # the optimized flax cells share their twins' 
 
 TARGETS: tuple[TargetInfo, ...] = (
     # torch's own and lstm_props.targets (`lstm-props list`), in the order it lists them
-    TargetInfo("torch.nn:LSTMCell", skips=frozenset({NO_FORGET, *CELL}), matrix=True),
+    TargetInfo("torch.nn:LSTMCell", lacks=CELL, matrix=True),
     TargetInfo("lstm_props.targets:lstm_cell"),  # the same module as torch.nn:LSTMCell
-    TargetInfo("lstm_props.targets:lstm", skips=frozenset({NO_FORGET, REVERSE}), matrix=True),
-    TargetInfo(
-        "lstm_props.targets:lstm_two_layer", skips=frozenset({NO_FORGET, REVERSE}), matrix=True
-    ),
-    TargetInfo("lstm_props.targets:lstm_proj", skips=frozenset({NO_FORGET, REVERSE}), matrix=True),
+    TargetInfo("lstm_props.targets:lstm", lacks=ONE_DIRECTION, matrix=True),
+    TargetInfo("lstm_props.targets:lstm_two_layer", lacks=ONE_DIRECTION, matrix=True),
+    TargetInfo("lstm_props.targets:lstm_proj", lacks=ONE_DIRECTION, matrix=True),
     TargetInfo(
         "lstm_props.targets:lstm_bidirectional",
-        skips=frozenset({NO_FORGET, FUSED, PACKED}),
+        lacks=frozenset({"unidirectional"}),
         matrix=True,
     ),
     # four cells: its whole suite runs in the false-alarm sweep only
     TargetInfo("lstm_props.targets:lstm_bidirectional_two_layer"),
-    TargetInfo("lstm_props.targets:lstm_no_bias", skips=frozenset({NO_FORGET, REVERSE, *WRITES})),
+    TargetInfo("lstm_props.targets:lstm_no_bias", lacks=ONE_DIRECTION | {"writable"}),
     # tests/test_torch_configurations.py checks its parameter gradients
     TargetInfo("lstm_props.targets:lstm_cell_frozen"),
-    TargetInfo("lstm_props.targets:lstm_cell_scripted", skips=frozenset({NO_FORGET, *CELL})),
-    TargetInfo("lstm_props.targets:reference_standard", skips=frozenset({NO_FORGET, *CELL})),
-    TargetInfo("lstm_props.targets:reference_no_forget", "no_forget", skips=FORGET_GATE | CELL),
-    TargetInfo("lstm_props.targets:reference_cifg", "cifg", skips=frozenset({NO_FORGET, *CELL})),
-    TargetInfo("lstm_props.targets:reference_peephole", "peephole", skips=PEEPHOLE | CELL),
+    TargetInfo("lstm_props.targets:lstm_cell_scripted", lacks=CELL),
+    TargetInfo("lstm_props.targets:reference_standard", lacks=CELL),
+    TargetInfo("lstm_props.targets:reference_no_forget", "no_forget", lacks=CELL),
+    TargetInfo("lstm_props.targets:reference_cifg", "cifg", lacks=CELL),
+    TargetInfo("lstm_props.targets:reference_peephole", "peephole", lacks=CELL),
     # other frameworks (lstm_props.adapters), in the matrix's order
     TargetInfo(
         "lstm_props.adapters.flax:nnx_lstm_cell",
         package="flax",
-        skips=frozenset({NO_FORGET, *CELL}),
+        lacks=CELL,
         nightly=_JAX_NIGHTLY,
         matrix=True,
     ),
     TargetInfo(
         "lstm_props.adapters.flax:nnx_optimized_lstm_cell",
         package="flax",
-        skips=frozenset({NO_FORGET, *CELL}),
+        lacks=CELL,
         nightly=_ALL_NIGHTLY,
         matrix=True,
     ),
     TargetInfo(
         "lstm_props.adapters.flax:linen_lstm_cell",
         package="flax",
-        skips=frozenset({NO_FORGET, *CELL}),
+        lacks=CELL,
         nightly=_JAX_NIGHTLY,
         matrix=True,
     ),
     TargetInfo(
         "lstm_props.adapters.flax:linen_optimized_lstm_cell",
         package="flax",
-        skips=frozenset({NO_FORGET, *CELL}),
+        lacks=CELL,
         nightly=_ALL_NIGHTLY,
         matrix=True,
     ),
     TargetInfo(
         "lstm_props.adapters.equinox:lstm_cell",
         package="equinox",
-        skips=frozenset({NO_FORGET, *CELL}),
+        lacks=CELL,
         nightly=_JAX_NIGHTLY,
         matrix=True,
     ),
@@ -415,10 +379,19 @@ TARGETS: tuple[TargetInfo, ...] = (
     # the self-tests' own correct cells (tests/targets), not installed with the package
     TargetInfo(
         "tests/targets/cells.py:FusedIFOGCell",  # another layout: black-box
-        skips=frozenset({NO_FORGET, *CELL, *LAYOUT_ONLY}),
+        lacks=CELL | BLACK_BOX,
     ),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
 )
+
+
+@cache
+def _declarations() -> tuple[Declaration, ...]:
+    # Imported on first use: the declarations import the property modules (torch,
+    # Hypothesis), and importing the registry must not.
+    from lstm_props._harness.declared import declarations
+
+    return tuple(declarations())
 
 
 def target_info(name: str) -> TargetInfo:

@@ -8,6 +8,7 @@ import pytest
 
 from lstm_props._gate.results import property_claims
 from lstm_props.targets import TARGETS
+from lstm_props.testing import NEEDS
 from tests.conftest import outcomes_by_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,16 +18,17 @@ CUDA = "test_cuda_agrees_with_cpu"
 #: runs only for a target without a float64 twin (every target here has one)
 OWN_PRECISION = "test_input_backward_matches_finite_differences"
 
-#: target -> the properties it must skip (by variant or capability) besides CUDA agreement
-#: (a CPU run) and float32-against-float64 (in a float64 run); all others must pass. The
-#: registry's torch targets whose skips it pins (lstm_props.targets.TARGETS).
+#: target -> the properties it must skip (by variant, or a need the registry says it lacks)
+#: besides CUDA agreement (a CPU run) and float32-against-float64 (in a float64 run); all
+#: others must pass. The registry's torch targets whose skips it pins
+#: (lstm_props.targets.TARGETS).
 CORRECT = {t.name: t for t in TARGETS if t.package == "torch" and t.skips is not None}
 
 
-def test_every_property_the_registry_names_is_declared():
-    """A skip set or a finding naming a property that does not exist would pin nothing."""
-    named = {p for t in TARGETS for p in t.skips or ()}
-    named |= {
+def test_every_property_and_need_the_registry_names_is_declared():
+    """A finding naming a property that does not exist, or a target lacking a need no
+    property declares, would pin nothing."""
+    named = {
         p
         for t in TARGETS
         for f in t.findings
@@ -34,6 +36,7 @@ def test_every_property_the_registry_names_is_declared():
         for p in props
     }
     assert named - set(property_claims()) == set()
+    assert {n for t in TARGETS for n in t.lacks or ()} - set(NEEDS) == set()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
