@@ -40,7 +40,7 @@ def _forward_errors(traj, params, variant, dtype):
     return dc, gates
 
 
-@lstm_property("autograd")
+@lstm_property("autograd", relies_on=("carry_slope_matches_autograd",))
 def test_carry_backward_matches_finite_differences(lstm):
     """ūᵀ (∂c_T/∂c_0 |carry) w from the backward = (ūᵀc_T(c_0⁺) − ūᵀc_T(c_0⁻))/2η, with
     c_0^± = fl(c_0 ± ηv) and w = (c_0⁺ − c_0⁻)/2η (v itself, up to that rounding).
@@ -104,7 +104,9 @@ def test_carry_backward_matches_finite_differences(lstm):
     prop()
 
 
-@lstm_property("autograd", "no_float64_twin")
+@lstm_property(
+    "autograd", "no_float64_twin", relies_on=("carry_backward_matches_finite_differences",)
+)
 def test_input_backward_matches_finite_differences(lstm):
     """⟨∂L/∂h_0, w_h⟩ + Σ_t ⟨∂L/∂x_t, w_x,t⟩ from the backward = (L(p⁺) − L(p⁻))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps, p = (h_0, x_1..x_T), p^± = fl(p ± ηv),

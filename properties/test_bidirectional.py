@@ -5,7 +5,14 @@ from __future__ import annotations
 from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
-@lstm_property("autograd", "layout", "sequence", "bidirectional", stack=True)
+@lstm_property(
+    "autograd",
+    "layout",
+    "sequence",
+    "bidirectional",
+    stack=True,
+    relies_on=("fused_sequence_equals_composed_steps",),
+)
 def test_reverse_direction_is_flip_lstm_flip(lstm):
     """For a bidirectional stack, layer 0's forward direction ends in the state of its own
     steps composed over x_1..x_T, and its reverse direction in that of its steps over

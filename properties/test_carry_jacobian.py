@@ -27,7 +27,7 @@ def _jacobians(case):
     return traj, jacs
 
 
-@lstm_property("autograd")
+@lstm_property("autograd", relies_on=("carry_map_is_coordinatewise",))
 def test_carry_jacobian_is_diagonal(lstm):
     """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
 
@@ -55,7 +55,15 @@ def test_carry_jacobian_is_diagonal(lstm):
     prop()
 
 
-@lstm_property("autograd", "layout")
+@lstm_property(
+    "autograd",
+    "layout",
+    relies_on=(
+        "step_values_match_reference",
+        "carry_jacobian_is_diagonal",
+        "carry_slope_matches_autograd",
+    ),
+)
 def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     """diag(∂c_t/∂c_{t-1} |carry) = f_t, with f_t from the reference cell and the documented
     layout (peepholes: f + p_f c f(1−f) + p_i g i(1−i); no forget gate: 1).
@@ -90,7 +98,12 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     prop()
 
 
-@lstm_property("autograd", variants=BOUNDED, why="peepholes make the carry derivative leave [0, 1]")
+@lstm_property(
+    "autograd",
+    variants=BOUNDED,
+    why="peepholes make the carry derivative leave [0, 1]",
+    relies_on=("carry_jacobian_is_diagonal", "carry_map_is_affine_in_c"),
+)
 def test_carry_jacobian_entries_in_unit_interval(lstm):
     """Every entry of ∂c_t/∂c_{t-1} |carry lies in [0, 1] (exactly: σ ∈ [0, 1] in IEEE).
 

@@ -30,6 +30,10 @@ def _adjoints(case):
     "layout",
     variants=BOUNDED,
     why="a peephole carry derivative is not a product of gates in [0, 1]",
+    relies_on=(
+        "carry_jacobian_diagonal_equals_forget_gate",
+        "carry_product_is_bounded_and_non_increasing",
+    ),
 )
 def test_carry_product_matches_oracle(lstm):
     """log|(ūᵀ ∂c_T/∂c_s |carry)/ū| = Σ_{t=s+1..T} log f_t for every s, in the log domain.
@@ -93,7 +97,12 @@ def test_carry_product_matches_oracle(lstm):
     prop()
 
 
-@lstm_property("autograd", variants=BOUNDED, why="a peephole carry derivative can exceed 1")
+@lstm_property(
+    "autograd",
+    variants=BOUNDED,
+    why="a peephole carry derivative can exceed 1",
+    relies_on=("carry_jacobian_entries_in_unit_interval",),
+)
 def test_carry_product_is_bounded_and_non_increasing(lstm):
     """|ūᵀ∂c_T/∂c_s| ≤ |ūᵀ∂c_T/∂c_{s+1}| (exactly) and 0 ≤ ā_s/ū ≤ 1, black-box.
 

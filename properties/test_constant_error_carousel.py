@@ -51,6 +51,7 @@ def _check_identity(case, traj):
     "writable",
     variants=FORCEABLE,
     why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)",
+    relies_on=("carry_product_matches_oracle", "step_values_match_reference"),
 )
 def test_open_forget_gate_gives_identity_carry(lstm):
     """f ≡ 1 (forced) ⇒ ∂c_t/∂c_{t-1} |carry = I exactly, ∂c_T/∂c_0 |carry = I exactly, and
@@ -87,7 +88,12 @@ def test_open_forget_gate_gives_identity_carry(lstm):
     prop()
 
 
-@lstm_property("autograd", variants=FORGETLESS, why="only the 1997 variant has f ≡ 1")
+@lstm_property(
+    "autograd",
+    variants=FORGETLESS,
+    why="only the 1997 variant has f ≡ 1",
+    relies_on=("carry_jacobian_is_diagonal",),
+)
 def test_no_forget_variant_carry_is_identity(lstm):
     """Without a forget gate (the 1997 LSTM) ∂c_t/∂c_{t-1} |carry = I exactly, unforced.
 
@@ -103,7 +109,11 @@ def test_no_forget_variant_carry_is_identity(lstm):
 
 
 @lstm_property(
-    "writable", "forcing", variants=BOUNDED, why="peepholes add p_i g i(1−i) to the carry slope"
+    "writable",
+    "forcing",
+    variants=BOUNDED,
+    why="peepholes add p_i g i(1−i) to the carry slope",
+    relies_on=("carry_map_is_affine_in_c",),
 )
 def test_open_forget_gate_translates_the_carry(lstm):
     """f ≡ 1 (forced; unforced for no_forget), h teacher-forced ⇒ the T-step carry map is a

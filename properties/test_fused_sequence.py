@@ -11,7 +11,13 @@ from lstm_props.maths.abs_jacobian import chain_gradient_bound
 from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
-@lstm_property("autograd", "sequence", "unidirectional", stack=True)
+@lstm_property(
+    "autograd",
+    "sequence",
+    "unidirectional",
+    stack=True,
+    relies_on=("forward_and_backward_are_deterministic",),
+)
 def test_fused_sequence_equals_composed_steps(lstm):
     """sequence(x_{1..T}, h_0, c_0) = step ∘ ··· ∘ step, in y_t, h_T, c_T and in the
     gradients ∂(ū_hᵀh_T + ū_cᵀc_T)/∂(h_0, c_0).

@@ -29,7 +29,9 @@ def _slopes(case, t, traj):
     return (c0, c1, c2), outs
 
 
-@lstm_property(variants=BOUNDED, why="peephole gates read c_{t-1}")
+@lstm_property(
+    variants=BOUNDED, why="peephole gates read c_{t-1}", relies_on=("carry_map_is_coordinatewise",)
+)
 def test_carry_map_is_affine_in_c(lstm):
     """c_t(c+δ) − c_t(c) = f_t ⊙ δ with f_t independent of c (forward evaluations only).
 
@@ -92,7 +94,13 @@ def test_carry_map_is_affine_in_c(lstm):
     prop()
 
 
-@lstm_property("autograd", "layout", variants=BOUNDED, why="the output peephole adds p_o terms")
+@lstm_property(
+    "autograd",
+    "layout",
+    variants=BOUNDED,
+    why="the output peephole adds p_o terms",
+    relies_on=("carry_jacobian_diagonal_equals_forget_gate",),
+)
 def test_hidden_output_carry_derivative(lstm):
     """∂h_t/∂c_{t-1} |carry = W_hr · diag(o_t ⊙ tanh'(c_t) ⊙ f_t)  (W_hr = I unprojected).
 
@@ -198,7 +206,12 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
     )
 
 
-@lstm_property("autograd", variants=BOUNDED, why="peephole gates read c_{t-1}")
+@lstm_property(
+    "autograd",
+    variants=BOUNDED,
+    why="peephole gates read c_{t-1}",
+    relies_on=("carry_map_is_affine_in_c",),
+)
 def test_carry_slope_matches_autograd(lstm):
     """(c_t(c+δ) − c_t(c))/δ = 1ᵀ ∂c_t/∂c_{t-1} |carry per coordinate: the forward's
     secant slope equals the backward's carry derivative (black-box, no oracle).

@@ -34,6 +34,7 @@ def _draw_cut(case, data):
     "writable",
     variants=FORCEABLE,
     why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)",
+    relies_on=("carry_product_matches_oracle",),
 )
 def test_closed_forget_gate_cuts_the_carry(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only) ⇒ for every T ≥ s,
@@ -81,6 +82,7 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     "forcing",
     variants=FORCEABLE,
     why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)",
+    relies_on=("carry_map_is_affine_in_c",),
 )
 def test_closed_forget_gate_forgets_c0(lstm):
     """f_s[k] = 0 at one step s (b_f[k] = −1e4 there only), h teacher-forced ⇒ for every

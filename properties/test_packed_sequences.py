@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
-@lstm_property("autograd", "layout", "packed", "unidirectional", stack=True)
+@lstm_property(
+    "autograd",
+    "layout",
+    "packed",
+    "unidirectional",
+    stack=True,
+    relies_on=("fused_sequence_equals_composed_steps",),
+)
 def test_packed_batch_equals_each_sequence_alone(lstm):
     """For B ≥ 2 rows of lengths ℓ_b ≤ T, one of them T and another shorter, and xs
     zero-padded past them, packed_sequence gives, for each row b, y_t[b] (t ≤ ℓ_b) and the

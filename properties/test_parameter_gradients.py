@@ -41,7 +41,7 @@ def _backward_rounding(case, grads: LSTMParams, direction: LSTMParams, dtype: st
     return (steps + 1) * tol.gamma(n, dtype) * _dot(grads, direction, absolute=True)
 
 
-@lstm_property("autograd", "writable")
+@lstm_property("autograd", "writable", relies_on=("carry_backward_matches_finite_differences",))
 def test_parameter_gradients_match_finite_differences(lstm):
     """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps and a random direction V in every

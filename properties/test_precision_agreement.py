@@ -39,7 +39,7 @@ def _teacher_forced_agreement(case, other, variant, dtypes, claim):
         )
 
 
-@lstm_property("layout", "float32", "float64_twin")
+@lstm_property("layout", "float32", "float64_twin", relies_on=("step_values_match_reference",))
 def test_float32_agrees_with_float64(lstm):
     """step₃₂(x, h, c) = step₆₄(x, h, c) on the same weights and the float32 run's recorded
     inputs, within E₃₂ + E₆₄ (both computations' step error bounds).
@@ -64,7 +64,7 @@ def test_float32_agrees_with_float64(lstm):
     prop()
 
 
-@lstm_property("layout", "cuda", "cpu_twin")
+@lstm_property("layout", "cuda", "cpu_twin", relies_on=("step_values_match_reference",))
 def test_cuda_agrees_with_cpu(lstm):
     """step_cuda(x, h, c) = step_cpu(x, h, c) on the same weights and inputs, within twice
     the step error bound of the dtype.

@@ -39,7 +39,7 @@ def _oracle_vjp(params, x, h, c, u_h, u_c, variant):
     )
 
 
-@lstm_property("autograd", "layout")
+@lstm_property("autograd", "layout", relies_on=("carry_jacobian_diagonal_equals_forget_gate",))
 def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     """ūᵀ∂s_t/∂s_{t-1} from the implementation equals the oracle's: the c-column is the
     carry track f ⊙ ū_c (+ the output path), the h-column crosses W_hh exactly once.
@@ -110,7 +110,7 @@ def _chain_bound(u_abs, jacs, errors, n, dtype, width):
     return (perturbed - exact) + (len(jacs) + 1) * tol.gamma(n, dtype) * exact
 
 
-@lstm_property("autograd")
+@lstm_property("autograd", relies_on=("forward_and_backward_are_deterministic",))
 def test_bptt_equals_product_of_step_jacobians(lstm):
     """ūᵀ ∂s_T/∂s_0 from one backward through T free-running steps = ūᵀ J_T ··· J_1, applied
     one step at a time: ā_{t-1} = ā_t J_t with J_t = ∂s_t/∂s_{t-1} at the recorded states.

@@ -85,7 +85,12 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     prop()
 
 
-@lstm_property("autograd", "writable", variants=BOUNDED)
+@lstm_property(
+    "autograd",
+    "writable",
+    variants=BOUNDED,
+    relies_on=("carry_product_matches_oracle", "reference_rnn_jacobian_is_dense_and_vanishes"),
+)
 def test_lstm_carry_survives_where_rnn_vanishes(lstm):
     """With forget gates near 1 (b_f ∈ [6, 20], forget-gate weights × 0.01), over T = 20
     steps: ∂c_T/∂c_0 |carry ≥ ½ on every unit, while the vanilla RNN built on the same

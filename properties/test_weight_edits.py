@@ -9,7 +9,7 @@ from lstm_props.maths import tolerances as tol
 from lstm_props.testing import check_close, lstm_property
 
 
-@lstm_property("writable")
+@lstm_property("writable", relies_on=("step_values_match_reference",))
 def test_in_place_weight_edits_take_effect(lstm):
     """After a forward at θ, writing θ' = −θ in place (same tensors, new values) makes the
     next steps equal the reference at θ': (h_t, c_t) = reference step at θ', every step.

@@ -135,6 +135,9 @@ class Declaration:
     module: str
     #: Checks the whole stack (a sequence call), not one layer view.
     stack: bool = False
+    #: The more basic properties whose claims this one relies on: when one of those fails
+    #: too, this failure is reported as following from it (lstm_props._gate.root_cause).
+    relies_on: tuple[str, ...] = ()
 
     def variant_names(self) -> list[str] | None:
         """The known variants it holds for (None: every one)."""
@@ -172,10 +175,12 @@ def lstm_property(
     variants: tuple[str, ...] | VariantSet | None = None,
     why: str = "",
     stack: bool = False,
+    relies_on: tuple[str, ...] = (),
 ) -> Callable[[_F], _F]:
     """Declare a test function a property: ``needs`` from :data:`NEEDS`, the variants it
     holds for (None: every one) and ``why`` not the others, ``stack`` for a property of the
-    whole stack's sequence call. The function takes the ``lstm`` fixture."""
+    whole stack's sequence call, ``relies_on`` the ids of the more basic properties whose
+    failure would make it fail too. The function takes the ``lstm`` fixture."""
     unknown = [n for n in needs if n not in NEEDS]
     if unknown:
         raise ValueError(
@@ -191,6 +196,7 @@ def lstm_property(
             why,
             fn.__module__,
             stack,
+            tuple(relies_on),
         )
         marked = getattr(pytest.mark, MARK)(declaration)(fn)
         return pytest.mark.lstm_stack(marked) if stack else marked
