@@ -1,6 +1,6 @@
 """Measure false alarms: every correct target × dtype × seed at the thorough profile.
 
-    python benchmarks/false_alarms.py [--seeds 1-20] [--dtypes float32,float64]
+    python benchmarks/false_alarms.py [--seeds 1-5] [--dtypes float32,float64]
                                       [--targets NAME,...] [--workers N] [--json PATH]
                                       [--log PATH [--resume]] [--summary]
 
@@ -112,7 +112,7 @@ def _current(row: dict, prints: dict[str, str], owner: dict[str, str]) -> dict[s
     }
 
 
-def summarise(log: Path) -> int:
+def summarise(log: Path, min_seeds: int = 5) -> int:
     """Per target × dtype × property: the seeds run on that property's current code."""
     prints, owner = fingerprints(), property_modules()
     seeds: dict[tuple[str, str, str], set[int]] = {}
@@ -131,9 +131,9 @@ def summarise(log: Path) -> int:
     for (target, dtype), counts in sorted(pairs.items()):
         print(f"{target:50} {dtype:8} {len(counts):>5} {min(counts):>9} {max(counts):>9}")
     property_runs = sum(len(v) for v in seeds.values())
-    full = sum(1 for counts in pairs.values() if min(counts) >= 20)
+    full = sum(1 for counts in pairs.values() if min(counts) >= min_seeds)
     print(
-        f"{full} of {len(CORRECT) * 2} target x dtype pairs have >= 20 seeds on every "
+        f"{full} of {len(CORRECT) * 2} target x dtype pairs have >= {min_seeds} seeds on every "
         f"property's current code; {property_runs} property runs (200 examples each), "
         f"{len(alarms)} false alarms"
     )
@@ -207,10 +207,13 @@ def _fresh_modules(log: Path, prints: dict[str, str]) -> dict[tuple[str, str, in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="1-20", help="a range, e.g. 1-20")
+    parser.add_argument("--seeds", default="1-5", help="a range, e.g. 1-20")
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--targets", default=",".join(CORRECT))
     parser.add_argument("--profile", default="thorough")
+    parser.add_argument(
+        "--min-seeds", type=int, default=5, help="--summary: seeds a pair needs to count as swept"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--only", default="", metavar="EXPR", help="a pytest -k expression: only these properties"
@@ -230,7 +233,7 @@ def main() -> int:
     if ns.summary:
         if ns.log is None or not ns.log.exists():
             parser.error("--summary needs --log PATH naming an existing log")
-        return summarise(ns.log)
+        return summarise(ns.log, ns.min_seeds)
     jobs = [
         (t, d, s, None)
         for s in _seeds(ns.seeds)
