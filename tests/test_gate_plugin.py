@@ -49,12 +49,12 @@ def test_the_terminal_summary_says_how_much_of_the_suite_ran(run_properties):
 def test_a_result_file_that_cannot_be_written_is_not_a_silent_pass(
     run_properties, tmp_path, monkeypatch
 ):
-    import lstm_props._gate.plugin
+    import lstm_props._gate.run_outputs
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(lstm_props._gate.plugin, "write_json", full_disk)
+    monkeypatch.setattr(lstm_props._gate.run_outputs, "write_json", full_disk)
     result = run_properties(
         "torch.nn:LSTMCell",
         "-k",

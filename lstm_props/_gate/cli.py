@@ -26,7 +26,7 @@ from lstm_props._gate.doc_blocks import (
     MATRIX_MARKERS,
     write_between,
 )
-from lstm_props._gate.plugin import DEFAULT_TARGET, DEVICES, DTYPES
+from lstm_props._gate.options import DEFAULT_TARGET, DEVICES, DTYPES
 from lstm_props._harness.declared import properties_dir
 from lstm_props._harness.profiles import USER_PROFILES
 from lstm_props.maths.layout import VARIANTS
@@ -274,7 +274,7 @@ def _usage_error(message: str) -> int:
 
 def _check_usage(ns: argparse.Namespace) -> str:
     """What is wrong with the check's options ("" if nothing), before anything runs."""
-    from lstm_props._gate.plugin import output_path_problem
+    from lstm_props._gate.options import output_path_problem
 
     if ns.xfail is not None and not Path(ns.xfail).is_file():
         return f"--xfail {ns.xfail!r}: no such file; give a text file with one property id per line"
@@ -309,7 +309,7 @@ def _run_child(args: list[str], progress: str) -> int:
     Ctrl-C reaches the child too (same process group); wait for it to write its partial
     results, then report the interruption.
     """
-    from lstm_props._gate.plugin import PROGRESS_ENV
+    from lstm_props._gate.options import PROGRESS_ENV
     from lstm_props._gate.suite_run import own_environment
 
     child = subprocess.Popen(
@@ -481,7 +481,7 @@ def run_matrix(ns: argparse.Namespace) -> int:
         if problem:
             return _usage_error(problem)
     if ns.json is not None:
-        from lstm_props._gate.plugin import output_path_problem
+        from lstm_props._gate.options import output_path_problem
 
         problem = output_path_problem(ns.json)
         if problem:

@@ -8,15 +8,16 @@ Installed, it is loaded by every pytest session of the environment, so it change
 in a session that checks no LSTM: no Hypothesis settings, profiles or seed (the property
 tests carry their own, lstm_props._harness.profiles), no torch threads outside a property, no
 header line. Every hook below acts on the property tests alone or on ``--lstm-*`` options.
+
+The hooks live here; what they use sits beside them by concern: the options
+(_gate.options), xdist's workers (_gate.workers) and what a session leaves behind, its
+results, files and closing lines (_gate.run_outputs).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import shlex
-import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,163 +27,38 @@ import pytest
 
 from lstm_props._errors import AdapterError, TargetError
 from lstm_props._gate.faults import ADAPTER_PREFIX, FAILED, SUITE_PREFIX, classify, one_line
-from lstm_props._gate.outcome import at_least_as_bad
+from lstm_props._gate.options import (
+    DEFAULT_TARGET,
+    PROGRESS_ENV,
+    add_options,
+    check_output_paths,
+    profile_of,
+    seed_of,
+)
 from lstm_props._gate.results import (
     CALLS_TARGET,
     COUNTEREXAMPLE_SECTION,
     REPRODUCE_SECTION,
-    SCHEMA,
-    coverage,
-    coverage_line,
     mark_xfails,
     read_xfail_file,
-    result_of,
-    table,
-    write_json,
 )
-from lstm_props._gate.watchdog import DEFAULT_TIMEOUT, Watchdog
+from lstm_props._gate.run_outputs import STATE, ResultCollector, summary_lines, write_outputs
+from lstm_props._gate.watchdog import Watchdog
+from lstm_props._gate.workers import (
+    cores_shared_with_xdist_workers,
+    is_xdist_controller,
+    stop_feeding_other_workers,
+    workeroutput,
+)
 from lstm_props._harness.declared import declaration_of, properties_dir
-from lstm_props._harness.profiles import PROFILES, USER_PROFILES, PropertySettings, profile_settings
-from lstm_props.maths.layout import VARIANTS
+from lstm_props._harness.profiles import PROFILES, PropertySettings, profile_settings
 
 if TYPE_CHECKING:
     from lstm_props._harness.under_test import LSTMUnderTest
 
-DEFAULT_TARGET = "torch.nn:LSTMCell"
-DEVICES = ("cpu", "cuda")
-DTYPES = ("float32", "float64")
-
-_STATE = pytest.StashKey[dict[str, Any]]()
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("lstm_props", "lstm_props: verify an LSTM's gradient structure")
-    group.addoption(
-        "--lstm-adapter",
-        dest="lstm_adapter",
-        default=None,
-        metavar="TARGET",
-        help="package.module:attr or path/to/file.py:attr naming an adapter, a "
-        f"torch module or a factory of either (default {DEFAULT_TARGET})",
-    )
-    group.addoption(
-        "--lstm-variant",
-        dest="lstm_variant",
-        default=None,
-        choices=VARIANTS,
-        help="the LSTM variant the target declares (default: what the adapter "
-        "declares, else standard)",
-    )
-    group.addoption(
-        "--lstm-device",
-        dest="lstm_device",
-        default="cpu",
-        choices=DEVICES,
-        help="where the target runs (default cpu)",
-    )
-    group.addoption(
-        "--lstm-dtype",
-        dest="lstm_dtype",
-        default="float32",
-        choices=DTYPES,
-        help="the precision the target computes in (default float32)",
-    )
-    group.addoption(
-        "--lstm-black-box",
-        dest="lstm_black_box",
-        action="store_true",
-        help="hide the target's parameter layout: run only what black-box mode "
-        "can (to measure it on a target whose layout is known)",
-    )
-    group.addoption(
-        "--lstm-profile",
-        dest="lstm_profile",
-        default=None,
-        choices=list(PROFILES),
-        metavar="{" + ",".join(USER_PROFILES) + "}",
-        help="how the properties draw examples: ci 15 derandomized, dev 15 "
-        "random, thorough 200 random (default ci when $CI is set, else dev); "
-        "the property tests' own, never the session's Hypothesis profile",
-    )
-    group.addoption(
-        "--lstm-seed",
-        dest="lstm_seed",
-        default=None,
-        type=int,
-        metavar="N",
-        help="replay a random (dev, thorough) run: the header prints its seed",
-    )
-    group.addoption(
-        "--lstm-max-examples",
-        dest="lstm_max_examples",
-        default=None,
-        type=int,
-        metavar="N",
-        help="examples per property (overrides the profile's)",
-    )
-    group.addoption(
-        "--lstm-xfail",
-        dest="lstm_xfail",
-        default=None,
-        metavar="FILE",
-        help="known deviations: one property id per line, # comments",
-    )
-    group.addoption(
-        "--lstm-json",
-        dest="lstm_json",
-        default=None,
-        metavar="PATH",
-        help=f"write per-property results as JSON (schema {SCHEMA})",
-    )
-    group.addoption(
-        "--lstm-report",
-        dest="lstm_report",
-        default=None,
-        metavar="PATH",
-        help="write a self-contained HTML report (matrix, failures, pictures)",
-    )
-    group.addoption(
-        "--lstm-table",
-        dest="lstm_table",
-        action="store_true",
-        help="print the conformance table at the end",
-    )
-    group.addoption(
-        "--lstm-timeout",
-        dest="lstm_timeout",
-        default=DEFAULT_TIMEOUT,
-        type=float,
-        metavar="SECONDS",
-        help="end the run (exit 2) when loading the target or one property "
-        f"outlives this, naming the call that hung (default {DEFAULT_TIMEOUT:g}"
-        ", 0: no limit)",
-    )
-
-
-def _profile(config: pytest.Config) -> str:
-    return config.getoption("lstm_profile") or ("ci" if os.environ.get("CI") else "dev")
-
-
-def _seed(config: pytest.Config, profile: str) -> int | None:
-    """One seed for the whole session (shared with xdist workers), so failures reproduce;
-    applied to the property tests alone (PropertySettings.given)."""
-    given: int | None = config.getoption("lstm_seed")  # --lstm-seed is type=int
-    derandomized = PROFILES[profile].get("derandomize", False)
-    if given is not None and derandomized:
-        raise pytest.UsageError(
-            f"--lstm-seed {given}: the {profile} profile is derandomized (the same examples "
-            "on every run), so a seed would change what it promises; drop the seed, or use "
-            "--lstm-profile dev or thorough"
-        )
-    if given is not None:
-        return given
-    if derandomized:
-        return None
-    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
-    if workerinput:
-        shared: int | None = workerinput["lstm_seed"]  # the controller's (pytest_configure_node)
-        return shared
-    return secrets.randbelow(2**32)
+    add_options(parser)
 
 
 def _checks_an_lstm(config: pytest.Config) -> bool:
@@ -209,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "lstm_property(declaration): a declared property (lstm_props._harness.declared)"
     )
-    profile = _profile(config)
+    profile = profile_of(config)
     n = config.getoption("lstm_max_examples")
     if n is not None and n < 1:
         raise pytest.UsageError(f"--lstm-max-examples {n}: give a positive number, e.g. 25")
@@ -218,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--lstm-timeout {config.getoption('lstm_timeout'):g}: give "
             "seconds per property, e.g. 600, or 0 for no limit"
         )
-    config.stash[_STATE] = {
+    config.stash[STATE] = {
         # `is None`, not `or`: an empty --lstm-adapter (an unset $TARGET) is refused at load,
         # never silently replaced by the default target.
         "target_name": DEFAULT_TARGET
@@ -226,16 +102,16 @@ def pytest_configure(config: pytest.Config) -> None:
         else config.getoption("lstm_adapter"),
         "explicit": config.getoption("lstm_adapter") is not None,
         "profile": profile,
-        "seed": _seed(config, profile),
+        "seed": seed_of(config, profile),
         "target": None,
         "results": {},
         "xfail": read_xfail_file(config.getoption("lstm_xfail"))
         if config.getoption("lstm_xfail")
         else set(),
     }
-    _check_output_paths(config)
+    check_output_paths(config)
     config.pluginmanager.register(
-        _ResultCollector(config.stash[_STATE]["results"]), "lstm_props.results"
+        ResultCollector(config.stash[STATE]["results"]), "lstm_props.results"
     )
     if config.getoption("lstm_device") == "cuda":
         import torch
@@ -247,84 +123,20 @@ def pytest_configure(config: pytest.Config) -> None:
             )
 
 
-def _check_output_paths(config: pytest.Config) -> None:
-    """Fail before the run, not after it, when a result file could not be written; remove
-    an earlier run's file, so that a run that dies leaves none rather than a stale pass."""
-    for option in ("lstm_json", "lstm_report"):
-        path = config.getoption(option)
-        if not path:
-            continue
-        problem = output_path_problem(path)
-        if problem:
-            raise pytest.UsageError(f"--{option.replace('_', '-')} {path!r}: {problem}")
-        if not hasattr(config, "workerinput") and os.path.isfile(path):
-            os.remove(path)
-
-
-def output_path_problem(path: str) -> str:
-    """Why ``path`` cannot take a result file ("" if it can)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        return "is a directory; give a file path, e.g. results/lstm-props.json"
-    if not os.path.isdir(folder):
-        return (
-            f"the directory {os.path.dirname(path) or '.'!r} does not exist; create it or "
-            "give a path in an existing directory"
-        )
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        return "the file exists and is not writable; remove it or give another path"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"the directory {os.path.dirname(path) or '.'!r} is not writable"
-    return ""
-
-
-@contextlib.contextmanager
-def _cores_shared_with_xdist_workers() -> Iterator[None]:
-    """Under xdist, give each worker its share of the cores while a property runs: torch's
-    default of one thread per core in every worker oversubscribes the machine (nn.LSTM on
-    oneDNN slows ~20x). Restored after it, for the session's other tests."""
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if not workers or "torch" not in sys.modules:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:  # xdist: hand the session seed to workers
-    state = node.config.stash[_STATE]
+    state = node.config.stash[STATE]
     node.workerinput["lstm_seed"] = state["seed"]
     state.setdefault("workers", []).append(node)
-
-
-def _stop_feeding_other_workers(node: Any) -> None:
-    """A worker crashed (or the hang watchdog ended it) and none will replace it
-    (--max-worker-restart 0, as ``lstm-props check`` runs): the run is over, so hand its
-    remaining properties to nobody. xdist would give them to another worker, and where that
-    one had ended in the same instant (a kernel that hangs or crashes on every worker), the
-    send failed with an INTERNALERROR of xdist's own instead of the gate's one line."""
-    config = node.config
-    if str(config.getoption("maxworkerrestart", None)) != "0" or not _checks_an_lstm(config):
-        return
-    for other in config.stash[_STATE].get("workers", []):
-        if other is not node:
-            other.shutdown()  # xdist's own: marks it shutting down; a closed pipe is ignored
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist: the controller never loads the target, so it learns the variant from a worker."""
-    if error is not None:
-        _stop_feeding_other_workers(node)
+    if error is not None and _checks_an_lstm(node.config):
+        stop_feeding_other_workers(node, node.config.stash[STATE].get("workers", []))
     output = getattr(node, "workeroutput", {})
-    state = node.config.stash[_STATE]
+    state = node.config.stash[STATE]
     if output.get("lstm_variant"):
         state["worker_variant"] = output["lstm_variant"]
     if output.get("lstm_load_error"):
@@ -332,7 +144,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def _target(config: pytest.Config) -> Any:
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     if state.get("load_error"):
         raise pytest.UsageError(state["load_error"])
     if state["target"] is None:
@@ -361,13 +173,13 @@ def _target(config: pytest.Config) -> Any:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     if not state["explicit"]:
         return
     # An xdist controller runs no property: loading the target there (import torch, build,
     # smoke-test) would only delay the workers. They load it instead, and one that cannot
     # hands its one-line error back to the controller (pytest_testnodedown) and stops.
-    if _is_xdist_controller(config):
+    if is_xdist_controller(config):
         return
     try:
         _target(config)
@@ -377,25 +189,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state["load_error"] = str(exc)
 
 
-def _is_xdist_controller(config: pytest.Config) -> bool:
-    return config.pluginmanager.has_plugin("dsession")
-
-
-def _workeroutput(config: pytest.Config) -> dict[str, Any]:
-    """What an xdist worker hands back to the controller (pytest_testnodedown reads it)."""
-    output: dict[str, Any] | None = getattr(config, "workeroutput", None)
-    if output is None:  # xdist sets workeroutput on a worker's config with workerinput
-        raise AttributeError("an xdist worker's config has no workeroutput")
-    return output
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if not _checks_an_lstm(config):
         return []
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     seed = state["seed"] if state["seed"] is not None else "derandomized"
     undecided = (
-        _is_xdist_controller(config)
+        is_xdist_controller(config)
         and state["target"] is None
         and not config.getoption("lstm_variant")
     )
@@ -421,7 +221,7 @@ def _variant(config: pytest.Config) -> str:
     declared: str | None = config.getoption("lstm_variant")
     if declared:
         return declared
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     target = state["target"]
     if target is None:
         from_worker: str = state.get("worker_variant", "standard")
@@ -436,7 +236,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("lstm_stack"):
         metafunc.parametrize("lstm_layer", [0], ids=["stack"])
         return
-    if metafunc.config.stash[_STATE].get("load_error"):  # an xdist worker that must stop
+    if metafunc.config.stash[STATE].get("load_error"):  # an xdist worker that must stop
         return
     target = _target(metafunc.config)
     views = target.probe().layers
@@ -472,7 +272,7 @@ def _property_settings(
     model: one example costs ∝ T·B·H² and checks thousands of coordinates) at most
     WIDE_MAX_EXAMPLES examples a property, shared among its ``parametrizations`` (the edge
     shapes: one each), unless --lstm-max-examples sets the count."""
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     n = config.getoption("lstm_max_examples")
     if n is None and target is not None:
         from lstm_props._harness.strategies import WIDE_MAX_EXAMPLES, wide_fixed_hidden
@@ -519,7 +319,7 @@ def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderT
         reason = declaration_of(request.node).unmet(under_test)  # type: ignore[union-attr]
         if reason:
             pytest.skip(reason)
-    with _cores_shared_with_xdist_workers():
+    with cores_shared_with_xdist_workers():
         yield under_test
 
 
@@ -566,7 +366,7 @@ def _test_address(item: pytest.Item) -> list[str]:
 
 def reproduce_command(item: pytest.Item) -> str:
     config = item.config
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     args = [
         "pytest",
         *_test_address(item),
@@ -641,11 +441,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return None
 
 
-#: Set by ``lstm-props check`` for its child run: a file that names the property running
-#: now, so that a run that dies can say where.
-PROGRESS_ENV = "LSTM_PROPS_PROGRESS_FILE"
-
-
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
     path = os.environ.get(PROGRESS_ENV)
     if path:
@@ -654,32 +449,17 @@ def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash[_STATE].get("load_error"):  # an xdist worker: run nothing, report it
+    if config.stash[STATE].get("load_error"):  # an xdist worker: run nothing, report it
         items[:] = []
         return
     _skip_unmet_needs(config, items)
-    ids = config.stash[_STATE]["xfail"]
+    ids = config.stash[STATE]["xfail"]
     if ids:
         mark_xfails([i for i in items if "lstm" in getattr(i, "fixturenames", ())], ids)
 
 
-class _ResultCollector:
-    """Registered per session, so nested in-process runs (pytester) keep their own results.
-    Per test, a later phase's report replaces an earlier one unless it is less severe
-    (lstm_props._gate.outcome: a teardown fault after a failed call is the fault)."""
-
-    def __init__(self, results: dict[str, Any]) -> None:
-        self.results = results
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        result = result_of(report)
-        old = self.results.get(report.nodeid)
-        if result is not None and (old is None or at_least_as_bad(result.outcome, old.outcome)):
-            self.results[report.nodeid] = result
-
-
 def _header(config: pytest.Config) -> dict[str, Any]:
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     return {
         "target": state["target_name"],
         "variant": _variant(config),
@@ -701,100 +481,41 @@ def _mode(state: dict[str, Any]) -> str | None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    state = config.stash[_STATE]
-    error = state.get("load_error")
-    if error and not hasattr(config, "workerinput"):
-        terminalreporter.write_line(f"ERROR: {error}", red=True, bold=True)
-    results = _sorted_results(config)
-    if config.getoption("lstm_table") and results:
-        terminalreporter.section("lstm_props conformance")
-        for line in table(results):
-            terminalreporter.write_line(line)
-    if state["explicit"] and results and not error:
-        cov = coverage(results, _mode(state))
-        line = f"lstm_props: {coverage_line(cov)}"
-        if cov["verified"] == 0 and not any(r.outcome in ("failed", "error") for r in results):
-            line += (
-                "; NOTHING VERIFIED: no property that calls the target passed, so this "
-                "run is no evidence of conformance"
-            )
-        elif cov["mode"] == "black-box":
-            line += "; a black-box pass is not a conformance pass"
-        terminalreporter.write_line(
-            line, yellow=cov["verified"] == 0 or cov["ran"] < cov["of"], bold=cov["verified"] == 0
-        )
-    roots = [r.property for r in results if r.root_cause]
-    following = sum(bool(r.follows_from) for r in results)
-    if roots and state["explicit"]:
-        terminalreporter.write_line(
-            f"lstm_props: root cause{'s' if len(roots) > 1 else ''}: {', '.join(roots)}"
-            + (
-                f" ({following} other failures follow from {'them' if len(roots) > 1 else 'it'})"
-                if following
-                else ""
-            ),
-            red=True,
-            bold=True,
-        )
-    for problem in state.get("write_errors", []):
-        terminalreporter.write_line(f"ERROR: {problem}", red=True, bold=True)
+    state = config.stash[STATE]
+    state["is_worker"] = hasattr(config, "workerinput")
+    lines = summary_lines(
+        state, _sorted_results(config), _mode(state), config.getoption("lstm_table")
+    )
+    for line, markup in lines:
+        if markup.pop("section", False):
+            terminalreporter.section("lstm_props conformance")
+        else:
+            terminalreporter.write_line(line, **markup)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
-    state = config.stash[_STATE]
+    state = config.stash[STATE]
     if hasattr(config, "workerinput"):
         if state["target"] is not None:
-            _workeroutput(config)["lstm_variant"] = _variant(config)
+            workeroutput(config)["lstm_variant"] = _variant(config)
         if state.get("load_error"):
-            _workeroutput(config)["lstm_load_error"] = state["load_error"]
+            workeroutput(config)["lstm_load_error"] = state["load_error"]
         return
     if state.get("load_error"):  # xdist: a worker could not load the target
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
-    _write_outputs(config, int(exitstatus))
+    state.setdefault("write_errors", []).extend(
+        write_outputs(
+            config,
+            int(exitstatus),
+            _sorted_results(config),
+            lambda: _header(config),
+            lambda: _target_or_reason(config),
+        )
+    )
     if state.get("write_errors") and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # a result file is missing
-
-
-def _write_outputs(config: pytest.Config, exitstatus: int) -> None:
-    """Write --lstm-json and --lstm-report whatever happened to the run (interrupted, an
-    internal error): a writer that raises would leave no file, or an earlier run's."""
-    state = config.stash[_STATE]
-    results = _sorted_results(config)
-    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    status = {
-        "complete": exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED),
-        "interrupted": interrupted,
-        "exit_status": exitstatus,
-    }
-    try:
-        header = _header(config)
-    except Exception as exc:  # the target itself is what failed: still say what ran
-        header = {
-            "target": state["target_name"],
-            "variant": "unknown",
-            "device": config.getoption("lstm_device"),
-            "dtype": config.getoption("lstm_dtype"),
-            "seed": state["seed"],
-            "profile": state["profile"],
-            "header_error": f"{type(exc).__name__}: {exc}",
-        }
-    problems = state.setdefault("write_errors", [])
-    path = config.getoption("lstm_json")
-    if path:
-        try:
-            write_json(path, header, results, status)
-        except Exception as exc:
-            problems.append(f"--lstm-json {path!r}: could not write it: {exc}")
-    report = config.getoption("lstm_report")
-    if report:
-        from lstm_props._report.html import write_html_report
-
-        try:
-            write_html_report(report, {**header, **status}, _target_or_reason(config), results)
-        except Exception as exc:
-            problems.append(f"--lstm-report {report!r}: could not write it: {exc}")
 
 
 def _target_or_reason(config: pytest.Config) -> Any:
@@ -808,5 +529,5 @@ def _sorted_results(config: pytest.Config) -> list[Any]:
     """The results, root causes first, each failure marked with what it follows from."""
     from lstm_props._gate.root_cause import annotate
 
-    results = config.stash[_STATE]["results"]
+    results = config.stash[STATE]["results"]
     return annotate([results[k] for k in sorted(results)])
