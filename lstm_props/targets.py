@@ -17,14 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from lstm_props._harness.declared import Declaration
 
 
 def lstm_cell(input_size: int, hidden_size: int) -> nn.Module:
@@ -185,9 +182,13 @@ class TargetInfo:
         compare it with what the harness, which asks the target, actually skipped."""
         if self.lacks is None:
             return None
+        # Imported here: the declarations import the property modules (torch, Hypothesis),
+        # and importing the registry must not.
+        from lstm_props._harness.declared import declarations
+
         return frozenset(
             d.id
-            for d in _declarations()
+            for d in declarations()
             if set(d.needs) & self.lacks
             or (d.variants is not None and self.variant not in d.variants)
         )
@@ -383,15 +384,6 @@ TARGETS: tuple[TargetInfo, ...] = (
     ),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
 )
-
-
-@cache
-def _declarations() -> tuple[Declaration, ...]:
-    # Imported on first use: the declarations import the property modules (torch,
-    # Hypothesis), and importing the registry must not.
-    from lstm_props._harness.declared import declarations
-
-    return tuple(declarations())
 
 
 def target_info(name: str) -> TargetInfo:

@@ -15,12 +15,9 @@ order is a DAG over every property (tests/test_gate_root_cause.py).
 
 from __future__ import annotations
 
-from functools import cache
-
 from lstm_props._gate.results import PropertyResult
 
 
-@cache
 def depends_on() -> dict[str, tuple[str, ...]]:
     """property id -> the ids it relies on, from the declarations."""
     from lstm_props._harness.declared import declarations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -223,8 +224,10 @@ def properties_dir() -> Path:
     return Path(lstm_props.properties.__file__).parent
 
 
-def declarations() -> list[Declaration]:
-    """Every property of the library, in the one order used everywhere."""
+@cache
+def declarations() -> tuple[Declaration, ...]:
+    """Every property of the library, in the one order used everywhere (read once per
+    process: the property modules are imported once anyway)."""
     found = []
     for path in sorted(properties_dir().glob("test_*.py")):
         module = importlib.import_module(f"lstm_props.properties.{path.stem}")
@@ -232,4 +235,4 @@ def declarations() -> list[Declaration]:
             declaration = declaration_of(value) if callable(value) else None
             if declaration is not None and declaration.module == module.__name__:
                 found.append(declaration)
-    return found
+    return tuple(found)
