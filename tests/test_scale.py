@@ -28,7 +28,7 @@ def _state(cell: CheckedCell, batch: int, seed: int = 0):
 
 
 def _cell(module: torch.nn.Module, dtype: str = "float32") -> CheckedCell:
-    from lstm_props.adapters._torch import TorchTarget
+    from lstm_props.adapters._torch_target import TorchTarget
 
     target = TorchTarget("test", lambda: module, False, dtype, "cpu")
     return CheckedCell(target.build().layers[0], "test")

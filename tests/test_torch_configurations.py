@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from lstm_props._errors import AdapterError
-from lstm_props.adapters._torch import TorchBackend, torch_views
+from lstm_props.adapters._torch import TorchBackend
+from lstm_props.adapters._torch_target import torch_views
 from lstm_props.maths.reference import ReferenceLSTMCell
 from lstm_props.mutants import InitialCellIgnored
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from lstm_props._gate.steps import ScaleCase, check_view, seeded_inputs
-from lstm_props.adapters._torch import TorchCellAdapter, torch_views
+from lstm_props.adapters._torch_cell import TorchCellAdapter
+from lstm_props.adapters._torch_target import torch_views
 
 
 @dataclass

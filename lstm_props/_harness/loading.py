@@ -158,7 +158,7 @@ def _refuse_other_recurrent_cells(module: Any, spec_text: str) -> None:
 def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) -> Target:
     import torch
 
-    from lstm_props.adapters._torch import TorchTarget
+    from lstm_props.adapters._torch_target import TorchTarget
 
     if isinstance(obj, Target):
         return obj

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
-from lstm_props.adapters._torch import TorchBackend, TorchCellAdapter
+from lstm_props.adapters._torch import TorchBackend
+from lstm_props.adapters._torch_cell import TorchCellAdapter
 
 
 class NumpyBackend(Backend):

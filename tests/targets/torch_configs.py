@@ -85,7 +85,8 @@ class RaisingBackwardCell(nn.LSTMCell):
 def _float32_only(module: nn.Module, dtype: str) -> object:
     """``module`` behind an adapter with no float64 twin: astype to another dtype is None,
     as for ONNX Runtime or a float32-only kernel."""
-    from lstm_props.adapters._torch import TorchCellAdapter, torch_views
+    from lstm_props.adapters._torch_cell import TorchCellAdapter
+    from lstm_props.adapters._torch_target import torch_views
 
     class Float32OnlyAdapter(TorchCellAdapter):
         def astype(self, to: str):

@@ -1,0 +1,271 @@
+"""nn.LSTMCell and any module with its calling convention ``m(x, (h, c)) -> (h, c)``: the
+layout read from (and written to) nn.LSTMCell's parameter names, earned, not guessed; the
+float64 or CUDA twin as an independent copy of the module."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from lstm_props._errors import TargetError
+from lstm_props.adapters import _torch_grad as _grad
+from lstm_props.adapters._protocol import CellAdapter, CellSpec
+from lstm_props.adapters._torch import _DTYPES, TorchBackend
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.variants import Variant, register_variant
+
+#: The layout's bias fields; a module built with bias=False holds them as zeros.
+_BIASES = ("b_ih", "b_hh")
+
+
+def _has_biases(module: nn.Module, suffix: str = "") -> bool:
+    """Both biases are tensors (nn.LSTMCell, nn.LSTM with bias=True), not None or absent."""
+    return all(
+        isinstance(getattr(module, n + suffix, None), torch.Tensor) for n in ("bias_ih", "bias_hh")
+    )
+
+
+def _is_standard_cell(module: nn.Module) -> bool:
+    """nn.LSTMCell's weights, and both biases or neither (bias=False)."""
+    w_ih = getattr(module, "weight_ih", None)
+    if not isinstance(w_ih, torch.Tensor):
+        return False
+    w_hh = getattr(module, "weight_hh", None)
+    if not isinstance(w_hh, torch.Tensor):
+        return False
+    if not _has_biases(module) and any(
+        getattr(module, n, None) is not None for n in ("bias_ih", "bias_hh")
+    ):
+        return False  # one bias of two, or a bias that is not a tensor: not the layout
+    return w_ih.ndim == 2 and w_hh.ndim == 2 and w_ih.shape[0] == w_hh.shape[0] == 4 * w_hh.shape[1]
+
+
+#: The parameters nn.LSTMCell's layout accounts for (``peephole``: the declared (3, H) p_i,
+#: p_f, p_o of the peephole variant).
+_LAYOUT_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "peephole")
+
+
+def _unaccounted(module: nn.Module) -> list[str]:
+    """Parameters (trainable or frozen) and grad-requiring buffers the layout leaves out:
+    each may feed the gates (torchrecurrent's PeepholeLSTMCell ``weight_ph``), so the four
+    familiar names alone do not make a module the standard cell."""
+    named = [
+        *module.named_parameters(),
+        *((n, b) for n, b in module.named_buffers() if b.requires_grad),
+    ]
+    return [f"{n} {tuple(t.shape)}" for n, t in named if n not in _LAYOUT_PARAMETERS]
+
+
+def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> TargetError:
+    return TargetError(
+        f"target {name!r}: {type(module).__name__} has nn.LSTMCell's parameter names but also "
+        f"{', '.join(extra)}, which the layout (weight_ih, weight_hh, bias_ih, bias_hh, "
+        "peephole) does not account for, so neither its layout nor its variant is known: for "
+        "a full check name its peephole weights `peephole` (3, H) and set lstm_variant = "
+        "'peephole' on the module; to check it black-box set lstm_variant alone "
+        "(docs/adapters.md: declaring a torch cell's variant)"
+    )
+
+
+class _TorchCellBase(CellAdapter):
+    backend: TorchBackend
+
+    def __init__(self, module: nn.Module, name: str, backend: TorchBackend) -> None:
+        self.module, self.name, self.backend = module, name, backend
+        declared = getattr(module, "lstm_variant", None)
+        # A Variant record of the user's own is registered and then named like the others.
+        self.variant = (
+            register_variant(declared).name if isinstance(declared, Variant) else declared
+        )
+
+    def _read(self, names: dict[str, str]) -> LSTMParams:
+        # Any: mypy checks a ** mapping's values against every field (the clip included).
+        arrays: dict[str, Any] = {
+            key: self.backend.to_numpy(getattr(self.module, attr)) for key, attr in names.items()
+        }
+        for key in _BIASES:  # a module built with bias=False adds nothing: zero biases
+            arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
+        return LSTMParams(**arrays)
+
+    def _write(self, names: dict[str, str], params: LSTMParams) -> None:
+        with torch.no_grad():
+            for key, attr in names.items():
+                getattr(self.module, attr).copy_(self.backend.asarray(getattr(params, key)))
+
+    def _layout_names(self) -> dict[str, str] | None:
+        """layout field -> module attribute, or None in black-box mode."""
+        return None
+
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams | None:
+        names = self._layout_names()
+        if names is None:
+            return None
+        tensors = {k: getattr(self.module, a) for k, a in names.items()}
+        # A frozen module (requires_grad=False, as when fine-tuning other layers) still has
+        # parameter derivatives: ask torch for them for the length of this call only.
+        frozen = [t for t in tensors.values() if not t.requires_grad]
+        try:
+            for t in frozen:
+                t.requires_grad_(True)
+            with torch.enable_grad():
+                outs = list(run())
+            pairs = [
+                (o, self.backend.asarray(u)) for o, u in zip(outs, cotangents) if o.requires_grad
+            ]
+            grads: list[Any] = [None] * len(tensors)
+            if pairs:
+                grads = _grad.grad(
+                    self.backend.target,
+                    [o for o, _ in pairs],
+                    list(tensors.values()),
+                    [u for _, u in pairs],
+                )
+        finally:
+            for t in frozen:
+                t.requires_grad_(False)
+        _grad.check_reached(
+            self.backend.target,
+            grads,
+            list(tensors.values()),
+            [f"{a} (layout {k})" for k, a in names.items()],
+            lambda: list(run()),
+        )
+        arrays: dict[str, Any] = {  # Any: see _read
+            k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
+            for (k, t), g in zip(tensors.items(), grads)
+        }
+        for key in _BIASES:  # bias=False: no bias parameter, nothing to differentiate
+            arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
+        return LSTMParams(**arrays)
+
+    def _copy_module(self, dtype: str, device: str) -> nn.Module:
+        """An independent copy of the module at ``dtype`` on ``device``."""
+        return _independent_copy(self.module).to(device=device, dtype=_DTYPES[dtype])
+
+    def astype(self, dtype: str) -> CellAdapter | None:
+        return self._clone(dtype, self.backend.device)
+
+    def to_device(self, device: str) -> CellAdapter | None:
+        return self._clone(self.backend.dtype, device)
+
+    def _clone(self, dtype: str, device: str) -> CellAdapter | None:
+        # None for the moment of the deepcopy only: the finally puts it back
+        module, self.module = self.module, None  # type: ignore[assignment]
+        try:
+            clone = copy.deepcopy(self)  # the adapter's own state, without the module
+        finally:
+            self.module = module
+        try:
+            clone.module = self._copy_module(dtype, device)
+        except _NoIndependentCopy:
+            return None  # no twin: the properties that need one check in its own precision
+        clone.backend = self.backend.like(dtype, device)
+        return clone if _computes_in(clone, dtype) else None
+
+
+def _computes_in(cell: CellAdapter, dtype: str) -> bool:
+    """Whether a converted copy runs a step and returns ``dtype``: a quantized kernel keeps
+    its own precision (or refuses float64 input), and a twin that is not one is no twin."""
+    spec, be = cell.spec, cell.backend
+    context = getattr(cell, "_context", None)  # a layer's other states fix the batch size
+    b = 1 if context is None else context[0].shape[1]
+    zeros = [
+        be.asarray(np.zeros((b, n))) for n in (spec.input_size, spec.output_size, spec.hidden_size)
+    ]
+    try:
+        with torch.no_grad():
+            out = cell.step(*zeros)
+    except Exception:
+        return False
+    return all(o.dtype == _DTYPES[dtype] for o in out)
+
+
+class _NoIndependentCopy(Exception):
+    """A TorchScript module torch.jit cannot serialize, so it cannot be copied faithfully."""
+
+
+def _independent_copy(module: nn.Module) -> nn.Module:
+    """A deep copy that behaves as an independent module.
+
+    A ScriptModule is copied through torch.jit.save and load: ``copy.deepcopy`` of one that
+    already ran, then ``.to(float64)``, keeps the graph executor's record of the original
+    parameters, so its backward returns float32 parameter gradients (and leaves the copy's
+    own .grad empty): a float32-sized error inside every float64 check.
+    """
+    if not isinstance(module, torch.jit.ScriptModule):
+        return copy.deepcopy(module)
+    buffer = io.BytesIO()
+    try:
+        torch.jit.save(module, buffer)
+    except Exception as exc:
+        raise _NoIndependentCopy(str(exc)) from exc
+    buffer.seek(0)
+    return torch.jit.load(buffer, map_location="cpu")
+
+
+class TorchCellAdapter(_TorchCellBase):
+    """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell.
+
+    The layout capability is on when the module has nn.LSTMCell's parameters
+    (weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh); otherwise black-box mode.
+    """
+
+    _NAMES: ClassVar[dict[str, str]] = {
+        "w_ih": "weight_ih",
+        "w_hh": "weight_hh",
+        "b_ih": "bias_ih",
+        "b_hh": "bias_hh",
+    }
+
+    def __init__(self, module: nn.Module, name: str, backend: TorchBackend, spec: CellSpec):
+        super().__init__(module, name, backend)
+        self.spec = spec
+        self._standard = _is_standard_cell(module)
+        self._biased = _has_biases(module)
+        #: why the layout is not used although the names suggest it (None: not the case)
+        self.layout_note: str | None = None
+        extra = _unaccounted(module) if self._standard else []
+        if extra:
+            if self.variant is None:
+                raise _undeclared_layout_error(module, name, extra)
+            self._standard = False
+            self.layout_note = (
+                f"{', '.join(extra)} not in nn.LSTMCell's layout (declared "
+                f"lstm_variant = {self.variant!r}: checked black-box)"
+            )
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        out = self.module(x, (h, c))
+        return out[0], out[1]
+
+    def _layout_names(self) -> dict[str, str] | None:
+        if not self._standard:
+            return None
+        names = {k: a for k, a in self._NAMES.items() if k not in _BIASES or self._biased}
+        if isinstance(getattr(self.module, "peephole", None), torch.Tensor):
+            names["peephole"] = "peephole"
+        return names
+
+    def read_layout(self) -> LSTMParams | None:
+        names = self._layout_names()
+        return None if names is None else self._read(names)
+
+    @property
+    def writable_layout(self) -> bool:
+        # Without biases the forget gate cannot be forced, nor drawn parameters written:
+        # the layout is read (zero biases) and checked, never written.
+        return self._standard and self._biased
+
+    def write_layout(self, params: LSTMParams) -> None:
+        names = dict(self._NAMES)
+        if params.peephole is not None and hasattr(self.module, "peephole"):
+            names["peephole"] = "peephole"
+        self._write(names, params)

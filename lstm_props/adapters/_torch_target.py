@@ -1,0 +1,76 @@
+"""A torch module as a target: a fixed-size instance or a factory of sizes, wrapped by
+the calling convention it has (nn.LSTM layer by layer, anything else as a cell)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lstm_props.adapters._protocol import CellAdapter, CellSpec, Target, Views
+from lstm_props.adapters._torch import _DTYPES, TorchBackend
+from lstm_props.adapters._torch_cell import (
+    TorchCellAdapter,
+    _independent_copy,
+    _NoIndependentCopy,
+)
+from lstm_props.adapters._torch_lstm import TorchLSTMLayer, TorchLSTMStack
+
+
+def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
+    """Wrap a torch module: nn.LSTM by layers, anything else by the cell convention."""
+    backend = TorchBackend(dtype, device, name)
+    if isinstance(module, torch.jit.ScriptModule):  # see _independent_copy
+        with contextlib.suppress(_NoIndependentCopy):
+            module = _independent_copy(module)
+    module = module.to(device=device, dtype=_DTYPES[dtype])
+    if isinstance(module, nn.LSTM):
+        # nn.LSTM's fused CPU backward (oneDNN) computes every weight gradient whether asked
+        # or not; vmapped over K rows it holds K of them: at H = 1024, 22 rows took 2.2x the
+        # time of a loop over the kept graph and 22x its memory.
+        backend.batch_rows = False
+        stack = TorchLSTMStack(module, name, backend)
+        directions = ("", " reverse") if module.bidirectional else ("",)
+        layers: list[CellAdapter] = [
+            TorchLSTMLayer(module, f"{name}[layer {k}{label}]", backend, k, d)
+            for k in range(module.num_layers)
+            for d, label in enumerate(directions)
+        ]
+        return Views(layers, stack)
+    spec = _cell_spec(module)
+    cell = TorchCellAdapter(module, name, backend, spec)
+    return Views([cell], cell)
+
+
+def _cell_spec(module: nn.Module) -> CellSpec:
+    input_size, hidden_size = (getattr(module, a, None) for a in ("input_size", "hidden_size"))
+    if not isinstance(input_size, int) or not isinstance(hidden_size, int):
+        raise ValueError(
+            f"{type(module).__name__} does not say its sizes: give it integer attributes "
+            "input_size and hidden_size (and proj_size if h is narrower than c)"
+        )
+    proj = getattr(module, "proj_size", 0) or hidden_size
+    return CellSpec(input_size, hidden_size, proj)
+
+
+class TorchTarget(Target):
+    """A torch module instance (fixed sizes) or a factory taking input_size, hidden_size."""
+
+    def __init__(
+        self, name: str, make: Callable[..., nn.Module], sized: bool, dtype: str, device: str
+    ) -> None:
+        self.name, self._make, self.sized = name, make, sized
+        self.dtype, self.device = dtype, device
+        self._fixed: Views | None = None
+        self.min_hidden_size = int(getattr(make, "min_hidden_size", 1))
+        self.num_layers = len(self.probe().layers)
+
+    def build(self, input_size: int | None = None, hidden_size: int | None = None) -> Views:
+        if not self.sized:
+            if self._fixed is None:
+                self._fixed = torch_views(self._make(), self.name, self.dtype, self.device)
+            return self._fixed
+        module = self._make(input_size=input_size, hidden_size=hidden_size)
+        return torch_views(module, self.name, self.dtype, self.device)
