@@ -116,8 +116,8 @@ def test_docs_properties_guarantees_table_is_what_list_writes():
     """One registry: docs/properties.md's table is what `lstm-props list --readme` writes;
     after a property is added, changed or removed, run
     `lstm-props list --readme docs/properties.md`."""
-    from lstm_props._gate.cli import guarantees_table
     from lstm_props._gate.doc_blocks import GUARANTEES_MARKERS, block
+    from lstm_props._gate.list_command import guarantees_table
 
     page = (Path(__file__).parents[1] / "docs" / "properties.md").read_text()
     assert block(page, GUARANTEES_MARKERS) == guarantees_table()

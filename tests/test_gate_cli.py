@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from lstm_props._gate import cli
+from lstm_props._gate import check_command
 
 GATE = str(Path(__file__).parent / "targets" / "gate.py")
 
@@ -129,7 +129,7 @@ def test_a_seed_the_derandomized_profile_would_ignore_is_refused():
 
 def test_workers_are_capped_to_the_cpus(capsys):
     ns = argparse.Namespace(workers=10_000)
-    cli._cap_workers(ns)
+    check_command._cap_workers(ns)
     assert ns.workers == (os.cpu_count() or 1)
     assert capsys.readouterr().err.strip() == (
         f"lstm-props: note: --workers 10000 capped to {ns.workers}, the CPUs this machine has"

@@ -20,7 +20,18 @@ PACKAGE = Path(lstm_props.__file__).parent
 _ABOVE_ADAPTERS = ("lstm_props._harness", "lstm_props._gate", "lstm_props._report")
 _GATE_COMMANDS = tuple(
     f"lstm_props._gate.{m}"
-    for m in ("plugin", "cli", "matrix", "selftest", "bench", "steps", "suite_run", "verdict")
+    for m in (
+        "plugin",
+        "cli",
+        "check_command",
+        "list_command",
+        "matrix",
+        "selftest",
+        "bench",
+        "steps",
+        "suite_run",
+        "verdict",
+    )
 )
 #: For each folder, the modules (and everything under them) it must not import.
 FORBIDDEN = {

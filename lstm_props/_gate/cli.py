@@ -13,21 +13,15 @@ NaN), a bug of lstm_props itself, an interrupted run or one that died before fin
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from lstm_props._gate.doc_blocks import (
-    GUARANTEES_MARKERS,
-    KILLS_MARKERS,
-    MATRIX_MARKERS,
-    write_between,
-)
+from lstm_props._gate.check_command import check, check_at_scale, scale_case
+from lstm_props._gate.doc_blocks import KILLS_MARKERS, MATRIX_MARKERS
+from lstm_props._gate.list_command import list_properties
 from lstm_props._gate.options import DEFAULT_TARGET, DEVICES, DTYPES
-from lstm_props._harness.declared import properties_dir
+from lstm_props._gate.usage import usage_error
 from lstm_props._harness.profiles import USER_PROFILES
 from lstm_props.maths.layout import VARIANTS
 
@@ -226,169 +220,6 @@ def _scale_options(group: argparse._ActionsContainer, default_hidden: int | None
         )
 
 
-def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
-    # -W: the plugin imports hypothesis (for the profiles) before pytest can mark it for
-    # assertion rewriting; the warning would say so on every run and means nothing here.
-    args = [
-        str(properties_dir()),
-        "-p",
-        "no:cacheprovider",
-        "-v",
-        "-rN",
-        "-W",
-        "ignore::pytest.PytestAssertRewriteWarning",
-        "--lstm-adapter",
-        ns.target,
-        "--lstm-device",
-        ns.device,
-        "--lstm-dtype",
-        ns.dtype,
-        "--lstm-profile",
-        ns.profile,
-        "--lstm-json",
-        json_path,
-        "--lstm-table",
-    ]
-    for flag, value in (
-        ("--lstm-variant", ns.variant),
-        ("--lstm-max-examples", ns.max_examples),
-        ("--lstm-seed", ns.seed),
-        ("--junitxml", ns.junitxml),
-        ("--lstm-report", ns.report),
-        ("--lstm-timeout", ns.timeout),
-        ("--lstm-xfail", ns.xfail),
-    ):
-        if value is not None:
-            args += [flag, str(value)]
-    if ns.workers > 1:
-        # A worker that crashed (or was ended by the hang watchdog) is not replaced: the next
-        # one would hang on the next property the same way, for --timeout seconds each.
-        args += ["-n", str(ns.workers), "--max-worker-restart", "0"]
-    return args
-
-
-def _usage_error(message: str) -> int:
-    print(f"lstm-props: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _check_usage(ns: argparse.Namespace) -> str:
-    """What is wrong with the check's options ("" if nothing), before anything runs."""
-    from lstm_props._gate.options import output_path_problem
-
-    if ns.xfail is not None and not Path(ns.xfail).is_file():
-        return f"--xfail {ns.xfail!r}: no such file; give a text file with one property id per line"
-    for flag, path in (("--json", ns.json), ("--junitxml", ns.junitxml), ("--report", ns.report)):
-        problem = path is not None and output_path_problem(path)
-        if problem:
-            return f"{flag} {path!r}: {problem}"
-    if ns.seed is not None and ns.profile == "ci":
-        return (
-            f"--seed {ns.seed} has no effect with --profile ci, which is derandomized (the "
-            "same examples on every run): drop --seed, or seed a random search with "
-            "--profile dev or thorough"
-        )
-    return ""
-
-
-def _cap_workers(ns: argparse.Namespace) -> None:
-    """More workers than CPUs only add processes (each with its own torch): 99 were killed
-    for memory on a 2-core machine."""
-    cpus = os.cpu_count() or 1
-    if ns.workers > cpus:
-        print(
-            f"lstm-props: note: --workers {ns.workers} capped to {cpus}, the CPUs this machine has",
-            file=sys.stderr,
-        )
-        ns.workers = cpus
-
-
-def _run_child(args: list[str], progress: str) -> int:
-    """pytest in a child process: a target that ends its process cannot end the gate's.
-
-    Ctrl-C reaches the child too (same process group); wait for it to write its partial
-    results, then report the interruption.
-    """
-    from lstm_props._gate.options import PROGRESS_ENV
-    from lstm_props._gate.suite_run import own_environment
-
-    child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *args], env={**own_environment(), PROGRESS_ENV: progress}
-    )
-    while True:
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            continue  # the child got the same SIGINT; let it finish writing
-
-
-def check(ns: argparse.Namespace) -> int:
-    from lstm_props._gate.verdict import read_results, verdict
-
-    problem = _check_usage(ns)
-    if problem:
-        return _usage_error(problem)
-    _cap_workers(ns)
-    for path in (ns.json, ns.junitxml, ns.report):  # never leave an earlier run's "passed"
-        if path is not None and Path(path).is_file():
-            Path(path).unlink()
-    with tempfile.TemporaryDirectory() as tmp:
-        json_path = ns.json or str(Path(tmp) / "results.json")
-        progress = Path(tmp) / "running"
-        returncode = _run_child(_pytest_args(ns, json_path), str(progress))
-        running = progress.read_text() if progress.is_file() else ""
-        code, line = verdict(read_results(json_path), returncode, running)
-    if line.startswith("the run died"):
-        print(flush=True)  # the dead run's last line has no end
-    if line:
-        print(f"lstm-props: {line}", file=sys.stderr if code else sys.stdout)
-    return code
-
-
-def guarantees_table() -> list[str]:
-    """docs/properties.md's guarantees table: one row per declared property, in the one
-    order."""
-    from lstm_props._harness.declared import declarations
-
-    lines = ["| # | property | claim | needs |", "|---|---|---|---|"]
-    for k, d in enumerate(declarations()):
-        needs = ", ".join(d.needs) or "—"
-        if d.variants is not None:
-            needs += f"; variants {', '.join(d.variant_names() or [])}"
-        claim = d.claim.replace("|", "\\|")
-        lines.append(
-            f"| {k + 1} | `{d.id}` ({d.module.rsplit('.', 1)[-1][5:]}) | {claim} | {needs} |"
-        )
-    return lines
-
-
-def list_properties(markdown: bool = False, readme: str | None = None) -> int:
-    if markdown or readme:
-        lines = guarantees_table()
-        print("\n".join(lines))
-        if readme:
-            try:
-                write_between(Path(readme), lines, GUARANTEES_MARKERS)
-            except (OSError, ValueError) as exc:
-                return _usage_error(f"--readme {readme}: {exc}")
-        return 0
-    from lstm_props._harness.declared import declarations
-
-    print("properties:")
-    for k, d in enumerate(declarations()):
-        needs = ", ".join(d.needs) or "nothing"
-        variants = "" if d.variants is None else f"; variants: {', '.join(d.variant_names() or [])}"
-        print(f"  {k + 1:>2}. {d.id:52} {d.claim}\n      needs: {needs}{variants}")
-    print("\nbuilt-in targets:")
-    from lstm_props.targets import TARGETS
-
-    for target in TARGETS:
-        if target.builtin:
-            print(f"  {target.name:44} ({target.variant})")
-    print(f"\nvariants: {', '.join(VARIANTS)}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
     if ns.command == "list":
@@ -404,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.steps is not None:
         return check_at_scale(ns)
     if ns.hidden is not None:
-        return _usage_error(
+        return usage_error(
             "--hidden needs --steps T: sizes apply to the production-size carry check only"
         )
     try:
@@ -414,35 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _scale_case(ns: argparse.Namespace):
-    from lstm_props._gate.steps import ScaleCase
-
-    return ScaleCase(
-        steps=ns.steps,
-        batch=ns.batch,
-        hidden=ns.hidden,
-        chunk=ns.chunk,
-        probes=ns.probes,
-        exact=getattr(ns, "exact", False),
-    )
-
-
-def check_at_scale(ns: argparse.Namespace) -> int:
-    from lstm_props._errors import LSTMPropsError
-    from lstm_props._gate.steps import check_at_scale as run
-
-    for flag in ("json", "junitxml", "report", "xfail", "max_examples", "seed", "timeout"):
-        if getattr(ns, flag) is not None:
-            return _usage_error(
-                f"--{flag.replace('_', '-')} does not apply with --steps: the "
-                "production-size check prints one verdict per layer"
-            )
-    try:
-        return run(ns.target, _scale_case(ns), ns.dtype, ns.device, ns.variant)
-    except LSTMPropsError as exc:
-        return _usage_error(str(exc))
-
-
 def run_bench(ns: argparse.Namespace) -> int:
     from lstm_props._gate.bench import run_bench as run
 
@@ -450,14 +252,14 @@ def run_bench(ns: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            return _usage_error(
+            return usage_error(
                 "--device cuda: torch sees no CUDA device here; run the bench "
                 "on a machine with a GPU, or use --device cpu"
             )
     if ns.json is not None and not Path(ns.json).resolve().parent.is_dir():
-        return _usage_error(f"--json {ns.json!r}: the directory does not exist")
+        return usage_error(f"--json {ns.json!r}: the directory does not exist")
     return run(
-        _scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds, not ns.no_naive, ns.json
+        scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds, not ns.no_naive, ns.json
     )
 
 
@@ -479,13 +281,13 @@ def run_matrix(ns: argparse.Namespace) -> int:
     if ns.readme is not None:
         problem = _markers_problem(ns.readme, MATRIX_MARKERS)
         if problem:
-            return _usage_error(problem)
+            return usage_error(problem)
     if ns.json is not None:
         from lstm_props._gate.options import output_path_problem
 
         problem = output_path_problem(ns.json)
         if problem:
-            return _usage_error(f"--json {ns.json!r}: {problem}")
+            return usage_error(f"--json {ns.json!r}: {problem}")
     return run_matrix(
         ns.only,
         ns.dtypes or list(DTYPES),
@@ -504,12 +306,12 @@ def run_selftest(ns: argparse.Namespace) -> int:
     names = ns.mutant or sorted(KILLS)
     unknown = [n for n in names if ":" not in n and n not in KILLS]
     if unknown:
-        return _usage_error(
+        return usage_error(
             f"--mutant {unknown[0]!r}: no such mutant; `lstm-props selftest` "
             "with no --mutant runs all of them (see lstm_props.mutants)"
         )
     if ns.readme is not None:
         problem = _markers_problem(ns.readme, KILLS_MARKERS)
         if problem:
-            return _usage_error(problem)
+            return usage_error(problem)
     return selftest(names, ns.workers, ns.max_examples, ns.json, ns.black_box, ns.hidden, ns.readme)
