@@ -1,9 +1,9 @@
 """The gate's answer to one ``lstm-props check`` run: an exit code and the line that says why.
 
-The properties run in a child process (see :mod:`lstm_props._gate.check_command`), so a target that ends the
-process (``os._exit(0)``, a segfault in a kernel, a killed worker) cannot end the gate with
-its status: the answer is read from the results file the run writes last, and a run that
-wrote none, or one not marked complete, did not finish.
+The properties run in a child process (see :mod:`lstm_props._gate.check_command`), so a
+target that ends the process (``os._exit(0)``, a segfault in a kernel, a killed worker)
+cannot end the gate with its status: the answer is read from the results file the run
+writes last, and a run that wrote none, or one not marked complete, did not finish.
 """
 
 from __future__ import annotations
