@@ -284,3 +284,32 @@ def test_a_stack_case_after_a_layer_case_of_another_batch_size(run_properties, t
         profile="mutants",
     )
     result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("hidden", [6, 1024])
+def test_a_wide_models_gates_are_drawn_unsaturated(hidden):
+    """Weights drawn uniform(−1, 1) at H = 1024 put every pre-activation near ±26 (σ' ≈
+    1e-11): every gradient through the gates vanishes and a backward that drops one passes.
+    A wide view's weights are drawn narrower by sqrt(FAN_IN / (D + H)), so its gates spread
+    as a small cell's do; up to FAN_IN the draw is the plain uniform(−1, 1)·scale."""
+    from lstm_props._harness.strategies import FAN_IN, lstm_cases
+    from lstm_props.adapters._torch_target import TorchTarget
+
+    module = torch.nn.LSTMCell(hidden, hidden)
+    target = TorchTarget("wide", lambda: module, False, "float32", "cpu")
+    slopes: list[float] = []
+
+    @given(lstm_cases(target, regime="open", weight_scales=(1.0,)))
+    def draw(case):
+        p, x, h = case.params, case.xs[0], case.h0
+        z = x @ p.w_ih.T + h @ p.w_hh.T + p.b_ih + p.b_hh
+        s = 1 / (1 + np.exp(-z))
+        slopes.append(float(np.median(s * (1 - s))))
+        widest = np.abs(p.w_hh).max()
+        assert widest <= min(1.0, np.sqrt(FAN_IN / (2 * hidden))) * (1 + 1e-6)
+        assert widest > 0.9 * min(1.0, np.sqrt(FAN_IN / (2 * hidden)))
+
+    draw()
+    # σ'(z) > 1e-3 ⇔ |z| < 6.9, not saturated; uniform(−1, 1) weights at H = 1024 give σ'
+    # a median of about 1e-11
+    assert np.median(slopes) > 1e-3, slopes

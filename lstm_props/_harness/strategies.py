@@ -13,6 +13,7 @@ regime, not as a wall of numbers.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, field
 
@@ -213,7 +214,8 @@ def _draw_params(
     # what a float32 or float64 view holds: only a narrower dtype rounds them again. At
     # H = 1024 each rounding pass over 8M weights cost as much as a backward of the kernel.
     drawn = {
-        k: draw(_array(s, dtype=np.float32)) * np.float32(scale) for k, s in layout.shapes.items()
+        k: draw(_array(s, dtype=np.float32)) * np.float32(scale * layout.narrowing(k))
+        for k, s in layout.shapes.items()
     }
     lo, hi = REGIMES[regime]
     f = gate_slice("f", layout.hidden_size)
@@ -240,6 +242,27 @@ class _WritableLayout:
             if getattr(params, k) is not None
         }
         return cls(shapes, params.hidden_size, params.clip)
+
+    def narrowing(self, key: str) -> float:
+        """How much narrower than uniform(−1, 1)·scale the weight ``key`` is drawn: 1 up to
+        FAN_IN products per pre-activation, sqrt(FAN_IN / fan-in) beyond."""
+        if key in ("w_ih", "w_hh"):
+            fan_in = self.shapes["w_ih"][1] + self.shapes["w_hh"][1]  # z = W_ih x + W_hh h
+        elif key == "w_hr":
+            fan_in = self.shapes["w_hr"][1]  # h = W_hr (o ⊙ tanh c)
+        else:
+            return 1.0  # biases and peepholes enter one coordinate each
+        return min(1.0, math.sqrt(FAN_IN / fan_in))
+
+
+#: The most products a pre-activation sums at the small drawn sizes (a bidirectional second
+#: layer: D = 2·6, P = 6), whose weights are uniform(−1, 1)·scale. A wider view draws
+#: them narrower by sqrt(FAN_IN / fan-in), so that z keeps the spread it has at the small
+#: sizes, as every standard initialisation does (PyTorch's ±1/√H). Unscaled at H = 1024, z
+#: would spread over about ±26: every gate saturated, σ' ≈ 1e-11, and every gradient through
+#: the gates too small for a wrong backward to show (HiddenGradientDetached passed
+#: one_step_vjp_splits_into_carry_and_hidden_tracks at H = 1024).
+FAN_IN = 18
 
 
 #: A fixed-size target keeps its views for the whole run: reading their layout once for the
