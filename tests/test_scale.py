@@ -313,3 +313,25 @@ def test_a_wide_models_gates_are_drawn_unsaturated(hidden):
     # σ'(z) > 1e-3 ⇔ |z| < 6.9, not saturated; uniform(−1, 1) weights at H = 1024 give σ'
     # a median of about 1e-11
     assert np.median(slopes) > 1e-3, slopes
+
+
+def test_a_layer_views_float64_twin_holds_only_its_own_layer():
+    """A layer view that calls its own kernel gets a twin with its own layer's weights only
+    (the other layers of an H = 4096 stack are 1 GB each in float64), which steps exactly as
+    a float64 copy of the whole stack does."""
+    from lstm_props.adapters._torch_lstm import TorchLSTMLayer
+
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(3, 5, num_layers=3, proj_size=2)
+    view = TorchLSTMLayer(module, "test", TorchBackend("float32"), layer=1)
+    twin = view.astype("float64")
+    assert twin is not None
+    sizes = {n: p.numel() for n, p in twin.module.named_parameters()}
+    assert {n for n, k in sizes.items() if k} == {
+        n + "_l1" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    }
+    whole = TorchLSTMLayer(module.double(), "test", TorchBackend("float64"), layer=1)
+    be = twin.backend
+    x, h, c = (be.asarray(np.random.default_rng(0).normal(size=(2, n))) for n in (2, 2, 5))
+    for got, want in zip(twin.step(x, h, c), whole.step(x, h, c)):
+        assert torch.equal(got, want)
