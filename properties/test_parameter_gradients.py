@@ -18,9 +18,12 @@ FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
 
 
 def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
-    moved: dict[str, Any] = {
-        k: None if getattr(p, k) is None else getattr(p, k) + step * getattr(v, k) for k in FIELDS
-    }
+    """θ + step·V, field by field, without a temporary of a weight's size."""
+    moved: dict[str, Any] = dict.fromkeys(FIELDS)
+    for k in FIELDS:
+        if getattr(p, k) is not None:
+            moved[k] = step * getattr(v, k)
+            moved[k] += getattr(p, k)
     return dataclasses.replace(p, **moved)
 
 

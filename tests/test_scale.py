@@ -335,3 +335,17 @@ def test_a_layer_views_float64_twin_holds_only_its_own_layer():
     x, h, c = (be.asarray(np.random.default_rng(0).normal(size=(2, n))) for n in (2, 2, 5))
     for got, want in zip(twin.step(x, h, c), whole.step(x, h, c)):
         assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5), ((1 << 20) + 7,)])
+def test_a_probe_drawn_in_blocks_is_the_probe_drawn_at_once(shape):
+    """carry.probe draws its signs a block at a time (a direction in every weight of an
+    H = 4096 layer is 1 GB); the result is exactly the one-call draw, so every derandomized
+    example and every logged seed keeps its probes."""
+    import zlib
+
+    xs = np.arange(6.0).reshape(2, 3)
+    rng = np.random.default_rng(zlib.crc32(xs.tobytes()) ^ 101)
+    mag = rng.uniform(0.5, 2.0, shape)
+    at_once = np.where(rng.random(shape) < 0.5, -mag, mag)
+    assert np.array_equal(carry.probe(np.zeros(shape), 101, xs), at_once)
