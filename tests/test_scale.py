@@ -349,3 +349,24 @@ def test_a_probe_drawn_in_blocks_is_the_probe_drawn_at_once(shape):
     mag = rng.uniform(0.5, 2.0, shape)
     at_once = np.where(rng.random(shape) < 0.5, -mag, mag)
     assert np.array_equal(carry.probe(np.zeros(shape), 101, xs), at_once)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_abs_weights_products_equal_the_products_with_abs_w(monkeypatch, kept):
+    """a |W|ᵀ and a |W| of the error model equal numpy's with np.abs(W) whole, whether |W| is
+    kept (small) or formed a row block at a time (large: no 1 GB copy of an H = 4096 layer);
+    a ≥ 0, so a reordered sum of non-negative terms differs by at most γ_n relatively."""
+    from lstm_props.maths import layout
+
+    if not kept:
+        monkeypatch.setattr(layout, "ABS_KEPT_AT_MOST", 0)
+        monkeypatch.setattr(layout, "_ABS_BLOCK_BYTES", 3 * 7 * 8)  # 3 rows of 7 a block
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(20, 7))
+    params = layout.LSTMParams(w, w[:, :5], np.zeros(20), np.zeros(20))
+    a, g = rng.uniform(0, 1, (3, 7)), rng.uniform(0, 1, (3, 20))
+    gamma = 30 * np.finfo(float).eps
+    np.testing.assert_allclose(a @ params.abs_w_ih.T, a @ np.abs(w).T, rtol=gamma, atol=0)
+    np.testing.assert_allclose(g @ params.abs_w_ih, g @ np.abs(w), rtol=gamma, atol=0)
+    sums = np.abs(w).sum(1) + np.abs(w[:, :5]).sum(1)
+    np.testing.assert_allclose(params.abs_row_sums(), sums, rtol=gamma, atol=0)
