@@ -67,8 +67,7 @@ class LSTMParams:
 
     def abs_row_sums(self) -> np.ndarray:
         """Σ_j |W_ih|_rj + Σ_j |W_hh|_rj for every gate row r, shape (4H,)."""
-        ones_x, ones_h = np.ones((1, self.input_size)), np.ones((1, self.w_hh.shape[1]))
-        return (ones_x @ self.abs_w_ih.T + ones_h @ self.abs_w_hh.T)[0]
+        return self.abs_w_ih.row_sums() + self.abs_w_hh.row_sums()
 
     @property
     def input_size(self) -> int:
@@ -150,14 +149,30 @@ class AbsWeights:
         other._kept = self._kept
         return other
 
+    def _whole(self) -> np.ndarray | None:
+        """|W| kept, when small enough to keep (else None)."""
+        if self._w.nbytes > ABS_KEPT_AT_MOST:
+            return None
+        if not self._kept:
+            self._kept.append(np.abs(self._w))
+        return self._kept[0]
+
+    def _rows(self) -> int:
+        return max(1, _ABS_BLOCK_BYTES // (self._w.itemsize * self._w.shape[1]))
+
+    def row_sums(self) -> np.ndarray:
+        """Σ_j |W|_rj for every row r of W (of W, not of the transpose)."""
+        whole, w = self._whole(), self._w
+        if whole is not None:
+            return whole.sum(1)
+        rows = self._rows()
+        return np.concatenate([np.abs(w[r : r + rows]).sum(1) for r in range(0, len(w), rows)])
+
     def __rmatmul__(self, a: np.ndarray) -> np.ndarray:
-        w = self._w
-        if w.nbytes <= ABS_KEPT_AT_MOST:
-            if not self._kept:
-                self._kept.append(np.abs(w))
-            whole = self._kept[0]
+        whole, w = self._whole(), self._w
+        if whole is not None:
             return a @ (whole.T if self._transposed else whole)
-        rows = max(1, _ABS_BLOCK_BYTES // (w.itemsize * w.shape[1]))
+        rows = self._rows()
         if self._transposed:  # (a |W|ᵀ)[:, r] = a |W_r|ᵀ
             out = np.empty((*a.shape[:-1], w.shape[0]))
             for r in range(0, w.shape[0], rows):
