@@ -313,3 +313,60 @@ def test_a_wide_models_gates_are_drawn_unsaturated(hidden):
     # σ'(z) > 1e-3 ⇔ |z| < 6.9, not saturated; uniform(−1, 1) weights at H = 1024 give σ'
     # a median of about 1e-11
     assert np.median(slopes) > 1e-3, slopes
+
+
+def test_a_layer_views_float64_twin_holds_only_its_own_layer():
+    """A layer view that calls its own kernel gets a twin with its own layer's weights only
+    (the other layers of an H = 4096 stack are 1 GB each in float64), which steps exactly as
+    a float64 copy of the whole stack does."""
+    from lstm_props.adapters._torch_lstm import TorchLSTMLayer
+
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(3, 5, num_layers=3, proj_size=2)
+    view = TorchLSTMLayer(module, "test", TorchBackend("float32"), layer=1)
+    twin = view.astype("float64")
+    assert twin is not None
+    sizes = {n: p.numel() for n, p in twin.module.named_parameters()}
+    assert {n for n, k in sizes.items() if k} == {
+        n + "_l1" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    }
+    whole = TorchLSTMLayer(module.double(), "test", TorchBackend("float64"), layer=1)
+    be = twin.backend
+    x, h, c = (be.asarray(np.random.default_rng(0).normal(size=(2, n))) for n in (2, 2, 5))
+    for got, want in zip(twin.step(x, h, c), whole.step(x, h, c)):
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5), ((1 << 20) + 7,)])
+def test_a_probe_drawn_in_blocks_is_the_probe_drawn_at_once(shape):
+    """carry.probe draws its signs a block at a time (a direction in every weight of an
+    H = 4096 layer is 1 GB); the result is exactly the one-call draw, so every derandomized
+    example and every logged seed keeps its probes."""
+    import zlib
+
+    xs = np.arange(6.0).reshape(2, 3)
+    rng = np.random.default_rng(zlib.crc32(xs.tobytes()) ^ 101)
+    mag = rng.uniform(0.5, 2.0, shape)
+    at_once = np.where(rng.random(shape) < 0.5, -mag, mag)
+    assert np.array_equal(carry.probe(np.zeros(shape), 101, xs), at_once)
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_abs_weights_products_equal_the_products_with_abs_w(monkeypatch, kept):
+    """a |W|ᵀ and a |W| of the error model equal numpy's with np.abs(W) whole, whether |W| is
+    kept (small) or formed a row block at a time (large: no 1 GB copy of an H = 4096 layer);
+    a ≥ 0, so a reordered sum of non-negative terms differs by at most γ_n relatively."""
+    from lstm_props.maths import layout
+
+    if not kept:
+        monkeypatch.setattr(layout, "ABS_KEPT_AT_MOST", 0)
+        monkeypatch.setattr(layout, "_ABS_BLOCK_BYTES", 3 * 7 * 8)  # 3 rows of 7 a block
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(20, 7))
+    params = layout.LSTMParams(w, w[:, :5], np.zeros(20), np.zeros(20))
+    a, g = rng.uniform(0, 1, (3, 7)), rng.uniform(0, 1, (3, 20))
+    gamma = 30 * np.finfo(float).eps
+    np.testing.assert_allclose(a @ params.abs_w_ih.T, a @ np.abs(w).T, rtol=gamma, atol=0)
+    np.testing.assert_allclose(g @ params.abs_w_ih, g @ np.abs(w), rtol=gamma, atol=0)
+    sums = np.abs(w).sum(1) + np.abs(w[:, :5]).sum(1)
+    np.testing.assert_allclose(params.abs_row_sums(), sums, rtol=gamma, atol=0)

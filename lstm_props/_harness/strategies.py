@@ -213,15 +213,18 @@ def _draw_params(
     # Float32 draws scaled in float32 (the forget biases rounded to it on assignment) are
     # what a float32 or float64 view holds: only a narrower dtype rounds them again. At
     # H = 1024 each rounding pass over 8M weights cost as much as a backward of the kernel.
-    drawn = {
-        k: draw(_array(s, dtype=np.float32)) * np.float32(scale * layout.narrowing(k))
-        for k, s in layout.shapes.items()
-    }
+    # Scaled in place, and each float32 draw let go once widened: at H = 4096 a layer's
+    # weights are 0.5 GB in float32, and a check of a stack must stay within 8 GB.
+    drawn: dict[str, np.ndarray] = {}
+    for k, s in layout.shapes.items():
+        drawn[k] = draw(_array(s, dtype=np.float32))
+        drawn[k] *= np.float32(scale * layout.narrowing(k))
     lo, hi = REGIMES[regime]
     f = gate_slice("f", layout.hidden_size)
     forget_bias = draw(_array((layout.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
-    params = LSTMParams(**{k: v.astype(np.float64) for k, v in drawn.items()}, clip=layout.clip)
+    wide = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
+    params = LSTMParams(**wide, clip=layout.clip)
     np_dtype = view.backend.np_dtype
     return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
 
@@ -260,8 +263,8 @@ class _WritableLayout:
 #: them narrower by sqrt(FAN_IN / fan-in), so that z keeps the spread it has at the small
 #: sizes, as every standard initialisation does (PyTorch's ±1/√H). Unscaled at H = 1024, z
 #: would spread over about ±26: every gate saturated, σ' ≈ 1e-11, and every gradient through
-#: the gates too small for a wrong backward to show (HiddenGradientDetached passed
-#: one_step_vjp_splits_into_carry_and_hidden_tracks at H = 1024).
+#: the gates too small for a wrong backward to show (docs/production-sizes.md: what the
+#: narrowing gained and lost in `lstm-props selftest --hidden 1024`).
 FAN_IN = 18
 
 

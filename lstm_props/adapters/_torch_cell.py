@@ -138,10 +138,11 @@ class _TorchCellBase(CellAdapter):
             [f"{a} (layout {k})" for k, a in names.items()],
             lambda: list(run()),
         )
-        arrays: dict[str, Any] = {  # Any: see _read
-            k: np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
-            for (k, t), g in zip(tensors.items(), grads)
-        }
+        arrays: dict[str, Any] = {}  # Any: see _read
+        for n, (k, t) in enumerate(tensors.items()):
+            # each torch gradient let go once copied: one weight's worth extra, not the layer's
+            g, grads[n] = grads[n], None
+            arrays[k] = np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
         for key in _BIASES:  # bias=False: no bias parameter, nothing to differentiate
             arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
         return LSTMParams(**arrays)

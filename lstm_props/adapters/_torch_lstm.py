@@ -3,6 +3,7 @@ stack as one cell with its fused sequence and packed calls."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 
 from lstm_props.adapters._protocol import CellSpec
-from lstm_props.adapters._torch import TorchBackend
+from lstm_props.adapters._torch import _DTYPES, TorchBackend
 from lstm_props.adapters._torch_cell import _TorchCellBase
 from lstm_props.maths.layout import LSTMParams
 
@@ -63,6 +64,22 @@ class TorchLSTMLayer(_TorchCellBase):
         if self.module.proj_size:
             names["w_hr"] = "weight_hr" + s
         return names
+
+    def _copy_module(self, dtype: str, device: str) -> nn.Module:
+        if not (self.alone and device == "cpu"):
+            return super()._copy_module(dtype, device)
+        # Alone, the view's kernel sees this layer's weights only, so its twin holds only
+        # those: the other layers of an H = 4096 stack are 1 GB each in float64. The module
+        # is an nn.LSTM still (its flags, its forward); the others are empty parameters
+        # (on CPU: cuDNN would flatten them with the rest).
+        own = set(self._layout_names().values())
+        memo: dict[int, Any] = {
+            id(p): nn.Parameter(p.new_empty(0), requires_grad=p.requires_grad)
+            for n, p in self.module.named_parameters()
+            if n not in own
+        }
+        twin = copy.deepcopy(self.module, memo)
+        return twin.to(device=device, dtype=_DTYPES[dtype])
 
     def set_context(self, h_all: np.ndarray, c_all: np.ndarray) -> None:
         self._context = (h_all, c_all)

@@ -129,7 +129,7 @@ class OracleAbsBound:
                 slice(k * self.hid, (k + 1) * self.hid),
             )
             dz = e_h[:, hk] @ p.abs_w_hh.T
-            if not np.isscalar(dx):
+            if isinstance(dx, np.ndarray):
                 dz = dz + dx @ p.abs_w_ih.T
             dz_i, dz_f, dz_g, dz_o = (dz[:, j * self.hid : (j + 1) * self.hid] for j in range(4))
             dc_prev, peep = e_c[:, ck], lay.peep

@@ -55,16 +55,19 @@ class LSTMParams:
     def hidden_size(self) -> int:
         return self.w_ih.shape[0] // 4
 
-    # The error model reads |W| at every step of a trajectory, and at a user's H = 1024 each
-    # is 8M entries: computed once per parameter set (whose arrays are never written: every
-    # change, with_forget_bias and the rest, makes a new LSTMParams).
+    # The error model multiplies by |W| at every step of a trajectory; every change
+    # (with_forget_bias and the rest) makes a new LSTMParams, so |W| never goes stale.
     @functools.cached_property
-    def abs_w_ih(self) -> np.ndarray:
-        return np.abs(self.w_ih)
+    def abs_w_ih(self) -> AbsWeights:
+        return AbsWeights(self.w_ih)
 
     @functools.cached_property
-    def abs_w_hh(self) -> np.ndarray:
-        return np.abs(self.w_hh)
+    def abs_w_hh(self) -> AbsWeights:
+        return AbsWeights(self.w_hh)
+
+    def abs_row_sums(self) -> np.ndarray:
+        """Σ_j |W_ih|_rj + Σ_j |W_hh|_rj for every gate row r, shape (4H,)."""
+        return self.abs_w_ih.row_sums() + self.abs_w_hh.row_sums()
 
     @property
     def input_size(self) -> int:
@@ -117,6 +120,68 @@ class LSTMParams:
                 "parameters have none (peephole is None)"
             )
         return self.peephole
+
+
+#: |W| up to this many bytes is computed once and kept (H = 1024: 34 MB a matrix, read at
+#: every step of the error model); a larger one is taken a row block at a time for each
+#: product, so that no copy of it exists: at H = 4096 the four |W| of a two-layer stack
+#: would add 2 GB to a check that must stay within 8 GB.
+ABS_KEPT_AT_MOST = 2**27
+#: Rows per block of a larger |W|: blocks of about 16 MB.
+_ABS_BLOCK_BYTES = 2**24
+
+
+class AbsWeights:
+    """|W| as the right operand of ``a @ |W|`` and ``a @ |W|ᵀ`` (``.T``), for a ≥ 0 in the
+    error model: kept whole when small (ABS_KEPT_AT_MOST), else formed a row block at a time
+    inside each product, never whole."""
+
+    # numpy then leaves ``ndarray @ AbsWeights`` to __rmatmul__ (NEP 13)
+    __array_ufunc__ = None
+
+    def __init__(self, w: np.ndarray, transposed: bool = False) -> None:
+        self._w, self._transposed = w, transposed
+        self._kept: list[np.ndarray] = []  # shared with the transpose
+
+    @property
+    def T(self) -> AbsWeights:  # numpy's name for the transpose
+        other = AbsWeights(self._w, not self._transposed)
+        other._kept = self._kept
+        return other
+
+    def _whole(self) -> np.ndarray | None:
+        """|W| kept, when small enough to keep (else None)."""
+        if self._w.nbytes > ABS_KEPT_AT_MOST:
+            return None
+        if not self._kept:
+            self._kept.append(np.abs(self._w))
+        return self._kept[0]
+
+    def _rows(self) -> int:
+        return max(1, _ABS_BLOCK_BYTES // (self._w.itemsize * self._w.shape[1]))
+
+    def row_sums(self) -> np.ndarray:
+        """Σ_j |W|_rj for every row r of W (of W, not of the transpose)."""
+        whole, w = self._whole(), self._w
+        if whole is not None:
+            return whole.sum(1)
+        rows = self._rows()
+        return np.concatenate([np.abs(w[r : r + rows]).sum(1) for r in range(0, len(w), rows)])
+
+    def __rmatmul__(self, a: np.ndarray) -> np.ndarray:
+        whole, w = self._whole(), self._w
+        if whole is not None:
+            return a @ (whole.T if self._transposed else whole)
+        rows = self._rows()
+        if self._transposed:  # (a |W|ᵀ)[:, r] = a |W_r|ᵀ
+            out = np.empty((*a.shape[:-1], w.shape[0]))
+            for r in range(0, w.shape[0], rows):
+                out[..., r : r + rows] = a @ np.abs(w[r : r + rows]).T
+            return out
+        total = np.zeros((*a.shape[:-1], w.shape[1]))  # a |W| = Σ_r a[:, r] |W_r|
+        for r in range(0, w.shape[0], rows):
+            total += a[..., r : r + rows] @ np.abs(w[r : r + rows])
+        return total
 
 
 #: The array fields of LSTMParams, in order.
