@@ -177,3 +177,17 @@ def test_an_unknown_need_is_refused_in_one_line():
 
     with pytest.raises(ValueError, match=r"unknown need 'autodiff'; choose from autograd, "):
         lstm_property("autodiff")
+
+
+def test_a_build_that_draws_from_random_leaves_hypothesis_quiet(run_properties):
+    """A target built inside a strategy that uses the ``random`` module (Keras, TensorFlow
+    initializers) must not make Hypothesis warn that the strategy uses ``random``: the
+    warning came hundreds of times a run. As an error, it would fail the property."""
+    result = run_properties(
+        f"{TARGETS}:SeedsFromRandomCell",
+        "-k",
+        "step_values_match_reference or carry_jacobian_is_diagonal",
+        "-W",
+        "error::hypothesis.errors.HypothesisDeprecationWarning",
+    )
+    result.assert_outcomes(passed=2)

@@ -13,9 +13,13 @@ regime, not as a wall of numbers.
 
 from __future__ import annotations
 
+import functools
 import math
+import random
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 from hypothesis import strategies as st
@@ -273,7 +277,29 @@ FAN_IN = 18
 _LAYOUTS: weakref.WeakKeyDictionary[CellAdapter, _WritableLayout] = weakref.WeakKeyDictionary()
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _keeps_global_random(draw_case: _F) -> _F:
+    """The target's own code runs while a case is drawn (its build, its weight writes), and a
+    Keras or TensorFlow build seeds its initializers from the ``random`` module. Hypothesis
+    reads any change of that global state inside a strategy as the strategy using ``random``
+    and warns (HypothesisDeprecationWarning), hundreds of times a run: the state is put back
+    as it was, which is all the warning asks for, since the draw itself never reads it."""
+
+    @functools.wraps(draw_case)
+    def kept(*args: Any, **kwargs: Any) -> Any:
+        state = random.getstate()
+        try:
+            return draw_case(*args, **kwargs)
+        finally:
+            random.setstate(state)
+
+    return kept  # type: ignore[return-value]  # the same signature, by functools.wraps
+
+
 @st.composite
+@_keeps_global_random
 def lstm_cases(
     draw: st.DrawFn,
     target: Target,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import torch
 from torch import nn
 
@@ -129,3 +131,12 @@ class WeightsSeenCell(nn.LSTMCell):
 def wide_enough_cell() -> nn.Module:
     """A fixed-size cell at H = WIDE_HIDDEN = 128: small B, T and example budget."""
     return WeightsSeenCell(128, 128)
+
+
+class SeedsFromRandomCell(nn.LSTMCell):
+    """A correct cell whose construction draws from the ``random`` module, as Keras and
+    TensorFlow initializers do."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        random.random()
