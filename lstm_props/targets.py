@@ -377,6 +377,13 @@ TARGETS: tuple[TargetInfo, ...] = (
     ),
     # clip=3 keeps every activation's argument where ORT's σ and tanh are accurate
     TargetInfo("lstm_props.adapters.onnx:lstm_clip", package="onnxruntime", matrix=True),
+    # torch.onnx.export's graph of nn.LSTM(3, 5): ORT's own LSTM kernel, so ORT's findings
+    TargetInfo(
+        "lstm_props.adapters.onnx_export:torch_lstm",
+        package="onnxscript",
+        findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE),
+        matrix=True,
+    ),
     # the self-tests' own correct cells (tests/targets), not installed with the package
     TargetInfo(
         "tests/targets/cells.py:FusedIFOGCell",  # another layout: black-box
