@@ -264,6 +264,11 @@ class TorchCellAdapter(_TorchCellBase):
                 f"lstm_variant = {self.variant!r}: checked black-box)"
             )
 
+    @property
+    def declared_layout(self) -> _layout.TorchLayout | None:
+        """The module's own lstm_layout, if it declares one."""
+        return None if self._declared is None else self._declared.declared
+
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         out = self.module(x, (h, c))
         return out[0], out[1]

@@ -185,6 +185,7 @@ class _Binder:
         self.where = f"target {name!r}: {type(module).__name__}.lstm_layout = {layout!r}"
         self.pieces: list[_Piece] = []
         self.tensors: dict[str, torch.Tensor] = {}
+        self.roles: dict[str, str] = {}
 
     def fail(self, what: str) -> TargetError:
         return TargetError(f"{self.where}: {what} ({_DOCS})")
@@ -205,7 +206,7 @@ class _Binder:
             ) from None
         if isinstance(obj, nn.Module) and not isinstance(obj, torch.Tensor):
             inner = [n for n, _ in obj.named_parameters(recurse=False)]
-            hint = f": name one of its parameters, e.g. {path}.{inner[0]!r}" if inner else ""
+            hint = f": name one of its parameters, e.g. {f'{path}.{inner[0]}'!r}" if inner else ""
             raise self.fail(f"{role} {path!r} is a {type(obj).__name__}, not a tensor{hint}")
         if not isinstance(obj, torch.Tensor):
             raise self.fail(
@@ -222,13 +223,13 @@ class _Binder:
                     else "; it is the transpose (per_gate takes nn.Linear's (out, in) weight)"
                 )
             raise self.fail(f"{role} {path!r} has shape {got}, expected {shape} {why}{hint}")
-        for other, seen in self.tensors.items():
-            if seen is obj and other != path:
+        for (other, was), seen in zip(self.roles.items(), self.tensors.values()):
+            if seen is obj:
                 raise self.fail(
-                    f"{role} {path!r} is the same tensor as {other!r}: each gate and field "
-                    "needs a tensor of its own"
+                    f"{role} {path!r} is the same tensor as {was} {other!r}: each gate and "
+                    "field needs a tensor of its own"
                 )
-        self.tensors[path] = obj
+        self.tensors[path], self.roles[path] = obj, role
         return obj
 
     def order(self) -> str:
