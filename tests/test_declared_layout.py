@@ -61,7 +61,9 @@ def test_the_helpers_are_public_and_build_one_record():
         lstm_props.fused("lin.weight", "lin.bias", gates="ifog", inputs="hx"),
     ]
     assert all(type(t) is lstm_props.TorchLayout for t in layouts)
-    assert repr(layouts[2]) == "fused(weight='lin.weight', bias='lin.bias', gates='ifog', inputs='hx')"
+    assert (
+        repr(layouts[2]) == "fused(weight='lin.weight', bias='lin.bias', gates='ifog', inputs='hx')"
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         layouts[1].gates = "ifgo"  # type: ignore[misc]
 
@@ -281,8 +283,7 @@ _PG = {g: f"W_{g}.weight" for g in "ifgo"}
         ),
         (
             _Fused(lstm_props.fused("lin", "lin.bias")),
-            "weight 'lin' is a Linear, not a tensor: name one of its parameters, e.g. "
-            "'lin.weight'",
+            "weight 'lin' is a Linear, not a tensor: name one of its parameters, e.g. 'lin.weight'",
         ),
         (
             _Fused(lstm_props.fused("lin.weight", "lin.bias", transposed=True)),
@@ -391,7 +392,9 @@ def test_a_wrong_gate_order_fails_the_value_property_and_is_named_at_the_top(run
     assert result.ret == 1, out[-3000:]
     assert outcomes_by_name(result)["failed"] == {f"test_{VALUES}"}
     assert "lstm_props: WARNING:" in out
-    assert "it declares lstm_layout = fused(weight='lin.weight', bias='lin.bias', gates='ifgo'" in out
+    assert (
+        "it declares lstm_layout = fused(weight='lin.weight', bias='lin.bias', gates='ifgo'" in out
+    )
     assert "c_t ≠ reference" in out or "h_t ≠ reference" in out
 
 

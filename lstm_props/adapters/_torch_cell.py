@@ -56,11 +56,7 @@ def _unaccounted(module: nn.Module) -> list[str]:
     """Parameters (trainable or frozen) and grad-requiring buffers the layout leaves out:
     each may feed the gates (torchrecurrent's PeepholeLSTMCell ``weight_ph``), so the four
     familiar names alone do not make a module the standard cell."""
-    named = [
-        *module.named_parameters(),
-        *((n, b) for n, b in module.named_buffers() if b.requires_grad),
-    ]
-    return [f"{n} {tuple(t.shape)}" for n, t in named if n not in _LAYOUT_PARAMETERS]
+    return _layout.unaccounted(module, lambda n, _: n in _LAYOUT_PARAMETERS)
 
 
 def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> TargetError:

@@ -34,6 +34,9 @@ from lstm_props.maths.layout import GATES, LSTMParams
 ORDER = "".join(GATES)
 _KINDS = ("per_gate", "stacked", "fused")
 _DOCS = "docs/adapters.md: declaring a hand-written cell's layout"
+_ALL = slice(None)
+#: a block of a tensor or of a layout field
+Index = tuple[slice, ...]
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,9 @@ class _Piece:
     #: an LSTMParams field, or "bias": the one bias that holds b_ih + b_hh
     field: str
     #: the block in the tensor (transposed first when ``transposed``)
-    src: tuple[slice, ...]
+    src: Index
     #: the block in the field
-    dst: tuple[slice, ...]
+    dst: Index
     transposed: bool = False
 
 
@@ -190,8 +193,8 @@ class _Binder:
     def fail(self, what: str) -> TargetError:
         return TargetError(f"{self.where}: {what} ({_DOCS})")
 
-    def tensor(self, path: Any, role: str, shape: tuple[int, ...], why: str) -> torch.Tensor:
-        """The tensor at ``path``, checked: it resolves, is a tensor, has ``shape``."""
+    def tensor(self, path: Any, role: str, shape: tuple[int, ...], why: str) -> str:
+        """``path``, checked: it resolves to a tensor of ``shape`` declared nowhere else."""
         if not isinstance(path, str) or not path:
             raise self.fail(
                 f"{role} is {path!r}, not a dotted attribute path: name the parameter as "
@@ -230,7 +233,7 @@ class _Binder:
                     "field needs a tensor of its own"
                 )
         self.tensors[path], self.roles[path] = obj, role
-        return obj
+        return path
 
     def order(self) -> str:
         gates = self.layout.gates
@@ -269,81 +272,92 @@ class _Binder:
         layout, (d, h, p) = self.layout, self.sizes
         if layout.kind not in _KINDS:
             raise self.fail(f"kind {layout.kind!r} is not one of {_KINDS}")
-        sizes = f"from input_size={d}, hidden_size={h}" + (f", P={p}" if p != h else "")
-        full = slice(None)
-        biases: dict[str, list[tuple[str, tuple[slice, ...], tuple[slice, ...]]]] = {}
-        if layout.kind == "per_gate":
-            for arg, cols in (("w_ih", d), ("w_hh", p), ("b_ih", None), ("b_hh", None)):
-                value = layout.paths.get(arg)
-                if value is None:
-                    if arg in ("w_ih", "w_hh"):
-                        raise self.fail(f"{arg} is missing: every weight needs its tensors")
-                    continue
-                shape, why = {"w_ih": ((h, d), "(H, D)"), "w_hh": ((h, p), "(H, P)")}.get(
-                    arg, ((h,), "(H,)")
-                )
-                for gate, path in self.gate_map(arg, value).items():
-                    self.tensor(path, f"{arg}[{gate!r}]", shape, f"{why} {sizes}")
-                    dst = (_block(gate, ORDER, h),)
-                    if cols is None:
-                        biases.setdefault(arg, []).append((path, (full,), dst))
-                    else:
-                        self.pieces.append(_Piece(path, arg, (full, full), (*dst, full)))
-        else:
-            order = self.order()
-            t = bool(layout.transposed)
-            if layout.kind == "stacked":
-                weights = (("w_ih", d, "D"), ("w_hh", p, "P"))
-                for arg, cols, letter in weights:
-                    path = layout.paths.get(arg)
-                    shape = (cols, 4 * h) if t else (4 * h, cols)
-                    why = f"({letter}, 4H)" if t else f"(4H, {letter})"
-                    self.tensor(path, arg, shape, f"{why} {sizes}")
-                    for gate in GATES:
-                        src = (_block(gate, order, h), full)
-                        dst = (_block(gate, ORDER, h), full)
-                        self.pieces.append(_Piece(path, arg, src, dst, t))
-                for arg in ("b_ih", "b_hh"):
-                    path = layout.paths.get(arg)
-                    if path is not None:
-                        self.tensor(path, arg, (4 * h,), f"(4H,) {sizes}")
-                        biases[arg] = [
-                            (path, (_block(g, order, h),), (_block(g, ORDER, h),)) for g in GATES
-                        ]
-            else:
-                inputs = layout.inputs
-                if inputs not in ("xh", "hx"):
-                    raise self.fail(
-                        f"inputs={inputs!r} is neither 'xh' nor 'hx': say which comes first "
-                        "in the concatenation the weight multiplies, inputs='xh' for "
-                        "torch.cat([x, h], 1), inputs='hx' for torch.cat([h, x], 1)"
-                    )
-                path = layout.paths.get("weight")
-                shape = (d + p, 4 * h) if t else (4 * h, d + p)
-                why = "(D + P, 4H)" if t else "(4H, D + P)"
-                self.tensor(path, "weight", shape, f"{why} {sizes}")
-                x_cols = slice(0, d) if inputs == "xh" else slice(p, p + d)
-                h_cols = slice(d, d + p) if inputs == "xh" else slice(0, p)
-                for gate in GATES:
-                    rows, dst = _block(gate, order, h), (_block(gate, ORDER, h), full)
-                    self.pieces.append(_Piece(path, "w_ih", (rows, x_cols), dst, t))
-                    self.pieces.append(_Piece(path, "w_hh", (rows, h_cols), dst, t))
-                bias = layout.paths.get("bias")
-                if bias is not None:
-                    self.tensor(bias, "bias", (4 * h,), f"(4H,) {sizes}")
-                    biases["bias"] = [
-                        (bias, (_block(g, order, h),), (_block(g, ORDER, h),)) for g in GATES
-                    ]
+        self.why = f"from input_size={d}, hidden_size={h}" + (f", P={p}" if p != h else "")
+        #: bias argument -> its (path, block in the tensor, block in the field)s
+        self.biases: dict[str, list[tuple[str, Index, Index]]] = {}
+        {"per_gate": self._per_gate, "stacked": self._stacked, "fused": self._fused}[layout.kind]()
         # One bias of two (or fused's one): it holds b_ih + b_hh.
-        one = len(biases) == 1
-        for arg, blocks in biases.items():
+        one = len(self.biases) == 1
+        for arg, blocks in self.biases.items():
             for path, src, dst in blocks:
                 self.pieces.append(_Piece(path, "bias" if one else arg, src, dst))
         peephole = layout.paths.get("peephole")
         if peephole is not None:
-            self.tensor(peephole, "peephole", (3, h), f"(3, H): p_i, p_f, p_o, {sizes}")
-            self.pieces.append(_Piece(peephole, "peephole", (full, full), (full, full)))
-        return BoundLayout(layout, tuple(self.pieces), (d, h, p), bool(biases), bool(peephole))
+            self.tensor(peephole, "peephole", (3, h), f"(3, H): p_i, p_f, p_o, {self.why}")
+            self.pieces.append(_Piece(peephole, "peephole", (_ALL, _ALL), (_ALL, _ALL)))
+        return BoundLayout(
+            layout, tuple(self.pieces), self.sizes, bool(self.biases), peephole is not None
+        )
+
+    def _per_gate(self) -> None:
+        d, h, p = self.sizes
+        shapes = {"w_ih": ((h, d), "(H, D)"), "w_hh": ((h, p), "(H, P)")}
+        for arg in ("w_ih", "w_hh", "b_ih", "b_hh"):
+            value = self.layout.paths.get(arg)
+            if value is None:
+                if arg in shapes:
+                    raise self.fail(f"{arg} is missing: every weight needs its tensors")
+                continue
+            shape, why = shapes.get(arg, ((h,), "(H,)"))
+            for gate, path in self.gate_map(arg, value).items():
+                self.tensor(path, f"{arg}[{gate!r}]", shape, f"{why} {self.why}")
+                rows = _block(gate, ORDER, h)
+                if arg in shapes:
+                    self.pieces.append(_Piece(path, arg, (_ALL, _ALL), (rows, _ALL)))
+                else:
+                    self.biases.setdefault(arg, []).append((path, (_ALL,), (rows,)))
+
+    def _stacked(self) -> None:
+        d, h, p = self.sizes
+        order, t = self.order(), bool(self.layout.transposed)
+        for arg, cols, letter in (("w_ih", d, "D"), ("w_hh", p, "P")):
+            shape = (cols, 4 * h) if t else (4 * h, cols)
+            why = f"({letter}, 4H)" if t else f"(4H, {letter})"
+            path = self.tensor(self.layout.paths.get(arg), arg, shape, f"{why} {self.why}")
+            for gate in GATES:
+                src = (_block(gate, order, h), _ALL)
+                self.pieces.append(_Piece(path, arg, src, (_block(gate, ORDER, h), _ALL), t))
+        for arg in ("b_ih", "b_hh"):
+            self._bias(arg, order)
+
+    def _fused(self) -> None:
+        d, h, p = self.sizes
+        order, t, inputs = self.order(), bool(self.layout.transposed), self.layout.inputs
+        if inputs not in ("xh", "hx"):
+            raise self.fail(
+                f"inputs={inputs!r} is neither 'xh' nor 'hx': say which comes first in the "
+                "concatenation the weight multiplies, inputs='xh' for torch.cat([x, h], 1), "
+                "inputs='hx' for torch.cat([h, x], 1)"
+            )
+        shape = (d + p, 4 * h) if t else (4 * h, d + p)
+        why = "(D + P, 4H)" if t else "(4H, D + P)"
+        path = self.tensor(self.layout.paths.get("weight"), "weight", shape, f"{why} {self.why}")
+        x_cols = slice(0, d) if inputs == "xh" else slice(p, p + d)
+        h_cols = slice(d, d + p) if inputs == "xh" else slice(0, p)
+        for gate in GATES:
+            rows, dst = _block(gate, order, h), (_block(gate, ORDER, h), _ALL)
+            self.pieces.append(_Piece(path, "w_ih", (rows, x_cols), dst, t))
+            self.pieces.append(_Piece(path, "w_hh", (rows, h_cols), dst, t))
+        self._bias("bias", order)
+
+    def _bias(self, arg: str, order: str) -> None:
+        """A (4H,) bias in the gate order ``order``, if declared."""
+        path = self.layout.paths.get(arg)
+        if path is None:
+            return
+        h = self.sizes[1]
+        self.tensor(path, arg, (4 * h,), f"(4H,) {self.why}")
+        self.biases[arg] = [(path, (_block(g, order, h),), (_block(g, ORDER, h),)) for g in GATES]
+
+
+def unaccounted(module: nn.Module, accounted: Callable[[str, torch.Tensor], bool]) -> list[str]:
+    """Parameters (trainable or frozen) and grad-requiring buffers a layout leaves out, as
+    "name (shape)": each may feed the gates, so a layout that leaves one out is not known."""
+    named = [
+        *module.named_parameters(),
+        *((n, b) for n, b in module.named_buffers() if b.requires_grad),
+    ]
+    return [f"{n} {tuple(t.shape)}" for n, t in named if not accounted(n, t)]
 
 
 def _parameter_names(module: nn.Module, most: int = 12) -> str:
@@ -368,15 +382,8 @@ def bind(layout: Any, module: nn.Module, name: str, sizes: tuple[int, int, int])
         )
     binder = _Binder(layout, module, name, sizes)
     bound = binder.bind()
-    declared = {id(t) for t in binder.tensors.values()}
-    extra = [
-        f"{n} {tuple(t.shape)}"
-        for n, t in (
-            *module.named_parameters(),
-            *((n, b) for n, b in module.named_buffers() if b.requires_grad),
-        )
-        if id(t) not in declared
-    ]
+    declared = {id(t) for t in binder.tensors.values()}  # by identity: a tied one is one
+    extra = unaccounted(module, lambda _, t: id(t) in declared)
     if extra:
         raise binder.fail(
             f"the module also has {', '.join(extra)}, which the declaration does not account "
