@@ -6,6 +6,7 @@ passes. (Each declared correct cell's whole suite: tests/test_correct_targets.py
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,3 +412,32 @@ def test_a_planted_tanh_forget_gate_is_caught(run_properties):
         f"test_{VALUES}",
         "test_carry_jacobian_diagonal_equals_forget_gate",
     }
+
+
+# -- a third-party cell: torchrecurrent's PeepholeLSTMCell -------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torchrecurrent_peephole_cell_declared_passes_in_full(run_properties, dtype):
+    """Without a declaration its weight_ph refuses it (tests/test_torch_configurations.py);
+    declared stacked(..., peephole="weight_ph") with lstm_variant = "peephole" it skips
+    exactly what the reference peephole cell skips, and passes everything else."""
+    pytest.importorskip("torchrecurrent")
+    from lstm_props.targets import target_info
+
+    result = run_properties(
+        str(Path(__file__).parent / "targets" / "torchrecurrent_cells.py") + ":peephole_cell",
+        "--lstm-dtype",
+        dtype,
+    )
+    outcomes = outcomes_by_name(result)
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    skips = target_info("lstm_props.targets:reference_peephole").skips or frozenset()
+    expected = {f"test_{p}" for p in skips} | {
+        "test_cuda_agrees_with_cpu",
+        "test_input_backward_matches_finite_differences",
+    }
+    if dtype == "float64":
+        expected.add("test_float32_agrees_with_float64")
+    assert outcomes.get("skipped", set()) == expected
+    assert outcomes.get("failed", set()) == set()

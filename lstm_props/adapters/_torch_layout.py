@@ -36,7 +36,7 @@ _KINDS = ("per_gate", "stacked", "fused")
 _DOCS = "docs/adapters.md: declaring a hand-written cell's layout"
 _ALL = slice(None)
 #: a block of a tensor or of a layout field
-Index = tuple[slice, ...]
+Index = tuple[slice | int, ...]
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,9 @@ def per_gate(
             b_ih={g: f"W_{g}.bias" for g in "ifgo"},
         )
 
-    ``peephole``: the path of a (3, H) tensor of p_i, p_f, p_o (with lstm_variant =
-    "peephole"). Checked against the module when it is loaded."""
+    ``peephole``: the path of a (3, H) tensor of p_i, p_f, p_o, or a (3H,) one holding them
+    one after another (with lstm_variant = "peephole"). Checked against the module when it
+    is loaded."""
     paths = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "peephole": peephole}
     return TorchLayout("per_gate", {k: _own(v) for k, v in paths.items()})
 
@@ -283,8 +284,7 @@ class _Binder:
                 self.pieces.append(_Piece(path, "bias" if one else arg, src, dst))
         peephole = layout.paths.get("peephole")
         if peephole is not None:
-            self.tensor(peephole, "peephole", (3, h), f"(3, H): p_i, p_f, p_o, {self.why}")
-            self.pieces.append(_Piece(peephole, "peephole", (_ALL, _ALL), (_ALL, _ALL)))
+            self._peephole(peephole)
         return BoundLayout(
             layout, tuple(self.pieces), self.sizes, bool(self.biases), peephole is not None
         )
@@ -340,6 +340,23 @@ class _Binder:
             self.pieces.append(_Piece(path, "w_hh", (rows, h_cols), dst, t))
         self._bias("bias", order)
 
+    def _peephole(self, path: Any) -> None:
+        """p_i, p_f, p_o as the rows of a (3, H) tensor, or one after another in a (3H,)
+        one (torchrecurrent's ``weight_ph``)."""
+        h = self.sizes[1]
+        try:
+            flat = getattr(resolve(self.module, path), "ndim", None) == 1
+        except (AttributeError, TypeError):
+            flat = False  # reported by tensor()
+        shape, why = ((3 * h,), "(3H,)") if flat else ((3, h), "(3, H)")
+        path = self.tensor(path, "peephole", shape, f"{why}: p_i, p_f, p_o, {self.why}")
+        if not flat:
+            self.pieces.append(_Piece(path, "peephole", (_ALL, _ALL), (_ALL, _ALL)))
+            return
+        for k in range(3):
+            src = (slice(k * h, (k + 1) * h),)
+            self.pieces.append(_Piece(path, "peephole", src, (k, _ALL)))
+
     def _bias(self, arg: str, order: str) -> None:
         """A (4H,) bias in the gate order ``order``, if declared."""
         path = self.layout.paths.get(arg)
@@ -388,8 +405,9 @@ def bind(layout: Any, module: nn.Module, name: str, sizes: tuple[int, int, int])
         raise binder.fail(
             f"the module also has {', '.join(extra)}, which the declaration does not account "
             "for and which may feed the gates, so the layout is not known: declare it "
-            "(peephole=... for (3, H) peephole weights, with lstm_variant = 'peephole'), or "
-            "drop lstm_layout and set lstm_variant alone to check the cell black-box"
+            "(peephole=... for (3, H) or (3H,) peephole weights, with lstm_variant = "
+            "'peephole'), or drop lstm_layout and set lstm_variant alone to check the cell "
+            "black-box"
         )
     return bound
 
