@@ -65,8 +65,10 @@ def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> 
         f"{', '.join(extra)}, which the layout (weight_ih, weight_hh, bias_ih, bias_hh, "
         "peephole) does not account for, so neither its layout nor its variant is known: for "
         "a full check name its peephole weights `peephole` (3, H) and set lstm_variant = "
-        "'peephole' on the module; to check it black-box set lstm_variant alone "
-        "(docs/adapters.md: declaring a torch cell's variant)"
+        "'peephole' on the module, or declare where each tensor goes (lstm_layout = "
+        "lstm_props.stacked(..., peephole=...), docs/adapters.md: declaring a hand-written "
+        "cell's layout); to check it black-box set lstm_variant alone (docs/adapters.md: "
+        "declaring a torch cell's variant)"
     )
 
 
