@@ -197,6 +197,19 @@ def test_the_hidden_candidate_may_be_called_c():
     assert np.array_equal(_view(module).read_layout().w_ih[10:15], module.W_g.weight.detach())
 
 
+def test_gates_may_spell_the_candidate_c():
+    class TF1(StackedTF1Cell):
+        lstm_layout = lstm_props.stacked(
+            "kernel", "recurrent_kernel", "bias", gates="icfo", transposed=True
+        )
+
+    module = TF1(3, 5)
+    x, h, c = _inputs()
+    params = _view(module).read_layout()
+    want = lstm_step(params, x, h, c, "standard")
+    np.testing.assert_allclose(_step(_view(module), x, h, c)[1], want.c, atol=1e-13)
+
+
 def test_a_declaration_wins_over_nn_lstmcell_names():
     """A module with weight_ih, ... and a declaration is read through the declaration:
     here the declared order i, f, o, g of a cell that computes i, f, o, g."""

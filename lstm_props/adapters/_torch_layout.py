@@ -107,8 +107,8 @@ def stacked(
 ) -> TorchLayout:
     """nn.LSTMCell's four tensors under other names or in another gate order: w_ih (4H, D),
     w_hh (4H, P), biases (4H,), the gate blocks in the order ``gates`` (a permutation of
-    "ifgo"); ``transposed``: the weights are (D, 4H) and (P, 4H), gates in columns (Keras,
-    TensorFlow)."""
+    "ifgo"; the cell candidate g may be spelled c, as in "icfo"); ``transposed``: the weights
+    are (D, 4H) and (P, 4H), gates in columns (Keras, TensorFlow)."""
     paths = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "peephole": peephole}
     return TorchLayout("stacked", paths, gates, transposed)
 
@@ -238,12 +238,14 @@ class _Binder:
 
     def order(self) -> str:
         gates = self.layout.gates
+        if isinstance(gates, str) and "g" not in gates:
+            gates = gates.replace("c", "g")  # the cell candidate as TensorFlow and Keras call it
         if not isinstance(gates, str) or sorted(gates) != sorted(ORDER):
             raise self.fail(
-                f"gates={gates!r} is not a permutation of {ORDER!r}: spell the order the "
-                "tensor stacks its gate blocks in, each of i, f, g, o once (g is the cell "
-                "candidate, TensorFlow's c): e.g. gates='ifog' for i, f, o, g, "
-                "or gates='igfo' for TensorFlow 1's i, c, f, o"
+                f"gates={self.layout.gates!r} is not a permutation of {ORDER!r}: spell the "
+                "order the tensor stacks its gate blocks in, each of i, f, g, o once (g, the "
+                "cell candidate, may be spelled c): e.g. gates='ifog' for i, f, o, g, or "
+                "gates='icfo' for TensorFlow 1's i, c, f, o"
             )
         return gates
 
