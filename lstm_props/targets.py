@@ -384,6 +384,8 @@ TARGETS: tuple[TargetInfo, ...] = (
     ),
     # hand-written cells declaring their layout (lstm_layout): checked in full
     TargetInfo("tests/targets/cells.py:PerGateLinearCell", lacks=CELL),  # per_gate, one bias
+    # per_gate without biases: read-only, like nn.LSTM(bias=False)
+    TargetInfo("tests/targets/cells.py:PerGateNoBiasCell", lacks=CELL | {"writable"}),
     TargetInfo("tests/targets/cells.py:FusedLinearIFOGCell", lacks=CELL),  # fused, i f o g
     TargetInfo("tests/targets/cells.py:StackedTF1Cell", lacks=CELL),  # (D, 4H), i c f o
     TargetInfo("tests/targets/cells.py:DeclaredFusedIFOGCell", lacks=CELL),  # fused (D+H, 4H)

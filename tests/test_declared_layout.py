@@ -23,6 +23,7 @@ from tests.targets.cells import (
     DeclaredFusedIFOGCell,
     FusedLinearIFOGCell,
     PerGateLinearCell,
+    PerGateNoBiasCell,
     StackedTF1Cell,
 )
 
@@ -148,20 +149,23 @@ def test_a_frozen_declared_cell_still_has_parameter_gradients():
 
 
 def test_without_biases_the_layout_reads_zeros_and_is_read_only():
-    class NoBias(PerGateLinearCell):
-        lstm_layout = lstm_props.per_gate(
-            w_ih={g: f"W_{g}.weight" for g in "ifgo"}, w_hh={g: f"U_{g}.weight" for g in "ifgo"}
-        )
-
-        def __init__(self, d: int, h: int) -> None:
-            super().__init__(d, h)
-            for g in "ifgo":
-                setattr(self, f"W_{g}", nn.Linear(d, h, bias=False))
-
-    view = _view(NoBias(3, 5))
+    view = _view(PerGateNoBiasCell(3, 5))
     params = view.read_layout()
     assert params is not None and not params.b_ih.any() and not params.b_hh.any()
     assert not view.writable_layout
+
+
+def test_without_biases_the_forcing_properties_skip_with_their_reason(run_properties):
+    result = run_properties(
+        f"{TARGETS}:PerGateNoBiasCell",
+        "-k",
+        f"closed_forget_gate_cuts_the_carry or {VALUES}",
+        "--lstm-max-examples",
+        "5",
+    )
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    assert outcomes_by_name(result)["passed"] == {f"test_{VALUES}"}
+    result.stdout.fnmatch_lines(["*SKIPPED*does not let the suite write its parameters*"])
 
 
 def test_two_biases_are_kept_apart():

@@ -171,6 +171,17 @@ class PerGateLinearCell(nn.Module):
         return o * torch.tanh(c_new), c_new
 
 
+class PerGateNoBiasCell(PerGateLinearCell):
+    """PerGateLinearCell without any bias: its layout reads zero biases and is read-only."""
+
+    lstm_layout = per_gate(w_ih=_ifgo("W", "weight"), w_hh=_ifgo("U", "weight"))
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        for g in "ifgo":
+            setattr(self, f"W_{g}", nn.Linear(input_size, hidden_size, bias=False))
+
+
 class PerGateTanhForgetCell(PerGateLinearCell):
     """A planted bug: the forget gate squashed by tanh instead of σ (declared per_gate)."""
 
