@@ -409,6 +409,7 @@ def test_a_wrong_gate_order_fails_the_value_property_and_is_named_at_the_top(run
     out = result.stdout.str()
     assert result.ret == 1, out[-3000:]
     assert outcomes_by_name(result)["failed"] == {f"test_{VALUES}"}
+    assert "lstm_props: layout declared by the module: fused(weight='lin.weight'" in out
     assert "lstm_props: WARNING:" in out
     assert (
         "it declares lstm_layout = fused(weight='lin.weight', bias='lin.bias', gates='ifgo'" in out
