@@ -4,6 +4,8 @@ Public API (everything else is private):
 
 * adapters: :class:`CellAdapter`, :class:`Backend`, :class:`CellSpec`, :class:`Target`,
   :class:`Views`, :class:`TorchBackend`; :func:`load_target` resolves a target string;
+* a hand-written torch cell's layout, declared as its ``lstm_layout``: :func:`per_gate`,
+  :func:`stacked`, :func:`fused`, each a :class:`TorchLayout`;
 * the documented layout: :class:`LSTMParams`, ``GATES``, ``VARIANTS``, ``FORCE_BIAS``;
 * strategies: :func:`lstm_cases`, :class:`LSTMCase`;
 * errors: :class:`LSTMPropsError`, :class:`TargetError`, :class:`AdapterError`,
@@ -29,12 +31,17 @@ if TYPE_CHECKING:
     from lstm_props._harness.loading import load_target
     from lstm_props._harness.strategies import LSTMCase, lstm_cases
     from lstm_props.adapters._torch import TorchBackend
+    from lstm_props.adapters._torch_layout import TorchLayout, fused, per_gate, stacked
 
 # Names whose modules import torch or Hypothesis, resolved on first use (PEP 562) so that
 # `import lstm_props` stays light: an xdist controller, the CLI's argument parsing and a
 # JAX-only adapter module never pay for torch.
 _LAZY = {
     "TorchBackend": "lstm_props.adapters._torch",
+    "TorchLayout": "lstm_props.adapters._torch_layout",
+    "per_gate": "lstm_props.adapters._torch_layout",
+    "stacked": "lstm_props.adapters._torch_layout",
+    "fused": "lstm_props.adapters._torch_layout",
     "load_target": "lstm_props._harness.loading",
     "LSTMCase": "lstm_props._harness.strategies",
     "lstm_cases": "lstm_props._harness.strategies",
@@ -64,7 +71,11 @@ __all__ = [
     "Target",
     "TargetError",
     "TorchBackend",
+    "TorchLayout",
     "Views",
+    "fused",
     "load_target",
     "lstm_cases",
+    "per_gate",
+    "stacked",
 ]

@@ -389,6 +389,13 @@ TARGETS: tuple[TargetInfo, ...] = (
         "tests/targets/cells.py:FusedIFOGCell",  # another layout: black-box
         lacks=CELL | BLACK_BOX,
     ),
+    # hand-written cells declaring their layout (lstm_layout): checked in full
+    TargetInfo("tests/targets/cells.py:PerGateLinearCell", lacks=CELL),  # per_gate, one bias
+    # per_gate without biases: read-only, like nn.LSTM(bias=False)
+    TargetInfo("tests/targets/cells.py:PerGateNoBiasCell", lacks=CELL | {"writable"}),
+    TargetInfo("tests/targets/cells.py:FusedLinearIFOGCell", lacks=CELL),  # fused, i f o g
+    TargetInfo("tests/targets/cells.py:StackedTF1Cell", lacks=CELL),  # (D, 4H), i c f o
+    TargetInfo("tests/targets/cells.py:DeclaredFusedIFOGCell", lacks=CELL),  # fused (D+H, 4H)
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
 )
 

@@ -28,6 +28,10 @@ REFUSED = {
     f"{LOAD_ERRORS}:tuple_spec_adapter": "DuckSpecAdapter has spec (3, 4, 4), not a CellSpec",
     f"{LOAD_ERRORS}:unreachable_device_adapter": "the first step raised RuntimeError: "
     "device 7 is not reachable",
+    f"{LOAD_ERRORS}:misdeclared_layout": "MisdeclaredLayoutCell.lstm_layout = "
+    "fused(weight='linear.weight', bias='lin.bias', gates='ifgo', inputs='xh'): weight "
+    "'linear.weight' does not resolve on the module; its parameters are lin.weight (16, 7), "
+    "lin.bias (16,)",
     "torch.nn:GRUCell": "this is a GRU cell (torch.nn.GRUCell), not an LSTM",
     "torch.nn:RNN": "this is a plain RNN (torch.nn.RNN), not an LSTM",
 }

@@ -212,6 +212,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     )
     if note:  # the layout is not used although the parameter names suggest it
         lines.append(f"lstm_props: black-box: {note}")
+    declared = (
+        None
+        if state["target"] is None
+        else getattr(state["target"].probe().layers[0], "declared_layout", None)
+    )
+    if declared is not None:  # the module's own lstm_layout: what the layout is read through
+        lines.append(f"lstm_props: layout declared by the module: {declared!r}")
     if state.get("disagreement"):
         lines.append(f"lstm_props: WARNING: {state['disagreement']}")
     return lines

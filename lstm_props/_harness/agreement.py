@@ -45,12 +45,18 @@ def forward_disagreement(target: Target, variant: str) -> str | None:
             float(np.max(np.abs(got_c - want.c) / (tol.SAFETY * err.dc + floor))),
         )
         if excess > 1:
+            declared = getattr(view, "declared_layout", None)
+            check = (
+                ""
+                if declared is None
+                else f"; it declares lstm_layout = {declared!r}: check its gate order and paths"
+            )
             return (
                 f"{view.name}'s forward does not match a {variant} LSTM on the weights "
                 f"read back from it ({excess:.3g}x the error bound): if it computes a "
                 "variant, declare it (lstm_variant on the module, or --variant; see "
                 "docs/adapters.md, 'Declaring a torch cell's variant') or check it "
                 "black-box; if it is meant to be standard, the failures below follow from "
-                "a wrong forward"
+                f"a wrong forward{check}"
             )
     return None

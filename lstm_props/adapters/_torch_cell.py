@@ -15,6 +15,7 @@ from torch import nn
 
 from lstm_props._errors import TargetError
 from lstm_props.adapters import _torch_grad as _grad
+from lstm_props.adapters import _torch_layout as _layout
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
 from lstm_props.adapters._torch import _DTYPES, TorchBackend
 from lstm_props.maths.layout import LSTMParams
@@ -55,11 +56,7 @@ def _unaccounted(module: nn.Module) -> list[str]:
     """Parameters (trainable or frozen) and grad-requiring buffers the layout leaves out:
     each may feed the gates (torchrecurrent's PeepholeLSTMCell ``weight_ph``), so the four
     familiar names alone do not make a module the standard cell."""
-    named = [
-        *module.named_parameters(),
-        *((n, b) for n, b in module.named_buffers() if b.requires_grad),
-    ]
-    return [f"{n} {tuple(t.shape)}" for n, t in named if n not in _LAYOUT_PARAMETERS]
+    return _layout.unaccounted(module, lambda n, _: n in _LAYOUT_PARAMETERS)
 
 
 def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> TargetError:
@@ -68,8 +65,10 @@ def _undeclared_layout_error(module: nn.Module, name: str, extra: list[str]) -> 
         f"{', '.join(extra)}, which the layout (weight_ih, weight_hh, bias_ih, bias_hh, "
         "peephole) does not account for, so neither its layout nor its variant is known: for "
         "a full check name its peephole weights `peephole` (3, H) and set lstm_variant = "
-        "'peephole' on the module; to check it black-box set lstm_variant alone "
-        "(docs/adapters.md: declaring a torch cell's variant)"
+        "'peephole' on the module, or declare where each tensor goes (lstm_layout = "
+        "lstm_props.stacked(..., peephole=...), docs/adapters.md: declaring a hand-written "
+        "cell's layout); to check it black-box set lstm_variant alone (docs/adapters.md: "
+        "declaring a torch cell's variant)"
     )
 
 
@@ -109,9 +108,28 @@ class _TorchCellBase(CellAdapter):
         if names is None:
             return None
         tensors = {k: getattr(self.module, a) for k, a in names.items()}
+        grads = self._grads(
+            run, cotangents, list(tensors.values()), [f"{a} (layout {k})" for k, a in names.items()]
+        )
+        arrays: dict[str, Any] = {}  # Any: see _read
+        for n, (k, t) in enumerate(tensors.items()):
+            arrays[k] = self._grad_numpy(grads, n, t)
+        for key in _BIASES:  # bias=False: no bias parameter, nothing to differentiate
+            arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
+        return LSTMParams(**arrays)
+
+    def _grads(
+        self,
+        run: Callable[[], Sequence[Any]],
+        cotangents: Sequence[np.ndarray],
+        tensors: list[torch.Tensor],
+        labels: list[str],
+    ) -> list[Any]:
+        """ūᵀ ∂run()/∂t for each of ``tensors`` (torch tensors, None where unreached and
+        independent); a gradient lost on a path the output depends on is an AdapterError."""
         # A frozen module (requires_grad=False, as when fine-tuning other layers) still has
         # parameter derivatives: ask torch for them for the length of this call only.
-        frozen = [t for t in tensors.values() if not t.requires_grad]
+        frozen = [t for t in tensors if not t.requires_grad]
         try:
             for t in frozen:
                 t.requires_grad_(True)
@@ -125,27 +143,20 @@ class _TorchCellBase(CellAdapter):
                 grads = _grad.grad(
                     self.backend.target,
                     [o for o, _ in pairs],
-                    list(tensors.values()),
+                    tensors,
                     [u for _, u in pairs],
                 )
         finally:
             for t in frozen:
                 t.requires_grad_(False)
-        _grad.check_reached(
-            self.backend.target,
-            grads,
-            list(tensors.values()),
-            [f"{a} (layout {k})" for k, a in names.items()],
-            lambda: list(run()),
-        )
-        arrays: dict[str, Any] = {}  # Any: see _read
-        for n, (k, t) in enumerate(tensors.items()):
-            # each torch gradient let go once copied: one weight's worth extra, not the layer's
-            g, grads[n] = grads[n], None
-            arrays[k] = np.zeros(tuple(t.shape)) if g is None else self.backend.to_numpy(g)
-        for key in _BIASES:  # bias=False: no bias parameter, nothing to differentiate
-            arrays.setdefault(key, np.zeros(arrays["w_ih"].shape[0]))
-        return LSTMParams(**arrays)
+        _grad.check_reached(self.backend.target, grads, tensors, labels, lambda: list(run()))
+        return grads
+
+    def _grad_numpy(self, grads: list[Any], n: int, tensor: torch.Tensor) -> np.ndarray:
+        """The n-th gradient in float64 (zeros for None); the torch gradient let go once
+        copied: one weight's worth extra, not the layer's."""
+        g, grads[n] = grads[n], None
+        return np.zeros(tuple(tensor.shape)) if g is None else self.backend.to_numpy(g)
 
     def _copy_module(self, dtype: str, device: str) -> nn.Module:
         """An independent copy of the module at ``dtype`` on ``device``."""
@@ -215,8 +226,10 @@ def _independent_copy(module: nn.Module) -> nn.Module:
 class TorchCellAdapter(_TorchCellBase):
     """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell.
 
-    The layout capability is on when the module has nn.LSTMCell's parameters
-    (weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh); otherwise black-box mode.
+    The layout capability is on when the module declares where its gates are
+    (``lstm_layout``, see _torch_layout: per_gate, stacked, fused), or else has
+    nn.LSTMCell's parameters (weight_ih (4H, D), weight_hh (4H, H), bias_ih, bias_hh);
+    otherwise black-box mode.
     """
 
     _NAMES: ClassVar[dict[str, str]] = {
@@ -229,7 +242,13 @@ class TorchCellAdapter(_TorchCellBase):
     def __init__(self, module: nn.Module, name: str, backend: TorchBackend, spec: CellSpec):
         super().__init__(module, name, backend)
         self.spec = spec
-        self._standard = _is_standard_cell(module)
+        #: the module's own lstm_layout, checked: it wins over nn.LSTMCell's names
+        self._declared: _layout.BoundLayout | None = None
+        declared = getattr(module, "lstm_layout", None)
+        if declared is not None:
+            sizes = (spec.input_size, spec.hidden_size, spec.output_size)
+            self._declared = _layout.bind(declared, module, name, sizes)
+        self._standard = self._declared is None and _is_standard_cell(module)
         self._biased = _has_biases(module)
         #: why the layout is not used although the names suggest it (None: not the case)
         self.layout_note: str | None = None
@@ -242,6 +261,11 @@ class TorchCellAdapter(_TorchCellBase):
                 f"{', '.join(extra)} not in nn.LSTMCell's layout (declared "
                 f"lstm_variant = {self.variant!r}: checked black-box)"
             )
+
+    @property
+    def declared_layout(self) -> _layout.TorchLayout | None:
+        """The module's own lstm_layout, if it declares one."""
+        return None if self._declared is None else self._declared.declared
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         out = self.module(x, (h, c))
@@ -256,6 +280,10 @@ class TorchCellAdapter(_TorchCellBase):
         return names
 
     def read_layout(self) -> LSTMParams | None:
+        if self._declared is not None:
+            bound, module = self._declared, self.module
+            arrays = (self.backend.to_numpy(_layout.resolve(module, p)) for p in bound.paths)
+            return _layout.assemble(bound, arrays)
         names = self._layout_names()
         return None if names is None else self._read(names)
 
@@ -263,9 +291,25 @@ class TorchCellAdapter(_TorchCellBase):
     def writable_layout(self) -> bool:
         # Without biases the forget gate cannot be forced, nor drawn parameters written:
         # the layout is read (zero biases) and checked, never written.
+        if self._declared is not None:
+            return self._declared.writable
         return self._standard and self._biased
 
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams | None:
+        bound = self._declared
+        if bound is None:
+            return super().parameter_vjp(run, cotangents)
+        tensors = [_layout.resolve(self.module, p) for p in bound.paths]
+        grads = self._grads(run, cotangents, tensors, bound.labels())
+        arrays = (self._grad_numpy(grads, n, t) for n, t in enumerate(tensors))
+        return _layout.assemble(bound, arrays, gradient=True)
+
     def write_layout(self, params: LSTMParams) -> None:
+        if self._declared is not None:
+            _layout.scatter(self._declared, self.module, params, self.backend.asarray)
+            return
         names = dict(self._NAMES)
         if params.peephole is not None and hasattr(self.module, "peephole"):
             names["peephole"] = "peephole"

@@ -7,6 +7,8 @@ import random
 import torch
 from torch import nn
 
+from lstm_props import fused, per_gate, stacked
+
 
 class FusedIFOGCell(nn.Module):
     """A correct LSTM cell in another layout: one fused (D + H, 4H) kernel, gates i, f, o, g
@@ -140,3 +142,110 @@ class SeedsFromRandomCell(nn.LSTMCell):
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size)
         random.random()
+
+# -- hand-written cells in other people's styles, each declaring its layout (lstm_layout) ---
+
+
+def _ifgo(prefix: str, attr: str) -> dict[str, str]:
+    return {g: f"{prefix}_{g}.{attr}" for g in "ifgo"}
+
+
+class PerGateLinearCell(nn.Module):
+    """One nn.Linear a gate: W_* (D -> H, with bias) on x, U_* (H -> H, no bias) on h, the
+    tutorial style. One bias a gate: the layout's b_ih + b_hh, written as their sum."""
+
+    lstm_layout = per_gate(
+        w_ih=_ifgo("W", "weight"), w_hh=_ifgo("U", "weight"), b_ih=_ifgo("W", "bias")
+    )
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        for g in "ifgo":
+            setattr(self, f"W_{g}", nn.Linear(input_size, hidden_size))
+            setattr(self, f"U_{g}", nn.Linear(hidden_size, hidden_size, bias=False))
+
+    def gate(self, g: str, x, h):
+        return getattr(self, f"W_{g}")(x) + getattr(self, f"U_{g}")(h)
+
+    def forget(self, z):
+        return torch.sigmoid(z)
+
+    def forward(self, x, state):
+        h, c = state
+        i = torch.sigmoid(self.gate("i", x, h))
+        f = self.forget(self.gate("f", x, h))
+        g = torch.tanh(self.gate("g", x, h))
+        o = torch.sigmoid(self.gate("o", x, h))
+        c_new = f * c + i * g
+        return o * torch.tanh(c_new), c_new
+
+
+class PerGateNoBiasCell(PerGateLinearCell):
+    """PerGateLinearCell without any bias: its layout reads zero biases and is read-only."""
+
+    lstm_layout = per_gate(w_ih=_ifgo("W", "weight"), w_hh=_ifgo("U", "weight"))
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        for g in "ifgo":
+            setattr(self, f"W_{g}", nn.Linear(input_size, hidden_size, bias=False))
+
+
+class PerGateTanhForgetCell(PerGateLinearCell):
+    """A planted bug: the forget gate squashed by tanh instead of σ (declared per_gate)."""
+
+    def forget(self, z):
+        return torch.tanh(z)
+
+
+class FusedLinearIFOGCell(nn.Module):
+    """One nn.Linear(D + H, 4H) over torch.cat([x, h], 1), chunked i, f, o, g."""
+
+    lstm_layout = fused(weight="lin.weight", bias="lin.bias", gates="ifog")
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.lin = nn.Linear(input_size + hidden_size, 4 * hidden_size)
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, o, g = self.lin(torch.cat([x, h], 1)).chunk(4, 1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+class FusedLinearDeclaredIFGOCell(FusedLinearIFOGCell):
+    """The same cell declared with the wrong gate order (ifgo for a cell that is ifog)."""
+
+    lstm_layout = fused(weight="lin.weight", bias="lin.bias", gates="ifgo")
+
+
+class StackedTF1Cell(nn.Module):
+    """TensorFlow 1 style: kernel (D, 4H) and recurrent_kernel (H, 4H), gates i, c(= g), f,
+    o in columns, one bias (4H,)."""
+
+    lstm_layout = stacked(
+        w_ih="kernel", w_hh="recurrent_kernel", b_ih="bias", gates="igfo", transposed=True
+    )
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.kernel = nn.Parameter(torch.randn(input_size, 4 * hidden_size) * 0.5)
+        self.recurrent_kernel = nn.Parameter(torch.randn(hidden_size, 4 * hidden_size) * 0.5)
+        self.bias = nn.Parameter(torch.randn(4 * hidden_size) * 0.5)
+
+    def forward(self, x, state):
+        h, c = state
+        z = x @ self.kernel + h @ self.recurrent_kernel + self.bias
+        i, g, f, o = z.chunk(4, dim=1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+class DeclaredFusedIFOGCell(FusedIFOGCell):
+    """FusedIFOGCell (black-box above) with its layout declared: a transposed fused kernel."""
+
+    lstm_layout = fused(weight="kernel", bias="bias", gates="ifog", transposed=True)

@@ -176,3 +176,24 @@ class DuckSpecAdapter(CellAdapter):
 
 duck_spec_adapter = DuckSpecAdapter(_Sizes(3, 4, 4))
 tuple_spec_adapter = DuckSpecAdapter((3, 4, 4))
+
+
+class MisdeclaredLayoutCell(nn.Module):
+    """A fused-Linear cell whose lstm_layout names a path that does not resolve."""
+
+    def __init__(self) -> None:
+        from lstm_props import fused
+
+        super().__init__()
+        self.input_size, self.hidden_size = 3, 4
+        self.lin = nn.Linear(7, 16)
+        self.lstm_layout = fused(weight="linear.weight", bias="lin.bias")
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, g, o = self.lin(torch.cat([x, h], 1)).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+misdeclared_layout = MisdeclaredLayoutCell()
