@@ -143,6 +143,7 @@ class SeedsFromRandomCell(nn.LSTMCell):
         super().__init__(input_size, hidden_size)
         random.random()
 
+
 # -- hand-written cells in other people's styles, each declaring its layout (lstm_layout) ---
 
 
