@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lstm_props._errors import TargetError
+from lstm_props.adapters import _torch_call as _call
 from lstm_props.adapters import _torch_grad as _grad
 from lstm_props.adapters import _torch_layout as _layout
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
@@ -224,7 +225,8 @@ def _independent_copy(module: nn.Module) -> nn.Module:
 
 
 class TorchCellAdapter(_TorchCellBase):
-    """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell.
+    """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell (another
+    convention declared as its ``lstm_call``, see _torch_call).
 
     The layout capability is on when the module declares where its gates are
     (``lstm_layout``, see _torch_layout: per_gate, stacked, fused), or else has
@@ -242,6 +244,8 @@ class TorchCellAdapter(_TorchCellBase):
     def __init__(self, module: nn.Module, name: str, backend: TorchBackend, spec: CellSpec):
         super().__init__(module, name, backend)
         self.spec = spec
+        #: how the module is called: its lstm_call, or nn.LSTMCell's convention
+        self._call = _call.parse(getattr(module, "lstm_call", None), name, type(module).__name__)
         #: the module's own lstm_layout, checked: it wins over nn.LSTMCell's names
         self._declared: _layout.BoundLayout | None = None
         declared = getattr(module, "lstm_layout", None)
@@ -268,8 +272,7 @@ class TorchCellAdapter(_TorchCellBase):
         return None if self._declared is None else self._declared.declared
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
-        out = self.module(x, (h, c))
-        return out[0], out[1]
+        return self._call(self.module, x, h, c)
 
     def _layout_names(self) -> dict[str, str] | None:
         if not self._standard:

@@ -250,3 +250,33 @@ class DeclaredFusedIFOGCell(FusedIFOGCell):
     """FusedIFOGCell (black-box above) with its layout declared: a transposed fused kernel."""
 
     lstm_layout = fused(weight="kernel", bias="bias", gates="ifog", transposed=True)
+
+
+# -- correct cells with other calling conventions, declared as lstm_call ---------------------
+
+
+class OutputAndStateCell(nn.LSTMCell):
+    """A correct cell returning its output beside its state, as many hand-written cells do."""
+
+    lstm_call = "m(x, (h, c)) -> (y, (h, c))"
+
+    def forward(self, x, state=None):  # type: ignore[override]
+        h, c = super().forward(x, state)
+        return h, (h, c)
+
+
+class CarryFirstCell(nn.LSTMCell):
+    """A correct cell keeping its state as (c, h), TensorFlow 1's LSTMStateTuple order."""
+
+    lstm_call = "m(x, (c, h)) -> (c, h)"
+
+    def forward(self, x, state=None):  # type: ignore[override]
+        c, h = state
+        h, c = super().forward(x, (h, c))
+        return c, h
+
+
+class CarryFirstUndeclaredCell(CarryFirstCell):
+    """The same cell without its declaration: run as nn.LSTMCell's convention, h and c swap."""
+
+    lstm_call = None
