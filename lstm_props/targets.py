@@ -396,6 +396,8 @@ TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("tests/targets/cells.py:FusedLinearIFOGCell", lacks=CELL),  # fused, i f o g
     TargetInfo("tests/targets/cells.py:StackedTF1Cell", lacks=CELL),  # (D, 4H), i c f o
     TargetInfo("tests/targets/cells.py:DeclaredFusedIFOGCell", lacks=CELL),  # fused (D+H, 4H)
+    # f = σ(z_f + 1) inside its forward, declared as lstm_forget_bias = 1.0
+    TargetInfo("tests/targets/cells.py:ForgetBiasOneCell", lacks=CELL),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
 )
 

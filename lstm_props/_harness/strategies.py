@@ -228,18 +228,20 @@ def _draw_params(
     forget_bias = draw(_array((layout.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
     wide = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
-    params = LSTMParams(**wide, clip=layout.clip)
+    params = LSTMParams(**wide, clip=layout.clip, forget_bias=layout.forget_bias)
     np_dtype = view.backend.np_dtype
     return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
 
 
 @dataclass(frozen=True)
 class _WritableLayout:
-    """The shapes and clip of a writable view's layout: all a draw needs of it."""
+    """The shapes, clip and forget-bias constant of a writable view's layout: all a draw
+    needs of it."""
 
     shapes: dict[str, tuple[int, ...]]
     hidden_size: int
     clip: float | None
+    forget_bias: float
 
     @classmethod
     def of(cls, params: LSTMParams) -> _WritableLayout:
@@ -248,7 +250,7 @@ class _WritableLayout:
             for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
             if getattr(params, k) is not None
         }
-        return cls(shapes, params.hidden_size, params.clip)
+        return cls(shapes, params.hidden_size, params.clip, params.forget_bias)
 
     def narrowing(self, key: str) -> float:
         """How much narrower than uniform(−1, 1)·scale the weight ``key`` is drawn: 1 up to

@@ -5,7 +5,9 @@ float64 or CUDA twin as an independent copy of the module."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -224,6 +226,19 @@ def _independent_copy(module: nn.Module) -> nn.Module:
     return torch.jit.load(buffer, map_location="cpu")
 
 
+def _forget_bias(module: nn.Module, name: str) -> float:
+    """The module's ``lstm_forget_bias``: a constant its forward adds to z_f, f = σ(z_f + b)
+    (TensorFlow's forget_bias=1.0 written in torch), 0.0 when it declares none."""
+    value = getattr(module, "lstm_forget_bias", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TargetError(
+            f"target {name!r}: {type(module).__name__}.lstm_forget_bias = {value!r} is not a "
+            "finite number: give the constant the cell adds to the forget pre-activation, "
+            "e.g. lstm_forget_bias = 1.0 (docs/adapters.md: declaring a forget-bias constant)"
+        )
+    return float(value)
+
+
 class TorchCellAdapter(_TorchCellBase):
     """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell (another
     convention declared as its ``lstm_call``, see _torch_call).
@@ -246,6 +261,8 @@ class TorchCellAdapter(_TorchCellBase):
         self.spec = spec
         #: how the module is called: its lstm_call, or nn.LSTMCell's convention
         self._call = _call.parse(getattr(module, "lstm_call", None), name, type(module).__name__)
+        #: the constant its forward adds to the forget pre-activation (lstm_forget_bias)
+        self._forget_bias = _forget_bias(module, name)
         #: the module's own lstm_layout, checked: it wins over nn.LSTMCell's names
         self._declared: _layout.BoundLayout | None = None
         declared = getattr(module, "lstm_layout", None)
@@ -283,6 +300,12 @@ class TorchCellAdapter(_TorchCellBase):
         return names
 
     def read_layout(self) -> LSTMParams | None:
+        params = self._read_layout()
+        if params is None or not self._forget_bias:
+            return params
+        return dataclasses.replace(params, forget_bias=self._forget_bias)
+
+    def _read_layout(self) -> LSTMParams | None:
         if self._declared is not None:
             bound, module = self._declared, self.module
             arrays = (self.backend.to_numpy(_layout.resolve(module, p)) for p in bound.paths)

@@ -98,7 +98,8 @@ class ForgetOracle:
     Only z_f = x W_ifᵀ + h W_hfᵀ + b_if + b_hf is needed for the carry product, a quarter
     of the gates' matrix product; its bound is the δz_f of :func:`tolerances.step_error`
     with exact inputs (teacher forcing feeds the recorded values):
-    δz_f = γ_n (|x||W_if|ᵀ + |h||W_hf|ᵀ + |b_if| + |b_hf|), n = D + P + 2.
+    δz_f = γ_n (|x||W_if|ᵀ + |h||W_hf|ᵀ + |b_if| + |b_hf| [+ |b_f const|]), n = D + P + 2
+    (+ 1 with the cell's forget-bias constant).
     """
 
     w_x: np.ndarray
@@ -114,9 +115,9 @@ class ForgetOracle:
     def of(cls, params: LSTMParams) -> ForgetOracle:
         f = gate_slice("f", params.hidden_size)
         w_x, w_h = params.w_ih[f], params.w_hh[f]
-        bias = params.b_ih[f] + params.b_hh[f]
-        bias_abs = np.abs(params.b_ih[f]) + np.abs(params.b_hh[f])
-        n = params.input_size + params.output_size + 2
+        bias = params.b_ih[f] + params.b_hh[f] + params.forget_bias
+        bias_abs = np.abs(params.b_ih[f]) + np.abs(params.b_hh[f]) + abs(params.forget_bias)
+        n = params.input_size + params.output_size + 2 + bool(params.forget_bias)
         return cls(w_x, w_h, bias, np.abs(w_x), np.abs(w_h), bias_abs, n, params.clip)
 
     def chunk(

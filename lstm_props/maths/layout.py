@@ -7,8 +7,10 @@ Gate order i, f, g, o along the rows, as torch.nn.LSTMCell::
 
 Optional pieces: ``w_hr`` (P, H), the projection of torch's ``proj_size``; ``peephole``
 (3, H), the diagonal peephole weights p_i, p_f, p_o of Gers & Schmidhuber (2000); ``clip``,
-a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` attribute (a
-property of the cell, not a weight: it is read, never drawn or written).
+a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` attribute;
+``forget_bias``, a constant b the kernel adds to the forget pre-activation, f = σ(z_f + b)
+(TensorFlow's ``forget_bias``, Haiku's +1). Both are properties of the cell, not weights:
+read, never drawn or written.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class LSTMParams:
 
     Shapes: w_ih (4H, D), w_hh (4H, P), b_ih (4H,), b_hh (4H,), w_hr (P, H) or None,
     peephole (3, H) or None. P = H without projection. ``clip``: the pre-activation bound m,
-    or None.
+    or None; ``forget_bias``: the constant the kernel adds to z_f (0: none).
     """
 
     w_ih: np.ndarray
@@ -50,6 +52,7 @@ class LSTMParams:
     w_hr: np.ndarray | None = None
     peephole: np.ndarray | None = None
     clip: float | None = None
+    forget_bias: float = 0.0
 
     @property
     def hidden_size(self) -> int:

@@ -106,7 +106,8 @@ def step_error(
 ) -> StepError:
     """Forward error bound of one step computed in ``dtype``, inputs exact up to dx, dh_in, dc_in.
 
-    z:  δz = γ_n (|W_ih||x| + |W_hh||h| + |b_ih| + |b_hh|) + |W_ih|δx + |W_hh|δh, n = D + P + 2
+    z:  δz = γ_n (|W_ih||x| + |W_hh||h| + |b_ih| + |b_hh| [+ |b_f const|]) + |W_ih|δx + |W_hh|δh,
+        n = D + P + 2 (+ 1 with a forget-bias constant)
     gates: δσ ≤ σ'(|z| − δz)·δz + a·σ, δtanh ≤ tanh'(|z| − δz)·δz + a·|tanh|, a = 4u
     c' = f c + i g: δc' = |c|δf + f δc + |g|δi + i δg + 2u(|f c| + |i g|)
     h' = o tanh(c'): δh' = |tanh c'|δo + o(δc' + a) + u|h'|, then through W_hr if projected.
@@ -115,10 +116,12 @@ def step_error(
     v = lstm_step(params, x, h, c, variant)
     kind = as_variant(variant)
     hidden = params.hidden_size
-    n = params.input_size + params.output_size + 2 + kind.reads_cell
+    # a forget-bias constant is one more term of every f sum (counted for every gate: n is one)
+    n = params.input_size + params.output_size + 2 + kind.reads_cell + bool(params.forget_bias)
     w_ih, w_hh = params.abs_w_ih, params.abs_w_hh
     mag = np.abs(x) @ w_ih.T + np.abs(h) @ w_hh.T
     mag = mag + np.abs(params.b_ih) + np.abs(params.b_hh)
+    mag[:, hidden : 2 * hidden] += abs(params.forget_bias)
     if kind.reads_cell:  # p_i c and p_f c are one more term of the i and f sums
         peep = params.peephole_weights()
         p = np.abs(peep)

@@ -280,3 +280,26 @@ class CarryFirstUndeclaredCell(CarryFirstCell):
     """The same cell without its declaration: run as nn.LSTMCell's convention, h and c swap."""
 
     lstm_call = None
+
+
+# -- a forget-bias constant inside the forward, declared as lstm_forget_bias -----------------
+
+
+class ForgetBiasOneCell(nn.LSTMCell):
+    """A correct cell adding 1 to the forget pre-activation inside its forward, as
+    TensorFlow's forget_bias=1.0 and Haiku's LSTM do."""
+
+    lstm_forget_bias = 1.0
+
+    def forward(self, x, state=None):  # type: ignore[override]
+        h, c = state
+        z = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+        i, f, g, o = z.chunk(4, 1)
+        c = torch.sigmoid(f + 1.0) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class ForgetBiasOneUndeclaredCell(ForgetBiasOneCell):
+    """The same cell without its declaration."""
+
+    lstm_forget_bias = 0.0

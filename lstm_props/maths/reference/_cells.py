@@ -44,11 +44,18 @@ def _param(p: Any, like: Any, xp: Any) -> Any:
 
 
 def preactivations(params: LSTMParams, x: Any, h: Any, xp: Any = np) -> Any:
-    """z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh, shape (B, 4H), gate order i, f, g, o (before any
+    """z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh (+ the cell's forget_bias on the f rows), shape
+    (B, 4H), gate order i, f, g, o (before any
     peephole term and before the clip: :func:`lstm_step` adds and clamps)."""
     w_ih, w_hh = _param(params.w_ih, x, xp), _param(params.w_hh, x, xp)
     b_ih, b_hh = _param(params.b_ih, x, xp), _param(params.b_hh, x, xp)
-    return x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    z = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    if params.forget_bias:  # the kernel's own constant on the forget rows, f = σ(z_f + b)
+        hidden = params.hidden_size
+        shift = np.zeros(4 * hidden)
+        shift[hidden : 2 * hidden] = params.forget_bias
+        z = z + _param(shift, x, xp)
+    return z
 
 
 def clamp(z: Any, bound: float | None, xp: Any = np) -> Any:
