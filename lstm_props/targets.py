@@ -339,6 +339,14 @@ TARGETS: tuple[TargetInfo, ...] = (
         nightly=_JAX_NIGHTLY,
         matrix=True,
     ),
+    # f = σ(z_f + 1) inside the kernel: read as the layout's forget_bias = 1
+    TargetInfo(
+        "lstm_props.adapters.haiku:lstm",
+        package="haiku",
+        lacks=CELL,
+        nightly=_JAX_NIGHTLY,
+        matrix=True,
+    ),
     TargetInfo(
         "lstm_props.adapters.keras:lstm_cell_torch",
         package="keras",

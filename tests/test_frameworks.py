@@ -23,7 +23,7 @@ from tests.conftest import TARGETS as CELLS
 # optimized flax cells (one fused kernel for the four gates) share the adapter code of their
 # plain twins: those runs are nightly (the record's `nightly` dtypes, `-m nightly`), to keep
 # CI within 15 minutes. `lstm-props matrix` gives every cell both precisions' verdicts.
-JAX_TARGETS = {t.name: t for t in TARGETS if t.package in ("flax", "equinox")}
+JAX_TARGETS = {t.name: t for t in TARGETS if t.package in ("flax", "equinox", "haiku")}
 KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "keras"}
 
 
@@ -70,10 +70,13 @@ def test_jax_cells_pass_the_whole_suite(run_properties, target, dtype):
         ("equinox_h_and_c_swapped", "test_step_values_match_reference"),
         ("flax_gates_read_in_keras_order", "test_step_values_match_reference"),
         ("flax_carry_read_as_h_c", "test_step_values_match_reference"),
+        ("haiku_forget_bias_left_out", "test_step_values_match_reference"),
+        ("haiku_gates_read_in_torch_order", "test_step_values_match_reference"),
     ],
 )
 def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by):
-    pytest.importorskip("flax", reason="install the extra: pip install 'lstm-props[jax]'")
+    package = mistake.split("_")[0]
+    pytest.importorskip(package, reason="install the extra: pip install 'lstm-props[jax]'")
     result = run_properties(
         f"{CELLS.replace('cells.py', 'jax_mistakes.py')}:{mistake}", "-k", caught_by
     )

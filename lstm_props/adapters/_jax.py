@@ -1,8 +1,9 @@
 """JAX: a Backend on jax.vjp, and one adapter for every pure-function JAX LSTM cell.
 
-Flax (nnx, linen) and Equinox cells differ only in how their parameters are stored and how
-they are called; :class:`JaxCellAdapter` takes both as functions, so each framework module
-(:mod:`lstm_props.adapters.flax`, :mod:`lstm_props.adapters.equinox`) is a few mappings.
+Flax (nnx, linen), Equinox and Haiku cells differ only in how their parameters are stored
+and how they are called; :class:`JaxCellAdapter` takes both as functions, so each framework
+module (:mod:`lstm_props.adapters.flax`, :mod:`lstm_props.adapters.equinox`,
+:mod:`lstm_props.adapters.haiku`) is a few mappings. Public as :mod:`lstm_props.adapters.jax`.
 Derivatives come from JAX's own autodiff, never from converting to torch.
 """
 
@@ -110,8 +111,11 @@ class JaxCellAdapter(CellAdapter):
         apply: Apply,
         read: ReadLayout,
         write: WriteLayout,
+        forget_bias: float = 0.0,
     ) -> None:
         self.name, self.spec, self.backend = name, spec, backend
+        #: a constant the cell adds to z_f itself (Haiku's +1): LSTMParams.forget_bias
+        self.forget_bias = forget_bias
         # ``apply`` should call a jitted function shared by every cell of the same framework
         # and config: eager JAX dispatches op by op (~30 ms a Flax step), and a jit made per
         # instance would compile again for every example the suite draws.
@@ -125,7 +129,7 @@ class JaxCellAdapter(CellAdapter):
         arrays = self._read(jax.tree.map(self.backend.to_numpy, self.params))
         # Any: mypy checks a ** mapping's values against every field (the clip included).
         fields: dict[str, Any] = {k: np.asarray(arrays[k], np.float64) for k in _LAYOUT_FIELDS}
-        return LSTMParams(**fields)
+        return LSTMParams(**fields, forget_bias=self.forget_bias)
 
     @property
     def writable_layout(self) -> bool:
@@ -170,7 +174,14 @@ class JaxCellAdapter(CellAdapter):
         backend = JaxBackend(dtype, self.backend.device)
         params = jax.tree.map(self.backend.to_numpy, self.params)
         return JaxCellAdapter(
-            self.name, self.spec, backend, params, self._apply, self._read, self._write
+            self.name,
+            self.spec,
+            backend,
+            params,
+            self._apply,
+            self._read,
+            self._write,
+            self.forget_bias,
         )
 
 

@@ -55,3 +55,32 @@ def flax_carry_read_as_h_c(
 
     cell._apply = apply
     return cell
+
+
+def haiku_forget_bias_left_out(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
+    """Haiku's kernel adds 1 to z_f; this adapter does not say so (forget_bias 0)."""
+    from lstm_props.adapters import haiku
+
+    cell = haiku.lstm(input_size, hidden_size, dtype)
+    cell.forget_bias = 0.0
+    return cell
+
+
+def haiku_gates_read_in_torch_order(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> JaxCellAdapter:
+    """Haiku's columns i, g, f, o read as torch's i, f, g, o."""
+    from lstm_props.adapters import haiku
+
+    cell = haiku.lstm(input_size, hidden_size, dtype)
+    read, write = cell._read, cell._write
+    order = np.r_[0, 2, 1, 3] * hidden_size  # swaps the f and g blocks back
+
+    def permute(a: Any) -> Any:
+        return np.concatenate([a[k : k + hidden_size] for k in order])
+
+    cell._read = lambda p: {k: permute(np.asarray(v)) for k, v in read(p).items()}
+    cell._write = lambda a, p: write({k: permute(v) for k, v in a.items()}, p)
+    return cell
