@@ -72,10 +72,15 @@ class TensorFlowBackend(Backend):
     autograd = True
     deterministic = True  # TF's CPU kernels on the small shapes the suite draws
 
-    def __init__(self, dtype: str = "float32", batch_rows: bool = True) -> None:
+    #: K cotangent rows through one vectorized backward (False: the default loop, one
+    #: forward and backward per row; benchmarks/tensorflow_rows.py compares the two).
+    batch_rows: bool = True
+    #: From this many rows on, one vectorized backward (tape.jacobian); below, one backward
+    #: per row over the one kept forward (see vjp_rows).
+    many_rows: int = 64
+
+    def __init__(self, dtype: str = "float32") -> None:
         self.dtype = dtype
-        #: K cotangent rows through one vectorized backward (False: one backward per row)
-        self.batch_rows = batch_rows
 
     @property
     def tf_dtype(self) -> tf.DType:
@@ -85,7 +90,8 @@ class TensorFlowBackend(Backend):
         return tf.constant(np.asarray(a, dtype=self.np_dtype))
 
     def to_numpy(self, a: Any) -> np.ndarray:
-        return np.array(a, dtype=np.float64)
+        # .numpy(): NumPy 2 warns on a tf.Tensor's own __array__ (no copy keyword)
+        return np.array(a.numpy() if hasattr(a, "numpy") else a, dtype=np.float64)
 
     def stop_gradient(self, a: Any) -> Any:
         return tf.stop_gradient(a)
@@ -115,25 +121,42 @@ class TensorFlowBackend(Backend):
         primals: Sequence[np.ndarray],
         cotangent_rows: Sequence[np.ndarray],
     ) -> tuple[np.ndarray, ...]:
-        # One forward; the K rows ū_kᵀ ∂out/∂x are the Jacobian of the K-vector
-        # t_k = Σ_j <ū_kj, out_j>, whose backward seeds out_j with ū_kj exactly (the
-        # derivative of a product by a constant): tape.jacobian vectorizes that backward
-        # over k (pfor), instead of K backwards from Python.
+        # One forward, kept on a persistent tape. Many rows: the K rows ū_kᵀ ∂out/∂x are
+        # the Jacobian of the K-vector t_k = Σ_j <ū_kj, out_j>, whose backward seeds out_j
+        # with ū_kj exactly (the derivative of a product by a constant), and tape.jacobian
+        # vectorizes that backward over k (pfor). pfor traces a tf.function on every call
+        # (~0.2 s for a Keras LSTMCell on 2 cores), while one eager backward costs ~2 ms:
+        # below MANY_ROWS rows the K backwards over the kept tape are faster, and that is
+        # what the suite's draws (B·H ≤ 48) mostly ask for.
         k = len(cotangent_rows[0])
         if k == 1 or not self.batch_rows:
             return super().vjp_rows(fn, primals, cotangent_rows)
         xs = [self.asarray(p) for p in primals]
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=k < self.many_rows) as tape:
             tape.watch(xs)
             outs = list(fn(*xs))
-            t = tf.add_n(
-                [
-                    tf.linalg.matvec(self.asarray(np.reshape(u, (k, -1))), tf.reshape(o, (-1,)))
-                    for o, u in zip(outs, cotangent_rows)
-                ]
+            if k >= self.many_rows:
+                t = tf.add_n(
+                    [
+                        tf.linalg.matvec(self.asarray(np.reshape(u, (k, -1))), tf.reshape(o, (-1,)))
+                        for o, u in zip(outs, cotangent_rows)
+                    ]
+                )
+        if k >= self.many_rows:
+            rows = tape.jacobian(t, xs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return tuple(self.to_numpy(g) for g in rows)
+        pairs = list(zip(outs, cotangent_rows))
+        per_row = [
+            tape.gradient(
+                [o for o, _ in pairs],
+                xs,
+                output_gradients=[self.asarray(u[i]) for _, u in pairs],
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
             )
-        rows = tape.jacobian(t, xs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return tuple(self.to_numpy(g) for g in rows)
+            for i in range(k)
+        ]
+        del tape
+        return tuple(np.stack([self.to_numpy(r[j]) for r in per_row]) for j in range(len(primals)))
 
 
 KERNELS = ("LSTMBlockCell", "BlockLSTM", "BlockLSTMV2")
