@@ -282,18 +282,19 @@ _TF_V2_WHY = (
     "TensorFlow's (2.21) registered gradient of BlockLSTMV2 is BlockLSTM's "
     "(rnn_grad.py registers one function for both), whose kernel reads the gates in "
     "BlockLSTM's order i, ci, f, o where V2 holds i, f, ci, o: the x, h_prev, w and b "
-    "gradients are wrong, the cs_prev gradient is right"
+    "gradients are wrong, the cs_prev gradient is right (so every carry-only property "
+    "passes)"
 )
 TF_BLOCK_V2_GRADIENT = Finding(
     _TF_V2_WHY,
     {
         "float32": frozenset(
             {
+                # the h_prev gradient against the oracle's hidden track
                 "one_step_vjp_splits_into_carry_and_hidden_tracks",
-                "hidden_output_carry_derivative",
-                "parameter_gradients_match_finite_differences",
+                # x and h_0 (own precision: no twin), w and b against finite differences
                 "input_backward_matches_finite_differences",
-                "bptt_equals_product_of_step_jacobians",
+                "parameter_gradients_match_finite_differences",
             }
         )
     },
