@@ -6,10 +6,12 @@
 :class:`TensorFlowBackend` is public: a user wiring another TensorFlow cell builds a
 :class:`~lstm_props.CellAdapter` on it (``lstm_props.adapters.keras:lstm_cell_tensorflow``
 does, for Keras 3 on its TensorFlow backend). Every derivative comes from
-``tf.GradientTape``, never from another framework; the suite's K cotangent rows at once
-(:meth:`TensorFlowBackend.vjp_rows`, a carry Jacobian's B·H one-hot rows) go through one
-forward and one vectorized backward: ``tape.jacobian`` (pfor) of the K contractions
-Σ ū_k · out, whose rows are exactly the K VJPs.
+``tf.GradientTape``, never from another framework. The suite's K cotangent rows at once
+(:meth:`TensorFlowBackend.vjp_rows`, a carry Jacobian's B·H one-hot rows) run one forward
+kept on a persistent tape and one backward per row over it; from ``many_rows`` rows on, one
+vectorized backward, ``tape.jacobian`` (pfor) of the K contractions Σ ū_k · out, whose rows
+are exactly the K VJPs (pfor retraces on every call, which only pays for many rows:
+benchmarks/tensorflow_rows.py).
 
 The targets:
 
@@ -127,7 +129,7 @@ class TensorFlowBackend(Backend):
         # vectorizes that backward over k (pfor). pfor traces a tf.function on every call
         # (~0.2 s for a Keras LSTMCell on 2 cores), while one eager backward costs ~2 ms:
         # below MANY_ROWS rows the K backwards over the kept tape are faster, and that is
-        # what the suite's draws (B·H ≤ 48) mostly ask for.
+        # what the suite's draws ask for (10 rows a call on average in a whole-suite run).
         k = len(cotangent_rows[0])
         if k == 1 or not self.batch_rows:
             return super().vjp_rows(fn, primals, cotangent_rows)
