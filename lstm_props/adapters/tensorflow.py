@@ -69,13 +69,13 @@ __all__ = [
 
 
 class TensorFlowBackend(Backend):
-    """Eager tf.Tensors on the CPU; VJPs by tf.GradientTape, many rows by one jacobian."""
+    """Eager tf.Tensors on the CPU; VJPs by tf.GradientTape, K rows over one kept forward."""
 
     autograd = True
     deterministic = True  # TF's CPU kernels on the small shapes the suite draws
 
-    #: K cotangent rows through one vectorized backward (False: the default loop, one
-    #: forward and backward per row; benchmarks/tensorflow_rows.py compares the two).
+    #: K cotangent rows over one forward (False: the Backend default, one forward and one
+    #: backward per row; benchmarks/tensorflow_rows.py compares the ways).
     batch_rows: bool = True
     #: From this many rows on, one vectorized backward (tape.jacobian); below, one backward
     #: per row over the one kept forward (see vjp_rows).
@@ -128,7 +128,7 @@ class TensorFlowBackend(Backend):
         # with ū_kj exactly (the derivative of a product by a constant), and tape.jacobian
         # vectorizes that backward over k (pfor). pfor traces a tf.function on every call
         # (~0.2 s for a Keras LSTMCell on 2 cores), while one eager backward costs ~2 ms:
-        # below MANY_ROWS rows the K backwards over the kept tape are faster, and that is
+        # below ``many_rows`` rows the K backwards over the kept tape are faster, and that is
         # what the suite's draws ask for (10 rows a call on average in a whole-suite run).
         k = len(cotangent_rows[0])
         if k == 1 or not self.batch_rows:
