@@ -278,6 +278,30 @@ ORT_FORGET_ABOVE_ONE = Finding(
     "backward)"
 )
 
+_TF_V2_WHY = (
+    "TensorFlow's (2.21) registered gradient of BlockLSTMV2 is BlockLSTM's "
+    "(rnn_grad.py registers one function for both), whose kernel reads the gates in "
+    "BlockLSTM's order i, ci, f, o where V2 holds i, f, ci, o: the x, h_prev, w and b "
+    "gradients are wrong, the cs_prev gradient is right (so every carry-only property "
+    "passes)"
+)
+TF_BLOCK_V2_GRADIENT = Finding(
+    _TF_V2_WHY,
+    {
+        "float32": frozenset(
+            {
+                # the h_prev gradient against the oracle's hidden track
+                "one_step_vjp_splits_into_carry_and_hidden_tracks",
+                # x and h_0 (own precision: no twin), w and b against finite differences
+                "input_backward_matches_finite_differences",
+                "parameter_gradients_match_finite_differences",
+            }
+        )
+    },
+)
+#: What a fused sequence kernel without a packed call or a second direction lacks.
+SEQUENCE_ONLY = frozenset({"packed", "bidirectional"})
+
 _JAX_NIGHTLY = frozenset({"float64"})  # float64 retraces every JAX function under x64
 _ALL_NIGHTLY = frozenset(DTYPES)  # the optimized flax cells share their twins' adapter code
 
@@ -390,6 +414,61 @@ TARGETS: tuple[TargetInfo, ...] = (
         "lstm_props.adapters.onnx_export:torch_lstm",
         package="onnxscript",
         findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE),
+        matrix=True,
+    ),
+    # TensorFlow (the tensorflow extra): Keras 3 on its TensorFlow backend, TF 1's LSTMCell
+    # (float32 and float64), and the fused block kernels (float32 only: a float64 run is
+    # refused at load, in one line naming why)
+    TargetInfo(
+        "lstm_props.adapters.keras:lstm_cell_tensorflow",
+        package="tensorflow",
+        env={"KERAS_BACKEND": "tensorflow"},
+        lacks=CELL,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:compat_v1_lstm_cell",
+        package="tensorflow",
+        lacks=CELL,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:compat_v1_lstm_cell_peephole",
+        "peephole",
+        package="tensorflow",
+        lacks=CELL,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:compat_v1_lstm_cell_proj",
+        package="tensorflow",
+        lacks=CELL,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:block_lstm_cell",
+        package="tensorflow",
+        lacks=CELL,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:block_lstm_cell_peephole",
+        "peephole",
+        package="tensorflow",
+        lacks=CELL,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:block_lstm",
+        package="tensorflow",
+        lacks=SEQUENCE_ONLY,
+        matrix=True,
+    ),
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:block_lstm_v2",
+        package="tensorflow",
+        lacks=SEQUENCE_ONLY,
+        findings=(TF_BLOCK_V2_GRADIENT,),
         matrix=True,
     ),
     # the self-tests' own correct cells (tests/targets), not installed with the package

@@ -47,6 +47,7 @@ def run_properties(pytester: pytest.Pytester):
 _LONGEST = (
     "test_frameworks.py::",
     "test_onnx.py::test_ort_cells",
+    "test_tensorflow.py::test_keras_on_tensorflow",
     "test_correct_targets.py::",
     "test_cli.py::test_failing_property",
     "test_cli.py::test_selftest",

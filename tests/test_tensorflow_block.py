@@ -1,4 +1,5 @@
-"""TensorFlow's fused LSTM block kernels (tests/targets/tf_block.py): float32 only, no twin.
+"""TensorFlow's fused LSTM block kernels (lstm_props.adapters.tensorflow; the self-tests'
+cells around them in tests/targets/tf_block.py): float32 only, no twin.
 
 The correct cell passes the finite-difference properties, checked in its own precision
 (not skipped for want of a float64 twin), in layout and in black-box mode; a wrong

@@ -1,7 +1,8 @@
-"""Keras 3 targets: keras.layers.LSTMCell on the torch and on the jax backend.
+"""Keras 3 targets: keras.layers.LSTMCell on the torch, jax and tensorflow backends.
 
     lstm-props check lstm_props.adapters.keras:lstm_cell_torch [--dtype float64]
     lstm-props check lstm_props.adapters.keras:lstm_cell_jax
+    lstm-props check lstm_props.adapters.keras:lstm_cell_tensorflow
 
 Keras picks its backend once per process, from KERAS_BACKEND when it is first imported, so
 each target sets it if Keras is not imported yet and refuses, in one line, to run on another
@@ -9,7 +10,8 @@ backend than its name says. The layout: kernel (D, 4H) and recurrent_kernel (H, 
 gates in columns, in the order i, f, c, o (c is torch's g), the transposes of torch's
 weight_ih and weight_hh; one bias (4H,), read as b_ih = bias, b_hh = 0, written b_ih + b_hh.
 States are [h, c], as torch's. Derivatives come from the backend's own autodiff:
-torch.autograd on torch, jax.vjp over ``stateless_call`` on jax.
+torch.autograd on torch, jax.vjp over ``stateless_call`` on jax, tf.GradientTape on
+tensorflow (lstm_props.adapters.tensorflow's backend).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from lstm_props.maths.layout import LSTMParams
 
 if TYPE_CHECKING:  # imported where used: the torch target never imports jax
     from lstm_props.adapters._jax import JaxCellAdapter
+    from lstm_props.adapters.tensorflow import TensorFlowBackend
 
 _WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 
@@ -134,6 +137,90 @@ class KerasTorchCell(CellAdapter):
 def lstm_cell_torch(input_size: int, hidden_size: int, dtype: str = "float32") -> KerasTorchCell:
     """keras.layers.LSTMCell with KERAS_BACKEND=torch."""
     return KerasTorchCell(input_size, hidden_size, dtype)
+
+
+# -- the tensorflow backend: a stateful cell whose variables are tf.Variables ---------------
+class KerasTensorFlowCell(CellAdapter):
+    """keras.layers.LSTMCell on Keras' tensorflow backend; VJPs by tf.GradientTape.
+
+    Keras computes a float64 cell in float64 on this backend (its result_type keeps float64
+    here, unlike torch's and jax's): the float64 twin is a true one.
+    """
+
+    backend: TensorFlowBackend
+
+    def __init__(self, input_size: int, hidden_size: int, dtype: str) -> None:
+        keras = _keras("tensorflow")
+        from lstm_props.adapters.tensorflow import TensorFlowBackend
+
+        self.name = "keras.layers.LSTMCell (tensorflow backend)"
+        self.spec = CellSpec(input_size, hidden_size, hidden_size)
+        self.backend = TensorFlowBackend(dtype)
+        # Seeded: unseeded, the initializers and the dropout SeedGenerator draw their seeds
+        # from Python's `random`, inside the suite's Hypothesis strategy (a
+        # HypothesisDeprecationWarning per draw); every draw overwrites the weights anyway.
+        init = keras.initializers
+        self.cell = keras.layers.LSTMCell(
+            hidden_size,
+            dtype=dtype,
+            seed=0,
+            kernel_initializer=init.GlorotUniform(seed=0),
+            recurrent_initializer=init.Orthogonal(seed=1),
+        )
+        self.cell.build((None, input_size))
+
+    def _variables(self) -> dict[str, Any]:
+        return {name: getattr(self.cell, name).value for name in _WEIGHTS}  # tf.Variables
+
+    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
+        _, (h_new, c_new) = self.cell(x, [h, c], training=False)
+        return h_new, c_new
+
+    def read_layout(self) -> LSTMParams:
+        host = {k: self.backend.to_numpy(v) for k, v in self._variables().items()}
+        fields: dict[str, Any] = _read(host)  # Any: see KerasTorchCell.read_layout
+        return LSTMParams(**fields)
+
+    @property
+    def writable_layout(self) -> bool:
+        return True
+
+    def write_layout(self, params: LSTMParams) -> None:
+        arrays = {k: getattr(params, k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+        for name, value in _write(arrays).items():
+            getattr(self.cell, name).assign(np.asarray(value, self.backend.np_dtype))
+
+    def parameter_vjp(
+        self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
+    ) -> LSTMParams:
+        import tensorflow as tf
+
+        held = list(self._variables().values())
+        with tf.GradientTape() as tape:
+            tape.watch(held)
+            outs = list(run())
+        pairs = list(zip(outs, cotangents))
+        grads = tape.gradient(
+            [o for o, _ in pairs],
+            held,
+            [self.backend.asarray(u) for _, u in pairs],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        g = {k: self.backend.to_numpy(d) for k, d in zip(_WEIGHTS, grads)}
+        # The layout's b_ih and b_hh both feed the one bias: both get its gradient.
+        return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])
+
+    def astype(self, dtype: str) -> KerasTensorFlowCell:
+        clone = KerasTensorFlowCell(self.spec.input_size, self.spec.hidden_size, dtype)
+        clone.write_layout(self.read_layout())
+        return clone
+
+
+def lstm_cell_tensorflow(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> KerasTensorFlowCell:
+    """keras.layers.LSTMCell with KERAS_BACKEND=tensorflow (pip install tensorflow-cpu)."""
+    return KerasTensorFlowCell(input_size, hidden_size, dtype)
 
 
 # -- the jax backend: the pure stateless_call under JaxCellAdapter -------------------------
