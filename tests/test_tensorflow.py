@@ -220,3 +220,23 @@ def test_blocklstmv2s_hidden_gradient_is_wrong_against_the_reference_by_hand():
         truth = true_grad(wrt)
         np.testing.assert_allclose(tape_grad(v1, wrt), truth, atol=1e-5)
         assert np.allclose(tape_grad(v2, wrt), truth, atol=1e-5) == v2_right
+
+
+def test_a_gradient_the_tape_lost_is_an_adapter_fault_not_a_zero():
+    """tf.stop_gradient on the carry: the tape answers None for c although c_t changes with
+    c; that is a fault of the target, never the derivative 0. A source the outputs truly do
+    not depend on still gets its zero."""
+    import tensorflow as tf
+
+    from lstm_props import AdapterError
+
+    backend = tf_adapters.TensorFlowBackend("float64")
+    u = [np.ones((2, 3))]
+    lost = lambda h, c: [tf.stop_gradient(c) * 0.5 + h]  # noqa: E731
+    with pytest.raises(AdapterError, match="no gradient for source 1"):
+        backend.vjp(lost, [np.ones((2, 3)), np.ones((2, 3))], u)
+    with pytest.raises(AdapterError, match="no gradient for source 1"):
+        backend.vjp_rows(lost, [np.ones((2, 3)), np.ones((2, 3))], [np.ones((2, 2, 3))])
+    unused = lambda h, c: [h * 2.0]  # noqa: E731
+    dh, dc = backend.vjp(unused, [np.ones((2, 3)), np.ones((2, 3))], u)
+    assert np.array_equal(dh, 2 * np.ones((2, 3))) and np.array_equal(dc, np.zeros((2, 3)))

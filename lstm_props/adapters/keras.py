@@ -204,8 +204,12 @@ class KerasTensorFlowCell(CellAdapter):
             [o for o, _ in pairs],
             held,
             [self.backend.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            unconnected_gradients=tf.UnconnectedGradients.NONE,
         )
+        from lstm_props.adapters import _tf_grad
+
+        shifted = _tf_grad.variables_shifted(held, run)
+        grads = _tf_grad.reached(grads, held, shifted, outs, self.name)
         g = {k: self.backend.to_numpy(d) for k, d in zip(_WEIGHTS, grads)}
         # The layout's b_ih and b_hh both feed the one bias: both get its gradient.
         return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])

@@ -53,6 +53,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
+from lstm_props.adapters import _tf_grad
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
 from lstm_props.maths.layout import LSTMParams
 
@@ -113,9 +114,19 @@ class TensorFlowBackend(Backend):
             [o for o, _ in pairs],
             xs,
             output_gradients=[self.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            unconnected_gradients=tf.UnconnectedGradients.NONE,
         )
+        grads = _tf_grad.reached(grads, xs, self._rerun(fn, xs), outs, "the backward")
         return tuple(self.to_numpy(g) for g in grads)
+
+    @staticmethod
+    def _rerun(fn: Callable[..., Sequence[Any]], xs: list[Any]) -> Any:
+        """``outputs_with`` for primals: ``fn`` again with primal j replaced."""
+
+        def outputs_with(j: int, shifted: Any) -> Sequence[Any]:
+            return list(fn(*(shifted if i == j else x for i, x in enumerate(xs))))
+
+        return outputs_with
 
     def vjp_rows(
         self,
@@ -144,16 +155,25 @@ class TensorFlowBackend(Backend):
                         for o, u in zip(outs, cotangent_rows)
                     ]
                 )
+        rerun = self._rerun(fn, xs)
         if k >= self.many_rows:
-            rows = tape.jacobian(t, xs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            rows = tape.jacobian(t, xs, unconnected_gradients=tf.UnconnectedGradients.NONE)
+            _tf_grad.reached(rows, xs, rerun, outs, "the backward")  # a lost path raises
+            rows = [tf.zeros((k, *x.shape), x.dtype) if g is None else g for g, x in zip(rows, xs)]
             return tuple(self.to_numpy(g) for g in rows)
         pairs = list(zip(outs, cotangent_rows))
         per_row = [
-            tape.gradient(
-                [o for o, _ in pairs],
+            _tf_grad.reached(
+                tape.gradient(
+                    [o for o, _ in pairs],
+                    xs,
+                    output_gradients=[self.asarray(u[i]) for _, u in pairs],
+                    unconnected_gradients=tf.UnconnectedGradients.NONE,
+                ),
                 xs,
-                output_gradients=[self.asarray(u[i]) for _, u in pairs],
-                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+                rerun,
+                outs,
+                "the backward",
             )
             for i in range(k)
         ]
@@ -328,6 +348,24 @@ class TFBlockCell(CellAdapter):
         peep = np.zeros((3, self.spec.hidden_size)) if params.peephole is None else params.peephole
         self._p = [asarray(p) for p in peep]
 
+    def _rerun_with(self, run: Callable[[], Sequence[Any]]) -> Any:
+        """``outputs_with`` for the held weights [w, b, *p]: ``run`` with one replaced."""
+
+        def outputs_with(j: int, shifted: Any) -> list[Any]:
+            kept = (self._w, self._b, list(self._p))
+            if j == 0:
+                self._w = shifted
+            elif j == 1:
+                self._b = shifted
+            else:
+                self._p = [shifted if k == j - 2 else q for k, q in enumerate(self._p)]
+            try:
+                return list(run())
+            finally:
+                self._w, self._b, self._p = kept
+
+        return outputs_with
+
     def parameter_vjp(
         self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
     ) -> LSTMParams | None:
@@ -339,14 +377,15 @@ class TFBlockCell(CellAdapter):
                 tape.watch(v)
             outs = list(run())
         pairs = list(zip(outs, cotangents))
+        grads = tape.gradient(
+            [o for o, _ in pairs],
+            held,
+            [self.backend.asarray(u) for _, u in pairs],
+            unconnected_gradients=tf.UnconnectedGradients.NONE,
+        )
         gw, gb, *gp = (
             self.backend.to_numpy(g)
-            for g in tape.gradient(
-                [o for o, _ in pairs],
-                held,
-                [self.backend.asarray(u) for _, u in pairs],
-                unconnected_gradients=tf.UnconnectedGradients.ZERO,
-            )
+            for g in _tf_grad.reached(grads, held, self._rerun_with(run), outs, self.name)
         )
         order, d = FROM_TF[self.kernel], self.spec.input_size
         rows, b = _blocks(gw.T, order), _blocks(gb, order)
@@ -537,8 +576,10 @@ class CompatV1LSTMCell(CellAdapter):
             [o for o, _ in pairs],
             held,
             [self.backend.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            unconnected_gradients=tf.UnconnectedGradients.NONE,
         )
+        shifted = _tf_grad.variables_shifted(held, run)
+        grads = _tf_grad.reached(grads, held, shifted, outs, self.name)
         g = {k: self.backend.to_numpy(d) for k, d in zip(names, grads)}
         # b_ih and b_hh both feed the one bias: both get its gradient.
         return self._layout(g, _blocks(g["bias"], V1_FROM_TF))
