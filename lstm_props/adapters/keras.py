@@ -74,28 +74,22 @@ def _template(backend: str, input_size: int, hidden_size: int, dtype: str) -> An
 
 
 # -- the torch backend: a stateful cell whose variables are torch Parameters ---------------
-class KerasTorchCell(CellAdapter):
-    """keras.layers.LSTMCell on Keras' torch backend; VJPs by torch.autograd."""
+class _KerasCell(CellAdapter):
+    """keras.layers.LSTMCell on one backend: called with [h, c], its layout the three weights
+    kernel, recurrent_kernel and bias."""
 
-    def __init__(self, input_size: int, hidden_size: int, dtype: str) -> None:
-        from lstm_props.adapters._torch import TorchBackend
-
-        keras = _keras("torch")
-        self.name = "keras.layers.LSTMCell (torch backend)"
-        self.spec = CellSpec(input_size, hidden_size, hidden_size)
-        self.backend = TorchBackend(dtype)
-        self.cell = keras.layers.LSTMCell(hidden_size, dtype=dtype)
-        self.cell.build((None, input_size))
+    cell: Any
 
     def _variables(self) -> dict[str, Any]:
-        return {name: getattr(self.cell, name) for name in _WEIGHTS}
+        """Each weight as the backend's own tensor (a torch tensor, a tf.Variable)."""
+        return {name: getattr(self.cell, name).value for name in _WEIGHTS}
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         _, (h_new, c_new) = self.cell(x, [h, c], training=False)
         return h_new, c_new
 
     def read_layout(self) -> LSTMParams:
-        host = {k: self.backend.to_numpy(v.value) for k, v in self._variables().items()}
+        host = {k: self.backend.to_numpy(v) for k, v in self._variables().items()}
         # Any: mypy checks a ** mapping's values against every field (the clip included).
         fields: dict[str, Any] = _read(host)
         return LSTMParams(**fields)
@@ -109,24 +103,45 @@ class KerasTorchCell(CellAdapter):
         for name, value in _write(arrays).items():
             getattr(self.cell, name).assign(np.asarray(value, self.backend.np_dtype))
 
+    @staticmethod
+    def _in_layout(g: dict[str, np.ndarray]) -> LSTMParams:
+        """The three weights' gradients in the layout: b_ih and b_hh both feed the one bias,
+        so both get its gradient."""
+        return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])
+
+
+class KerasTorchCell(_KerasCell):
+    """keras.layers.LSTMCell on Keras' torch backend; VJPs by torch.autograd."""
+
+    def __init__(self, input_size: int, hidden_size: int, dtype: str) -> None:
+        from lstm_props.adapters._torch import TorchBackend
+
+        keras = _keras("torch")
+        self.name = "keras.layers.LSTMCell (torch backend)"
+        self.spec = CellSpec(input_size, hidden_size, hidden_size)
+        self.backend = TorchBackend(dtype)
+        self.cell = keras.layers.LSTMCell(hidden_size, dtype=dtype)
+        self.cell.build((None, input_size))
+
     def parameter_vjp(
         self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
     ) -> LSTMParams:
         import torch
 
-        tensors = [v.value for v in self._variables().values()]
+        from lstm_props.adapters import _torch_grad
+
+        tensors = list(self._variables().values())
         with torch.enable_grad():
             outs = list(run())
         pairs = [(o, self.backend.asarray(u)) for o, u in zip(outs, cotangents) if o.requires_grad]
-        grads = torch.autograd.grad(
-            [o for o, _ in pairs], tensors, [u for _, u in pairs], allow_unused=True
-        )
+        grads = _torch_grad.grad(self.name, [o for o, _ in pairs], tensors, [u for _, u in pairs])
+        # a gradient torch lost is a fault, not a zero; one truly unused is zero
+        _torch_grad.check_reached(self.name, grads, tensors, list(_WEIGHTS), lambda: list(run()))
         g = {
             k: np.zeros(tuple(t.shape)) if d is None else self.backend.to_numpy(d)
             for k, t, d in zip(_WEIGHTS, tensors, grads)
         }
-        # The layout's b_ih and b_hh both feed the one bias: both get its gradient.
-        return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])
+        return self._in_layout(g)
 
     def astype(self, dtype: str) -> KerasTorchCell:
         clone = KerasTorchCell(self.spec.input_size, self.spec.hidden_size, dtype)
@@ -140,7 +155,7 @@ def lstm_cell_torch(input_size: int, hidden_size: int, dtype: str = "float32") -
 
 
 # -- the tensorflow backend: a stateful cell whose variables are tf.Variables ---------------
-class KerasTensorFlowCell(CellAdapter):
+class KerasTensorFlowCell(_KerasCell):
     """keras.layers.LSTMCell on Keras' tensorflow backend; VJPs by tf.GradientTape.
 
     Keras computes a float64 cell in float64 on this backend (its result_type keeps float64
@@ -169,27 +184,6 @@ class KerasTensorFlowCell(CellAdapter):
         )
         self.cell.build((None, input_size))
 
-    def _variables(self) -> dict[str, Any]:
-        return {name: getattr(self.cell, name).value for name in _WEIGHTS}  # tf.Variables
-
-    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
-        _, (h_new, c_new) = self.cell(x, [h, c], training=False)
-        return h_new, c_new
-
-    def read_layout(self) -> LSTMParams:
-        host = {k: self.backend.to_numpy(v) for k, v in self._variables().items()}
-        fields: dict[str, Any] = _read(host)  # Any: see KerasTorchCell.read_layout
-        return LSTMParams(**fields)
-
-    @property
-    def writable_layout(self) -> bool:
-        return True
-
-    def write_layout(self, params: LSTMParams) -> None:
-        arrays = {k: getattr(params, k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
-        for name, value in _write(arrays).items():
-            getattr(self.cell, name).assign(np.asarray(value, self.backend.np_dtype))
-
     def parameter_vjp(
         self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
     ) -> LSTMParams:
@@ -211,8 +205,7 @@ class KerasTensorFlowCell(CellAdapter):
         shifted = _tf_grad.variables_shifted(held, run)
         grads = _tf_grad.reached(grads, held, shifted, outs, self.name)
         g = {k: self.backend.to_numpy(d) for k, d in zip(_WEIGHTS, grads)}
-        # The layout's b_ih and b_hh both feed the one bias: both get its gradient.
-        return LSTMParams(g["kernel"].T, g["recurrent_kernel"].T, g["bias"], g["bias"])
+        return self._in_layout(g)
 
     def astype(self, dtype: str) -> KerasTensorFlowCell:
         clone = KerasTensorFlowCell(self.spec.input_size, self.spec.hidden_size, dtype)
