@@ -65,3 +65,27 @@ def variables_shifted(variables: Sequence[tf.Variable], run: Callable[[], Sequen
             variables[j].assign(kept)
 
     return outputs_with
+
+
+def parameter_gradients(
+    run: Callable[[], Sequence[Any]],
+    sources: Sequence[Any],
+    cotangents: Sequence[np.ndarray],
+    asarray: Callable[[np.ndarray], Any],
+    label: str,
+    outputs_with: Callable[[int, Any], Sequence[Any]] | None = None,
+) -> list[Any]:
+    """Σ_k ū_kᵀ ∂run()_k/∂source for each source (tf.Variables, or tensors with
+    ``outputs_with`` to replace them), by one tape; a gradient the tape lost raises."""
+    with tf.GradientTape() as tape:
+        tape.watch(list(sources))
+        outs = list(run())
+    pairs = list(zip(outs, cotangents))
+    grads = tape.gradient(
+        [o for o, _ in pairs],
+        list(sources),
+        [asarray(u) for _, u in pairs],
+        unconnected_gradients=tf.UnconnectedGradients.NONE,
+    )
+    rerun = outputs_with or variables_shifted(list(sources), run)
+    return reached(grads, sources, rerun, outs, label)

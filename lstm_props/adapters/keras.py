@@ -187,23 +187,11 @@ class KerasTensorFlowCell(_KerasCell):
     def parameter_vjp(
         self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
     ) -> LSTMParams:
-        import tensorflow as tf
-
-        held = list(self._variables().values())
-        with tf.GradientTape() as tape:
-            tape.watch(held)
-            outs = list(run())
-        pairs = list(zip(outs, cotangents))
-        grads = tape.gradient(
-            [o for o, _ in pairs],
-            held,
-            [self.backend.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.NONE,
-        )
         from lstm_props.adapters import _tf_grad
 
-        shifted = _tf_grad.variables_shifted(held, run)
-        grads = _tf_grad.reached(grads, held, shifted, outs, self.name)
+        held = list(self._variables().values())
+        be = self.backend
+        grads = _tf_grad.parameter_gradients(run, held, cotangents, be.asarray, self.name)
         g = {k: self.backend.to_numpy(d) for k, d in zip(_WEIGHTS, grads)}
         return self._in_layout(g)
 

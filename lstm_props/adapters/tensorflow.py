@@ -371,22 +371,9 @@ class TFBlockCell(CellAdapter):
     ) -> LSTMParams | None:
         if self.cell_clip > 0:
             return None
-        held = [self._w, self._b, *self._p]
-        with tf.GradientTape() as tape:
-            for v in held:
-                tape.watch(v)
-            outs = list(run())
-        pairs = list(zip(outs, cotangents))
-        grads = tape.gradient(
-            [o for o, _ in pairs],
-            held,
-            [self.backend.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.NONE,
-        )
-        gw, gb, *gp = (
-            self.backend.to_numpy(g)
-            for g in _tf_grad.reached(grads, held, self._rerun_with(run), outs, self.name)
-        )
+        held, be, rerun = [self._w, self._b, *self._p], self.backend, self._rerun_with(run)
+        grads = _tf_grad.parameter_gradients(run, held, cotangents, be.asarray, self.name, rerun)
+        gw, gb, *gp = (be.to_numpy(g) for g in grads)
         order, d = FROM_TF[self.kernel], self.spec.input_size
         rows, b = _blocks(gw.T, order), _blocks(gb, order)
         # b_ih and b_hh both feed the one bias: both get its gradient.
@@ -568,18 +555,8 @@ class CompatV1LSTMCell(CellAdapter):
         self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
     ) -> LSTMParams:
         names, held = list(self._vars), list(self._vars.values())
-        with tf.GradientTape() as tape:
-            tape.watch(held)
-            outs = list(run())
-        pairs = list(zip(outs, cotangents))
-        grads = tape.gradient(
-            [o for o, _ in pairs],
-            held,
-            [self.backend.asarray(u) for _, u in pairs],
-            unconnected_gradients=tf.UnconnectedGradients.NONE,
-        )
-        shifted = _tf_grad.variables_shifted(held, run)
-        grads = _tf_grad.reached(grads, held, shifted, outs, self.name)
+        be = self.backend
+        grads = _tf_grad.parameter_gradients(run, held, cotangents, be.asarray, self.name)
         g = {k: self.backend.to_numpy(d) for k, d in zip(names, grads)}
         # b_ih and b_hh both feed the one bias: both get its gradient.
         return self._layout(g, _blocks(g["bias"], V1_FROM_TF))
