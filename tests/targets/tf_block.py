@@ -16,12 +16,12 @@ from typing import Any
 
 import tensorflow as tf
 
+from lstm_props.adapters._tf_block import _blocks
 from lstm_props.adapters.tensorflow import (
     FROM_TF,
     KERNELS,
     TensorFlowBackend,
     TFBlockCell,
-    _blocks,
     block_lstm,
     block_lstm_cell,
     block_lstm_cell_peephole,
