@@ -25,7 +25,9 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 CHILD = r"""
 import json, sys, time
@@ -59,22 +61,14 @@ print("RESULT " + json.dumps(spent))
 
 
 def run(mode: str, target: str, dtype: str, profile: str) -> dict[str, float]:
-    from lstm_props.properties import __file__ as properties
+    from lstm_props._gate.suite_run import suite_args
 
-    args = [
-        os.path.dirname(properties),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        "--lstm-adapter",
-        target,
-        "--lstm-dtype",
-        dtype,
-        "--lstm-profile",
-        profile,
-    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = suite_args(target, str(Path(tmp) / "run.json"), profile=profile, dtype=dtype)
+        return _child(mode, args)
+
+
+def _child(mode: str, args: list[str]) -> dict[str, float]:
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
         [sys.executable, "-c", CHILD, mode, *args], capture_output=True, text=True, env=env
