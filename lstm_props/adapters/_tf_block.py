@@ -117,17 +117,7 @@ class TFBlockCell(CellAdapter):
         self.backend = TensorFlowBackend(dtype)
         _register_block_cell_gradient()
         self._cell = cell or _KERNEL_CALLS[kernel]
-        rng = np.random.default_rng(0)
-        h4 = 4 * hidden_size
-        self.write_layout(
-            LSTMParams(
-                rng.uniform(-0.5, 0.5, (h4, input_size)),
-                rng.uniform(-0.5, 0.5, (h4, hidden_size)),
-                np.zeros(h4),
-                np.zeros(h4),
-                peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None,
-            )
-        )
+        self.write_layout(LSTMParams.initial(input_size, hidden_size, peephole))
 
     # -- the step --------------------------------------------------------------------------
     def _kwargs(self) -> dict[str, Any]:

@@ -111,17 +111,7 @@ class OnnxLSTMCell(CellAdapter):
         self._has_p, self._input_forget, self._clip = peephole, input_forget, clip
         self.spec = CellSpec(input_size, hidden_size, hidden_size)
         self.backend = OnnxBackend(dtype)
-        rng = np.random.default_rng(0)
-        h4 = 4 * hidden_size
-        self.write_layout(
-            LSTMParams(
-                rng.uniform(-0.5, 0.5, (h4, input_size)),
-                rng.uniform(-0.5, 0.5, (h4, hidden_size)),
-                np.zeros(h4),
-                np.zeros(h4),
-                peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None,
-            )
-        )
+        self.write_layout(LSTMParams.initial(input_size, hidden_size, peephole))
 
     def _node(self) -> NodeProto:
         names = ["X", "W", "R", "B", "", "initial_h", "initial_c"] + ["P"] * self._has_p

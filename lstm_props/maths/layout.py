@@ -58,6 +58,20 @@ class LSTMParams:
     def hidden_size(self) -> int:
         return self.w_ih.shape[0] // 4
 
+    @classmethod
+    def initial(cls, input_size: int, hidden_size: int, peephole: bool = False) -> LSTMParams:
+        """Starting weights for an adapter that holds its own until the suite writes some:
+        uniform(−0.5, 0.5) from seed 0 (W_ih, W_hh, then the peepholes), zero biases."""
+        rng = np.random.default_rng(0)
+        h4 = 4 * hidden_size
+        return cls(
+            rng.uniform(-0.5, 0.5, (h4, input_size)),
+            rng.uniform(-0.5, 0.5, (h4, hidden_size)),
+            np.zeros(h4),
+            np.zeros(h4),
+            peephole=rng.uniform(-0.5, 0.5, (3, hidden_size)) if peephole else None,
+        )
+
     # The error model multiplies by |W| at every step of a trajectory; every change
     # (with_forget_bias and the rest) makes a new LSTMParams, so |W| never goes stale.
     @functools.cached_property
