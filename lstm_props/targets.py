@@ -485,6 +485,8 @@ TARGETS: tuple[TargetInfo, ...] = (
     TargetInfo("tests/targets/cells.py:DeclaredFusedIFOGCell", lacks=CELL),  # fused (D+H, 4H)
     # f = σ(z_f + 1) inside its forward, declared as lstm_forget_bias = 1.0
     TargetInfo("tests/targets/cells.py:ForgetBiasOneCell", lacks=CELL),
+    # c' = clamp(f c + i g, −1, 1), declared as lstm_cell_clip = 1.0
+    TargetInfo("tests/targets/cells.py:CellClipCell", lacks=CELL | {"unclipped_cell"}),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
 )
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import assume
 
 from lstm_props._errors import PropertyFailure
 from lstm_props._harness.checks import check_close, check_true
@@ -68,6 +69,22 @@ def step_bounds(case: LSTMCase, traj: Trajectory, t: int, variant: str) -> StepB
     return StepBounds(h=_tol.SAFETY * err.dh, c=_tol.SAFETY * err.dc)
 
 
+def assume_cell_clip_decided(case: LSTMCase, traj: Trajectory, variant: str) -> None:
+    """Discard the example (hypothesis.assume) when a declared cell clip's clamp is within
+    its error bound at some recorded step (tolerances.cell_clip_undecided): the oracle's
+    derivatives through c_t are then not the implementation's to within any bound. The
+    band has width 2δc' around ±m, so a few examples in a million fall in it; a property
+    whose every example did would end in Hypothesis' Unsatisfiable, never a pass."""
+    params = case.params
+    if params is None or params.cell_clip is None:
+        return
+    for t in range(traj.steps):
+        args = (params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
+        err = _tol.step_error(*args, variant, case.dtype)
+        v = lstm_step(*args, variant)
+        assume(not _tol.cell_clip_undecided(params, traj.cs[t], v, err).any())
+
+
 def unit_roundoff(dtype: str) -> float:
     """u of ``dtype`` ("float32": 2⁻²⁴, "float64": 2⁻⁵³)."""
     return _tol.unit_roundoff(dtype)
@@ -84,6 +101,7 @@ __all__ = [
     "PropertyFailure",
     "StepBounds",
     "Trajectory",
+    "assume_cell_clip_decided",
     "carry_derivative",
     "carry_evidence",
     "check_close",

@@ -12,7 +12,12 @@ from lstm_props.maths import tolerances as tol
 from lstm_props.maths.probed import carry_evidence, examined_steps
 from lstm_props.maths.reference import carry_derivative, lstm_step
 from lstm_props.maths.variants import BOUNDED
-from lstm_props.testing import check_close, check_true, lstm_property
+from lstm_props.testing import (
+    assume_cell_clip_decided,
+    check_close,
+    check_true,
+    lstm_property,
+)
 
 
 def _jacobians(case):
@@ -66,7 +71,8 @@ def test_carry_jacobian_is_diagonal(lstm):
 )
 def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     """diag(∂c_t/∂c_{t-1} |carry) = f_t, with f_t from the reference cell and the documented
-    layout (peepholes: f + p_f c f(1−f) + p_i g i(1−i); no forget gate: 1).
+    layout (peepholes: f + p_f c f(1−f) + p_i g i(1−i); no forget gate: 1; a declared
+    cell clip m: times 1[|ĉ_t| < m], ĉ_t = f ⊙ c_{t-1} + i ⊙ g before the clamp).
 
     Derivative: the implementation's backward; f_t: the float64 oracle on the recorded
     inputs, never read back from the implementation.
@@ -77,6 +83,7 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj, jacs = _jacobians(case)
+        assume_cell_clip_decided(case, traj, lstm.variant)
         for t, jac in jacs:
             args = (case.params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
             want = carry_derivative(*args, lstm.variant)

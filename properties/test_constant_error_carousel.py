@@ -49,6 +49,7 @@ def _check_identity(case, traj):
 @lstm_property(
     "autograd",
     "writable",
+    "unclipped_cell",
     variants=FORCEABLE,
     why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)",
     relies_on=("carry_product_matches_oracle", "step_values_match_reference"),
@@ -90,6 +91,7 @@ def test_open_forget_gate_gives_identity_carry(lstm):
 
 @lstm_property(
     "autograd",
+    "unclipped_cell",
     variants=FORGETLESS,
     why="only the 1997 variant has f ≡ 1",
     relies_on=("carry_jacobian_is_diagonal",),
@@ -111,6 +113,7 @@ def test_no_forget_variant_carry_is_identity(lstm):
 @lstm_property(
     "writable",
     "forcing",
+    "unclipped_cell",
     variants=BOUNDED,
     why="peepholes add p_i g i(1−i) to the carry slope",
     relies_on=("carry_map_is_affine_in_c",),

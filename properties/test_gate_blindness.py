@@ -11,9 +11,14 @@ import numpy as np
 
 from lstm_props.maths import carry, probed
 from lstm_props.maths import tolerances as tol
-from lstm_props.maths.reference import lstm_step
+from lstm_props.maths.reference import carry_derivative, lstm_step
 from lstm_props.maths.variants import BOUNDED
-from lstm_props.testing import check_close, check_true, lstm_property
+from lstm_props.testing import (
+    assume_cell_clip_decided,
+    check_close,
+    check_true,
+    lstm_property,
+)
 
 STEP_AXES = ("step", "batch row", "coordinate")
 
@@ -30,7 +35,10 @@ def _slopes(case, t, traj):
 
 
 @lstm_property(
-    variants=BOUNDED, why="peephole gates read c_{t-1}", relies_on=("carry_map_is_coordinatewise",)
+    "unclipped_cell",
+    variants=BOUNDED,
+    why="peephole gates read c_{t-1}",
+    relies_on=("carry_map_is_coordinatewise",),
 )
 def test_carry_map_is_affine_in_c(lstm):
     """c_t(c+δ) − c_t(c) = f_t ⊙ δ with f_t independent of c (forward evaluations only).
@@ -114,12 +122,14 @@ def test_hidden_output_carry_derivative(lstm):
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
+        assume_cell_clip_decided(case, traj, lstm.variant)
         params = case.params
         for t in probed.examined_steps(traj.steps, max(case.h0.size, case.c0.size)):
             args = (params, traj.gate_xs[t], traj.hs[t], traj.cs[t])
             v = lstm_step(*args, lstm.variant)
             err = tol.step_error(*args, lstm.variant, case.dtype)
-            diag = v.o * (1 - np.tanh(v.c) ** 2) * v.f  # (B, H)
+            # f ⊙ 1[|ĉ| < m] with a cell clip: carry_derivative, for these variants
+            diag = v.o * (1 - np.tanh(v.c) ** 2) * carry_derivative(*args, lstm.variant)
             factor_err = tol.jacobian_factor_error(err, traj.cs[t], v.c, case.dtype)
             if max(traj.hs[t].size, traj.cs[t].size) > probed.DENSE_ROWS:
                 _probed_hidden_carry(case, t, traj, diag, factor_err)
@@ -208,6 +218,7 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
 
 @lstm_property(
     "autograd",
+    "unclipped_cell",
     variants=BOUNDED,
     why="peephole gates read c_{t-1}",
     relies_on=("carry_map_is_affine_in_c",),

@@ -88,6 +88,7 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
 @lstm_property(
     "autograd",
     "writable",
+    "unclipped_cell",
     variants=BOUNDED,
     relies_on=("carry_product_matches_oracle", "reference_rnn_jacobian_is_dense_and_vanishes"),
 )

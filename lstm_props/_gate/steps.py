@@ -69,6 +69,12 @@ def check_view(view: CellAdapter, target_name: str, variant: str, case: ScaleCas
     h0 = _rounded(rng.standard_normal((case.batch, view.spec.output_size)), view)
     c0 = _rounded(rng.standard_normal((case.batch, view.spec.hidden_size)), view)
     params = view.read_layout()
+    if params is not None and params.cell_clip is not None:
+        raise TargetError(
+            f"target {target_name!r} clamps its cell state to ±{params.cell_clip:g}: the "
+            "chunked long-horizon product does not model the clamp (its carry is cut where "
+            "c reaches the bound); check it with the properties instead (lstm-props check)"
+        )
     return verify_carry_product(
         CheckedCell(view, target_name),
         params,

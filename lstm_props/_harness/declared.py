@@ -45,6 +45,11 @@ def _clip(lstm: LSTMUnderTest) -> float | None:
     return None if held is None else held.clip
 
 
+def _cell_clip(lstm: LSTMUnderTest) -> float | None:
+    held = lstm.view().read_layout()
+    return None if held is None else held.cell_clip
+
+
 #: need -> (holds(lstm), why it does not). Checked in this order; the first unmet one is
 #: the skip's reason.
 NEEDS: dict[str, tuple[Callable[[LSTMUnderTest], bool], Callable[[LSTMUnderTest], str]]] = {
@@ -92,6 +97,14 @@ NEEDS: dict[str, tuple[Callable[[LSTMUnderTest], bool], Callable[[LSTMUnderTest]
         lambda u: (
             f"{_name(u)} clips its pre-activations to ±{_clip(u):g}: the forget "
             "gate cannot be forced to exactly 0 or 1"
+        ),
+    ),
+    "unclipped_cell": (
+        lambda u: _cell_clip(u) is None,
+        lambda u: (
+            f"{_name(u)} clamps its cell state to ±{_cell_clip(u):g}: the carry map is "
+            "affine in c only inside the bound, and an open forget gate's carousel is cut "
+            "where c reaches it"
         ),
     ),
     "float32": (

@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from lstm_props._harness.checked import CheckedCell, guarded_call
 from lstm_props.adapters._protocol import CellAdapter, Target
-from lstm_props.maths.layout import LSTMParams, gate_slice
+from lstm_props.maths.layout import CONSTANTS, LSTMParams, gate_slice
 
 #: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
 REGIMES = {"open": (3.0, 20.0), "random": (-2.0, 2.0), "closing": (-20.0, -3.0)}
@@ -227,21 +227,21 @@ def _draw_params(
     f = gate_slice("f", layout.hidden_size)
     forget_bias = draw(_array((layout.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
-    wide = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
-    params = LSTMParams(**wide, clip=layout.clip, forget_bias=layout.forget_bias)
+    # Any: mypy checks a ** mapping's values against every field (the constants included).
+    wide: dict[str, Any] = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
+    params = LSTMParams(**wide, **layout.constants)
     np_dtype = view.backend.np_dtype
     return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
 
 
 @dataclass(frozen=True)
 class _WritableLayout:
-    """The shapes, clip and forget-bias constant of a writable view's layout: all a draw
-    needs of it."""
+    """The shapes and the cell's constants (clip, forget bias, cell clip) of a writable
+    view's layout: all a draw needs of it."""
 
     shapes: dict[str, tuple[int, ...]]
     hidden_size: int
-    clip: float | None
-    forget_bias: float
+    constants: dict[str, Any]
 
     @classmethod
     def of(cls, params: LSTMParams) -> _WritableLayout:
@@ -250,7 +250,8 @@ class _WritableLayout:
             for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
             if getattr(params, k) is not None
         }
-        return cls(shapes, params.hidden_size, params.clip, params.forget_bias)
+        constants = {k: getattr(params, k) for k in CONSTANTS}
+        return cls(shapes, params.hidden_size, constants)
 
     def narrowing(self, key: str) -> float:
         """How much narrower than uniform(−1, 1)·scale the weight ``key`` is drawn: 1 up to

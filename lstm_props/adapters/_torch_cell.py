@@ -226,17 +226,28 @@ def _independent_copy(module: nn.Module) -> nn.Module:
     return torch.jit.load(buffer, map_location="cpu")
 
 
-def _forget_bias(module: nn.Module, name: str) -> float:
-    """The module's ``lstm_forget_bias``: a constant its forward adds to z_f, f = σ(z_f + b)
-    (TensorFlow's forget_bias=1.0 written in torch), 0.0 when it declares none."""
-    value = getattr(module, "lstm_forget_bias", 0.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TargetError(
-            f"target {name!r}: {type(module).__name__}.lstm_forget_bias = {value!r} is not a "
-            "finite number: give the constant the cell adds to the forget pre-activation, "
-            "e.g. lstm_forget_bias = 1.0 (docs/adapters.md: declaring a forget-bias constant)"
-        )
-    return float(value)
+def _cell_constants(module: nn.Module, name: str) -> dict[str, Any]:
+    """The constants the module declares its forward applies, as LSTMParams fields:
+    ``lstm_forget_bias`` b (f = σ(z_f + b), TensorFlow's forget_bias=1.0 written in torch)
+    and ``lstm_cell_clip`` m (c' = clamp(f ⊙ c + i ⊙ g, −m, m), TF 1's cell_clip)."""
+    kind = type(module).__name__
+    constants: dict[str, Any] = {}  # Any: a ** mapping's values meet every field
+    for attribute, field, example, accepts in (
+        ("lstm_forget_bias", "forget_bias", "1.0", lambda v: math.isfinite(v)),
+        ("lstm_cell_clip", "cell_clip", "3.0", lambda v: math.isfinite(v) and v > 0),
+    ):
+        value = getattr(module, attribute, None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not accepts(value):
+            raise TargetError(
+                f"target {name!r}: {kind}.{attribute} = {value!r} is not "
+                f"{'a positive' if field == 'cell_clip' else 'a'} finite number: give the "
+                f"constant of the cell's forward, e.g. {attribute} = {example} "
+                "(docs/adapters.md: declaring the cell's constants)"
+            )
+        constants[field] = float(value)
+    return constants
 
 
 class TorchCellAdapter(_TorchCellBase):
@@ -261,8 +272,8 @@ class TorchCellAdapter(_TorchCellBase):
         self.spec = spec
         #: how the module is called: its lstm_call, or nn.LSTMCell's convention
         self._call = _call.parse(getattr(module, "lstm_call", None), name, type(module).__name__)
-        #: the constant its forward adds to the forget pre-activation (lstm_forget_bias)
-        self._forget_bias = _forget_bias(module, name)
+        #: the constants of its forward (lstm_forget_bias, lstm_cell_clip)
+        self._constants = _cell_constants(module, name)
         #: the module's own lstm_layout, checked: it wins over nn.LSTMCell's names
         self._declared: _layout.BoundLayout | None = None
         declared = getattr(module, "lstm_layout", None)
@@ -301,9 +312,9 @@ class TorchCellAdapter(_TorchCellBase):
 
     def read_layout(self) -> LSTMParams | None:
         params = self._read_layout()
-        if params is None or not self._forget_bias:
+        if params is None or not self._constants:
             return params
-        return dataclasses.replace(params, forget_bias=self._forget_bias)
+        return dataclasses.replace(params, **self._constants)
 
     def _read_layout(self) -> LSTMParams | None:
         if self._declared is not None:

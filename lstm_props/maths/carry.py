@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lstm_props.maths.layout import LSTMParams
-from lstm_props.maths.reference import GateValues, log_forget, lstm_step
+from lstm_props.maths.reference import GateValues, log_forget, lstm_step, unclipped_cell
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,16 @@ def oracle_steps(params: LSTMParams, traj: Trajectory, variant: str) -> list[Gat
 
 
 def oracle_log_forget(params: LSTMParams, traj: Trajectory, variant: str) -> np.ndarray:
-    """log f_t for t = 1..T, shape (T, B, H), computed without underflow."""
-    return np.stack(
+    """log f_t for t = 1..T, shape (T, B, H), computed without underflow; with a cell clip,
+    log of the carry derivative f_t ⊙ 1[|ĉ_t| < m]: −inf where step t clamps."""
+    logs = np.stack(
         [log_forget(params, traj.gate_xs[t], traj.hs[t], variant) for t in range(traj.steps)]
     )
+    if params.cell_clip is not None:
+        for t, v in enumerate(oracle_steps(params, traj, variant)):
+            clamped = np.abs(unclipped_cell(v, traj.cs[t])) >= params.cell_clip
+            logs[t][clamped] = -np.inf
+    return logs
 
 
 def step_vjp(

@@ -9,8 +9,10 @@ Optional pieces: ``w_hr`` (P, H), the projection of torch's ``proj_size``; ``pee
 (3, H), the diagonal peephole weights p_i, p_f, p_o of Gers & Schmidhuber (2000); ``clip``,
 a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` attribute;
 ``forget_bias``, a constant b the kernel adds to the forget pre-activation, f = σ(z_f + b)
-(TensorFlow's ``forget_bias``, Haiku's +1). Both are properties of the cell, not weights:
-read, never drawn or written.
+(TensorFlow's ``forget_bias``, Haiku's +1); ``cell_clip``, a bound m on the carried state
+itself, c' := clamp(f ⊙ c + i ⊙ g, −m, m) (TF 1's ``cell_clip``, the TF block kernels'),
+whose carry derivative is diag(f ⊙ 1[|ĉ| < m]). All three are properties of the cell, not
+weights (:data:`CONSTANTS`): read, never drawn or written.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class LSTMParams:
 
     Shapes: w_ih (4H, D), w_hh (4H, P), b_ih (4H,), b_hh (4H,), w_hr (P, H) or None,
     peephole (3, H) or None. P = H without projection. ``clip``: the pre-activation bound m,
-    or None; ``forget_bias``: the constant the kernel adds to z_f (0: none).
+    or None; ``forget_bias``: the constant the kernel adds to z_f (0: none); ``cell_clip``:
+    the bound m of c' itself, or None.
     """
 
     w_ih: np.ndarray
@@ -53,6 +56,7 @@ class LSTMParams:
     peephole: np.ndarray | None = None
     clip: float | None = None
     forget_bias: float = 0.0
+    cell_clip: float | None = None
 
     @property
     def hidden_size(self) -> int:
@@ -203,3 +207,5 @@ class AbsWeights:
 
 #: The array fields of LSTMParams, in order.
 ARRAYS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
+#: The cell's constants: what the kernel does, read from the target, never drawn or written.
+CONSTANTS = ("clip", "forget_bias", "cell_clip")

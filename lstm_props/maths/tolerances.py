@@ -164,6 +164,18 @@ def step_error(
     return StepError(dz, di, df, dg, do, dc, dh)
 
 
+def cell_clip_undecided(params: LSTMParams, c: np.ndarray, v: Any, err: StepError) -> np.ndarray:
+    """Where a cell clip's clamp of ĉ = f ⊙ c + i ⊙ g could go either way, (B, H) booleans:
+    | |ĉ| − m | ≤ δc'. There the implementation may have clamped where the oracle did not
+    (or the reverse), so its carry derivative may be 0 where the oracle's is f, and every
+    derivative through c' with it; the values are unaffected (a clamp is 1-Lipschitz).
+    All False without a cell clip."""
+    if params.cell_clip is None:
+        return np.zeros(np.shape(c), dtype=bool)
+    c_hat = np.abs(v.f * c + v.i * v.g)
+    return np.abs(c_hat - params.cell_clip) <= err.dc
+
+
 def forget_log_error(err: StepError, f: np.ndarray, dtype: str) -> np.ndarray:
     """Bound on |log f_impl − log f| (per coordinate, one step), plus the VJP's own rounding.
 
@@ -200,9 +212,9 @@ def log_compare(
     """
     floor = np.log(SMALLEST_NORMAL[dtype])
     comparable = scale_log + want_log - tol > floor + np.log(4.0)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # −inf − −inf: not comparable
         got_log = np.log(np.abs(got))
-    ok_cmp = np.abs(got_log - want_log) <= tol
+        ok_cmp = np.abs(got_log - want_log) <= tol
     bound = np.exp(want_log + tol) + SMALLEST_NORMAL[dtype] * 4 / np.exp(scale_log)
     ok_under = np.abs(got) <= bound
     return np.where(comparable, ok_cmp, ok_under), comparable

@@ -303,3 +303,34 @@ class ForgetBiasOneUndeclaredCell(ForgetBiasOneCell):
     """The same cell without its declaration."""
 
     lstm_forget_bias = 0.0
+
+
+#: The cell clip of the clipping cells: small enough that drawn states reach it.
+CELL_CLIP = 1.0
+
+
+class CellClipCell(nn.LSTMCell):
+    """A correct cell clamping its carried state, c' = clamp(f ⊙ c + i ⊙ g, −1, 1), as TF 1's
+    LSTMCell(cell_clip=1.0) does, declared as lstm_cell_clip."""
+
+    lstm_cell_clip = CELL_CLIP
+
+    def forward(self, x, state=None):  # type: ignore[override]
+        h, c = state
+        z = x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh
+        i, f, g, o = z.chunk(4, 1)
+        c_hat = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        c = self.clamp(c_hat)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def clamp(self, c_hat):
+        return torch.clamp(c_hat, -CELL_CLIP, CELL_CLIP)
+
+
+class ClipGradientPassedThroughCell(CellClipCell):
+    """Broken: the clamp's value with the identity's gradient (straight through), so where c
+    is clamped the carry derivative is f instead of 0, as TensorFlow's block kernels'
+    backward with cell_clip (docs/frameworks.md)."""
+
+    def clamp(self, c_hat):
+        return c_hat + (super().clamp(c_hat) - c_hat).detach()

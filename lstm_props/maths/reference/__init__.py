@@ -11,6 +11,7 @@ from lstm_props.maths.reference._cells import (
     rnn_jacobian,
     rnn_step,
     sigmoid,
+    unclipped_cell,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "rnn_jacobian",
     "rnn_step",
     "sigmoid",
+    "unclipped_cell",
 ]
 
 from lstm_props.maths.reference._module import ReferenceLSTMCell

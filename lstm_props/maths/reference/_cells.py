@@ -75,6 +75,8 @@ def lstm_step(
     peephole:  z_i += p_i ⊙ c, z_f += p_f ⊙ c, z_o += p_o ⊙ c'
     Projection (w_hr set): h' = (o ⊙ tanh(c')) W_hrᵀ.
     Clip (``params.clip`` = m): each gate's argument clamped to [−m, m] before its activation.
+    Cell clip (``params.cell_clip`` = m): c' clamped to [−m, m] before h and p_o read it
+    (TF 1's LSTMCell and the block kernels).
     """
     hidden = params.hidden_size
     z = preactivations(params, x, h, xp)
@@ -89,7 +91,7 @@ def lstm_step(
     f = sigmoid(z_f, xp) if kind.has_forget_gate else z_f * 0.0 + 1.0
     i = 1.0 - f if kind.coupled_input else sigmoid(z_i, xp)
     g = xp.tanh(z_g)
-    c_new = f * c + i * g
+    c_new = clamp(f * c + i * g, params.cell_clip, xp)
     if peep is not None:
         z_o = z_o + peep[2] * c_new
     o = sigmoid(clamp(z_o, m, xp), xp)
@@ -103,9 +105,26 @@ def carry_derivative(params: LSTMParams, x: Any, h: Any, c: Any, variant: str) -
     """The diagonal of ∂c_t/∂c_{t-1} with x_t and h_{t-1} held fixed, shape (B, H).
 
     f for standard and cifg, 1 for no_forget, and for peepholes
-    f + p_f ⊙ c ⊙ f(1 − f) + p_i ⊙ g ⊙ i(1 − i), since the gates then read c.
+    f + p_f ⊙ c ⊙ f(1 − f) + p_i ⊙ g ⊙ i(1 − i), since the gates then read c; times
+    1[|ĉ| < m] with a cell clip m (ĉ = f ⊙ c + i ⊙ g before the clamp, whose slope is 0
+    outside).
     """
     v = lstm_step(params, x, h, c, variant)
+    if params.cell_clip is not None:
+        inside = np.abs(unclipped_cell(v, c)) < params.cell_clip
+        return inside * _carry_slope(params, x, h, c, variant, v)
+    return _carry_slope(params, x, h, c, variant, v)
+
+
+def unclipped_cell(v: GateValues, c: Any) -> Any:
+    """ĉ = f ⊙ c + i ⊙ g, the carried state before a cell clip."""
+    return v.f * c + v.i * v.g
+
+
+def _carry_slope(
+    params: LSTMParams, x: Any, h: Any, c: Any, variant: str, v: GateValues
+) -> np.ndarray:
+    """d ĉ / d c: the carry derivative before a cell clip."""
     if as_variant(variant).reads_cell:
         p = params.peephole_weights()
         d_f, d_i = p[1] * c * v.f * (1 - v.f), p[0] * v.g * v.i * (1 - v.i)
