@@ -445,6 +445,13 @@ TARGETS: tuple[TargetInfo, ...] = (
         lacks=CELL,
         matrix=True,
     ),
+    # TF's default forget_bias=1.0 and cell_clip=1.0: both read back as declared constants
+    TargetInfo(
+        "lstm_props.adapters.tensorflow:compat_v1_lstm_cell_clip",
+        package="tensorflow",
+        lacks=CELL | {"unclipped_cell"},
+        matrix=True,
+    ),
     TargetInfo(
         "lstm_props.adapters.tensorflow:block_lstm_cell",
         package="tensorflow",

@@ -10,6 +10,7 @@ from hypothesis import event
 from lstm_props.maths import carry
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
+from lstm_props.maths.kinks import matches_a_side_of_a_kink
 from lstm_props.testing import check_close, lstm_property
 
 #: Black-box mode's count of roundings per step in c' and in each gate (|f| ≤ 1, |i g| ≤ 1).
@@ -53,6 +54,10 @@ def test_carry_backward_matches_finite_differences(lstm):
     chain runs in, η = u^{1/3}·(1+|c_0|) with u that precision's unit roundoff), plus the
     truncation error estimated by Richardson, |D(η) − D(2η)|/3, plus the backward's own
     (T+1)γ_4 rounding and its gates' forward errors G_T·|ū|ᵀ|w|.
+    Kink: where a one-sided difference disagrees with the central one beyond both bounds
+    (a clamp of c between the points: a central difference there is a mean of two slopes),
+    the backward must match that one-sided difference instead (lstm_props.maths.kinks;
+    Hypothesis event "a kink between the finite-difference points").
     Failure: a custom backward kernel that is wrong (f² instead of f, the gradient of c
     dropped, a carry detached from the graph).
     """
@@ -70,17 +75,19 @@ def test_carry_backward_matches_finite_differences(lstm):
         (grad,) = be.vjp(lambda c0: (carry.teacher_forced_c(wide, traj, c0),), (case.c0,), (u,))
         eta = tol.unit_roundoff(dtype) ** (1 / 3) * (1 + np.abs(case.c0).max())
 
+        def point(s):
+            """fl(c_0 + s v), as a float64 copy"""
+            return np.asarray(case.c0 + s * v, dtype=be.np_dtype).astype(np.float64)
+
+        def loss(s):
+            """ūᵀc_T from fl(c_0 + s v), in float64"""
+            c_t = be.to_numpy(carry.teacher_forced_c(wide, traj, be.asarray(point(s))))
+            return float((u * c_t).sum())
+
         def fd(step):
             """(the central difference, the direction it was taken along)"""
-            plus, minus = (
-                np.asarray(case.c0 + s * step * v, dtype=be.np_dtype).astype(np.float64)
-                for s in (1, -1)
-            )
-            c_plus, c_minus = (
-                be.to_numpy(carry.teacher_forced_c(wide, traj, be.asarray(a)))
-                for a in (plus, minus)
-            )
-            return float((u * (c_plus - c_minus)).sum() / (2 * step)), (plus - minus) / (2 * step)
+            diff = (loss(step) - loss(-step)) / (2 * step)
+            return diff, (point(step) - point(-step)) / (2 * step)
 
         (d1, w), (d2, _) = fd(eta), fd(2 * eta)
         got = float((grad * w).sum())
@@ -92,6 +99,16 @@ def test_carry_backward_matches_finite_differences(lstm):
             float((np.abs(grad) * np.abs(w)).sum()) + uw
         ) + gates * uw
         bound = tol.SAFETY * (rounding + truncation + backward)
+        if abs(got - d1) > bound and matches_a_side_of_a_kink(
+            loss,
+            lambda s: float((grad * (point(s * eta) - case.c0)).sum()) / (s * eta),
+            eta,
+            (d1, bound),
+            rounding,
+            backward,
+        ):
+            event("a kink between the finite-difference points: checked one-sided")
+            return
         check_close(
             np.array([got]),
             np.array([d1]),

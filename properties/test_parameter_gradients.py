@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import event
 
 from lstm_props.maths import carry
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
+from lstm_props.maths.kinks import matches_a_side_of_a_kink
 from lstm_props.testing import LSTMParams, check_close, composed_steps, lstm_property
 
 FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
@@ -25,6 +27,12 @@ def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
             moved[k] = step * getattr(v, k)
             moved[k] += getattr(p, k)
     return dataclasses.replace(p, **moved)
+
+
+def _fields(p: LSTMParams, value: Any) -> LSTMParams:
+    """``p`` with every parameter field k present replaced by value(k)."""
+    present: dict[str, Any] = {k: None if getattr(p, k) is None else value(k) for k in FIELDS}
+    return dataclasses.replace(p, **present)
 
 
 #: Rows of a weight summed at a time: |x| ⊙ |y| of a whole (4H, D + H) weight is 1 GB per
@@ -78,6 +86,9 @@ def test_parameter_gradients_match_finite_differences(lstm):
     the direction actually taken. Tolerance: SAFETY·(Σ|ū|E_T/s + Richardson over s, 2s,
     4s + (T+1)γ_n Σ|∂L/∂θ||w|), E_T the chained per-step bound of tol.step_error in the
     target's dtype (lstm_props.maths.own_precision.forward_error).
+    Kink: where a one-sided difference disagrees with the central one beyond both bounds
+    (a clamp reached between the points), the backward must match that one-sided
+    difference instead (lstm_props.maths.kinks).
     Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
     of accumulated across time steps, a bias gradient counted once for two biases.
     """
@@ -100,15 +111,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
         if grads is None:
             pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
         theta = case.params
-        v = dataclasses.replace(
-            theta,
-            **{
-                k: None
-                if getattr(theta, k) is None
-                else carry.probe(getattr(theta, k), 103 + n, case.xs)
-                for n, k in enumerate(FIELDS)
-            },
-        )
+        v = _fields(theta, lambda k: carry.probe(getattr(theta, k), 103 + FIELDS.index(k), case.xs))
         got = _dot(grads, v)
         backward = _backward_rounding(case, grads, v, "float64")
         del grads  # a float64 copy of every weight: the finite differences need room for theirs
@@ -132,6 +135,13 @@ def test_parameter_gradients_match_finite_differences(lstm):
             + (np.abs(u_c) * composed.c_bound(steps)).sum()
         )
         bound = tol.SAFETY * (err / eta + abs(d1 - d2) / 3 + backward)
+        kink = abs(got - d1) > bound and matches_a_side_of_a_kink(
+            loss, lambda _: got, eta, (d1, bound), err / eta, backward
+        )
+        wide.write_layout(theta)
+        if kink:
+            event("a kink between the finite-difference points: checked one-sided")
+            return
         check_close(
             np.array([got]),
             np.array([d1]),
@@ -161,15 +171,12 @@ def _own_precision(lstm):
         if grads is None:
             pytest.skip(f"{lstm.target.name}: the adapter does not reach parameter gradients")
         theta = case.params
-        direction = dataclasses.replace(
+        direction = _fields(
             theta,
-            **{
-                k: None
-                if getattr(theta, k) is None
-                else (1 + np.abs(getattr(theta, k)))
-                * carry.probe(getattr(theta, k), 103 + n, case.xs)
-                for n, k in enumerate(FIELDS)
-            },
+            lambda k: (
+                (1 + np.abs(getattr(theta, k)))
+                * carry.probe(getattr(theta, k), 103 + FIELDS.index(k), case.xs)
+            ),
         )
 
         def at(step):
@@ -188,21 +195,29 @@ def _own_precision(lstm):
         d1, d2, d4 = fd(s), fd(2 * s), fd(4 * s)
         cell.write_layout(theta)
         plus, minus = at(s), at(-s)
-        w = dataclasses.replace(
-            theta,
-            **{
-                k: None
-                if getattr(theta, k) is None
-                else (getattr(plus, k) - getattr(minus, k)) / (2 * s)
-                for k in FIELDS
-            },
-        )
+        w = _fields(theta, lambda k: (getattr(plus, k) - getattr(minus, k)) / (2 * s))
         got = _dot(grads, w)
         traj = carry.record(cell, case.xs, case.h0, case.c0)
         e_h, e_c, _ = own.forward_error(theta, traj, lstm.variant, dtype)
         err = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
         backward = _backward_rounding(case, grads, w, dtype)
         bound = tol.SAFETY * (err / s + own.truncation(d1, d2, d4) + backward)
+
+        def along(side):
+            """⟨∂L/∂θ, (fl(θ + side·s W) − θ)/(side·s)⟩: the direction one side took"""
+            moved = at(side * s)
+            return _dot(
+                grads,
+                _fields(theta, lambda k: (getattr(moved, k) - getattr(theta, k)) / (side * s)),
+            )
+
+        kink = abs(got - d1) > bound and matches_a_side_of_a_kink(
+            loss, along, s, (d1, bound), err / s, backward
+        )
+        cell.write_layout(theta)
+        if kink:
+            event("a kink between the finite-difference points: checked one-sided")
+            return
         check_close(
             np.array([got]),
             np.array([d1]),

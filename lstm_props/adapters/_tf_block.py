@@ -144,8 +144,6 @@ class TFBlockCell(CellAdapter):
 
     # -- the layout ------------------------------------------------------------------------
     def read_layout(self) -> LSTMParams | None:
-        if self.cell_clip > 0:  # TF clamps c itself: not LSTMParams.clip (gate arguments)
-            return None
         order, d = FROM_TF[self.kernel], self.spec.input_size
         rows = _blocks(self.backend.to_numpy(self._w).T, order)  # (4H, D + H), i f g o
         b = _blocks(self.backend.to_numpy(self._b), order)
@@ -157,11 +155,13 @@ class TFBlockCell(CellAdapter):
             peephole=np.stack([self.backend.to_numpy(p) for p in self._p])
             if self.peephole
             else None,
+            # TF clamps c itself (cell_clip > 0): LSTMParams.cell_clip, not .clip (gates)
+            cell_clip=self.cell_clip if self.cell_clip > 0 else None,
         )
 
     @property
     def writable_layout(self) -> bool:
-        return self.cell_clip <= 0
+        return True
 
     def write_layout(self, params: LSTMParams) -> None:
         if params.w_hr is not None or params.clip is not None:
@@ -195,8 +195,6 @@ class TFBlockCell(CellAdapter):
     def parameter_vjp(
         self, run: Callable[[], Sequence[Any]], cotangents: Sequence[np.ndarray]
     ) -> LSTMParams | None:
-        if self.cell_clip > 0:
-            return None
         held, be, rerun = [self._w, self._b, *self._p], self.backend, self._rerun_with(run)
         grads = _tf_grad.parameter_gradients(run, held, cotangents, be.asarray, self.name, rerun)
         gw, gb, *gp = (be.to_numpy(g) for g in grads)

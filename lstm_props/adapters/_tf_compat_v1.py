@@ -42,7 +42,8 @@ V1_FROM_TF = (0, 2, 1, 3)
 
 
 class CompatV1LSTMCell(CellAdapter):
-    """tf.compat.v1.nn.rnn_cell.LSTMCell (forget_bias 0, no clips), state (c, m) = (c, h)."""
+    """tf.compat.v1.nn.rnn_cell.LSTMCell, state (c, m) = (c, h). ``forget_bias`` (TF's
+    default 1.0) and ``cell_clip`` read back as the layout's constants of the same names."""
 
     def __init__(
         self,
@@ -51,13 +52,23 @@ class CompatV1LSTMCell(CellAdapter):
         *,
         peephole: bool = False,
         num_proj: int | None = None,
+        forget_bias: float = 0.0,
+        cell_clip: float | None = None,
         dtype: str = "float32",
     ) -> None:
         import warnings
 
         self.peephole, self.num_proj = peephole, num_proj
+        self.forget_bias, self.cell_clip = forget_bias, cell_clip
         extras = [
-            t for t, on in (("use_peepholes", peephole), (f"num_proj={num_proj}", num_proj)) if on
+            t
+            for t, on in (
+                ("use_peepholes", peephole),
+                (f"num_proj={num_proj}", num_proj),
+                (f"forget_bias={forget_bias:g}", forget_bias),
+                (f"cell_clip={cell_clip}", cell_clip),
+            )
+            if on
         ]
         self.name = "tf.compat.v1.nn.rnn_cell.LSTMCell" + (
             f" ({', '.join(extras)})" if extras else ""
@@ -74,8 +85,8 @@ class CompatV1LSTMCell(CellAdapter):
                 hidden_size,
                 use_peepholes=peephole,
                 num_proj=num_proj,
-                forget_bias=0.0,
-                cell_clip=None,
+                forget_bias=forget_bias,
+                cell_clip=cell_clip,
                 dtype=self.backend.tf_dtype,
             )
             self.cell.build(tf.TensorShape([None, input_size]))
@@ -105,6 +116,8 @@ class CompatV1LSTMCell(CellAdapter):
             np.zeros_like(b) if b_hh is None else b_hh,
             w_hr=g["proj"].T if "proj" in g else None,
             peephole=np.stack([g["p_i"], g["p_f"], g["p_o"]]) if self.peephole else None,
+            forget_bias=self.forget_bias,
+            cell_clip=self.cell_clip,
         )
 
     def read_layout(self) -> LSTMParams:
@@ -150,6 +163,8 @@ class CompatV1LSTMCell(CellAdapter):
             spec.hidden_size,
             peephole=self.peephole,
             num_proj=num_proj,
+            forget_bias=self.forget_bias,
+            cell_clip=self.cell_clip,
             dtype=dtype,
         )
         twin.write_layout(self.read_layout())
@@ -175,6 +190,14 @@ def compat_v1_lstm_cell_proj(
 ) -> CompatV1LSTMCell:
     """tf.compat.v1.nn.rnn_cell.LSTMCell(num_proj=H // 2): h is (B, H // 2)."""
     return CompatV1LSTMCell(input_size, hidden_size, num_proj=hidden_size // 2, dtype=dtype)
+
+
+def compat_v1_lstm_cell_clip(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+) -> CompatV1LSTMCell:
+    """tf.compat.v1.nn.rnn_cell.LSTMCell(forget_bias=1.0, cell_clip=1.0): TF's default forget
+    bias, and c clamped to [−1, 1] (small enough that drawn states reach it)."""
+    return CompatV1LSTMCell(input_size, hidden_size, forget_bias=1.0, cell_clip=1.0, dtype=dtype)
 
 
 # num_proj = H // 2 needs H ≥ 2 (read by the loader).

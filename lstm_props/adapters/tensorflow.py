@@ -22,16 +22,18 @@ The targets:
   b_ih = bias, b_hh = 0. ``use_peepholes``: ``w_i_diag``, ``w_f_diag`` (both read
   c_{t-1}) and ``w_o_diag`` (reads c_t) are p_i, p_f, p_o of the ``peephole`` variant.
   ``num_proj`` = P: ``projection/kernel`` (H, P) is w_hr's transpose, and h (TF's m) is
-  (B, P). Built with ``forget_bias=0.0`` (its default 1.0 is a constant added to z_f
-  inside the cell, which the layout cannot express until a forget-bias constant is
-  declarable) and no ``cell_clip`` (a clamp of c, not ``LSTMParams.clip``).
+  (B, P). Built with ``forget_bias=0.0`` and no ``cell_clip``; ``compat_v1_lstm_cell_clip``
+  has TF's default ``forget_bias=1.0`` and ``cell_clip=1.0``, read back as the layout's
+  ``forget_bias`` (a constant added to z_f inside the cell) and ``cell_clip`` (a clamp of c
+  itself, not ``LSTMParams.clip``).
 * ``block_lstm_cell`` (``_peephole``), ``block_lstm``, ``block_lstm_v2``: the fused
   kernels ``tf.raw_ops.LSTMBlockCell``, ``BlockLSTM`` and ``BlockLSTMV2``, float32 only (no
   float64 kernel, so no float64 twin: their backwards meet finite differences in their own
   precision). ``w`` is (D + H, 4H) over [x, h]; the gates are in column blocks i, ci, f, o
   for LSTMBlockCell and BlockLSTM (the op docstring's "i, f, ci, o" is wrong), i, f, ci, o
   for BlockLSTMV2; one bias; peepholes wci, wcf, wco are p_i, p_f, p_o. forget_bias 0 and
-  cell_clip off (the op defaults add 1 to z_f and clamp c to [-3, 3]).
+  cell_clip off (the op defaults add 1 to z_f and clamp c to [-3, 3]); a kernel built with
+  ``cell_clip`` reads back as the layout's ``cell_clip``.
 
 TF 2 registers a gradient for BlockLSTM and BlockLSTMV2 (tensorflow/python/ops/rnn_grad.py)
 but none for LSTMBlockCell: its registration lived in tf.contrib.rnn and went with contrib.
@@ -57,6 +59,7 @@ from lstm_props.adapters._tf_block import (
 from lstm_props.adapters._tf_compat_v1 import (
     CompatV1LSTMCell,
     compat_v1_lstm_cell,
+    compat_v1_lstm_cell_clip,
     compat_v1_lstm_cell_peephole,
     compat_v1_lstm_cell_proj,
 )
@@ -72,6 +75,7 @@ __all__ = [
     "block_lstm_cell_peephole",
     "block_lstm_v2",
     "compat_v1_lstm_cell",
+    "compat_v1_lstm_cell_clip",
     "compat_v1_lstm_cell_peephole",
     "compat_v1_lstm_cell_proj",
 ]

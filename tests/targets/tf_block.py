@@ -5,8 +5,8 @@
 The kernels themselves are public targets (lstm_props.adapters.tensorflow:block_lstm_cell,
 block_lstm_cell_peephole, block_lstm, block_lstm_v2), re-exported here under the names the
 tests have always used. What stays here: the clipping cells (TF's cell_clip clamps c itself,
-not the gates' arguments as ``LSTMParams.clip`` does, so a clipping target has no layout and
-runs in black-box mode; their backward ignores the clamp, a finding), the same clip in
+read back as ``LSTMParams.cell_clip``, not the gates' arguments as ``LSTMParams.clip``;
+their backward ignores the clamp, a finding), the same clip in
 plain TF ops (its true gradient: the control), and a wrong gradient built on purpose.
 """
 
@@ -89,7 +89,7 @@ CELL_CLIP = 1.0
 
 
 def block_lstm_cell_clip(input_size: int, hidden_size: int, dtype: str = "float32") -> TFBlockCell:
-    """tf.raw_ops.LSTMBlockCell with cell_clip = 1 (c clamped to [-1, 1]): black-box."""
+    """tf.raw_ops.LSTMBlockCell with cell_clip = 1 (c clamped to [-1, 1])."""
     return TFBlockCell(input_size, hidden_size, cell_clip=CELL_CLIP, dtype=dtype)
 
 
