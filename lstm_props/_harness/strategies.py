@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from lstm_props._harness.checked import CheckedCell, guarded_call
 from lstm_props.adapters._protocol import CellAdapter, Target
-from lstm_props.maths.layout import LSTMParams, gate_slice
+from lstm_props.maths.layout import ARRAYS, LSTMParams, gate_slice
 
 #: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
 REGIMES = {"open": (3.0, 20.0), "random": (-2.0, 2.0), "closing": (-20.0, -3.0)}
@@ -113,7 +113,7 @@ _STORES_EXACTLY: weakref.WeakSet[CellAdapter | CheckedCell] = weakref.WeakSet()
 
 
 def _same_up_to_bias_split(a: LSTMParams, b: LSTMParams) -> bool:
-    for name in ("w_ih", "w_hh", "w_hr", "peephole"):
+    for name in (k for k in ARRAYS if k not in ("b_ih", "b_hh")):
         x, y = getattr(a, name), getattr(b, name)
         if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
             return False
@@ -228,29 +228,28 @@ def _draw_params(
     forget_bias = draw(_array((layout.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
     wide = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
-    params = LSTMParams(**wide, clip=layout.clip, forget_bias=layout.forget_bias)
+    params = LSTMParams(
+        **wide, clip=layout.clip, forget_bias=layout.forget_bias, ln_eps=layout.ln_eps
+    )
     np_dtype = view.backend.np_dtype
     return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
 
 
 @dataclass(frozen=True)
 class _WritableLayout:
-    """The shapes, clip and forget-bias constant of a writable view's layout: all a draw
-    needs of it."""
+    """The shapes, clip, forget-bias constant and layer-norm ε of a writable view's layout:
+    all a draw needs of it."""
 
     shapes: dict[str, tuple[int, ...]]
     hidden_size: int
     clip: float | None
     forget_bias: float
+    ln_eps: float
 
     @classmethod
     def of(cls, params: LSTMParams) -> _WritableLayout:
-        shapes = {
-            k: getattr(params, k).shape
-            for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
-            if getattr(params, k) is not None
-        }
-        return cls(shapes, params.hidden_size, params.clip, params.forget_bias)
+        shapes = {k: getattr(params, k).shape for k in ARRAYS if getattr(params, k) is not None}
+        return cls(shapes, params.hidden_size, params.clip, params.forget_bias, params.ln_eps)
 
     def narrowing(self, key: str) -> float:
         """How much narrower than uniform(−1, 1)·scale the weight ``key`` is drawn: 1 up to
@@ -260,7 +259,7 @@ class _WritableLayout:
         elif key == "w_hr":
             fan_in = self.shapes["w_hr"][1]  # h = W_hr (o ⊙ tanh c)
         else:
-            return 1.0  # biases and peepholes enter one coordinate each
+            return 1.0  # biases, peepholes and layer-norm gains enter one coordinate each
         return min(1.0, math.sqrt(FAN_IN / fan_in))
 
 
