@@ -22,7 +22,7 @@ from lstm_props.adapters import _torch_layout as _layout
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
 from lstm_props.adapters._torch import _DTYPES, TorchBackend
 from lstm_props.maths.layout import LSTMParams
-from lstm_props.maths.variants import Variant, register_variant
+from lstm_props.maths.variants import Variant, as_variant, register_variant
 
 #: The layout's bias fields; a module built with bias=False holds them as zeros.
 _BIASES = ("b_ih", "b_hh")
@@ -239,6 +239,26 @@ def _forget_bias(module: nn.Module, name: str) -> float:
     return float(value)
 
 
+def _check_norms(bound: _layout.BoundLayout, variant: str | None, name: str, owner: str) -> None:
+    """The declared layer norms and the declared variant agree (the oracle reads both)."""
+    kind = as_variant(variant or "standard")
+    wants = {
+        "ln_gain_ih": kind.normalizes_gates,
+        "ln_gain_c": kind.normalizes_cell or kind.normalizes_cell_output,
+    }
+    for field, wanted in wants.items():
+        if wanted != (field in bound.norms):
+            what = "gate norms (ln_ih, ln_hh)" if field == "ln_gain_ih" else "a cell norm (ln_c)"
+            raise TargetError(
+                f"target {name!r}: {owner}.lstm_layout "
+                f"{'lacks' if wanted else 'declares'} {what} but lstm_variant = "
+                f"{variant!r} {'normalises' if wanted else 'does not normalise'} them: declare "
+                "lstm_variant = 'layer_norm' (Ba et al.: LN on the gates and on c inside h), "
+                "'layer_norm_cell' (the carried c normalised) or a Variant of your own whose "
+                "flags match the layout (docs/adapters.md: declaring a hand-written cell's layout)"
+            )
+
+
 class TorchCellAdapter(_TorchCellBase):
     """A module called as ``m(x, (h, c)) -> (h, c)``: nn.LSTMCell or a custom cell (another
     convention declared as its ``lstm_call``, see _torch_call).
@@ -269,6 +289,7 @@ class TorchCellAdapter(_TorchCellBase):
         if declared is not None:
             sizes = (spec.input_size, spec.hidden_size, spec.output_size)
             self._declared = _layout.bind(declared, module, name, sizes)
+            _check_norms(self._declared, self.variant, name, type(module).__name__)
         self._standard = self._declared is None and _is_standard_cell(module)
         self._biased = _has_biases(module)
         #: why the layout is not used although the names suggest it (None: not the case)
