@@ -223,7 +223,24 @@ def _independent_copy(module: nn.Module) -> nn.Module:
     except Exception as exc:
         raise _NoIndependentCopy(str(exc)) from exc
     buffer.seek(0)
-    return torch.jit.load(buffer, map_location="cpu")
+    loaded = torch.jit.load(buffer, map_location="cpu")
+    # A ScriptModule subclass's Python attributes (its lstm_layout, lstm_variant, lstm_call,
+    # sizes) are not serialized: the copy carries the declarations of its original.
+    for attr in _DECLARATIONS:
+        if hasattr(module, attr) and not hasattr(loaded, attr):
+            setattr(loaded, attr, getattr(module, attr))
+    return loaded
+
+
+#: What a module declares about itself beside its tensors, carried to a TorchScript copy.
+_DECLARATIONS = (
+    "lstm_layout",
+    "lstm_variant",
+    "lstm_call",
+    "lstm_forget_bias",
+    "input_size",
+    "hidden_size",
+)
 
 
 def _forget_bias(module: nn.Module, name: str) -> float:
