@@ -486,6 +486,12 @@ TARGETS: tuple[TargetInfo, ...] = (
     # f = σ(z_f + 1) inside its forward, declared as lstm_forget_bias = 1.0
     TargetInfo("tests/targets/cells.py:ForgetBiasOneCell", lacks=CELL),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
+    # layer norm: Ba et al.'s form (the carried c not normalised), and PyTorch's fastrnns
+    # LayerNormLSTMCell (TorchScript, the carried c normalised: the diagonal claims skip)
+    TargetInfo("tests/targets/layer_norm_cells.py:BaLayerNormCell", "layer_norm", lacks=CELL),
+    TargetInfo(
+        "tests/targets/layer_norm_cells.py:FastrnnsLayerNormCell", "layer_norm_cell", lacks=CELL
+    ),
 )
 
 
