@@ -14,7 +14,7 @@ from lstm_props.adapters._torch_target import torch_views
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.layout import LSTMParams
 from lstm_props.maths.reference import carry_derivative, carry_jacobian, lstm_step
-from lstm_props.maths.variants import DIAGONAL, FORCEABLE, PLAIN_OUTPUT, as_variant
+from lstm_props.maths.variants import DIAGONAL, FORCEABLE, PLAIN_OUTPUT, Variant, as_variant
 from tests.conftest import outcomes_by_name
 from tests.targets.layer_norm_cells import BaLayerNormCell, FastrnnsLayerNormCell
 
@@ -81,9 +81,9 @@ def test_the_variant_sets_read_the_flags():
     assert "layer_norm" in FORCEABLE and "layer_norm_cell" not in FORCEABLE
     assert "layer_norm" not in PLAIN_OUTPUT and "standard" in PLAIN_OUTPUT
     with pytest.raises(ValueError, match="exclude each other"):
-        lstm_props.Variant("both", normalizes_cell=True, normalizes_cell_output=True)
+        Variant("both", normalizes_cell=True, normalizes_cell_output=True)
     with pytest.raises(ValueError, match="peepholes with layer norm"):
-        lstm_props.Variant("peep_ln", reads_cell=True, normalizes_gates=True)
+        Variant("peep_ln", reads_cell=True, normalizes_gates=True)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -155,8 +155,8 @@ def test_where_var_plus_eps_is_lost_the_bound_is_the_whole_range():
     gain, bias = np.full(4, 2.0), np.zeros(4)
     _, dy = tol.layer_norm_error(v, 0.0, gain, bias, 0.0, "float32")
     assert np.all(np.isfinite(dy))
-    np.testing.assert_allclose(dy[0], 2 * np.sqrt(4) * 2.0)
-    assert dy[1].max() < 1e-5  # a well-spread row keeps a tight first-order bound
+    np.testing.assert_allclose(dy[0], 2 * np.sqrt(4) * 2.0, rtol=1e-6)
+    assert dy[1].max() < 1e-4  # a well-spread row keeps its first-order bound (~200u here)
 
 
 def test_a_layer_norm_step_has_no_modelled_jacobian_factors():
@@ -196,7 +196,7 @@ def test_declared_norms_read_write_and_compute_as_the_oracle(cls):
 
 
 class _Declared(BaLayerNormCell):
-    def __init__(self, layout, variant: str = "layer_norm") -> None:
+    def __init__(self, layout, variant: str | Variant = "layer_norm") -> None:
         super().__init__(3, 4)
         self.lstm_layout, self.lstm_variant = layout, variant
 
@@ -213,9 +213,10 @@ NORMS = {"ln_ih": "norm_x", "ln_hh": "norm_h", "ln_c": "norm_c"}
         ),
         (
             _Declared(
-                lstm_props.stacked("w_x", "w_h", gates="ifog", ln_ih="norm_x", ln_hh="norm_h")
+                lstm_props.stacked("w_x", "w_h", gates="ifog", **NORMS),
+                Variant("ln_gates_only", normalizes_gates=True),
             ),
-            "lacks a cell norm (ln_c)",
+            "declares a cell norm (ln_c) but lstm_variant = 'ln_gates_only' does not",
         ),
         (
             _Declared(lstm_props.stacked("w_x", "w_h", b_ih="norm_x.bias", gates="ifog", **NORMS)),
@@ -230,7 +231,7 @@ NORMS = {"ln_ih": "norm_x", "ln_hh": "norm_h", "ln_c": "norm_c"}
             "'nope' does not resolve",
         ),
     ],
-    ids=["variant", "missing-cell-norm", "extra-bias", "bad-path"],
+    ids=["variant", "surplus-cell-norm", "extra-bias", "bad-path"],
 )
 def test_a_declaration_that_does_not_fit_is_refused_in_one_line(module, says):
     with pytest.raises(TargetError) as info:

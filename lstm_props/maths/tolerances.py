@@ -146,7 +146,9 @@ def layer_norm_error(
     y = layer_norm(v, gain, bias, eps)
     g = np.abs(gain)
     dy = g * d_xhat + 2 * u * (np.abs(g * xhat) + (0.0 if bias is None else np.abs(bias)))
-    return y, np.where(lost, g * 2 * np.sqrt(n) + 2 * u * np.abs(y), dy)
+    # |y| ≤ |γ|√n + |β| bounds the rounding of y where y itself may be NaN (0/0)
+    whole = g * 2 * np.sqrt(n) + 2 * u * (g * np.sqrt(n) + (0.0 if bias is None else np.abs(bias)))
+    return y, np.where(lost, whole, dy)
 
 
 def _normed_preactivation_error(
