@@ -3,6 +3,8 @@ the declared norms of a torch cell, and planted faults the properties must catch
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ from lstm_props.maths.variants import DIAGONAL, FORCEABLE, PLAIN_OUTPUT, Variant
 from tests.conftest import outcomes_by_name
 from tests.targets.layer_norm_cells import BaLayerNormCell, FastrnnsLayerNormCell
 
-CELLS = "tests/targets/layer_norm_cells.py"
+CELLS = str(Path(__file__).parent / "targets" / "layer_norm_cells.py")
 VARIANTS = ("layer_norm", "layer_norm_cell")
 
 
