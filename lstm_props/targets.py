@@ -495,6 +495,12 @@ TARGETS: tuple[TargetInfo, ...] = (
     # c' = clamp(f c + i g, −1, 1), declared as lstm_cell_clip = 1.0
     TargetInfo("tests/targets/cells.py:CellClipCell", lacks=CELL | {"unclipped_cell"}),
     TargetInfo("tests/targets/torch_configs.py:float32_only_lstm_cell"),  # no float64 twin
+    # layer norm: Ba et al.'s form (the carried c not normalised), and PyTorch's fastrnns
+    # LayerNormLSTMCell (TorchScript, the carried c normalised: the diagonal claims skip)
+    TargetInfo("tests/targets/layer_norm_cells.py:BaLayerNormCell", "layer_norm", lacks=CELL),
+    TargetInfo(
+        "tests/targets/layer_norm_cells.py:FastrnnsLayerNormCell", "layer_norm_cell", lacks=CELL
+    ),
 )
 
 

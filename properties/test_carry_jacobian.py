@@ -11,7 +11,7 @@ from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.probed import carry_evidence, examined_steps
 from lstm_props.maths.reference import carry_derivative, lstm_step
-from lstm_props.maths.variants import BOUNDED
+from lstm_props.maths.variants import BOUNDED, DENSE_CARRY, DIAGONAL
 from lstm_props.testing import (
     assume_cell_clip_decided,
     check_close,
@@ -32,7 +32,12 @@ def _jacobians(case):
     return traj, jacs
 
 
-@lstm_property("autograd", relies_on=("carry_map_is_coordinatewise",))
+@lstm_property(
+    "autograd",
+    variants=DIAGONAL,
+    why=DENSE_CARRY,
+    relies_on=("carry_map_is_coordinatewise",),
+)
 def test_carry_jacobian_is_diagonal(lstm):
     """∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 exactly whenever (b,k) ≠ (b',k').
 
@@ -63,6 +68,8 @@ def test_carry_jacobian_is_diagonal(lstm):
 @lstm_property(
     "autograd",
     "layout",
+    variants=DIAGONAL,
+    why=DENSE_CARRY,
     relies_on=(
         "step_values_match_reference",
         "carry_jacobian_is_diagonal",
@@ -108,7 +115,7 @@ def test_carry_jacobian_diagonal_equals_forget_gate(lstm):
 @lstm_property(
     "autograd",
     variants=BOUNDED,
-    why="peepholes make the carry derivative leave [0, 1]",
+    why="peepholes make the carry derivative leave [0, 1]; " + DENSE_CARRY,
     relies_on=("carry_jacobian_is_diagonal", "carry_map_is_affine_in_c"),
 )
 def test_carry_jacobian_entries_in_unit_interval(lstm):

@@ -11,7 +11,7 @@ import numpy as np
 
 from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
-from lstm_props.maths.variants import BOUNDED
+from lstm_props.maths.variants import BOUNDED, DENSE_CARRY
 from lstm_props.testing import (
     assume_cell_clip_decided,
     check_close,
@@ -34,7 +34,7 @@ def _adjoints(case):
     "autograd",
     "layout",
     variants=BOUNDED,
-    why="a peephole carry derivative is not a product of gates in [0, 1]",
+    why="a peephole carry derivative is not a product of gates in [0, 1]; " + DENSE_CARRY,
     relies_on=(
         "carry_jacobian_diagonal_equals_forget_gate",
         "carry_product_is_bounded_and_non_increasing",
@@ -106,7 +106,7 @@ def test_carry_product_matches_oracle(lstm):
 @lstm_property(
     "autograd",
     variants=BOUNDED,
-    why="a peephole carry derivative can exceed 1",
+    why="a peephole carry derivative can exceed 1; " + DENSE_CARRY,
     relies_on=("carry_jacobian_entries_in_unit_interval",),
 )
 def test_carry_product_is_bounded_and_non_increasing(lstm):

@@ -12,7 +12,7 @@ import numpy as np
 from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.probed import carry_evidence, examined_steps
-from lstm_props.maths.variants import BOUNDED, FORCEABLE, FORGETLESS, as_variant
+from lstm_props.maths.variants import BOUNDED, DENSE_CARRY, FORCEABLE, FORGETLESS, as_variant
 from lstm_props.testing import FORCE_BIAS, check_close, check_true, lstm_property
 
 
@@ -51,7 +51,7 @@ def _check_identity(case, traj):
     "writable",
     "unclipped_cell",
     variants=FORCEABLE,
-    why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i)",
+    why="no_forget needs no forcing (own test); peepholes add p_i g i(1−i); " + DENSE_CARRY,
     relies_on=("carry_product_matches_oracle", "step_values_match_reference"),
 )
 def test_open_forget_gate_gives_identity_carry(lstm):
@@ -115,7 +115,7 @@ def test_no_forget_variant_carry_is_identity(lstm):
     "forcing",
     "unclipped_cell",
     variants=BOUNDED,
-    why="peepholes add p_i g i(1−i) to the carry slope",
+    why="peepholes add p_i g i(1−i) to the carry slope; " + DENSE_CARRY,
     relies_on=("carry_map_is_affine_in_c",),
 )
 def test_open_forget_gate_translates_the_carry(lstm):

@@ -12,7 +12,7 @@ import numpy as np
 from lstm_props.maths import carry, probed
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.reference import carry_derivative, lstm_step
-from lstm_props.maths.variants import BOUNDED
+from lstm_props.maths.variants import BOUNDED, DENSE_CARRY, DIAGONAL, PLAIN_OUTPUT
 from lstm_props.testing import (
     assume_cell_clip_decided,
     check_close,
@@ -37,7 +37,7 @@ def _slopes(case, t, traj):
 @lstm_property(
     "unclipped_cell",
     variants=BOUNDED,
-    why="peephole gates read c_{t-1}",
+    why="peephole gates read c_{t-1}; " + DENSE_CARRY,
     relies_on=("carry_map_is_coordinatewise",),
 )
 def test_carry_map_is_affine_in_c(lstm):
@@ -105,8 +105,8 @@ def test_carry_map_is_affine_in_c(lstm):
 @lstm_property(
     "autograd",
     "layout",
-    variants=BOUNDED,
-    why="the output peephole adds p_o terms",
+    variants=PLAIN_OUTPUT,
+    why="the output peephole adds p_o terms; a layer norm on c makes ∂h_t/∂c_t dense",
     relies_on=("carry_jacobian_diagonal_equals_forget_gate",),
 )
 def test_hidden_output_carry_derivative(lstm):
@@ -220,7 +220,7 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
     "autograd",
     "unclipped_cell",
     variants=BOUNDED,
-    why="peephole gates read c_{t-1}",
+    why="peephole gates read c_{t-1}; " + DENSE_CARRY,
     relies_on=("carry_map_is_affine_in_c",),
 )
 def test_carry_slope_matches_autograd(lstm):
@@ -258,7 +258,7 @@ def test_carry_slope_matches_autograd(lstm):
     prop()
 
 
-@lstm_property("deterministic")
+@lstm_property("deterministic", variants=DIAGONAL, why=DENSE_CARRY)
 def test_carry_map_is_coordinatewise(lstm):
     """c_t(c + δ_S) and c_t(c) agree bitwise on every coordinate (b, k) ∉ S: the carry map
     is coordinatewise, ∂c_t[b,k]/∂c_{t-1}[b',k'] |carry = 0 for (b,k) ≠ (b',k'), and that

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
-from lstm_props.maths.variants import FORCEABLE
+from lstm_props.maths.variants import DENSE_CARRY, FORCEABLE
 from lstm_props.testing import FORCE_BIAS, check_close, check_true, lstm_property
 
 
@@ -33,7 +33,7 @@ def _draw_cut(case, data):
     "autograd",
     "writable",
     variants=FORCEABLE,
-    why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)",
+    why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i); " + DENSE_CARRY,
     relies_on=("carry_product_matches_oracle",),
 )
 def test_closed_forget_gate_cuts_the_carry(lstm):
@@ -81,7 +81,7 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     "deterministic",
     "forcing",
     variants=FORCEABLE,
-    why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i)",
+    why="no forget gate to close (no_forget), or peepholes keep p_i g i(1−i); " + DENSE_CARRY,
     relies_on=("carry_map_is_affine_in_c",),
 )
 def test_closed_forget_gate_forgets_c0(lstm):

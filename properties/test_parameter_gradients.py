@@ -14,9 +14,11 @@ from lstm_props.maths import carry
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.kinks import matches_a_side_of_a_kink
+from lstm_props.maths.layout import ARRAYS
 from lstm_props.testing import LSTMParams, check_close, composed_steps, lstm_property
 
-FIELDS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
+#: every array of the layout: weights, biases, projection, peepholes, layer-norm gains
+FIELDS = ARRAYS
 
 
 def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
@@ -72,7 +74,7 @@ def _backward_rounding(case, grads: LSTMParams, direction: LSTMParams, dtype: st
 def test_parameter_gradients_match_finite_differences(lstm):
     """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps and a random direction V in every
-    parameter (W_ih, W_hh, b_ih, b_hh, and W_hr, peepholes where present).
+    parameter (W_ih, W_hh, b_ih, b_hh, and W_hr, peepholes, layer-norm gains where present).
 
     Derivative: the framework's parameter gradients (the adapter's parameter_vjp),
     accumulated over T steps, in float64 (the target converted with astype).

@@ -7,13 +7,19 @@ import pytest
 from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.probed import carry_evidence, examined_steps
+from lstm_props.maths.variants import DENSE_CARRY, DIAGONAL
 from lstm_props.testing import check_close, check_true, lstm_property
 
 #: (B, T, D, H): a single row, a single unit, one step, wide and narrow inputs, odd sizes.
 SHAPES = [(1, 1, 1, 1), (1, 4, 3, 1), (3, 2, 1, 5), (2, 5, 7, 3), (5, 1, 2, 4), (4, 3, 5, 7)]
 
 
-@lstm_property("autograd", relies_on=("step_values_match_reference", "carry_jacobian_is_diagonal"))
+@lstm_property(
+    "autograd",
+    variants=DIAGONAL,
+    why=DENSE_CARRY,
+    relies_on=("step_values_match_reference", "carry_jacobian_is_diagonal"),
+)
 @pytest.mark.parametrize("shape", SHAPES, ids=["B{}-T{}-D{}-H{}".format(*s) for s in SHAPES])
 def test_edge_shapes_keep_a_diagonal_carry_and_the_values(lstm, shape):
     """At each edge shape (B, T, D, H): step returns h (B, P) and c (B, H);

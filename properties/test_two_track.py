@@ -22,6 +22,7 @@ from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.abs_jacobian import abs_step_jacobian
 from lstm_props.maths.reference import lstm_step
+from lstm_props.maths.variants import GATE_FACTORS, as_variant
 from lstm_props.testing import (
     assume_cell_clip_decided,
     check_close,
@@ -44,7 +45,16 @@ def _oracle_vjp(params, x, h, c, u_h, u_c, variant):
     )
 
 
-@lstm_property("autograd", "layout", relies_on=("carry_jacobian_diagonal_equals_forget_gate",))
+@lstm_property(
+    "autograd",
+    "layout",
+    variants=GATE_FACTORS,
+    why=(
+        "the tolerance sums gate-derivative errors through |W_hh|; the error of the J_LN "
+        "factors a layer norm puts between them is not modelled yet (docs/error-model.md)"
+    ),
+    relies_on=("carry_jacobian_diagonal_equals_forget_gate",),
+)
 def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     """ūᵀ∂s_t/∂s_{t-1} from the implementation equals the oracle's: the c-column is the
     carry track f ⊙ ū_c (+ the output path), the h-column crosses W_hh exactly once.
@@ -167,7 +177,9 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
             mag = jacs[t].rmatvec(mag)
         p, hid = case.h0.shape[1], case.c0.shape[1]
         n = 4 * (p + hid) + 2
-        if case.params is None:
+        if case.params is None or as_variant(lstm.variant).layer_norm:
+            # black-box, or J_LN factors whose entry error ρ_t is not modelled: the
+            # reordering term alone, as for every black-box target
             bound = tol.SAFETY * (traj.steps + 1) * tol.gamma(n, dtype) * mag
         else:
             composed = composed_steps(cell, [case.params], case.xs, case.h0, case.c0, lstm.variant)

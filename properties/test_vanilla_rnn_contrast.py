@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 
 from lstm_props.maths import carry
 from lstm_props.maths.reference import rnn_jacobian, rnn_step
-from lstm_props.maths.variants import BOUNDED
+from lstm_props.maths.variants import BOUNDED, DENSE_CARRY
 from lstm_props.testing import check_true, gate_slice, lstm_property
 
 #: σ_max of the contrast RNN's recurrent matrix, and the length at which its bound has
@@ -90,6 +90,7 @@ def test_reference_rnn_jacobian_is_dense_and_vanishes(lstm_settings):
     "writable",
     "unclipped_cell",
     variants=BOUNDED,
+    why="the carry is a product of forget gates in [0, 1] only without peepholes; " + DENSE_CARRY,
     relies_on=("carry_product_matches_oracle", "reference_rnn_jacobian_is_dense_and_vanishes"),
 )
 def test_lstm_carry_survives_where_rnn_vanishes(lstm):

@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from lstm_props._harness.checked import CheckedCell, guarded_call
 from lstm_props.adapters._protocol import CellAdapter, Target
-from lstm_props.maths.layout import CONSTANTS, LSTMParams, gate_slice
+from lstm_props.maths.layout import ARRAYS, CONSTANTS, LSTMParams, gate_slice
 
 #: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
 REGIMES = {"open": (3.0, 20.0), "random": (-2.0, 2.0), "closing": (-20.0, -3.0)}
@@ -113,7 +113,7 @@ _STORES_EXACTLY: weakref.WeakSet[CellAdapter | CheckedCell] = weakref.WeakSet()
 
 
 def _same_up_to_bias_split(a: LSTMParams, b: LSTMParams) -> bool:
-    for name in ("w_ih", "w_hh", "w_hr", "peephole"):
+    for name in (k for k in ARRAYS if k not in ("b_ih", "b_hh")):
         x, y = getattr(a, name), getattr(b, name)
         if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
             return False
@@ -236,8 +236,8 @@ def _draw_params(
 
 @dataclass(frozen=True)
 class _WritableLayout:
-    """The shapes and the cell's constants (clip, forget bias, cell clip) of a writable
-    view's layout: all a draw needs of it."""
+    """The shapes and the cell's constants (clip, forget bias, cell clip, layer-norm ε) of a
+    writable view's layout: all a draw needs of it."""
 
     shapes: dict[str, tuple[int, ...]]
     hidden_size: int
@@ -245,11 +245,7 @@ class _WritableLayout:
 
     @classmethod
     def of(cls, params: LSTMParams) -> _WritableLayout:
-        shapes = {
-            k: getattr(params, k).shape
-            for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
-            if getattr(params, k) is not None
-        }
+        shapes = {k: getattr(params, k).shape for k in ARRAYS if getattr(params, k) is not None}
         constants = {k: getattr(params, k) for k in CONSTANTS}
         return cls(shapes, params.hidden_size, constants)
 
@@ -261,7 +257,7 @@ class _WritableLayout:
         elif key == "w_hr":
             fan_in = self.shapes["w_hr"][1]  # h = W_hr (o ⊙ tanh c)
         else:
-            return 1.0  # biases and peepholes enter one coordinate each
+            return 1.0  # biases, peepholes and layer-norm gains enter one coordinate each
         return min(1.0, math.sqrt(FAN_IN / fan_in))
 
 

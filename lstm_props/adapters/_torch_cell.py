@@ -22,7 +22,7 @@ from lstm_props.adapters import _torch_layout as _layout
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
 from lstm_props.adapters._torch import _DTYPES, TorchBackend
 from lstm_props.maths.layout import LSTMParams
-from lstm_props.maths.variants import Variant, register_variant
+from lstm_props.maths.variants import Variant, as_variant, register_variant
 
 #: The layout's bias fields; a module built with bias=False holds them as zeros.
 _BIASES = ("b_ih", "b_hh")
@@ -223,7 +223,24 @@ def _independent_copy(module: nn.Module) -> nn.Module:
     except Exception as exc:
         raise _NoIndependentCopy(str(exc)) from exc
     buffer.seek(0)
-    return torch.jit.load(buffer, map_location="cpu")
+    loaded = torch.jit.load(buffer, map_location="cpu")
+    # A ScriptModule subclass's Python attributes (its lstm_layout, lstm_variant, lstm_call,
+    # sizes) are not serialized: the copy carries the declarations of its original.
+    for attr in _DECLARATIONS:
+        if hasattr(module, attr) and not hasattr(loaded, attr):
+            setattr(loaded, attr, getattr(module, attr))
+    return loaded
+
+
+#: What a module declares about itself beside its tensors, carried to a TorchScript copy.
+_DECLARATIONS = (
+    "lstm_layout",
+    "lstm_variant",
+    "lstm_call",
+    "lstm_forget_bias",
+    "input_size",
+    "hidden_size",
+)
 
 
 def _cell_constants(module: nn.Module, name: str) -> dict[str, Any]:
@@ -248,6 +265,26 @@ def _cell_constants(module: nn.Module, name: str) -> dict[str, Any]:
             )
         constants[field] = float(value)
     return constants
+
+
+def _check_norms(bound: _layout.BoundLayout, variant: str | None, name: str, owner: str) -> None:
+    """The declared layer norms and the declared variant agree (the oracle reads both)."""
+    kind = as_variant(variant or "standard")
+    wants = {
+        "ln_gain_ih": kind.normalizes_gates,
+        "ln_gain_c": kind.normalizes_cell or kind.normalizes_cell_output,
+    }
+    for field, wanted in wants.items():
+        if wanted != (field in bound.norms):
+            what = "gate norms (ln_ih, ln_hh)" if field == "ln_gain_ih" else "a cell norm (ln_c)"
+            raise TargetError(
+                f"target {name!r}: {owner}.lstm_layout "
+                f"{'lacks' if wanted else 'declares'} {what} but lstm_variant = "
+                f"{variant!r} {'normalises' if wanted else 'does not normalise'} them: declare "
+                "lstm_variant = 'layer_norm' (Ba et al.: LN on the gates and on c inside h), "
+                "'layer_norm_cell' (the carried c normalised) or a Variant of your own whose "
+                "flags match the layout (docs/adapters.md: declaring a hand-written cell's layout)"
+            )
 
 
 class TorchCellAdapter(_TorchCellBase):
@@ -280,6 +317,7 @@ class TorchCellAdapter(_TorchCellBase):
         if declared is not None:
             sizes = (spec.input_size, spec.hidden_size, spec.output_size)
             self._declared = _layout.bind(declared, module, name, sizes)
+            _check_norms(self._declared, self.variant, name, type(module).__name__)
         self._standard = self._declared is None and _is_standard_cell(module)
         self._biased = _has_biases(module)
         #: why the layout is not used although the names suggest it (None: not the case)

@@ -15,6 +15,12 @@ declaration (attribute paths, never tensors, so it travels with a deep copy of t
 A missing bias reads as zeros and is never written: the layout is then read-only. With one
 bias of two, the one tensor holds b_ih + b_hh: it is written that sum and read back as
 b_ih = that, b_hh = 0, and its gradient is the gradient of both fields (as Keras' one bias).
+
+Layer norms (the layer_norm variants) are declared by the path of each norm module, which
+holds ``weight`` (γ) and ``bias`` (β), as torch.nn.LayerNorm: ``ln_ih`` and ``ln_hh`` the
+norms of W_ih x and W_hh h over their 4H entries (:func:`stacked` only: their γ and β are in
+the tensor's gate order, and their β are the layout's b_ih and b_hh), ``ln_c`` the cell's
+norm (H,); ``ln_eps`` the ε, read from the modules' ``eps`` when not given.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ class TorchLayout:
     transposed: bool = False
     #: fused: "xh" if the concatenation is [x, h], "hx" if [h, x].
     inputs: str = "xh"
+    #: the layer norms' ε, or None: read from the declared norm modules' ``eps``.
+    ln_eps: float | None = None
 
     def __repr__(self) -> str:
         args = [f"{k}={v!r}" for k, v in self.paths.items() if v is not None]
@@ -64,6 +72,8 @@ class TorchLayout:
                 args.append("transposed=True")
         if self.kind == "fused":
             args.append(f"inputs={self.inputs!r}")
+        if self.ln_eps is not None:
+            args.append(f"ln_eps={self.ln_eps!r}")
         return f"{self.kind}({', '.join(args)})"
 
 
@@ -78,6 +88,8 @@ def per_gate(
     b_hh: Mapping[str, str] | None = None,
     *,
     peephole: str | None = None,
+    ln_c: str | None = None,
+    ln_eps: float | None = None,
 ) -> TorchLayout:
     """One tensor a gate: each argument maps the gates i, f, g, o (g may be called c) to
     the dotted path of a parameter of shape (H, D) (w_ih), (H, P) (w_hh) or (H,) (biases)::
@@ -90,9 +102,16 @@ def per_gate(
 
     ``peephole``: the path of a (3, H) tensor of p_i, p_f, p_o, or a (3H,) one holding them
     one after another (with lstm_variant = "peephole"). Checked against the module when it
-    is loaded."""
-    paths = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "peephole": peephole}
-    return TorchLayout("per_gate", {k: _own(v) for k, v in paths.items()})
+    is loaded. ``ln_c``: the path of the cell's layer norm module (weight, bias (H,))."""
+    paths = {
+        "w_ih": w_ih,
+        "w_hh": w_hh,
+        "b_ih": b_ih,
+        "b_hh": b_hh,
+        "peephole": peephole,
+        "ln_c": ln_c,
+    }
+    return TorchLayout("per_gate", {k: _own(v) for k, v in paths.items()}, ln_eps=ln_eps)
 
 
 def stacked(
@@ -104,13 +123,35 @@ def stacked(
     gates: str = ORDER,
     transposed: bool = False,
     peephole: str | None = None,
+    ln_ih: str | None = None,
+    ln_hh: str | None = None,
+    ln_c: str | None = None,
+    ln_eps: float | None = None,
 ) -> TorchLayout:
     """nn.LSTMCell's four tensors under other names or in another gate order: w_ih (4H, D),
     w_hh (4H, P), biases (4H,), the gate blocks in the order ``gates`` (a permutation of
     "ifgo"; the cell candidate g may be spelled c, as in "icfo"); ``transposed``: the weights
-    are (D, 4H) and (P, 4H), gates in columns (Keras, TensorFlow)."""
-    paths = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "peephole": peephole}
-    return TorchLayout("stacked", paths, gates, transposed)
+    are (D, 4H) and (P, 4H), gates in columns (Keras, TensorFlow).
+
+    Layer norm (PyTorch's fastrnns LayerNormLSTMCell)::
+
+        lstm_layout = stacked("weight_ih", "weight_hh", ln_ih="layernorm_i",
+                              ln_hh="layernorm_h", ln_c="layernorm_c")
+
+    ``ln_ih``, ``ln_hh``: the norm modules of W_ih x and W_hh h, weight and bias (4H,) in
+    the gate order ``gates``; their biases are b_ih and b_hh (declare no other). ``ln_c``:
+    the cell's norm module (H,). ``ln_eps``: their ε (default: the modules' ``eps``)."""
+    paths = {
+        "w_ih": w_ih,
+        "w_hh": w_hh,
+        "b_ih": b_ih,
+        "b_hh": b_hh,
+        "peephole": peephole,
+        "ln_ih": ln_ih,
+        "ln_hh": ln_hh,
+        "ln_c": ln_c,
+    }
+    return TorchLayout("stacked", paths, gates, transposed, ln_eps=ln_eps)
 
 
 def fused(
@@ -158,6 +199,9 @@ class BoundLayout:
     #: both biases or one declared: the suite may write the parameters
     writable: bool
     peephole: bool
+    #: the layer-norm fields held (ln_gain_ih, ln_gain_hh, ln_gain_c, ln_bias_c), and ε
+    norms: tuple[str, ...] = ()
+    ln_eps: float = 1e-5
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -287,9 +331,91 @@ class _Binder:
         peephole = layout.paths.get("peephole")
         if peephole is not None:
             self._peephole(peephole)
+        norms, eps = self._norms()
         return BoundLayout(
-            layout, tuple(self.pieces), self.sizes, bool(self.biases), peephole is not None
+            layout,
+            tuple(self.pieces),
+            self.sizes,
+            bool(self.biases),
+            peephole is not None,
+            norms,
+            eps,
         )
+
+    def _norm_module(self, arg: str, size: int, why: str) -> tuple[str, str, Any]:
+        """A declared norm module's (weight path, bias path, module), each checked."""
+        path = self.layout.paths[arg]
+        if not isinstance(path, str) or not path:
+            raise self.fail(f"{arg} is {path!r}, not the dotted path of a norm module")
+        try:
+            module = resolve(self.module, path)
+        except AttributeError:
+            raise self.fail(
+                f"{arg} {path!r} does not resolve on the module; its parameters are "
+                f"{_parameter_names(self.module)}"
+            ) from None
+        missing = [
+            k for k in ("weight", "bias") if not isinstance(getattr(module, k, None), torch.Tensor)
+        ]
+        if missing:
+            raise self.fail(
+                f"{arg} {path!r} has no {' or '.join(missing)}: the suite reads a norm's gain "
+                "and bias, as nn.LayerNorm(n, elementwise_affine=True) holds them"
+            )
+        weight = self.tensor(f"{path}.weight", f"{arg} gain", (size,), why)
+        bias = self.tensor(f"{path}.bias", f"{arg} bias", (size,), why)
+        return weight, bias, module
+
+    def _norms(self) -> tuple[tuple[str, ...], float]:
+        """The declared layer norms as pieces: ln_ih and ln_hh's gains to ln_gain_ih and
+        ln_gain_hh, their biases to b_ih and b_hh (gate blocks in the tensor's order);
+        ln_c's to ln_gain_c and ln_bias_c. Returns the fields held and ε."""
+        paths, h = self.layout.paths, self.sizes[1]
+        gate_norms = [k for k in ("ln_ih", "ln_hh") if paths.get(k) is not None]
+        fields: list[str] = []
+        modules: list[Any] = []
+        if gate_norms:
+            if self.layout.kind != "stacked" or len(gate_norms) != 2:
+                raise self.fail(
+                    "a gate layer norm is declared with stacked(..., ln_ih=..., ln_hh=...): "
+                    "both norms, each over the 4H entries of one product in the stacked "
+                    "tensor's gate order"
+                )
+            if self.biases:
+                raise self.fail(
+                    f"{', '.join(self.biases)} declared beside ln_ih and ln_hh: with a gate "
+                    "layer norm the norms' biases are b_ih and b_hh; declare no other bias"
+                )
+            order = self.order()
+            for arg, gain_field, bias_field in (
+                ("ln_ih", "ln_gain_ih", "b_ih"),
+                ("ln_hh", "ln_gain_hh", "b_hh"),
+            ):
+                weight, bias, module = self._norm_module(arg, 4 * h, f"(4H,) {self.why}")
+                modules.append(module)
+                for gate in GATES:
+                    src, dst = (_block(gate, order, h),), (_block(gate, ORDER, h),)
+                    self.pieces.append(_Piece(weight, gain_field, src, dst))
+                    self.pieces.append(_Piece(bias, bias_field, src, dst))
+                fields.append(gain_field)
+                self.biases[bias_field] = []  # written: the layout is writable
+        if paths.get("ln_c") is not None:
+            weight, bias, module = self._norm_module("ln_c", h, f"(H,) {self.why}")
+            modules.append(module)
+            self.pieces.append(_Piece(weight, "ln_gain_c", (_ALL,), (_ALL,)))
+            self.pieces.append(_Piece(bias, "ln_bias_c", (_ALL,), (_ALL,)))
+            fields += ["ln_gain_c", "ln_bias_c"]
+        eps = self.layout.ln_eps
+        if eps is None and modules:
+            found = {getattr(m, "eps", None) for m in modules}
+            first = next(iter(found))
+            if len(found) != 1 or not isinstance(first, (int, float)):
+                raise self.fail(
+                    f"the norms' eps are {sorted(map(repr, found))}: declare the ε the cell "
+                    "computes with, ln_eps=1e-5 (or 0.0 for (v − μ)/σ)"
+                )
+            eps = float(first)
+        return tuple(fields), 1e-5 if eps is None else float(eps)
 
     def _per_gate(self) -> None:
         d, h, p = self.sizes
@@ -408,8 +534,8 @@ def bind(layout: Any, module: nn.Module, name: str, sizes: tuple[int, int, int])
             f"the module also has {', '.join(extra)}, which the declaration does not account "
             "for and which may feed the gates, so the layout is not known: declare it "
             "(peephole=... for (3, H) or (3H,) peephole weights, with lstm_variant = "
-            "'peephole'), or drop lstm_layout and set lstm_variant alone to check the cell "
-            "black-box"
+            "'peephole'; ln_ih=, ln_hh=, ln_c= for layer norm modules), or drop lstm_layout "
+            "and set lstm_variant alone to check the cell black-box"
         )
     return bound
 
@@ -427,6 +553,8 @@ def _fields(bound: BoundLayout) -> dict[str, np.ndarray]:
     }
     if bound.peephole:
         arrays["peephole"] = np.zeros((3, h))
+    for name in bound.norms:
+        arrays[name] = np.zeros(4 * h if name in ("ln_gain_ih", "ln_gain_hh") else h)
     return arrays
 
 
@@ -448,7 +576,7 @@ def assemble(
                 fields[piece.field][piece.dst] = block
     # Any: mypy checks a ** mapping's values against every field (the clip included).
     kwargs: dict[str, Any] = fields
-    return LSTMParams(**kwargs)
+    return LSTMParams(**kwargs, ln_eps=bound.ln_eps)
 
 
 def scatter(

@@ -25,7 +25,8 @@ class ComposedSteps:
     """traj: the composed run; bounds (T, B, P+H) on |other − composed| per state entry
     (h before c, as :func:`carry.pack`); jacs: |J_t| as operators (dense when small, an
     oracle bound when large: lstm_props.maths.abs_jacobian); factors: per-step Jacobian entry
-    error ρ_t (for gradient bounds)."""
+    error ρ_t (for gradient bounds; NaN for a layer-norm step, whose J_LN factors' error is
+    not modelled)."""
 
     traj: carry.Trajectory
     bounds: np.ndarray
@@ -73,9 +74,11 @@ def _local_errors(
             dh_in=dh_prev[:, hk],
             dc_in=dc_prev[:, ck],
         )
-        factor = max(
-            factor, float(tol.jacobian_factor_error(err, c[:, ck], c_new[:, ck], dtype).max())
-        )
+        if err.normalized:  # J_LN factors: no modelled ρ_t; NaN, so that no bound uses it
+            factor = float("nan")
+        else:
+            rho = tol.jacobian_factor_error(err, c[:, ck], c_new[:, ck], dtype)
+            factor = max(factor, float(rho.max()))
         out_h.append(err.dh)
         out_c.append(err.dc)
         x, dx = h_new[:, hk], err.dh

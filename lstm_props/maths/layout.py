@@ -11,8 +11,14 @@ a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` 
 ``forget_bias``, a constant b the kernel adds to the forget pre-activation, f = σ(z_f + b)
 (TensorFlow's ``forget_bias``, Haiku's +1); ``cell_clip``, a bound m on the carried state
 itself, c' := clamp(f ⊙ c + i ⊙ g, −m, m) (TF 1's ``cell_clip``, the TF block kernels'),
-whose carry derivative is diag(f ⊙ 1[|ĉ| < m]). All three are properties of the cell, not
-weights (:data:`CONSTANTS`): read, never drawn or written.
+whose carry derivative is diag(f ⊙ 1[|ĉ| < m]). These and the layer norm's ε below are
+properties of the cell, not weights (:data:`CONSTANTS`): read, never drawn or written.
+
+Layer norm (the layer_norm variants, lstm_props.maths.variants): N(v) = (v − μ)/√(σ² + ε)
+over the last axis, μ and σ² = mean((v − μ)²) (the biased variance, as torch's LayerNorm);
+``ln_gain_ih``, ``ln_gain_hh`` (4H,) the gains of N(W_ih x) and N(W_hh h), whose biases are
+``b_ih`` and ``b_hh``; ``ln_gain_c``, ``ln_bias_c`` (H,) the gain and bias of the cell's
+norm; ``ln_eps`` the ε.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import numpy as np
 
 GATES = ("i", "f", "g", "o")
-VARIANTS = ("standard", "no_forget", "cifg", "peephole")
+VARIANTS = ("standard", "no_forget", "cifg", "peephole", "layer_norm", "layer_norm_cell")
 
 #: Forget pre-activation that makes σ exactly 1.0 (or, negated, exactly 0.0) in float16,
 #: float32 and float64, without the inf − inf and inf·0 NaNs a true ±inf would give.
@@ -45,7 +51,8 @@ class LSTMParams:
     Shapes: w_ih (4H, D), w_hh (4H, P), b_ih (4H,), b_hh (4H,), w_hr (P, H) or None,
     peephole (3, H) or None. P = H without projection. ``clip``: the pre-activation bound m,
     or None; ``forget_bias``: the constant the kernel adds to z_f (0: none); ``cell_clip``:
-    the bound m of c' itself, or None.
+    the bound m of c' itself, or None. Layer norm (None without): ln_gain_ih, ln_gain_hh
+    (4H,), ln_gain_c, ln_bias_c (H,); ``ln_eps``: ε.
     """
 
     w_ih: np.ndarray
@@ -57,6 +64,11 @@ class LSTMParams:
     clip: float | None = None
     forget_bias: float = 0.0
     cell_clip: float | None = None
+    ln_gain_ih: np.ndarray | None = None
+    ln_gain_hh: np.ndarray | None = None
+    ln_gain_c: np.ndarray | None = None
+    ln_bias_c: np.ndarray | None = None
+    ln_eps: float = 1e-5
 
     @property
     def hidden_size(self) -> int:
@@ -142,6 +154,29 @@ class LSTMParams:
             )
         return self.peephole
 
+    @property
+    def normalizes_gates(self) -> bool:
+        """The gate pre-activations are layer-normalised (the gains are held)."""
+        return self.ln_gain_ih is not None
+
+    def gate_norm(self) -> tuple[np.ndarray, np.ndarray]:
+        """(γ_ih, γ_hh), for a computation of a variant that normalises the gates."""
+        if self.ln_gain_ih is None or self.ln_gain_hh is None:
+            raise TypeError(
+                "a layer-norm variant with normalizes_gates needs the gains ln_gain_ih and "
+                "ln_gain_hh (4H,); these parameters have none"
+            )
+        return self.ln_gain_ih, self.ln_gain_hh
+
+    def cell_norm(self) -> tuple[np.ndarray, np.ndarray]:
+        """(γ_c, β_c), for a computation of a variant that normalises the cell."""
+        if self.ln_gain_c is None or self.ln_bias_c is None:
+            raise TypeError(
+                "a layer-norm variant normalising the cell needs ln_gain_c and ln_bias_c "
+                "(H,); these parameters have none"
+            )
+        return self.ln_gain_c, self.ln_bias_c
+
 
 #: |W| up to this many bytes is computed once and kept (H = 1024: 34 MB a matrix, read at
 #: every step of the error model); a larger one is taken a row block at a time for each
@@ -206,6 +241,17 @@ class AbsWeights:
 
 
 #: The array fields of LSTMParams, in order.
-ARRAYS = ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
+ARRAYS = (
+    "w_ih",
+    "w_hh",
+    "b_ih",
+    "b_hh",
+    "w_hr",
+    "peephole",
+    "ln_gain_ih",
+    "ln_gain_hh",
+    "ln_gain_c",
+    "ln_bias_c",
+)
 #: The cell's constants: what the kernel does, read from the target, never drawn or written.
-CONSTANTS = ("clip", "forget_bias", "cell_clip")
+CONSTANTS = ("clip", "forget_bias", "cell_clip", "ln_eps")

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from lstm_props.maths.layout import LSTMParams
-from lstm_props.maths.reference import clamp, lstm_step, preactivations, sigmoid
+from lstm_props.maths.reference import (
+    clamp,
+    layer_norm,
+    lstm_step,
+    preactivations,
+    row_mean,
+    sigmoid,
+)
 from lstm_props.maths.variants import as_variant
 
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
@@ -61,6 +68,9 @@ class StepError:
     do: np.ndarray
     dc: np.ndarray
     dh: np.ndarray
+    #: The step has a layer norm: its one-step Jacobian holds J_LN factors, which
+    #: :func:`jacobian_factor_error` does not model (it refuses rather than under-bound).
+    normalized: bool = False
 
     def dz_gate(self, k: int) -> np.ndarray:
         hidden = self.di.shape[-1]
@@ -87,6 +97,89 @@ def _tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
         + ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype] * np.abs(np.tanh(z))
         + SMALLEST_NORMAL[dtype]
     )
+
+
+#: The first-order model of 1/√(σ² + ε) holds while the computed σ² + ε is within this
+#: relative distance of the exact one: 1/√(1 + e) − 1 stays within SAFETY = 2 times its
+#: first-order term −e/2 for |e| ≤ 1/2 (0.414 against 0.25 at e = −1/2).
+LN_FIRST_ORDER_AT_MOST = 0.5
+
+
+def layer_norm_error(
+    v: np.ndarray,
+    dv: np.ndarray | float,
+    gain: np.ndarray,
+    bias: np.ndarray | None,
+    eps: float,
+    dtype: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(y, bound on |ŷ − y|) for y = γ ⊙ (v − μ)/√(σ² + ε) + β over the last axis (n entries)
+    computed in ``dtype`` from v exact up to ``dv`` (docs/error-model.md: layer norm).
+
+    μ:  δμ ≤ γ_{n+1} mean|v| + mean δv
+    d = v − μ:  δd_k ≤ δv_k + δμ + u|d_k|
+    σ²: δσ² ≤ (2/n) Σ|d_k| δv_k + γ_{3n+6} mean(v²)   (one-pass, two-pass or Welford alike)
+    s² = σ² + ε:  δs² ≤ δσ² + u s²;  r = 1/√s²:  δr/r ≤ δs²/(2s²) + a, a = 4u
+    x̂ = d r:  δx̂_k ≤ r δd_k + |x̂_k|(δr/r + u);  y = γ x̂ + β:  δy ≤ |γ|δx̂ + 2u(|γ x̂| + |β|)
+    Where δs²/s² > LN_FIRST_ORDER_AT_MOST (σ² + ε lost in rounding, e.g. ε = 0 and a nearly
+    constant v) the first order says nothing: δx̂ is then the whole range, 2√n, since
+    |x̂_k| ≤ √(n − 1) for any v and ε ≥ 0: an honest, vacuous bound on that row.
+    """
+    u, a = UNIT_ROUNDOFF[dtype], ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
+    n = v.shape[-1]
+    dv = np.abs(dv) * np.ones_like(v)
+    mu = row_mean(v)
+    d = v - mu
+    var = row_mean(d * d)
+    s2 = var + eps
+    d_mu = gamma(n + 1, dtype) * row_mean(np.abs(v)) + row_mean(dv)
+    d_d = dv + d_mu + u * np.abs(d)
+    d_var = 2 * row_mean(np.abs(d) * dv) + gamma(3 * n + 6, dtype) * row_mean(v * v)
+    d_s2 = d_var + u * s2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = d_s2 / s2
+        r = 1.0 / np.sqrt(s2)
+        xhat = d * r
+        d_xhat = r * d_d + np.abs(xhat) * (rel / 2 + a + u)
+    lost = ~(rel <= LN_FIRST_ORDER_AT_MOST)  # NaN (0/0) counts as lost
+    d_xhat = np.where(lost, 2 * np.sqrt(n), d_xhat)
+    y = layer_norm(v, gain, bias, eps)
+    g = np.abs(gain)
+    dy = g * d_xhat + 2 * u * (np.abs(g * xhat) + (0.0 if bias is None else np.abs(bias)))
+    # |y| ≤ |γ|√n + |β| bounds the rounding of y where y itself may be NaN (0/0)
+    whole = g * 2 * np.sqrt(n) + 2 * u * (g * np.sqrt(n) + (0.0 if bias is None else np.abs(bias)))
+    return y, np.where(lost, whole, dy)
+
+
+def _normed_preactivation_error(
+    params: LSTMParams,
+    x: np.ndarray,
+    h: np.ndarray,
+    dtype: str,
+    dx: np.ndarray | float,
+    dh_in: np.ndarray | float,
+) -> np.ndarray:
+    """δz for z = γ_ih ⊙ N(x W_ihᵀ) + b_ih + γ_hh ⊙ N(h W_hhᵀ) + b_hh (+ forget bias):
+    each product within γ_n|W||·| + |W|δ·, through :func:`layer_norm_error`, then the two
+    (three) additions."""
+    g_ih, g_hh = params.gate_norm()
+    w_ih, w_hh = params.abs_w_ih, params.abs_w_hh
+    dv_ih = gamma(params.input_size, dtype) * (np.abs(x) @ w_ih.T)
+    dv_hh = gamma(params.output_size, dtype) * (np.abs(h) @ w_hh.T)
+    if np.any(dx):
+        dv_ih = dv_ih + (np.abs(dx) * np.ones_like(x)) @ w_ih.T
+    if np.any(dh_in):
+        dv_hh = dv_hh + (np.abs(dh_in) * np.ones_like(h)) @ w_hh.T
+    y_ih, dy_ih = layer_norm_error(
+        x @ params.w_ih.T, dv_ih, g_ih, params.b_ih, params.ln_eps, dtype
+    )
+    y_hh, dy_hh = layer_norm_error(
+        h @ params.w_hh.T, dv_hh, g_hh, params.b_hh, params.ln_eps, dtype
+    )
+    mag = np.abs(y_ih) + np.abs(y_hh)
+    hidden = params.hidden_size
+    mag[:, hidden : 2 * hidden] += abs(params.forget_bias)
+    return dy_ih + dy_hh + 2 * UNIT_ROUNDOFF[dtype] * mag
 
 
 def _peep_zo(params: LSTMParams, z_o: np.ndarray, c_new: np.ndarray, variant: str) -> np.ndarray:
@@ -132,6 +225,8 @@ def step_error(
         dz = dz + (np.abs(dx) * np.ones_like(x)) @ w_ih.T
     if np.any(dh_in):
         dz = dz + (np.abs(dh_in) * np.ones_like(h)) @ w_hh.T
+    if kind.normalizes_gates:  # the products normalised before the biases are added
+        dz = _normed_preactivation_error(params, x, h, dtype, dx, dh_in)
     dz_i, dz_f, dz_g, dz_o = (dz[:, k * hidden : (k + 1) * hidden].copy() for k in range(4))
     z = preactivations(params, x, h)
     z_i, z_f, z_g, z_o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
@@ -149,19 +244,26 @@ def step_error(
     f, i, g = np.abs(v.f), np.abs(v.i), np.abs(v.g)
     dc = np.abs(c) * df + f * dc_in + np.abs(g) * di + i * dg
     dc = dc + 2 * u * (np.abs(f * c) + np.abs(i * g))
+    c_out, dc_out = v.c, dc  # what tanh reads for h: c', or the output's normalised c'
+    if kind.normalizes_cell or kind.normalizes_cell_output:
+        g_c, b_c = params.cell_norm()
+        c_hat = v.f * c + v.i * v.g  # the cell before its norm
+        c_out, dc_out = layer_norm_error(c_hat, dc, g_c, b_c, params.ln_eps, dtype)
+        if kind.normalizes_cell:  # the carried cell is the normalised one
+            dc = dc_out
     if kind.reads_cell:  # z_o + p_o c': c' carries δc', and the sum one more term
         z_o_mag = mag[:, 3 * hidden :] + np.abs(peep[2] * v.c)
         dz_o = gamma(n, dtype) * z_o_mag + np.abs(peep[2]) * dc
     do = _sigmoid_error(
         clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip), dz_o, dtype
     )
-    hidden_pre = np.abs(v.o * np.tanh(v.c))
-    dh = np.abs(np.tanh(v.c)) * do + np.abs(v.o) * (dc + a) + u * hidden_pre
+    hidden_pre = np.abs(v.o * np.tanh(c_out))
+    dh = np.abs(np.tanh(c_out)) * do + np.abs(v.o) * (dc_out + a) + u * hidden_pre
     if params.w_hr is not None:
         w_hr = np.abs(params.w_hr)
         dh = dh @ w_hr.T + gamma(hidden, dtype) * (hidden_pre @ w_hr.T)
     dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=-1)
-    return StepError(dz, di, df, dg, do, dc, dh)
+    return StepError(dz, di, df, dg, do, dc, dh, kind.layer_norm)
 
 
 def cell_clip_undecided(params: LSTMParams, c: np.ndarray, v: Any, err: StepError) -> np.ndarray:
@@ -194,6 +296,12 @@ def jacobian_factor_error(
     Each weight (e.g. c σ'(z_f), g σ'(z_i), o tanh'(c') i tanh'(z_g)) is a product of at most
     three factors of magnitude ≤ max(1, |c|, |c'|), each off by at most δz_max + δc' + 2a.
     """
+    if err.normalized:
+        raise ValueError(
+            "jacobian_factor_error models the gate-derivative factors of a step without "
+            "layer norm; a layer-norm step's Jacobian also holds J_LN factors, whose error "
+            "is not modelled yet (docs/error-model.md: layer norm)"
+        )
     a = ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
     hidden = err.di.shape[-1]
     dz_max = err.dz.reshape(*err.dz.shape[:-1], 4, hidden).max(axis=-2)

@@ -43,13 +43,48 @@ def _param(p: Any, like: Any, xp: Any) -> Any:
     return xp.as_tensor(p, dtype=like.dtype, device=like.device)
 
 
+def row_mean(v: Any) -> Any:
+    """The mean over the last axis, kept as an axis of 1 (numpy and torch alike)."""
+    return v.sum(-1)[..., None] / v.shape[-1]
+
+
+def layer_norm(v: Any, gain: Any, bias: Any, eps: float, xp: Any = np) -> Any:
+    """γ ⊙ (v − μ)/√(σ² + ε) + β over the last axis: μ the mean, σ² = mean((v − μ)²) the
+    biased variance (torch.nn.LayerNorm's); ``bias`` None adds nothing."""
+    d = v - row_mean(v)
+    out = d / xp.sqrt(row_mean(d * d) + eps) * _param(gain, v, xp)
+    return out if bias is None else out + _param(bias, v, xp)
+
+
+def layer_norm_jacobian(v: np.ndarray, gain: np.ndarray, eps: float) -> np.ndarray:
+    """∂LN(v)/∂v per row, (B, n, n): γ_j (δ_jk − 1/n − x̂_j x̂_k / n)/s, x̂ = (v − μ)/s,
+    s = √(σ² + ε) (the bias does not enter)."""
+    n = v.shape[-1]
+    d = v - row_mean(v)
+    s = np.sqrt(row_mean(d * d) + eps)  # (B, 1)
+    xhat = d / s
+    inner = np.eye(n) - 1.0 / n - xhat[:, :, None] * xhat[:, None, :] / n
+    return gain[None, :, None] * inner / s[:, :, None]
+
+
 def preactivations(params: LSTMParams, x: Any, h: Any, xp: Any = np) -> Any:
     """z = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh (+ the cell's forget_bias on the f rows), shape
     (B, 4H), gate order i, f, g, o (before any
-    peephole term and before the clip: :func:`lstm_step` adds and clamps)."""
+    peephole term and before the clip: :func:`lstm_step` adds and clamps).
+
+    With the gate norm's gains held (a layer-norm variant's parameters),
+    z = γ_ih ⊙ N(x W_ihᵀ) + b_ih + γ_hh ⊙ N(h W_hhᵀ) + b_hh, each product normalised on its
+    own over its 4H entries (Ba et al. 2016)."""
     w_ih, w_hh = _param(params.w_ih, x, xp), _param(params.w_hh, x, xp)
     b_ih, b_hh = _param(params.b_ih, x, xp), _param(params.b_hh, x, xp)
-    z = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    if params.normalizes_gates:
+        g_ih, g_hh = params.gate_norm()
+        eps = params.ln_eps
+        z = layer_norm(x @ w_ih.T, g_ih, b_ih, eps, xp) + layer_norm(
+            h @ w_hh.T, g_hh, b_hh, eps, xp
+        )
+    else:
+        z = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
     if params.forget_bias:  # the kernel's own constant on the forget rows, f = σ(z_f + b)
         hidden = params.hidden_size
         shift = np.zeros(4 * hidden)
@@ -73,15 +108,19 @@ def lstm_step(
     cifg:      i = 1 − f (coupled input-forget gate; ONNX Runtime's input_forget is
                f = 1 − i instead, see lstm_props.adapters.onnx)
     peephole:  z_i += p_i ⊙ c, z_f += p_f ⊙ c, z_o += p_o ⊙ c'
+    layer_norm: z = γ_ih ⊙ N(W_ih x) + b_ih + γ_hh ⊙ N(W_hh h) + b_hh (:func:`preactivations`),
+               h' = o ⊙ tanh(γ_c ⊙ N(c') + β_c), c' carried as in standard
+    layer_norm_cell: z as layer_norm, c' = γ_c ⊙ N(f ⊙ c + i ⊙ g) + β_c, h' = o ⊙ tanh(c')
     Projection (w_hr set): h' = (o ⊙ tanh(c')) W_hrᵀ.
     Clip (``params.clip`` = m): each gate's argument clamped to [−m, m] before its activation.
     Cell clip (``params.cell_clip`` = m): c' clamped to [−m, m] before h and p_o read it
     (TF 1's LSTMCell and the block kernels).
     """
     hidden = params.hidden_size
+    kind = as_variant(variant)
+    check_norms(params, variant)
     z = preactivations(params, x, h, xp)
     z_i, z_f, z_g, z_o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    kind = as_variant(variant)
     peep = _param(params.peephole, x, xp) if kind.reads_cell else None
     if peep is not None:
         z_i = z_i + peep[0] * c
@@ -92,23 +131,65 @@ def lstm_step(
     i = 1.0 - f if kind.coupled_input else sigmoid(z_i, xp)
     g = xp.tanh(z_g)
     c_new = clamp(f * c + i * g, params.cell_clip, xp)
+    if kind.normalizes_cell or kind.normalizes_cell_output:
+        g_c, b_c = params.cell_norm()
+        normed = layer_norm(c_new, g_c, b_c, params.ln_eps, xp)
+        c_new = normed if kind.normalizes_cell else c_new
     if peep is not None:
         z_o = z_o + peep[2] * c_new
     o = sigmoid(clamp(z_o, m, xp), xp)
-    h_new = o * xp.tanh(c_new)
+    h_new = o * xp.tanh(normed if kind.normalizes_cell_output else c_new)
     if params.w_hr is not None:
         h_new = h_new @ _param(params.w_hr, x, xp).T
     return GateValues(i, f, g, o, c_new, h_new)
+
+
+def check_norms(params: LSTMParams, variant: str) -> None:
+    """The variant's layer norms and the parameters' agree: a TypeError naming the missing
+    (or surplus) gains otherwise, never a silent standard cell."""
+    kind = as_variant(variant)
+    if kind.normalizes_gates:
+        params.gate_norm()
+    elif params.normalizes_gates:
+        raise TypeError(
+            f"the parameters hold gate layer-norm gains but the {kind.name} variant does "
+            "not normalise its gates: declare a layer-norm variant (layer_norm, "
+            "layer_norm_cell) or drop the gains"
+        )
+    if kind.normalizes_cell or kind.normalizes_cell_output:
+        params.cell_norm()
+
+
+def carry_jacobian(params: LSTMParams, x: Any, h: Any, c: Any, variant: str) -> np.ndarray:
+    """∂c_t/∂c_{t-1} with x_t and h_{t-1} held fixed, per batch row, (B, H, H).
+
+    diag(:func:`carry_derivative`) for a diagonal carry; with the carried cell normalised,
+    c' = LN(ĉ), ĉ = f ⊙ c + i ⊙ g, it is J_LN(ĉ) · diag(f): dense.
+    """
+    if as_variant(variant).diagonal_carry:
+        d = carry_derivative(params, x, h, c, variant)
+        return d[:, :, None] * np.eye(d.shape[1])
+    v = lstm_step(params, x, h, c, variant)  # the gates do not read the cell's norm
+    c_hat = np.asarray(v.f * c + v.i * v.g)
+    jac = layer_norm_jacobian(c_hat, params.cell_norm()[0], params.ln_eps)
+    return jac * np.asarray(v.f)[:, None, :]
 
 
 def carry_derivative(params: LSTMParams, x: Any, h: Any, c: Any, variant: str) -> np.ndarray:
     """The diagonal of ∂c_t/∂c_{t-1} with x_t and h_{t-1} held fixed, shape (B, H).
 
     f for standard and cifg, 1 for no_forget, and for peepholes
-    f + p_f ⊙ c ⊙ f(1 − f) + p_i ⊙ g ⊙ i(1 − i), since the gates then read c; times
+    f + p_f ⊙ c ⊙ f(1 − f) + p_i ⊙ g ⊙ i(1 − i), since the gates then read c; f for
+    layer_norm (the norms act on the gates' inputs and on h, not on the carry); times
     1[|ĉ| < m] with a cell clip m (ĉ = f ⊙ c + i ⊙ g before the clamp, whose slope is 0
-    outside).
+    outside). Not for a normalised carried cell, whose carry Jacobian is dense
+    (:func:`carry_jacobian`).
     """
+    if not as_variant(variant).diagonal_carry:
+        raise ValueError(
+            f"the {variant} variant's carry Jacobian is dense (J_LN · diag(f)), not a "
+            "diagonal: use carry_jacobian"
+        )
     v = lstm_step(params, x, h, c, variant)
     if params.cell_clip is not None:
         inside = np.abs(unclipped_cell(v, c)) < params.cell_clip
