@@ -28,6 +28,7 @@ from hypothesis.extra import numpy as hnp
 from lstm_props._harness.checked import CheckedCell, guarded_call
 from lstm_props.adapters._protocol import CellAdapter, Target
 from lstm_props.maths.layout import LSTMParams, gate_slice
+from lstm_props.maths.quantization import DynamicQuantization
 
 #: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
 REGIMES = {"open": (3.0, 20.0), "random": (-2.0, 2.0), "closing": (-20.0, -3.0)}
@@ -88,11 +89,18 @@ def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
     holds, and an oracle or a float64 finite difference centred elsewhere would be off by
     one rounding of the bias. Any other difference is the adapter's, and is left for the
     properties to see: the written parameters are returned unchanged.
+
+    A quantized kernel (``back.quantization`` declared) stores its weights rounded to its
+    integer grid: what it holds is the read-back, provided each weight moved by at most
+    half a step of that grid (:func:`_requantized`); the oracle then runs on what the kernel
+    multiplies by.
     """
     view.write_layout(held)
     if view in _STORES_EXACTLY:
         return held
     back = view.read_layout()
+    if back is not None and back.quantization is not None:
+        return back if _requantized(held, back) else held
     if back is None or not _same_up_to_bias_split(held, back):
         return held
     if back.hidden_size >= WIDE_HIDDEN and all(
@@ -100,6 +108,22 @@ def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
     ):
         _STORES_EXACTLY.add(view)
     return back
+
+
+def _requantized(written: LSTMParams, back: LSTMParams) -> bool:
+    """``back`` is ``written`` with each weight matrix rounded to an int8 grid (256 levels,
+    per tensor or per row, symmetric or affine: a step of at most 2·max|W|/255, so
+    |ΔW| ≤ max|W|/255 per entry; checked as ≤ max|W|/127, a plausibility check of the
+    adapter, not a tolerance) and the biases kept."""
+    for name in ("w_ih", "w_hh"):
+        w, b = getattr(written, name), getattr(back, name)
+        if w.shape != b.shape:
+            return False
+        step = float(np.abs(w).max()) / 127
+        if np.any(np.abs(w - b) > step):
+            return False
+    tiny = np.finfo(np.float32).eps * (np.abs(written.b_ih) + np.abs(written.b_hh))
+    return bool(np.all(np.abs((written.b_ih + written.b_hh) - (back.b_ih + back.b_hh)) <= tiny))
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -228,7 +252,12 @@ def _draw_params(
     forget_bias = draw(_array((layout.hidden_size,), elementwise=True))
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
     wide = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
-    params = LSTMParams(**wide, clip=layout.clip, forget_bias=layout.forget_bias)
+    params = LSTMParams(
+        **wide,
+        clip=layout.clip,
+        forget_bias=layout.forget_bias,
+        quantization=layout.quantization,
+    )
     np_dtype = view.backend.np_dtype
     return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
 
@@ -242,6 +271,7 @@ class _WritableLayout:
     hidden_size: int
     clip: float | None
     forget_bias: float
+    quantization: DynamicQuantization | None
 
     @classmethod
     def of(cls, params: LSTMParams) -> _WritableLayout:
@@ -250,7 +280,7 @@ class _WritableLayout:
             for k in ("w_ih", "w_hh", "b_ih", "b_hh", "w_hr", "peephole")
             if getattr(params, k) is not None
         }
-        return cls(shapes, params.hidden_size, params.clip, params.forget_bias)
+        return cls(shapes, params.hidden_size, params.clip, params.forget_bias, params.quantization)
 
     def narrowing(self, key: str) -> float:
         """How much narrower than uniform(−1, 1)·scale the weight ``key`` is drawn: 1 up to

@@ -9,8 +9,10 @@ Optional pieces: ``w_hr`` (P, H), the projection of torch's ``proj_size``; ``pee
 (3, H), the diagonal peephole weights p_i, p_f, p_o of Gers & Schmidhuber (2000); ``clip``,
 a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` attribute;
 ``forget_bias``, a constant b the kernel adds to the forget pre-activation, f = σ(z_f + b)
-(TensorFlow's ``forget_bias``, Haiku's +1). Both are properties of the cell, not weights:
-read, never drawn or written.
+(TensorFlow's ``forget_bias``, Haiku's +1); ``quantization``, the activation rounding of a
+dynamically quantized kernel (:class:`~lstm_props.maths.quantization.DynamicQuantization`:
+x and h rounded per call to a few integer levels), which the error model takes as an input
+perturbation. All three are properties of the cell, not weights: read, never drawn or written.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from lstm_props.maths.quantization import DynamicQuantization
 
 GATES = ("i", "f", "g", "o")
 VARIANTS = ("standard", "no_forget", "cifg", "peephole")
@@ -42,7 +46,9 @@ class LSTMParams:
 
     Shapes: w_ih (4H, D), w_hh (4H, P), b_ih (4H,), b_hh (4H,), w_hr (P, H) or None,
     peephole (3, H) or None. P = H without projection. ``clip``: the pre-activation bound m,
-    or None; ``forget_bias``: the constant the kernel adds to z_f (0: none).
+    or None; ``forget_bias``: the constant the kernel adds to z_f (0: none);
+    ``quantization``: the kernel's declared activation quantization (None: it computes in
+    floating point throughout).
     """
 
     w_ih: np.ndarray
@@ -53,6 +59,7 @@ class LSTMParams:
     peephole: np.ndarray | None = None
     clip: float | None = None
     forget_bias: float = 0.0
+    quantization: DynamicQuantization | None = None
 
     @property
     def hidden_size(self) -> int:
