@@ -98,8 +98,9 @@ class QuantizedLSTMLayer(CellAdapter):
         self.dirs = 2 if module.bidirectional else 1
         self.index = layer * self.dirs + direction
         hidden = module.hidden_size
-        below = module.input_size if layer == 0 else self.dirs * hidden
-        self.spec = CellSpec(below, hidden, hidden)
+        # run whole: every view's step input is the module's input; gate_input gives what
+        # this layer's gates read (the layer below's output in the same call)
+        self.spec = CellSpec(module.input_size, hidden, hidden)
         self._context: tuple[np.ndarray, np.ndarray] | None = None
 
     def _suffix(self) -> str:
