@@ -323,11 +323,12 @@ TF_BLOCK_V2_GRADIENT = Finding(
 )
 QUANTIZED_NO_INPUT_GRADIENT = Finding(
     "torch's (2.13) dynamic-quantized LSTM (torch.ao.nn.quantized.dynamic.LSTM) has no "
-    "backward through its int8 matrix products, and says nothing: the outputs require "
-    "grad, backward runs, c_0 gets its gradient (the float cell update), but x and h_0 get "
-    "none (x.grad and h0.grad stay None after y.sum().backward(); autograd.grad with respect "
-    "to x raises 'appears to not have been used in the graph'): the adapter declares no "
-    "autograd, so every derivative property is skipped with that reason"
+    "backward through its int8 matrix products, and backward runs anyway (a UserWarning, "
+    "no error): x and h_0 get no gradient (x.grad stays None), and c_0's gradient is the "
+    "carry path alone (∂c_T/∂c_0 |carry, exact at T = 1, off by the missing c → h → gates "
+    "path beyond: half the finite difference at T = 3 in docs/frameworks.md's reproduction); "
+    "the adapter declares no autograd, so every derivative property is skipped with that "
+    "reason"
 )
 #: What the dynamic-quantized LSTM lacks: a backward, a float64 copy, a second direction.
 QUANTIZED = frozenset({"autograd", "float64_twin", "bidirectional"})

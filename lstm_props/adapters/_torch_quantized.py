@@ -9,10 +9,11 @@ the kernel multiplies by. What remains is the rounding of x and h to 128 levels 
 call, declared as the layout's ``quantization`` (lstm_props.maths.quantization) and taken
 by the error model as an input perturbation.
 
-It has no backward through its int8 products: torch returns gradients for c_0 (the
-elementwise cell update is ordinary float autograd) but none for x or h_0, without an error
-(docs/frameworks.md, "Quantized models"); the views therefore declare no autograd, and every
-derivative property is skipped with that reason.
+It has no backward through its int8 products: torch's autograd skips them (with a
+UserWarning at backward, no error), so x and h_0 get no gradient and c_0 gets the carry path
+alone, ∂c_T/∂c_0 |carry, in place of the total derivative through h (docs/frameworks.md,
+"Quantized models"); the views therefore declare no autograd, and every derivative property
+is skipped with that reason.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ FBGEMM_DYNAMIC = DynamicQuantization(levels=127, min_scale=6.1e-5, weights="int8
 
 NO_AUTOGRAD = (
     "torch's dynamic-quantized LSTM has no backward through its int8 matrix products: "
-    "autograd gives ∂/∂c_0 but silently no gradient for x or h_0 (docs/frameworks.md: "
-    "Quantized models)"
+    "autograd gives no gradient for x or h_0 and only the carry path for c_0, with a "
+    "warning, no error (docs/frameworks.md: Quantized models)"
 )
 
 
