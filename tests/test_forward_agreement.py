@@ -16,6 +16,8 @@ BUILTIN = {t.name: t for t in TARGETS if t.builtin}
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_a_correct_target_agrees_with_the_oracle_on_its_own_layout(name, dtype):
+    if dtype not in BUILTIN[name].dtypes:
+        pytest.skip(f"{name} computes in {', '.join(sorted(BUILTIN[name].dtypes))} only")
     assert forward_disagreement(load_target(name, dtype), BUILTIN[name].variant) is None
 
 

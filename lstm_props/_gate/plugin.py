@@ -217,6 +217,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         if state["target"] is None
         else getattr(state["target"].probe().layers[0], "declared_layout", None)
     )
+    quantized = (
+        None
+        if state["target"] is None
+        else getattr(state["target"].probe().layers[0], "quantization_note", None)
+    )
+    if quantized:  # its declared rounding is in every value tolerance, and said so here
+        lines.append(
+            f"lstm_props: quantized kernel: {quantized}; the error model takes that rounding "
+            "as an input perturbation (docs/error-model.md: quantized kernels)"
+        )
     if declared is not None:  # the module's own lstm_layout: what the layout is read through
         lines.append(f"lstm_props: layout declared by the module: {declared!r}")
     if state.get("disagreement"):

@@ -55,7 +55,10 @@ def _cell_clip(lstm: LSTMUnderTest) -> float | None:
 NEEDS: dict[str, tuple[Callable[[LSTMUnderTest], bool], Callable[[LSTMUnderTest], str]]] = {
     "autograd": (
         lambda u: u.view().backend.autograd,
-        lambda u: f"{_name(u)} has no autograd backend",
+        lambda u: (
+            getattr(u.view().backend, "autograd_note", None)
+            or f"{_name(u)} has no autograd backend"
+        ),
     ),
     "layout": (lambda u: u.view().read_layout() is not None, _layout_note),
     "writable": (

@@ -88,11 +88,18 @@ def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
     holds, and an oracle or a float64 finite difference centred elsewhere would be off by
     one rounding of the bias. Any other difference is the adapter's, and is left for the
     properties to see: the written parameters are returned unchanged.
+
+    A quantized kernel (``back.quantization`` declared) stores its weights rounded to its
+    integer grid: what it holds is the read-back, provided each weight moved by at most
+    half a step of that grid (:func:`_requantized`); the oracle then runs on what the kernel
+    multiplies by.
     """
     view.write_layout(held)
     if view in _STORES_EXACTLY:
         return held
     back = view.read_layout()
+    if back is not None and back.quantization is not None:
+        return back if _requantized(held, back) else held
     if back is None or not _same_up_to_bias_split(held, back):
         return held
     if back.hidden_size >= WIDE_HIDDEN and all(
@@ -100,6 +107,22 @@ def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
     ):
         _STORES_EXACTLY.add(view)
     return back
+
+
+def _requantized(written: LSTMParams, back: LSTMParams) -> bool:
+    """``back`` is ``written`` with each weight matrix rounded to an int8 grid (256 levels,
+    per tensor or per row, symmetric or affine: a step of at most 2·max|W|/255, so
+    |ΔW| ≤ max|W|/255 per entry; checked as ≤ max|W|/127, a plausibility check of the
+    adapter, not a tolerance) and the biases kept."""
+    for name in ("w_ih", "w_hh"):
+        w, b = getattr(written, name), getattr(back, name)
+        if w.shape != b.shape:
+            return False
+        step = float(np.abs(w).max()) / 127
+        if np.any(np.abs(w - b) > step):
+            return False
+    tiny = np.finfo(np.float32).eps * (np.abs(written.b_ih) + np.abs(written.b_hh))
+    return bool(np.all(np.abs((written.b_ih + written.b_hh) - (back.b_ih + back.b_hh)) <= tiny))
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:

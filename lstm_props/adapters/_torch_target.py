@@ -17,10 +17,13 @@ from lstm_props.adapters._torch_cell import (
     _NoIndependentCopy,
 )
 from lstm_props.adapters._torch_lstm import TorchLSTMLayer, TorchLSTMStack
+from lstm_props.adapters._torch_quantized import is_dynamic_quantized_lstm, quantized_views
 
 
 def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
     """Wrap a torch module: nn.LSTM by layers, anything else by the cell convention."""
+    if is_dynamic_quantized_lstm(module):  # int8 weights in packed parameters
+        return quantized_views(module, name, dtype, device)
     backend = TorchBackend(dtype, device, name)
     if isinstance(module, torch.jit.ScriptModule):  # see _independent_copy
         with contextlib.suppress(_NoIndependentCopy):

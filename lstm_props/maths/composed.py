@@ -54,8 +54,12 @@ def _local_errors(
     h_new: np.ndarray,
     dh_prev: np.ndarray,
     dc_prev: np.ndarray,
+    spans: list[np.ndarray],
 ) -> tuple[np.ndarray, float]:
-    """One step's local error of the whole stack as a flat state vector, and ρ_t."""
+    """One step's local error of the whole stack as a flat state vector, and ρ_t.
+
+    ``spans[k]``: the whole tensor layer k's input is quantized as, by a quantized kernel's
+    sequence call (its (T, B, ·) input in one piece; lstm_props.maths.quantization)."""
     p_w, h_w = layers[0].output_size, layers[0].hidden_size
     out_h: list[np.ndarray] = []
     out_c: list[np.ndarray] = []
@@ -73,6 +77,7 @@ def _local_errors(
             dx=dx,
             dh_in=dh_prev[:, hk],
             dc_in=dc_prev[:, ck],
+            x_span=spans[k],
         )
         if err.normalized:  # J_LN factors: no modelled ρ_t; NaN, so that no bound uses it
             factor = float("nan")
@@ -102,6 +107,11 @@ def composed_steps(
     dtype = cell.backend.dtype
     traj = carry.record(cell, xs, h0, c0)
     b, p = h0.shape
+    # A fused call quantizes each layer's whole input sequence at once: layer 0's xs, layer
+    # k's the outputs of layer k − 1 over all steps (the composition's, within its bound:
+    # the widening by δx inside step_error moves s by δx/L, a 1/L share of a term counted).
+    p_w = layers[0].output_size
+    spans = [xs] + [traj.hs[1:, :, (k - 1) * p_w : k * p_w] for k in range(1, len(layers))]
     e_prev = np.zeros((b, p + c0.shape[1]))
     bounds, jacs, factors = [], [], []
     for t in range(traj.steps):
@@ -120,6 +130,7 @@ def composed_steps(
             traj.hs[t + 1],
             2 * e_prev[:, :p],
             2 * e_prev[:, p:],
+            spans,
         )
         e_prev = (jacs[-1].matvec(e_prev.reshape(-1)) + loc.reshape(-1)).reshape(e_prev.shape)
         bounds.append(tol.SAFETY * 2 * e_prev)

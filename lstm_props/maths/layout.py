@@ -11,8 +11,11 @@ a bound m on every pre-activation, z := clamp(z, −m, m), as the ONNX ``clip`` 
 ``forget_bias``, a constant b the kernel adds to the forget pre-activation, f = σ(z_f + b)
 (TensorFlow's ``forget_bias``, Haiku's +1); ``cell_clip``, a bound m on the carried state
 itself, c' := clamp(f ⊙ c + i ⊙ g, −m, m) (TF 1's ``cell_clip``, the TF block kernels'),
-whose carry derivative is diag(f ⊙ 1[|ĉ| < m]). These and the layer norm's ε below are
-properties of the cell, not weights (:data:`CONSTANTS`): read, never drawn or written.
+whose carry derivative is diag(f ⊙ 1[|ĉ| < m]); ``quantization``, the activation rounding
+of a dynamically quantized kernel (:class:`~lstm_props.maths.quantization.DynamicQuantization`:
+x and h rounded per call to a few integer levels), which the error model takes as an input
+perturbation. These and the layer norm's ε below are properties of the cell, not weights
+(:data:`CONSTANTS`): read, never drawn or written.
 
 Layer norm (the layer_norm variants, lstm_props.maths.variants): N(v) = (v − μ)/√(σ² + ε)
 over the last axis, μ and σ² = mean((v − μ)²) (the biased variance, as torch's LayerNorm);
@@ -30,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from lstm_props.maths.quantization import DynamicQuantization
 
 GATES = ("i", "f", "g", "o")
 VARIANTS = ("standard", "no_forget", "cifg", "peephole", "layer_norm", "layer_norm_cell")
@@ -51,8 +56,9 @@ class LSTMParams:
     Shapes: w_ih (4H, D), w_hh (4H, P), b_ih (4H,), b_hh (4H,), w_hr (P, H) or None,
     peephole (3, H) or None. P = H without projection. ``clip``: the pre-activation bound m,
     or None; ``forget_bias``: the constant the kernel adds to z_f (0: none); ``cell_clip``:
-    the bound m of c' itself, or None. Layer norm (None without): ln_gain_ih, ln_gain_hh
-    (4H,), ln_gain_c, ln_bias_c (H,); ``ln_eps``: ε.
+    the bound m of c' itself, or None; ``quantization``: the kernel's declared activation
+    quantization (None: it computes in floating point throughout). Layer norm (None
+    without): ln_gain_ih, ln_gain_hh (4H,), ln_gain_c, ln_bias_c (H,); ``ln_eps``: ε.
     """
 
     w_ih: np.ndarray
@@ -69,6 +75,7 @@ class LSTMParams:
     ln_gain_c: np.ndarray | None = None
     ln_bias_c: np.ndarray | None = None
     ln_eps: float = 1e-5
+    quantization: DynamicQuantization | None = None
 
     @property
     def hidden_size(self) -> int:
@@ -254,4 +261,4 @@ ARRAYS = (
     "ln_bias_c",
 )
 #: The cell's constants: what the kernel does, read from the target, never drawn or written.
-CONSTANTS = ("clip", "forget_bias", "cell_clip", "ln_eps")
+CONSTANTS = ("clip", "forget_bias", "cell_clip", "ln_eps", "quantization")

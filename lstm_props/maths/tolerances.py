@@ -196,16 +196,25 @@ def step_error(
     dx: np.ndarray | float = 0.0,
     dh_in: np.ndarray | float = 0.0,
     dc_in: np.ndarray | float = 0.0,
+    x_span: np.ndarray | None = None,
 ) -> StepError:
     """Forward error bound of one step computed in ``dtype``, inputs exact up to dx, dh_in, dc_in.
 
     z:  δz = γ_n (|W_ih||x| + |W_hh||h| + |b_ih| + |b_hh| [+ |b_f const|]) + |W_ih|δx + |W_hh|δh,
         n = D + P + 2 (+ 1 with a forget-bias constant)
+        a quantized kernel (params.quantization) rounds x and h to its integer grid first:
+        δx += s_x/2, δh += s_h/2 (lstm_props.maths.quantization), s_x from ``x_span``, the
+        whole tensor the call quantizes (a fused sequence's (T, B, D) input; default x),
+        s_h from h widened by δh (the kernel's h is within δh of this one)
     gates: δσ ≤ σ'(|z| − δz)·δz + a·σ, δtanh ≤ tanh'(|z| − δz)·δz + a·|tanh|, a = 4u
     c' = f c + i g: δc' = |c|δf + f δc + |g|δi + i δg + 2u(|f c| + |i g|)
     h' = o tanh(c'): δh' = |tanh c'|δo + o(δc' + a) + u|h'|, then through W_hr if projected.
     """
     u, a = UNIT_ROUNDOFF[dtype], ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
+    quant = params.quantization
+    if quant is not None:
+        dx = dx + quant.input_error(x if x_span is None else x_span, float(np.max(dx)))
+        dh_in = dh_in + quant.input_error(h, float(np.max(dh_in)))
     v = lstm_step(params, x, h, c, variant)
     kind = as_variant(variant)
     hidden = params.hidden_size
