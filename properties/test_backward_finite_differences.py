@@ -72,10 +72,7 @@ def test_carry_backward_matches_finite_differences(lstm):
 
         def fd(step):
             """(the central difference, the direction it was taken along)"""
-            plus, minus = (
-                np.asarray(case.c0 + s * step * v, dtype=be.np_dtype).astype(np.float64)
-                for s in (1, -1)
-            )
+            plus, minus = (be.rounded(case.c0 + s * step * v) for s in (1, -1))
             c_plus, c_minus = (
                 be.to_numpy(carry.teacher_forced_c(wide, traj, be.asarray(a)))
                 for a in (plus, minus)
@@ -146,10 +143,7 @@ def test_input_backward_matches_finite_differences(lstm):
 
         def at(s):
             """fl(p + s v), as float64 copies"""
-            return tuple(
-                np.asarray(a + s * v, dtype=be.np_dtype).astype(np.float64)
-                for a, v in ((case.h0, v_h), (case.xs, v_x))
-            )
+            return tuple(be.rounded(a + s * v) for a, v in ((case.h0, v_h), (case.xs, v_x)))
 
         def states(point):
             return tuple(be.to_numpy(a) for a in run(*(be.asarray(a) for a in point)))

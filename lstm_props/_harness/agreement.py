@@ -31,7 +31,7 @@ def forward_disagreement(target: Target, variant: str) -> str | None:
             continue
         be, spec = view.backend, view.spec
         x, h, c = (
-            np.asarray(rng.uniform(-1, 1, (2, n)), dtype=be.np_dtype).astype(float)
+            be.rounded(rng.uniform(-1, 1, (2, n)))
             for n in (spec.input_size, spec.output_size, spec.hidden_size)
         )
         cell = CheckedCell(view, target.name)

@@ -256,7 +256,7 @@ def smoke_test(target: Target) -> None:
         ]
         h, c = cell.step(*args)
         for out, label in ((h, "h"), (c, "c")):
-            _check_output_dtype(out, be.dtype, f"{label} returned by step()", target.name)
+            _check_output_dtype(out, be.array_dtype, f"{label} returned by step()", target.name)
         if be.deterministic:
             _check_repeatable(cell, args, (h, c), target.name)
 

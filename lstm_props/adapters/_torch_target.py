@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lstm_props.adapters._protocol import CellAdapter, CellSpec, Target, Views
-from lstm_props.adapters._torch import _DTYPES, TorchBackend
+from lstm_props.adapters._torch import TorchBackend, torch_dtype
 from lstm_props.adapters._torch_cell import (
     TorchCellAdapter,
     _independent_copy,
@@ -25,7 +25,7 @@ def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
     if isinstance(module, torch.jit.ScriptModule):  # see _independent_copy
         with contextlib.suppress(_NoIndependentCopy):
             module = _independent_copy(module)
-    module = module.to(device=device, dtype=_DTYPES[dtype])
+    module = module.to(device=device, dtype=torch_dtype(dtype))
     if isinstance(module, nn.LSTM):
         # nn.LSTM's fused CPU backward (oneDNN) computes every weight gradient whether asked
         # or not; vmapped over K rows it holds K of them: at H = 1024, 22 rows took 2.2x the
