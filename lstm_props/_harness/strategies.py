@@ -78,7 +78,7 @@ class LSTMCase:
 
     def with_params(self, params: LSTMParams) -> LSTMParams:
         """Write ``params`` (rounded to the target dtype) into the cell; return what it holds."""
-        return write_held(self.cell, params.astype(self.cell.backend.dtype))
+        return write_held(self.cell, params.astype(self.cell.backend.array_dtype))
 
 
 def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
@@ -230,8 +230,8 @@ def _draw_params(
     drawn["b_ih"][f] = forget_bias * (hi - lo) / 2 + (hi + lo) / 2
     wide = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
     params = LSTMParams(**wide, clip=layout.clip, forget_bias=layout.forget_bias)
-    precision = view.backend.dtype
-    return write_held(view, params.astype(precision) if is_half(precision) else params)
+    held = view.backend.array_dtype
+    return write_held(view, params.astype(held) if is_half(held) else params)
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,7 @@ def lstm_cases(
     views = guarded_call(target.name, f"build({d}, {h})", lambda: target.build(d, h))
     view = views.stack if layer == "stack" else views.layers[layer]
     cell = CheckedCell(view, target.name)
-    precision = view.backend.dtype
+    precision = view.backend.array_dtype
     regime = regime or draw(st.sampled_from(list(REGIMES)))
     scale = draw(st.sampled_from(weight_scales))
     if layer == "stack":

@@ -140,7 +140,7 @@ def figure_data(
     spec = view.spec
     params = view.read_layout()
     if params is not None and view.writable_layout:
-        params = _designed_params(params, rng).astype(view.backend.dtype)
+        params = _designed_params(params, rng).astype(view.backend.array_dtype)
         view.write_layout(params)
         weights = (
             "torch's default init U(±1/√H), forget biases spread over "

@@ -90,10 +90,10 @@ class Backend(ABC):
 
     @property
     def np_dtype(self) -> type:
-        """The NumPy dtype a host array of this precision's storage is held in: float16 as
+        """The NumPy dtype a host array of :attr:`array_dtype` is held in: float16 as
         itself, bfloat16 (which NumPy lacks) in float32. Round with :meth:`rounded`, not by a
         cast to this: a cast to float32 does not round to bfloat16."""
-        name = storage(self.dtype)
+        name = self.array_dtype
         return {"float16": np.float16, "float32": np.float32, "bfloat16": np.float32}.get(
             name, np.float64
         )
@@ -105,9 +105,11 @@ class Backend(ABC):
         return storage(self.dtype)
 
     def rounded(self, a: np.ndarray | float) -> np.ndarray:
-        """``a`` rounded to this precision's storage format, as a float64 copy: what the
-        implementation holds once given ``a`` (maths.precision.round_to)."""
-        return round_to(a, self.dtype)
+        """``a`` rounded to :attr:`array_dtype`, as a float64 copy: what the implementation
+        holds once given ``a`` (maths.precision.round_to). An autocast module's arrays are
+        float32 (it rounds inside, as its declared mixed precision says), a bfloat16
+        module's bfloat16."""
+        return round_to(a, self.array_dtype)
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,8 @@ class TorchBackend(Backend):
         return str(self.torch_dtype).removeprefix("torch.")
 
     def asarray(self, a: np.ndarray) -> torch.Tensor:
-        if is_half(self.dtype):  # rounded here, once: torch's float64 -> bfloat16 goes
-            a = round_to(a, self.dtype)  # through float32, rounding twice
+        if is_half(self.array_dtype):  # rounded here, once: torch's float64 -> bfloat16
+            a = round_to(a, self.array_dtype)  # goes through float32, rounding twice
         return torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
 
     def to_numpy(self, a: Any) -> np.ndarray:

@@ -201,7 +201,8 @@ def _computes_in(cell: CellAdapter, dtype: str) -> bool:
             out = cell.step(*zeros)
     except Exception:
         return False
-    return all(o.dtype == be.torch_dtype for o in out)
+    tensors = be.torch_dtype if isinstance(be, TorchBackend) else None
+    return all(o.dtype == tensors for o in out)
 
 
 class _NoIndependentCopy(Exception):
