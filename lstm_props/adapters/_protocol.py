@@ -32,6 +32,8 @@ class Backend(ABC):
     dtype: str
     #: Where the implementation runs ("cpu", "cuda", ...).
     device: str = "cpu"
+    #: Whether it runs float16, bfloat16 and the mixed precisions (torch's does).
+    half_precision: bool = False
     #: Whether :meth:`vjp` is available.
     autograd: bool = False
     #: Whether the same computation always gives the same bits (False: the determinism

@@ -37,6 +37,7 @@ class TorchBackend(Backend):
     """Conversions and torch.autograd.grad VJPs (works for custom autograd.Functions too)."""
 
     autograd = True
+    half_precision = True
 
     def __init__(
         self,
