@@ -56,7 +56,7 @@ def test_unit_roundoffs_and_the_first_order_limit():
     with pytest.raises(tol.BeyondErrorModel, match="holds up to n = 32 in bfloat16"):
         tol.gamma(33, "bfloat16")
     # float32 sums: γ_n in float32 plus five bfloat16 roundings, tighter than pure bfloat16
-    # from n = 6 on, and no limit below 2²¹ terms
+    # from n = 5 on, and no limit below 2²¹ terms
     mixed = tol.gamma(13, "bfloat16+float32")
     assert mixed == pytest.approx(13 * 2.0**-24 / (1 - 13 * 2.0**-24) + 5 * 2.0**-8)
     assert mixed < tol.gamma(13, "bfloat16")
