@@ -69,7 +69,8 @@ def step_bounds(case: LSTMCase, traj: Trajectory, t: int, variant: str) -> StepB
 
 
 def unit_roundoff(dtype: str) -> float:
-    """u of ``dtype`` ("float32": 2⁻²⁴, "float64": 2⁻⁵³)."""
+    """u of ``dtype`` ("float32": 2⁻²⁴, "float64": 2⁻⁵³, "float16": 2⁻¹¹, "bfloat16": 2⁻⁸;
+    a mixed "bfloat16+float32": its storage format's)."""
     return _tol.unit_roundoff(dtype)
 
 

@@ -1,7 +1,8 @@
 """The error model every comparison's tolerance comes from.
 
 Nothing here is tuned to make a test pass. Each bound is a first-order forward error bound
-in the target's unit roundoff u (2⁻²⁴ for float32, 2⁻⁵³ for float64), built from:
+in the target's unit roundoff u (2⁻²⁴ for float32, 2⁻⁵³ for float64, 2⁻¹¹ float16, 2⁻⁸
+bfloat16; see FIRST_ORDER_LIMIT and MIXED_ROUNDINGS for half and mixed precision), built from:
 
 * a dot product of n terms computed in floating point has absolute error at most
   γ_n Σ|aᵢbᵢ|, γ_n = nu/(1 − nu) (Higham, *Accuracy and Stability*, §3.1), whatever the
