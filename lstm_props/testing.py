@@ -86,7 +86,8 @@ def assume_cell_clip_decided(case: LSTMCase, traj: Trajectory, variant: str) -> 
 
 
 def unit_roundoff(dtype: str) -> float:
-    """u of ``dtype`` ("float32": 2⁻²⁴, "float64": 2⁻⁵³)."""
+    """u of ``dtype`` ("float32": 2⁻²⁴, "float64": 2⁻⁵³, "float16": 2⁻¹¹, "bfloat16": 2⁻⁸;
+    a mixed "bfloat16+float32": its storage format's)."""
     return _tol.unit_roundoff(dtype)
 
 

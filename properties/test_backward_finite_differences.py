@@ -77,7 +77,7 @@ def test_carry_backward_matches_finite_differences(lstm):
 
         def point(s):
             """fl(c_0 + s v), as a float64 copy"""
-            return np.asarray(case.c0 + s * v, dtype=be.np_dtype).astype(np.float64)
+            return be.rounded(case.c0 + s * v)
 
         def loss(s):
             """ūᵀc_T from fl(c_0 + s v), in float64"""
@@ -163,10 +163,7 @@ def test_input_backward_matches_finite_differences(lstm):
 
         def at(s):
             """fl(p + s v), as float64 copies"""
-            return tuple(
-                np.asarray(a + s * v, dtype=be.np_dtype).astype(np.float64)
-                for a, v in ((case.h0, v_h), (case.xs, v_x))
-            )
+            return tuple(be.rounded(a + s * v) for a, v in ((case.h0, v_h), (case.xs, v_x)))
 
         def states(point):
             return tuple(be.to_numpy(a) for a in run(*(be.asarray(a) for a in point)))

@@ -24,9 +24,7 @@ AXES = ("from step s", "batch row", "coordinate")
 
 def _adjoints(case):
     traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-    u = np.asarray(
-        carry.probe(case.c0, 11, case.xs, case.c0), dtype=case.cell.backend.np_dtype
-    ).astype(np.float64)
+    u = case.cell.backend.rounded(carry.probe(case.c0, 11, case.xs, case.c0))
     return traj, u, carry.carry_adjoints(case.cell, traj, u)
 
 

@@ -35,8 +35,8 @@ def _check_identity(case, traj):
             offset=(t + 1,),
             values=jac.diagonal,
         )
-    u = np.asarray(carry.probe(case.c0, 21, case.xs), dtype=case.cell.backend.np_dtype)
-    adj = carry.carry_adjoints(case.cell, traj, u.astype(np.float64))
+    u = case.cell.backend.rounded(carry.probe(case.c0, 21, case.xs))
+    adj = carry.carry_adjoints(case.cell, traj, u)
     check_true(
         adj == adj[-1],
         claim="T-step carry product is not exactly the identity",
@@ -136,9 +136,7 @@ def test_open_forget_gate_translates_the_carry(lstm):
         if as_variant(lstm.variant).has_forget_gate:
             case.with_params(case.params.with_forget_bias(FORCE_BIAS))
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-        dt = case.cell.backend.np_dtype
-        moved = np.asarray(case.c0 + carry.probe(case.c0, 51, case.xs), dtype=dt)
-        moved = moved.astype(np.float64)
+        moved = case.cell.backend.rounded(case.c0 + carry.probe(case.c0, 51, case.xs))
         base = carry.teacher_forced_states(case.cell, traj, case.c0)
         shifted = carry.teacher_forced_states(case.cell, traj, moved)
         u = tol.unit_roundoff(case.dtype)

@@ -25,11 +25,11 @@ STEP_AXES = ("step", "batch row", "coordinate")
 
 def _slopes(case, t, traj):
     """Secant slopes of c ↦ c_t(x_t, h_{t-1}, c) over [c, c+δ₁] and [c+δ₁, c+δ₁+δ₂]."""
-    be, dt = case.cell.backend, case.cell.backend.np_dtype
+    be = case.cell.backend
     x, h = be.asarray(traj.xs[t]), be.asarray(traj.hs[t])
     c0 = traj.cs[t]
-    c1 = np.asarray(c0 + carry.probe(c0, 1, c0), dtype=dt).astype(np.float64)
-    c2 = np.asarray(c1 + carry.probe(c0, 2, c0), dtype=dt).astype(np.float64)
+    c1 = be.rounded(c0 + carry.probe(c0, 1, c0))
+    c2 = be.rounded(c1 + carry.probe(c0, 2, c0))
     outs = [be.to_numpy(case.cell.step(x, h, be.asarray(c))[1]) for c in (c0, c1, c2)]
     return (c0, c1, c2), outs
 
@@ -197,7 +197,7 @@ def _probed_hidden_carry(case, t, traj, diag, factor_err):
         )
         return
     u = np.stack([carry.probe(traj.hs[t], 131 + k, traj.cs[t]) for k in range(2)])
-    u = u.astype(be.np_dtype).astype(np.float64)
+    u = be.rounded(u)
     (got,) = be.vjp_rows(fn, (traj.cs[t],), (u,))
     want = (u @ params.w_hr) * diag
     n = hidden + 2 + params.w_hr.shape[0]
@@ -278,7 +278,7 @@ def test_carry_map_is_coordinatewise(lstm):
     @lstm.given(lstm.cases(max_steps=3))
     def prop(case):
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-        bk, dt = case.cell.backend, case.cell.backend.np_dtype
+        bk = case.cell.backend
         b, hidden = case.c0.shape
         for t in range(traj.steps):
             x, h, c = bk.asarray(traj.xs[t]), bk.asarray(traj.hs[t]), traj.cs[t]
@@ -287,7 +287,7 @@ def test_carry_map_is_coordinatewise(lstm):
             for group in carry.coordinate_groups(b * hidden):
                 moved = c.reshape(-1).copy()
                 moved[group] += delta.reshape(-1)[group]
-                moved = moved.reshape(b, hidden).astype(dt).astype(np.float64)
+                moved = bk.rounded(moved.reshape(b, hidden))
                 out = bk.to_numpy(case.cell.step(x, h, bk.asarray(moved))[1])
                 outside = np.ones(b * hidden, dtype=bool)
                 outside[group] = False

@@ -50,8 +50,7 @@ def test_closed_forget_gate_cuts_the_carry(lstm):
     def prop(case, data):
         s, k, base, cut = _draw_cut(case, data)
         traj = carry.record(case.cell, case.xs, case.h0, case.c0)
-        u = np.asarray(carry.probe(case.c0, 31, case.xs), dtype=case.cell.backend.np_dtype)
-        u = u.astype(np.float64)
+        u = case.cell.backend.rounded(carry.probe(case.c0, 31, case.xs))
         for last in range(s, case.xs.shape[0] + 1):
             kept = _chain(case, traj, u, last, lambda t: base)
             gone = _chain(case, traj, u, last, lambda t: cut if t == s else base)
@@ -106,11 +105,9 @@ def test_closed_forget_gate_forgets_c0(lstm):
         def params_at(t):
             case.cell.write_layout(cut if t == s else base)
 
-        dt = case.cell.backend.np_dtype
-        moved = np.asarray(case.c0 + carry.probe(case.c0, 61, case.xs), dtype=dt)
+        moved = case.cell.backend.rounded(case.c0 + carry.probe(case.c0, 61, case.xs))
         runs = [
-            carry.teacher_forced_states(case.cell, traj, c0, params_at)
-            for c0 in (case.c0, moved.astype(np.float64))
+            carry.teacher_forced_states(case.cell, traj, c0, params_at) for c0 in (case.c0, moved)
         ]
         case.cell.write_layout(base)
         check_true(

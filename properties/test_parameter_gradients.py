@@ -183,7 +183,7 @@ def _own_precision(lstm):
 
         def at(step):
             """fl(θ + step W), exactly what the cell holds once written"""
-            return _combine(theta, direction, step).astype(be.np_dtype)
+            return _combine(theta, direction, step).astype(be.array_dtype)
 
         def loss(step):
             cell.write_layout(at(step))

@@ -42,12 +42,15 @@ def _teacher_forced_agreement(case, other, variant, dtypes, claim):
 @lstm_property("layout", "float32", "float64_twin", relies_on=("step_values_match_reference",))
 def test_float32_agrees_with_float64(lstm):
     """step₃₂(x, h, c) = step₆₄(x, h, c) on the same weights and the float32 run's recorded
-    inputs, within E₃₂ + E₆₄ (both computations' step error bounds).
+    inputs, within E₃₂ + E₆₄ (both computations' step error bounds); likewise for any run
+    narrower than float64 (float16, bfloat16, a declared mixed precision) against its float64
+    twin, within E_run + E₆₄.
 
     Derivative: none; the implementation against itself converted to float64 (astype).
-    Tolerance: tolerances.step_error in float32 plus in float64.
+    Tolerance: tolerances.step_error in the run's precision plus in float64.
     Failure: reduced internal precision (bfloat16 or TF32 accumulation, a fast-math
-    activation), a float32 path with a different formula from the float64 one.
+    activation, a "float32" accumulation declared but not done), a float32 path with a
+    different formula from the float64 one.
     """
 
     @lstm.given(lstm.cases())
@@ -57,8 +60,8 @@ def test_float32_agrees_with_float64(lstm):
             case,
             wide,
             lstm.variant,
-            ("float32", "float64"),
-            "float32 ≠ float64 beyond both error bounds",
+            (lstm.dtype, "float64"),
+            f"{lstm.dtype} ≠ float64 beyond both error bounds",
         )
 
     prop()

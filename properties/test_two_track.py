@@ -74,9 +74,8 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
         assume_cell_clip_decided(case, traj, lstm.variant)
         for t in range(traj.steps):
             x, h, c = traj.gate_xs[t], traj.hs[t], traj.cs[t]
-            u_h = np.asarray(carry.probe(h, 41 + t, case.xs), dtype=case.cell.backend.np_dtype)
-            u_c = np.asarray(carry.probe(c, 51 + t, case.xs), dtype=case.cell.backend.np_dtype)
-            u_h, u_c = u_h.astype(np.float64), u_c.astype(np.float64)
+            u_h = case.cell.backend.rounded(carry.probe(h, 41 + t, case.xs))
+            u_c = case.cell.backend.rounded(carry.probe(c, 51 + t, case.xs))
             got_h, got_c = carry.step_vjp(case.cell, traj.xs[t], h, c, u_h, u_c)
             want_h, want_c = _oracle_vjp(p, x, h, c, u_h, u_c, lstm.variant)
             v = lstm_step(p, x, h, c, lstm.variant)
@@ -149,8 +148,8 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     def prop(case):
         cell, be, dtype = case.cell, case.cell.backend, case.dtype
         traj = carry.record(cell, case.xs, case.h0, case.c0)
-        u_h = np.asarray(carry.probe(case.h0, 61, case.xs), dtype=be.np_dtype).astype(float)
-        u_c = np.asarray(carry.probe(case.c0, 62, case.xs), dtype=be.np_dtype).astype(float)
+        u_h = be.rounded(carry.probe(case.h0, 61, case.xs))
+        u_c = be.rounded(carry.probe(case.c0, 62, case.xs))
 
         def run(h0, c0):
             _, h, c = carry.rollout(cell, case.xs, h0, c0)

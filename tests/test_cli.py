@@ -84,7 +84,7 @@ def test_failing_property_exits_1_and_xfail_file_turns_it_green(tmp_path):
     [
         (("check", "nope:x"), "no module named 'nope'"),
         (("check", f"{TARGETS}:nan_cell"), "contains NaN or inf"),
-        (("check", "--dtype", "float16"), "invalid choice: 'float16'"),
+        (("check", "--dtype", "float8"), "invalid choice: 'float8'"),
         (("check", "--workers", "0"), "0 must be at least 1"),
         (("check", "--xfail", "/no/such/file"), "no such file"),
         (("check", "--report", "/no/such/dir/r.html"), "'/no/such/dir' does not exist"),

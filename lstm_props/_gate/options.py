@@ -15,10 +15,12 @@ from lstm_props._gate.results import SCHEMA
 from lstm_props._gate.watchdog import DEFAULT_TIMEOUT
 from lstm_props._harness.profiles import PROFILES, USER_PROFILES
 from lstm_props.maths.layout import VARIANTS
+from lstm_props.maths.precision import PRECISIONS
 
 DEFAULT_TARGET = "torch.nn:LSTMCell"
 DEVICES = ("cpu", "cuda")
-DTYPES = ("float32", "float64")
+#: float32, float64, float16, bfloat16 and the declared mixed precisions (maths.precision).
+DTYPES = PRECISIONS
 
 #: Set by ``lstm-props check`` for its child run: a file that names the property running
 #: now, so that a run that dies can say where.
@@ -56,7 +58,9 @@ def add_options(parser: pytest.Parser) -> None:
         dest="lstm_dtype",
         default="float32",
         choices=DTYPES,
-        help="the precision the target computes in (default float32)",
+        help="the precision the target computes in (default float32; float16, bfloat16 "
+        "for torch targets; X+float32: stored in X, dot products summed in float32, as "
+        "torch's CPU kernels and torch.autocast do)",
     )
     group.addoption(
         "--lstm-black-box",

@@ -32,7 +32,7 @@ class ScaleCase:
 
 
 def _rounded(a: np.ndarray, view: CellAdapter) -> np.ndarray:
-    return a.astype(view.backend.np_dtype).astype(np.float64)
+    return view.backend.rounded(a)
 
 
 def seeded_inputs(view: CellAdapter, batch: int, seed: int):

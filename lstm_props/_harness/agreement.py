@@ -31,14 +31,17 @@ def forward_disagreement(target: Target, variant: str) -> str | None:
             continue
         be, spec = view.backend, view.spec
         x, h, c = (
-            np.asarray(rng.uniform(-1, 1, (2, n)), dtype=be.np_dtype).astype(float)
+            be.rounded(rng.uniform(-1, 1, (2, n)))
             for n in (spec.input_size, spec.output_size, spec.hidden_size)
         )
         cell = CheckedCell(view, target.name)
         got_h, got_c = (be.to_numpy(a) for a in cell.step(*(be.asarray(a) for a in (x, h, c))))
         gate_x = view.gate_input(x)
         want = lstm_step(params, gate_x, h, c, variant)
-        err = tol.step_error(params, gate_x, h, c, variant, be.dtype)
+        try:
+            err = tol.step_error(params, gate_x, h, c, variant, be.dtype)
+        except tol.BeyondErrorModel:  # too wide for this precision's model: nothing to say,
+            continue  # and its properties skip with the reason
         floor = tol.SMALLEST_NORMAL[be.dtype]
         excess = max(
             float(np.max(np.abs(got_h - want.h) / (tol.SAFETY * err.dh + floor))),

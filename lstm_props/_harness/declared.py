@@ -110,8 +110,8 @@ NEEDS: dict[str, tuple[Callable[[LSTMUnderTest], bool], Callable[[LSTMUnderTest]
             "where c reaches it"
         ),
     ),
-    "float32": (
-        lambda u: u.dtype == "float32",
+    "float32": (  # or narrower: float16, bfloat16 and the mixed ones have the twin too
+        lambda u: u.dtype != "float64",
         lambda u: "compares a float32 run with its float64 twin; run with --lstm-dtype float32",
     ),
     "float64_twin": (

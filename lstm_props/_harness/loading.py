@@ -18,6 +18,7 @@ import numpy as np
 from lstm_props._errors import AdapterError, TargetError
 from lstm_props._harness.checked import CheckedCell
 from lstm_props.adapters._protocol import CellAdapter, Target, Views
+from lstm_props.maths.precision import is_half
 from lstm_props.maths.variants import as_variant
 
 FORM = "write it as package.module:attr or path/to/file.py:attr"
@@ -197,13 +198,29 @@ def _resolve(obj: Any, spec_text: str, dtype: str, device: str, depth: int = 0) 
 def _check_precision(target: Target, dtype: str) -> None:
     """A target that computes in another precision than the run's would be held to the wrong
     tolerances: refuse it rather than check it under the wrong error model."""
-    got = target.probe().layers[0].backend.dtype
+    try:
+        backend = target.probe().layers[0].backend
+    except Exception as exc:
+        if is_half(dtype):  # a JAX, Keras or ONNX factory given "bfloat16" fails its own way
+            raise _half_refused(target.name, dtype) from exc
+        raise
+    if is_half(dtype) and not backend.half_precision:
+        raise _half_refused(target.name, dtype)
+    got = backend.dtype
     if got != dtype:
         raise TargetError(
             f"target {target.name!r} computes in {got} but the run asks for {dtype}: give "
             f"its factory a dtype argument (it is passed the run's), or run with "
             f"--lstm-dtype {got}"
         )
+
+
+def _half_refused(name: str, dtype: str) -> TargetError:
+    return TargetError(
+        f"target {name!r}: {dtype} is supported for torch targets only (their backend "
+        "rounds host arrays to half and back, docs/half-precision.md); run it in float32 "
+        "or float64"
+    )
 
 
 def load_target(spec_text: str, dtype: str = "float32", device: str = "cpu") -> Target:
@@ -256,7 +273,7 @@ def smoke_test(target: Target) -> None:
         ]
         h, c = cell.step(*args)
         for out, label in ((h, "h"), (c, "c")):
-            _check_output_dtype(out, be.dtype, f"{label} returned by step()", target.name)
+            _check_output_dtype(out, be.array_dtype, f"{label} returned by step()", target.name)
         if be.deterministic:
             _check_repeatable(cell, args, (h, c), target.name)
 

@@ -28,6 +28,7 @@ from hypothesis.extra import numpy as hnp
 from lstm_props._harness.checked import CheckedCell, guarded_call
 from lstm_props.adapters._protocol import CellAdapter, Target
 from lstm_props.maths.layout import ARRAYS, CONSTANTS, LSTMParams, gate_slice
+from lstm_props.maths.precision import is_half, round_to
 
 #: Forget-bias regimes: where b_f (added to b_ih's forget slice) is drawn from.
 REGIMES = {"open": (3.0, 20.0), "random": (-2.0, 2.0), "closing": (-20.0, -3.0)}
@@ -77,7 +78,7 @@ class LSTMCase:
 
     def with_params(self, params: LSTMParams) -> LSTMParams:
         """Write ``params`` (rounded to the target dtype) into the cell; return what it holds."""
-        return write_held(self.cell, params.astype(self.cell.backend.np_dtype))
+        return write_held(self.cell, params.astype(self.cell.backend.array_dtype))
 
 
 def write_held(view: CellAdapter | CheckedCell, held: LSTMParams) -> LSTMParams:
@@ -190,8 +191,8 @@ def _array(
     return hnp.arrays(np.float64, shape, elements=elements, fill=st.nothing())
 
 
-def _round(a: np.ndarray, dtype: type) -> np.ndarray:
-    return np.asarray(a, dtype=dtype).astype(np.float64)
+def _round(a: np.ndarray, precision: str) -> np.ndarray:
+    return round_to(a, precision)
 
 
 def _pick(draw: st.DrawFn, lo: int, hi: int, taken: set[int], label: str) -> int:
@@ -253,8 +254,8 @@ def _draw_params(
     # Any: mypy checks a ** mapping's values against every field (the constants included).
     wide: dict[str, Any] = {k: drawn.pop(k).astype(np.float64) for k in list(drawn)}
     params = LSTMParams(**wide, **layout.constants)
-    np_dtype = view.backend.np_dtype
-    return write_held(view, params.astype(np_dtype) if np.dtype(np_dtype).itemsize < 4 else params)
+    held = view.backend.array_dtype
+    return write_held(view, params.astype(held) if is_half(held) else params)
 
 
 @dataclass(frozen=True)
@@ -349,7 +350,7 @@ def lstm_cases(
     views = guarded_call(target.name, f"build({d}, {h})", lambda: target.build(d, h))
     view = views.stack if layer == "stack" else views.layers[layer]
     cell = CheckedCell(view, target.name)
-    np_dtype = view.backend.np_dtype
+    precision = view.backend.array_dtype
     regime = regime or draw(st.sampled_from(list(REGIMES)))
     scale = draw(st.sampled_from(weight_scales))
     if layer == "stack":
@@ -364,14 +365,14 @@ def lstm_cases(
     spec = view.spec
     state_scale = draw(st.sampled_from(state_scales))
     x_scale = draw(st.sampled_from((1.0, 3.0)))
-    xs = _round(draw(_array((t, b, spec.input_size))) * x_scale, np_dtype)
-    h0 = _round(draw(_array((b, spec.output_size))) * state_scale, np_dtype)
-    c0 = _round(draw(_array((b, spec.hidden_size))) * state_scale, np_dtype)
+    xs = _round(draw(_array((t, b, spec.input_size))) * x_scale, precision)
+    h0 = _round(draw(_array((b, spec.output_size))) * state_scale, precision)
+    c0 = _round(draw(_array((b, spec.hidden_size))) * state_scale, precision)
     if len(views.layers) > 1 and layer != "stack":
         layers, p, hid = len(views.layers), spec.output_size, spec.hidden_size
         view.set_context(
-            _round(draw(_array((layers, b, p))), np_dtype),
-            _round(draw(_array((layers, b, hid))) * state_scale, np_dtype),
+            _round(draw(_array((layers, b, p))), precision),
+            _round(draw(_array((layers, b, hid))) * state_scale, precision),
         )
     if len(views.layers) > 1 and layer == "stack":
         # A layer view run whole keeps the context of the last layer case, drawn at that

@@ -140,7 +140,7 @@ def figure_data(
     spec = view.spec
     params = view.read_layout()
     if params is not None and view.writable_layout:
-        params = _designed_params(params, rng).astype(view.backend.np_dtype)
+        params = _designed_params(params, rng).astype(view.backend.array_dtype)
         view.write_layout(params)
         weights = (
             "torch's default init U(±1/√H), forget biases spread over "
@@ -153,9 +153,7 @@ def figure_data(
         view.set_context(
             np.zeros((layers, 2, spec.output_size)), np.zeros((layers, 2, spec.hidden_size))
         )
-    xs = np.asarray(
-        rng.standard_normal((steps, 2, spec.input_size)), dtype=view.backend.np_dtype
-    ).astype(np.float64)
+    xs = view.backend.rounded(rng.standard_normal((steps, 2, spec.input_size)))
     zeros = np.zeros((2, spec.output_size)), np.zeros((2, spec.hidden_size))
     traj = carry.record(cell, xs, *zeros)
     survival = _log10(carry.carry_adjoints(cell, traj, np.ones_like(traj.cs[0]))[::-1, 0])

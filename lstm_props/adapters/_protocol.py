@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.precision import round_to, storage
 
 Array = Any  # an array of the implementation's own framework
 
@@ -26,10 +27,13 @@ Array = Any  # an array of the implementation's own framework
 class Backend(ABC):
     """Array conversion and (optionally) reverse-mode autodiff for one framework."""
 
-    #: "float32" or "float64": the precision the implementation computes in.
+    #: The precision the implementation computes in: "float32", "float64", "float16",
+    #: "bfloat16", or a declared mixed one, "bfloat16+float32" (maths.precision).
     dtype: str
     #: Where the implementation runs ("cpu", "cuda", ...).
     device: str = "cpu"
+    #: Whether it runs float16, bfloat16 and the mixed precisions (torch's does).
+    half_precision: bool = False
     #: Whether :meth:`vjp` is available.
     autograd: bool = False
     #: Whether the same computation always gives the same bits (False: the determinism
@@ -88,7 +92,26 @@ class Backend(ABC):
 
     @property
     def np_dtype(self) -> type:
-        return np.float32 if self.dtype == "float32" else np.float64
+        """The NumPy dtype a host array of :attr:`array_dtype` is held in: float16 as
+        itself, bfloat16 (which NumPy lacks) in float32. Round with :meth:`rounded`, not by a
+        cast to this: a cast to float32 does not round to bfloat16."""
+        name = self.array_dtype
+        return {"float16": np.float16, "float32": np.float32, "bfloat16": np.float32}.get(
+            name, np.float64
+        )
+
+    @property
+    def array_dtype(self) -> str:
+        """The name of the dtype of the framework arrays this backend makes and the
+        implementation returns (the storage format, unless a backend says otherwise)."""
+        return storage(self.dtype)
+
+    def rounded(self, a: np.ndarray | float) -> np.ndarray:
+        """``a`` rounded to :attr:`array_dtype`, as a float64 copy: what the implementation
+        holds once given ``a`` (maths.precision.round_to). An autocast module's arrays are
+        float32 (it rounds inside, as its declared mixed precision says), a bfloat16
+        module's bfloat16."""
+        return round_to(a, self.array_dtype)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,20 @@ import torch
 from lstm_props._errors import AdapterError
 from lstm_props.adapters import _torch_grad as _grad
 from lstm_props.adapters._protocol import Backend
+from lstm_props.maths.precision import is_half, round_to, storage
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def torch_dtype(precision: str) -> torch.dtype:
+    """The torch dtype a module computing in ``precision`` holds its tensors in (the storage
+    format: ``bfloat16+float32`` -> torch.bfloat16)."""
+    return _DTYPES[storage(precision)]
 
 
 #: Up to this many cotangent rows, plain backwards over one kept graph beat a vmapped one.
@@ -25,20 +37,33 @@ class TorchBackend(Backend):
     """Conversions and torch.autograd.grad VJPs (works for custom autograd.Functions too)."""
 
     autograd = True
+    half_precision = True
 
     def __init__(
-        self, dtype: str = "float32", device: str = "cpu", target: str = "", batch_rows: bool = True
+        self,
+        dtype: str = "float32",
+        device: str = "cpu",
+        target: str = "",
+        batch_rows: bool = True,
+        tensors: torch.dtype | None = None,
     ) -> None:
         self.dtype, self.device = dtype, device
-        self.torch_dtype = _DTYPES[dtype]
+        #: the tensors' dtype: the storage format's, or float32 for a module that keeps
+        #: float32 parameters and rounds inside (torch.autocast, adapters.torch_autocast)
+        self.torch_dtype = tensors or torch_dtype(dtype)
         self.target = target  # named in the fault a backward raises
         #: vmap many cotangent rows through one backward (see vjp_rows)
         self.batch_rows = batch_rows
 
     def like(self, dtype: str | None = None, device: str | None = None) -> TorchBackend:
         """This backend at another dtype or device, for the same target."""
+        same = dtype in (None, self.dtype)  # another dtype: that dtype's own tensors
         twin = TorchBackend(
-            dtype or self.dtype, device or self.device, self.target, self.batch_rows
+            dtype or self.dtype,
+            device or self.device,
+            self.target,
+            self.batch_rows,
+            self.torch_dtype if same else None,
         )
         twin._declared_deterministic = self._declared_deterministic
         return twin
@@ -65,7 +90,13 @@ class TorchBackend(Backend):
     def deterministic(self, value: bool) -> None:
         self._declared_deterministic = bool(value)
 
+    @property
+    def array_dtype(self) -> str:
+        return str(self.torch_dtype).removeprefix("torch.")
+
     def asarray(self, a: np.ndarray) -> torch.Tensor:
+        if is_half(self.array_dtype):  # rounded here, once: torch's float64 -> bfloat16
+            a = round_to(a, self.array_dtype)  # goes through float32, rounding twice
         return torch.as_tensor(np.asarray(a), dtype=self.torch_dtype, device=self.device)
 
     def to_numpy(self, a: Any) -> np.ndarray:

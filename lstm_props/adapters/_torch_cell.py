@@ -20,7 +20,7 @@ from lstm_props.adapters import _torch_call as _call
 from lstm_props.adapters import _torch_grad as _grad
 from lstm_props.adapters import _torch_layout as _layout
 from lstm_props.adapters._protocol import CellAdapter, CellSpec
-from lstm_props.adapters._torch import _DTYPES, TorchBackend
+from lstm_props.adapters._torch import TorchBackend
 from lstm_props.maths.layout import LSTMParams
 from lstm_props.maths.variants import Variant, as_variant, register_variant
 
@@ -163,7 +163,8 @@ class _TorchCellBase(CellAdapter):
 
     def _copy_module(self, dtype: str, device: str) -> nn.Module:
         """An independent copy of the module at ``dtype`` on ``device``."""
-        return _independent_copy(self.module).to(device=device, dtype=_DTYPES[dtype])
+        tensors = self.backend.like(dtype, device).torch_dtype
+        return _independent_copy(self.module).to(device=device, dtype=tensors)
 
     def astype(self, dtype: str) -> CellAdapter | None:
         return self._clone(dtype, self.backend.device)
@@ -200,7 +201,8 @@ def _computes_in(cell: CellAdapter, dtype: str) -> bool:
             out = cell.step(*zeros)
     except Exception:
         return False
-    return all(o.dtype == _DTYPES[dtype] for o in out)
+    tensors = be.torch_dtype if isinstance(be, TorchBackend) else None
+    return all(o.dtype == tensors for o in out)
 
 
 class _NoIndependentCopy(Exception):

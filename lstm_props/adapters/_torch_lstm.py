@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from lstm_props.adapters._protocol import CellSpec
-from lstm_props.adapters._torch import _DTYPES, TorchBackend
+from lstm_props.adapters._torch import TorchBackend
 from lstm_props.adapters._torch_cell import _TorchCellBase
 from lstm_props.maths.layout import LSTMParams
 
@@ -79,7 +79,7 @@ class TorchLSTMLayer(_TorchCellBase):
             if n not in own
         }
         twin = copy.deepcopy(self.module, memo)
-        return twin.to(device=device, dtype=_DTYPES[dtype])
+        return twin.to(device=device, dtype=self.backend.like(dtype, device).torch_dtype)
 
     def set_context(self, h_all: np.ndarray, c_all: np.ndarray) -> None:
         self._context = (h_all, c_all)

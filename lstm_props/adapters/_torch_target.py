@@ -9,8 +9,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from lstm_props._errors import TargetError
 from lstm_props.adapters._protocol import CellAdapter, CellSpec, Target, Views
-from lstm_props.adapters._torch import _DTYPES, TorchBackend
+from lstm_props.adapters._torch import TorchBackend, torch_dtype
 from lstm_props.adapters._torch_cell import (
     TorchCellAdapter,
     _independent_copy,
@@ -18,17 +19,19 @@ from lstm_props.adapters._torch_cell import (
 )
 from lstm_props.adapters._torch_lstm import TorchLSTMLayer, TorchLSTMStack
 from lstm_props.adapters._torch_quantized import is_dynamic_quantized_lstm, quantized_views
+from lstm_props.maths.precision import PRECISIONS
 
 
 def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
     """Wrap a torch module: nn.LSTM by layers, anything else by the cell convention."""
     if is_dynamic_quantized_lstm(module):  # int8 weights in packed parameters
         return quantized_views(module, name, dtype, device)
-    backend = TorchBackend(dtype, device, name)
+    tensors = _autocast_tensors(module, name, dtype)
+    backend = TorchBackend(dtype, device, name, tensors=tensors)
     if isinstance(module, torch.jit.ScriptModule):  # see _independent_copy
         with contextlib.suppress(_NoIndependentCopy):
             module = _independent_copy(module)
-    module = module.to(device=device, dtype=_DTYPES[dtype])
+    module = module.to(device=device, dtype=tensors or torch_dtype(dtype))
     if isinstance(module, nn.LSTM):
         # nn.LSTM's fused CPU backward (oneDNN) computes every weight gradient whether asked
         # or not; vmapped over K rows it holds K of them: at H = 1024, 22 rows took 2.2x the
@@ -45,6 +48,28 @@ def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
     spec = _cell_spec(module)
     cell = TorchCellAdapter(module, name, backend, spec)
     return Views([cell], cell)
+
+
+def _autocast_tensors(module: nn.Module, name: str, dtype: str) -> torch.dtype | None:
+    """float32 for a module that declares ``lstm_autocast`` (adapters.torch_autocast): its
+    parameters stay float32 and its forward rounds inside, which the run must declare as
+    the matching mixed precision; None for any other module (its tensors in the run's)."""
+    autocast = getattr(module, "lstm_autocast", None)
+    if autocast is None:
+        return None
+    half = str(autocast).removeprefix("torch.")
+    if f"{half}+float32" not in PRECISIONS:
+        raise TargetError(
+            f"target {name!r}: lstm_autocast = {autocast!r} is not a half dtype; declare "
+            "torch.bfloat16 or torch.float16"
+        )
+    if dtype != f"{half}+float32":
+        raise TargetError(
+            f"target {name!r} runs under torch.autocast({half}) with float32 parameters: "
+            f"run it with --lstm-dtype {half}+float32 (stored in {half}, summed in float32), "
+            f"not {dtype}"
+        )
+    return torch.float32
 
 
 def _cell_spec(module: nn.Module) -> CellSpec:

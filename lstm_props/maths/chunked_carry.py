@@ -214,7 +214,7 @@ def verify_carry_product(
             ratio, u, seen = _exact_chunk(cell, xs, h, c, where, result.failures)
         else:
             u = np.stack([probe(c0, 101 + k, c, np.array([start])) for k in range(probes)])
-            u = u.astype(cell.backend.np_dtype).astype(np.float64)
+            u = cell.backend.rounded(u)
             grads, seen = _chunk_pass(cell, xs, h, c, u)
             ratio = grads / u
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -34,13 +34,16 @@ from typing import Any
 
 import numpy as np
 
+from lstm_props.maths.precision import round_to
 from lstm_props.maths.quantization import DynamicQuantization
 
 GATES = ("i", "f", "g", "o")
 VARIANTS = ("standard", "no_forget", "cifg", "peephole", "layer_norm", "layer_norm_cell")
 
-#: Forget pre-activation that makes σ exactly 1.0 (or, negated, exactly 0.0) in float16,
-#: float32 and float64, without the inf − inf and inf·0 NaNs a true ±inf would give.
+#: Forget pre-activation that makes σ exactly 1.0 (or, negated, exactly 0.0) in bfloat16
+#: (where it is stored as 9984), float16, float32 and float64, without the inf − inf and
+#: inf·0 NaNs a true ±inf would give; below float16's largest value 65504 with room for
+#: the |W||x| the drawn weights add.
 FORCE_BIAS = 1.0e4
 
 
@@ -134,11 +137,16 @@ class LSTMParams:
         b_hh[rows] = 0.0
         return dataclasses.replace(self, b_ih=b_ih, b_hh=b_hh)
 
-    def astype(self, dtype: np.dtype | type) -> LSTMParams:
-        """Round every array to ``dtype`` and back to float64 (what the target will hold)."""
+    def astype(self, dtype: str | np.dtype | type) -> LSTMParams:
+        """Round every array to ``dtype`` (a precision name, maths.precision, or a NumPy
+        dtype) and back to float64 (what the target will hold)."""
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
 
         def rnd(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else np.asarray(a, dtype=dtype).astype(np.float64, copy=False)
+            if a is None:
+                return None
+            # float64 as it is: at H = 4096 a copy of the weights is 0.5 GB
+            return np.asarray(a, dtype=np.float64) if name == "float64" else round_to(a, name)
 
         # Any: mypy checks a ** mapping's values against every field (the clip included).
         changes: dict[str, Any] = {name: rnd(getattr(self, name)) for name in ARRAYS}

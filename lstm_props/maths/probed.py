@@ -82,7 +82,7 @@ def diagonal_evidence(
         return DiagonalEvidence(diagonal, off, jac, True)
     n = c.size
     groups = coordinate_groups(n)
-    weights = probe(c, 97, c).astype(cell.backend.np_dtype).astype(np.float64).reshape(n)
+    weights = cell.backend.rounded(probe(c, 97, c)).reshape(n)
     member = np.zeros((len(groups), n), dtype=bool)
     for r, group in enumerate(groups):
         member[r, group] = True

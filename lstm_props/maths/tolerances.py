@@ -1,7 +1,8 @@
 """The error model every comparison's tolerance comes from.
 
 Nothing here is tuned to make a test pass. Each bound is a first-order forward error bound
-in the target's unit roundoff u (2⁻²⁴ for float32, 2⁻⁵³ for float64), built from:
+in the target's unit roundoff u (2⁻²⁴ for float32, 2⁻⁵³ for float64, 2⁻¹¹ float16, 2⁻⁸
+bfloat16; see FIRST_ORDER_LIMIT and MIXED_ROUNDINGS for half and mixed precision), built from:
 
 * a dot product of n terms computed in floating point has absolute error at most
   γ_n Σ|aᵢbᵢ|, γ_n = nu/(1 − nu) (Higham, *Accuracy and Stability*, §3.1), whatever the
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.precision import FORMATS, PRECISIONS, accumulation, storage
 from lstm_props.maths.reference import (
     clamp,
     layer_norm,
@@ -35,23 +37,55 @@ from lstm_props.maths.reference import (
 )
 from lstm_props.maths.variants import as_variant
 
-UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
-SMALLEST_NORMAL = {
-    "float32": float(np.finfo(np.float32).tiny),
-    "float64": float(np.finfo(np.float64).tiny),
-}
+#: u of each precision's storage format (2⁻⁵³, 2⁻²⁴, 2⁻¹¹ float16, 2⁻⁸ bfloat16): every
+#: stored value, and so every bound but a mixed precision's dot products, is in it.
+UNIT_ROUNDOFF = {p: FORMATS[storage(p)].unit_roundoff for p in PRECISIONS}
+#: The storage format's smallest normal (2⁻¹⁴ in float16; bfloat16 has float32's range).
+SMALLEST_NORMAL = {p: FORMATS[storage(p)].smallest_normal for p in PRECISIONS}
 ACTIVATION_ULPS = 4
 SAFETY = 2.0
+#: The largest n·u a dot-product bound is used at. SAFETY = 2 covers the neglected
+#: second-order terms while each is a small fraction of its first-order term: at n·u ≤ 1/8,
+#: γ_n ≤ 1/7 and a product of first-order factors (1 + γ)² − 1 exceeds 2γ by γ² ≤ 2γ/14.
+#: bfloat16 reaches it at n = 32, float16 at n = 256 (docs/error-model.md, "Half and mixed
+#: precision"); beyond it the bound is meaningless and the property skips (BeyondErrorModel).
+FIRST_ORDER_LIMIT = 1 / 8
+#: Roundings to the storage format around one dot product of a mixed precision: each
+#: operand once (2: x or h and the weight, when the kernel casts them, as autocast does),
+#: the product before its bias is added (1), the ih and hh partial sums (1: together at most
+#: the magnitude of the whole) and their sum (1).
+MIXED_ROUNDINGS = 5
+
+
+class BeyondErrorModel(ValueError):
+    """A dot product too long for the first-order model in this precision (n·u > 1/8)."""
 
 
 def unit_roundoff(dtype: str) -> float:
     return UNIT_ROUNDOFF[dtype]
 
 
+def first_order_terms(dtype: str) -> int:
+    """The most terms a dot product may have for :func:`gamma` in ``dtype``."""
+    return int(FIRST_ORDER_LIMIT / UNIT_ROUNDOFF[accumulation(dtype)])
+
+
 def gamma(n: int, dtype: str) -> float:
-    """γ_n = nu/(1 − nu): the relative bound of an n-term dot product."""
-    nu = n * UNIT_ROUNDOFF[dtype]
-    return nu / (1.0 - nu)
+    """γ_n = nu/(1 − nu): the relative bound of an n-term dot product (Higham §3.1), u the
+    accumulation's unit roundoff; in a mixed precision plus MIXED_ROUNDINGS·u of the storage
+    format (the roundings of its operands and results to half)."""
+    acc = accumulation(dtype)
+    nu = n * UNIT_ROUNDOFF[acc]
+    if nu > FIRST_ORDER_LIMIT:
+        raise BeyondErrorModel(
+            f"a {n}-term dot product in {acc} has n·u = {nu:.3g} > {FIRST_ORDER_LIMIT}: "
+            f"the first-order error model holds up to n = {first_order_terms(dtype)} in "
+            f"{acc} (docs/error-model.md, 'Half and mixed precision'); check this size in a "
+            "wider dtype, or declare float32 accumulation (--lstm-dtype "
+            f"{storage(dtype)}+float32) if the kernel sums in float32"
+        )
+    mixed = MIXED_ROUNDINGS * UNIT_ROUNDOFF[dtype] if acc != storage(dtype) else 0.0
+    return nu / (1.0 - nu) + mixed
 
 
 @dataclass(frozen=True)
