@@ -33,6 +33,10 @@ SMALLEST_NORMAL = {
     "float32": float(np.finfo(np.float32).tiny),
     "float64": float(np.finfo(np.float64).tiny),
 }
+# The 16-bit formats no target may declare, but one may compute in below its declaration:
+# the load-time precision check (lstm_props._harness.precision) holds errors to their bounds.
+UNIT_ROUNDOFF.update(bfloat16=2.0**-8, float16=2.0**-11)
+SMALLEST_NORMAL.update(bfloat16=2.0**-126, float16=2.0**-14)
 ACTIVATION_ULPS = 4
 SAFETY = 2.0
 
