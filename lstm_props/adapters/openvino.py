@@ -37,10 +37,6 @@ import openvino.opset4 as ops
 from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
 from lstm_props.maths.layout import LSTMParams
 
-#: Documented gate k (i, f, g, o) is OpenVINO block FROM_OPENVINO[k] (order f, i, c, o).
-FROM_OPENVINO = (1, 0, 2, 3)
-TO_OPENVINO = (1, 0, 2, 3)
-
 #: What the load-time precision check adds when it fires (lstm_props._harness.precision):
 #: a float32 cell at OpenVINO's default precision, and any float64 cell.
 BF16_DEFAULT_NOTE = (
@@ -79,6 +75,10 @@ class OpenVinoBackend(Backend):
 class OpenVinoLSTMCell(CellAdapter):
     """One OpenVINO ``LSTMCell`` on the CPU device; parameters held in OpenVINO's layout."""
 
+    #: Documented gate k (i, f, g, o) is OpenVINO block from_openvino[k] (order f, i, c, o).
+    from_openvino: tuple[int, ...] = (1, 0, 2, 3)
+    to_openvino: tuple[int, ...] = (1, 0, 2, 3)
+
     def __init__(
         self,
         input_size: int,
@@ -109,8 +109,8 @@ class OpenVinoLSTMCell(CellAdapter):
 
     @property
     def inference_precision(self) -> str:
-        """The precision the compiled model infers in, as OpenVINO reports it."""
-        return str(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
+        """The precision the compiled model infers in, as OpenVINO names it ("bf16", "f32")."""
+        return str(self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string())
 
     def _compile(self) -> Any:
         element = ov.Type.f32 if self.backend.dtype == "float32" else ov.Type.f64
@@ -131,9 +131,9 @@ class OpenVinoLSTMCell(CellAdapter):
     def read_layout(self) -> LSTMParams:
         held, wide = self._held, np.float64
         return LSTMParams(
-            _blocks(held["W"].astype(wide), FROM_OPENVINO),
-            _blocks(held["R"].astype(wide), FROM_OPENVINO),
-            _blocks(held["B"].astype(wide), FROM_OPENVINO),
+            _blocks(held["W"].astype(wide), self.from_openvino),
+            _blocks(held["R"].astype(wide), self.from_openvino),
+            _blocks(held["B"].astype(wide), self.from_openvino),
             np.zeros(4 * self.spec.hidden_size),
         )
 
@@ -150,9 +150,9 @@ class OpenVinoLSTMCell(CellAdapter):
             raise ValueError("this cell is built without clip: its activations are unclamped")
         dt = self.backend.np_dtype
         self._held: dict[str, np.ndarray] = {
-            "W": _blocks(params.w_ih, TO_OPENVINO).astype(dt),
-            "R": _blocks(params.w_hh, TO_OPENVINO).astype(dt),
-            "B": _blocks(params.b_ih + params.b_hh, TO_OPENVINO).astype(dt),
+            "W": _blocks(params.w_ih, self.to_openvino).astype(dt),
+            "R": _blocks(params.w_hh, self.to_openvino).astype(dt),
+            "B": _blocks(params.b_ih + params.b_hh, self.to_openvino).astype(dt),
         }
         self._compiled = self._compile()
 
