@@ -92,8 +92,8 @@ def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by
 # load-time precision check stops a float64 run in one line. That is a finding, not a
 # tolerance to loosen: the registry's record holds the dtypes refused at load and the
 # properties it fails per dtype (its `findings`), and if a Keras release fixes it, this
-# test fails and the registry and the finding in docs/frameworks.md must be updated. Keras on JAX in float64
-# retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
+# test fails and the registry and the finding in docs/frameworks.md must be updated. Keras on
+# JAX in float64 retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
 @pytest.mark.parametrize(("backend", "dtype"), _runs(KERAS_TARGETS))
 def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, backend, dtype):
     # find_spec, not import: importing Keras here would fix this process' Keras backend

@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("openvino", reason="install the extra: pip install 'lstm-props[openvino]'")
 
-from lstm_props._harness.agreement import forward_disagreement  # noqa: E402
-from lstm_props._harness.loading import load_target  # noqa: E402
-from lstm_props.adapters.openvino import lstm_cell, lstm_cell_f32  # noqa: E402
-from lstm_props.maths.layout import LSTMParams  # noqa: E402
-from lstm_props.maths.reference import lstm_step  # noqa: E402
-from lstm_props.targets import target_info  # noqa: E402
-from tests.conftest import TARGETS as CELLS  # noqa: E402
-from tests.conftest import outcomes_by_name  # noqa: E402
+from lstm_props._harness.agreement import forward_disagreement
+from lstm_props._harness.loading import load_target
+from lstm_props.adapters.openvino import lstm_cell, lstm_cell_f32
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.reference import lstm_step
+from lstm_props.targets import target_info
+from tests.conftest import TARGETS as CELLS
+from tests.conftest import outcomes_by_name
 
 F32 = "lstm_props.adapters.openvino:lstm_cell_f32"
 DEFAULT = "lstm_props.adapters.openvino:lstm_cell"
