@@ -385,6 +385,9 @@ TARGETS: tuple[TargetInfo, ...] = (
         nightly=_JAX_NIGHTLY,
         matrix=True,
     ),
+    # on the user's KERAS_BACKEND (else Keras' default): one of the three above or below,
+    # whose findings it shares
+    TargetInfo("lstm_props.adapters.keras:lstm_cell", package="keras"),
     # float32 only: a float64 run is refused at load, in one line naming why
     TargetInfo(
         "lstm_props.adapters.onnx:lstm",

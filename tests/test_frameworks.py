@@ -24,7 +24,8 @@ from tests.conftest import TARGETS as CELLS
 # plain twins: those runs are nightly (the record's `nightly` dtypes, `-m nightly`), to keep
 # CI within 15 minutes. `lstm-props matrix` gives every cell both precisions' verdicts.
 JAX_TARGETS = {t.name: t for t in TARGETS if t.package in ("flax", "equinox", "haiku")}
-KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "keras"}
+# (lstm_props.adapters.keras:lstm_cell, on the user's backend, is tests/test_keras_backend.py's)
+KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "keras" and t.env}
 
 
 def _runs(targets: dict[str, TargetInfo]) -> list:
