@@ -165,6 +165,9 @@ class Finding:
     fails: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
     #: dtype -> properties it fails on some draws only (the same cause, drawn or not).
     may_fail: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
+    #: The dtypes whose run the load-time precision check stops, in one line, before any
+    #: property (it computes below that precision: lstm_props._harness.precision).
+    refused: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,10 @@ class TargetInfo:
     def may_fail(self, dtype: str) -> frozenset[str]:
         return frozenset().union(*(f.may_fail.get(dtype, frozenset()) for f in self.findings))
 
+    def refused(self, dtype: str) -> bool:
+        """Whether a run in ``dtype`` is stopped at load as below its declared precision."""
+        return any(dtype in f.refused for f in self.findings)
+
 
 # Keras 3 computes `ops.matmul` (and, since keras-team/keras#23225, `add` and `multiply` on
 # torch) of two float64 tensors in float32: its result_type("float64", "float64") is
@@ -244,34 +251,13 @@ class TargetInfo:
 _KERAS_WHY = (
     "Keras 3 (3.15.1) computes a float64 LSTMCell in float32: "
     "keras.backend.result_type('float64', 'float64') is 'float32' on every backend "
-    "but TensorFlow and ops.matmul casts to it (keras-team/keras#23704); a float32 "
+    "but TensorFlow and ops.matmul casts to it (keras-team/keras#23704); a float64 "
+    "run is refused at load (it computes below its declared float64), and a float32 "
     "run fails only the property that runs the cell's float64 copy"
 )
-_ORACLE_IN_FLOAT64 = frozenset(
-    {
-        "step_values_match_reference",
-        "edge_shapes_keep_a_diagonal_carry_and_the_values",
-        "hidden_output_carry_derivative",
-        "in_place_weight_edits_take_effect",
-        "one_step_vjp_splits_into_carry_and_hidden_tracks",
-        "open_forget_gate_gives_identity_carry",
-        "parameter_gradients_match_finite_differences",
-    }
-)
 _KERAS_FLOAT32 = frozenset({"parameter_gradients_match_finite_differences"})
-KERAS_TORCH = Finding(
-    _KERAS_WHY,
-    {
-        "float32": _KERAS_FLOAT32,
-        "float64": _ORACLE_IN_FLOAT64
-        | {
-            "carry_map_is_affine_in_c",
-            "carry_jacobian_diagonal_equals_forget_gate",
-            "carry_product_matches_oracle",
-        },
-    },
-)
-KERAS_JAX = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32, "float64": _ORACLE_IN_FLOAT64})
+KERAS_TORCH = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32}, refused=frozenset({"float64"}))
+KERAS_JAX = Finding(_KERAS_WHY, {"float32": _KERAS_FLOAT32}, refused=frozenset({"float64"}))
 
 _ORT_VALUES = frozenset({"step_values_match_reference", "in_place_weight_edits_take_effect"})
 #: Whether the weight-edit property's few steps reach σ's approximation error is up to the
@@ -333,6 +319,18 @@ QUANTIZED_NO_INPUT_GRADIENT = Finding(
 )
 #: What the dynamic-quantized LSTM lacks: a backward, a float64 copy, a second direction.
 QUANTIZED = frozenset({"autograd", "float64_twin", "bidirectional"})
+OPENVINO_BF16_DEFAULT = Finding(
+    "OpenVINO's (2026.4.1) CPU plugin infers in bf16 by default on a CPU with bf16 "
+    "support (AVX-512 BF16, AMX): INFERENCE_PRECISION_HINT is bf16, and a float32 model "
+    "computes in bfloat16 (errors ~1e-3), silently; on a CPU without bf16 it computes in "
+    "float32 (the self-tests pin the refusal only where the plugin reports bf16)",
+    refused=frozenset({"float32", "float64"}),
+)
+OPENVINO_NO_FLOAT64 = Finding(
+    "OpenVINO's CPU plugin has no float64 arithmetic: a float64 model infers in its "
+    "inference precision (f32 with INFERENCE_PRECISION_HINT=f32), returning float64 arrays",
+    refused=frozenset({"float64"}),
+)
 
 #: What a fused sequence kernel without a packed call or a second direction lacks.
 SEQUENCE_ONLY = frozenset({"packed", "bidirectional"})
@@ -428,6 +426,9 @@ TARGETS: tuple[TargetInfo, ...] = (
         nightly=_JAX_NIGHTLY,
         matrix=True,
     ),
+    # on the user's KERAS_BACKEND (else Keras' default): one of the three above or below,
+    # whose findings it shares
+    TargetInfo("lstm_props.adapters.keras:lstm_cell", package="keras"),
     # float32 only: a float64 run is refused at load, in one line naming why
     TargetInfo(
         "lstm_props.adapters.onnx:lstm",
@@ -457,6 +458,18 @@ TARGETS: tuple[TargetInfo, ...] = (
         package="onnxscript",
         findings=(ORT_SIGMA, ORT_FORGET_ABOVE_ONE),
         matrix=True,
+    ),
+    # OpenVINO (the openvino extra): its LSTMCell op on the CPU device, at the plugin's
+    # default inference precision and with INFERENCE_PRECISION_HINT=f32; forward only
+    TargetInfo(
+        "lstm_props.adapters.openvino:lstm_cell",
+        package="openvino",
+        findings=(OPENVINO_BF16_DEFAULT, OPENVINO_NO_FLOAT64),
+    ),
+    TargetInfo(
+        "lstm_props.adapters.openvino:lstm_cell_f32",
+        package="openvino",
+        findings=(OPENVINO_NO_FLOAT64,),
     ),
     # TensorFlow (the tensorflow extra): Keras 3 on its TensorFlow backend, TF 1's LSTMCell
     # (float32 and float64), and the fused block kernels (float32 only: a float64 run is

@@ -24,7 +24,8 @@ from tests.conftest import TARGETS as CELLS
 # plain twins: those runs are nightly (the record's `nightly` dtypes, `-m nightly`), to keep
 # CI within 15 minutes. `lstm-props matrix` gives every cell both precisions' verdicts.
 JAX_TARGETS = {t.name: t for t in TARGETS if t.package in ("flax", "equinox", "haiku")}
-KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "keras"}
+# (lstm_props.adapters.keras:lstm_cell, on the user's backend, is tests/test_keras_backend.py's)
+KERAS_TARGETS = {t.env["KERAS_BACKEND"]: t for t in TARGETS if t.package == "keras" and t.env}
 
 
 def _runs(targets: dict[str, TargetInfo]) -> list:
@@ -88,11 +89,12 @@ def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by
 # Keras 3 computes `ops.matmul` (and, since keras-team/keras#23225, `add` and `multiply` on
 # torch) of two float64 tensors in float32: its `result_type("float64", "float64")` is
 # "float32" on every backend but TensorFlow (keras-team/keras#23704). A float64 LSTMCell
-# therefore carries float32 rounding (4e-8 against the float64 reference). That is a
-# finding, not a tolerance to loosen: the registry's record holds the properties it fails
-# per dtype (its `findings`), and if a Keras release fixes it, this test fails and the
-# registry and the finding in docs/frameworks.md must be updated. Keras on JAX in float64
-# retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
+# therefore carries float32 rounding (4e-8 against the float64 reference), and the
+# load-time precision check stops a float64 run in one line. That is a finding, not a
+# tolerance to loosen: the registry's record holds the dtypes refused at load and the
+# properties it fails per dtype (its `findings`), and if a Keras release fixes it, this
+# test fails and the registry and the finding in docs/frameworks.md must be updated. Keras on
+# JAX in float64 retraces under x64 (~70 s on 2 cores): nightly, like the JAX cells'.
 @pytest.mark.parametrize(("backend", "dtype"), _runs(KERAS_TARGETS))
 def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, backend, dtype):
     # find_spec, not import: importing Keras here would fix this process' Keras backend
@@ -120,6 +122,10 @@ def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, 
         "--lstm-json",
         str(out),
     )
+    if info.refused(dtype):  # stopped at load, in one line: it computes in float32
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+        result.stderr.fnmatch_lines([f"*computes below its declared {dtype}*"])
+        return
     results = json.loads(out.read_text())["results"]
     failed = {r["property"].split("[")[0] for r in results if r["outcome"] == "failed"}
     assert failed == info.fails(dtype), (sorted(failed), result.stdout.str()[-2000:])

@@ -246,7 +246,7 @@ def test_a_step_that_hangs_ends_the_gate_with_exit_2_naming_the_call(workers):
             "check",
             # 12 s: loading torch in two workers on a busy 2-core machine
             # may take 5 s, and a slow load must not read as the hang
-            f"{LOAD_ERRORS}:hangs_on_fifth_call",
+            f"{LOAD_ERRORS}:hangs_on_sixth_call",
             "--timeout",
             "12",
             "--max-examples",

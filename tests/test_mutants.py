@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from lstm_props.mutants import FORWARD_ONLY_KILLS, KILLS, MISSING_GRADIENT
+from lstm_props.mutants import FORWARD_ONLY_KILLS, KILLS, MISSING_GRADIENT, REFUSED_AT_LOAD
 
 
 @pytest.mark.parametrize(("mutant", "prop"), sorted(KILLS.items()))
 def test_mutant_is_killed_by_its_property(run_properties, mutant, prop):
     result = run_properties(f"lstm_props.mutants:{mutant}", "-k", prop, profile="mutants")
+    if mutant in REFUSED_AT_LOAD:  # the load-time precision check stops it, in one line
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+        result.stderr.fnmatch_lines([f"*{REFUSED_AT_LOAD[mutant]}*"])
+        return
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 1, f"{mutant} survived {prop}: {outcomes}"
     if mutant in MISSING_GRADIENT:  # caught as a fault: the backward returned no gradient

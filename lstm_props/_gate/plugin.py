@@ -164,7 +164,13 @@ def _target(config: pytest.Config) -> Any:
                 state["target"] = BlackBoxTarget(target)
             else:
                 from lstm_props._harness.agreement import forward_disagreement
+                from lstm_props._harness.precision import below_precision
 
+                # below the declared precision every value property would fail, each by
+                # thousands of its bound: one line instead, and no run
+                narrower = below_precision(target, _variant(config))
+                if narrower is not None:
+                    raise TargetError(narrower)
                 state["disagreement"] = forward_disagreement(target, _variant(config))
         except (TargetError, AdapterError) as exc:
             raise pytest.UsageError(str(exc)) from None

@@ -19,7 +19,7 @@ from lstm_props._gate.doc_blocks import KILLS_MARKERS, write_between
 from lstm_props._gate.outcome import ALARMS
 from lstm_props._gate.results import property_claims
 from lstm_props._gate.suite_run import run_suite
-from lstm_props.mutants import BUG_CLASSES, KILLS
+from lstm_props.mutants import BUG_CLASSES, KILLS, REFUSED_AT_LOAD
 
 MARKS = {"failed": "X", "error": "E", "passed": ".", "skipped": "s", "xfailed": "x"}
 
@@ -32,6 +32,8 @@ class MutantRun:
     seconds: float  # the properties' own durations, summed
     #: Why the run gave no results (it died, or wrote no JSON): neither killed nor survived.
     broken: str = ""
+    #: The load-time refusal that stopped it before any property (REFUSED_AT_LOAD): a kill.
+    refused: str = ""
 
     @property
     def killed_by(self) -> list[str]:
@@ -39,7 +41,7 @@ class MutantRun:
 
     @property
     def survived(self) -> bool:
-        return not self.broken and not self.killed_by
+        return not self.broken and not self.killed_by and not self.refused
 
 
 #: A module holding one mutant built at a fixed size: ``cell`` is what the run checks.
@@ -72,6 +74,9 @@ def run_mutant(
         if hidden is not None:
             target = fixed_size_target(target, hidden, Path(tmp))
         run = run_suite(target, profile="mutants", max_examples=max_examples, black_box=black_box)
+    refusal = REFUSED_AT_LOAD.get(name)
+    if run.broken and refusal is not None and refusal in run.last_line:
+        return MutantRun(name, target, {}, 0.0, refused=run.last_line)
     if run.broken:
         return MutantRun(name, target, {}, 0.0, run.broken)
     return MutantRun(name, target, dict(run.outcomes), run.property_seconds)
@@ -102,6 +107,8 @@ def kill_matrix(runs: list[MutantRun]) -> list[str]:
         verdict = (
             "COULD NOT RUN"
             if r.broken
+            else "yes (refused at load)"
+            if r.refused
             else "SURVIVED"
             if r.survived
             else "yes"
@@ -134,6 +141,8 @@ def selftest(
         mark = (
             "COULD NOT RUN: " + run.broken
             if run.broken
+            else "refused at load: " + run.refused
+            if run.refused
             else "SURVIVED"
             if run.survived
             else f"killed by {len(run.killed_by)}"
@@ -163,7 +172,7 @@ def selftest(
         ]
     )
     summary = (
-        f"{sum(bool(r.killed_by) for r in runs)} of {len(runs)} mutants killed"
+        f"{sum(bool(r.killed_by or r.refused) for r in runs)} of {len(runs)} mutants killed"
         + (f"; survived: {', '.join(survivors)}" if survivors else "")
         + (f"; could not run: {', '.join(broken)}" if broken else "")
         + (f"; not killed by their own property: {', '.join(missed)}" if missed else "")

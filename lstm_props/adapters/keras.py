@@ -4,12 +4,18 @@
     lstm-props check lstm_props.adapters.keras:lstm_cell_jax
     lstm-props check lstm_props.adapters.keras:lstm_cell_tensorflow
 
-Keras picks its backend once per process, from KERAS_BACKEND when it is first imported, so
-each target sets it if Keras is not imported yet and refuses, in one line, to run on another
-backend than its name says. The layout: kernel (D, 4H) and recurrent_kernel (H, 4H) hold the
-gates in columns, in the order i, f, c, o (c is torch's g), the transposes of torch's
-weight_ih and weight_hh; one bias (4H,), read as b_ih = bias, b_hh = 0, written b_ih + b_hh.
-States are [h, c], as torch's. Derivatives come from the backend's own autodiff:
+    lstm-props check lstm_props.adapters.keras:lstm_cell             # on $KERAS_BACKEND
+
+Keras picks its backend once per process, from KERAS_BACKEND when it is first imported.
+``lstm_cell`` honours it: it is the target of the backend the user chose (KERAS_BACKEND,
+else Keras' own default). Each named target sets KERAS_BACKEND if Keras is not imported
+yet and the user has not set it; a user's KERAS_BACKEND naming another backend, or Keras
+already running on one, is refused in one line.
+
+The layout: kernel (D, 4H) and recurrent_kernel (H, 4H) hold the gates in columns, in the
+order i, f, c, o (c is torch's g), the transposes of torch's weight_ih and weight_hh; one
+bias (4H,), read as b_ih = bias, b_hh = 0, written b_ih + b_hh. States are [h, c], as
+torch's. Derivatives come from the backend's own autodiff:
 torch.autograd on torch, jax.vjp over ``stateless_call`` on jax, tf.GradientTape on
 tensorflow (lstm_props.adapters.tensorflow's backend).
 """
@@ -34,8 +40,21 @@ if TYPE_CHECKING:  # imported where used: the torch target never imports jax
 _WEIGHTS = ("kernel", "recurrent_kernel", "bias")
 
 
+#: The backends a Keras target covers -> the target of each.
+BACKENDS = ("torch", "jax", "tensorflow")
+
+
 def _keras(backend: str) -> Any:
+    """Keras on ``backend``: set for this process if Keras is not imported yet, unless the
+    user set KERAS_BACKEND to another one (then one line, and the ways out)."""
     if "keras" not in sys.modules:
+        chosen = os.environ.get("KERAS_BACKEND")
+        if chosen and chosen != backend:
+            raise ValueError(
+                f"KERAS_BACKEND={chosen} is set but this target is Keras on {backend}: "
+                f"name lstm_props.adapters.keras:lstm_cell to check Keras on {chosen}, or "
+                f"unset KERAS_BACKEND (or set it to {backend}) to check this one"
+            )
         os.environ["KERAS_BACKEND"] = backend
     import keras
 
@@ -71,6 +90,33 @@ def _template(backend: str, input_size: int, hidden_size: int, dtype: str) -> An
     cell = keras.layers.LSTMCell(hidden_size, dtype=dtype)
     cell.build((None, input_size))
     return cell
+
+
+def user_backend() -> str:
+    """The backend Keras runs on in this process: the one it was imported with, else the
+    user's KERAS_BACKEND, else Keras' own choice (its keras.json, else tensorflow)."""
+    if "keras" in sys.modules or not os.environ.get("KERAS_BACKEND"):
+        import keras
+
+        return str(keras.backend.backend())
+    return os.environ["KERAS_BACKEND"]
+
+
+def lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> CellAdapter:
+    """keras.layers.LSTMCell on the user's Keras backend (KERAS_BACKEND, as Keras reads it):
+    the target of that backend, lstm_cell_torch, lstm_cell_jax or lstm_cell_tensorflow."""
+    backend = user_backend()
+    makers: dict[str, Callable[[int, int, str], CellAdapter]] = {
+        "torch": lstm_cell_torch,
+        "jax": lstm_cell_jax,
+        "tensorflow": lstm_cell_tensorflow,
+    }
+    if backend not in makers:
+        raise ValueError(
+            f"Keras runs on its {backend!r} backend (KERAS_BACKEND): the Keras targets "
+            f"cover {', '.join(BACKENDS)}; set KERAS_BACKEND to one of them"
+        )
+    return makers[backend](input_size, hidden_size, dtype)
 
 
 # -- the torch backend: a stateful cell whose variables are torch Parameters ---------------

@@ -149,6 +149,11 @@ KILLS = {
     "BatchFirstReshapedNotTransposed": "test_fused_sequence_equals_composed_steps",
 }
 
+#: Mutants the load-time precision check (lstm_props._harness.precision) stops before any
+#: property runs -> the words its one line carries: a run of them is refused, in one line,
+#: which kills them (their KILLS entry is the property written for them before the check).
+REFUSED_AT_LOAD = {"ReducedInternalPrecision": "computes below its declared float32"}
+
 #: Mutants whose backward returns no gradient at all (None) for an input the output changes
 #: with: TorchBackend reports that as an adapter fault naming the input, before any claim is
 #: evaluated (a missing gradient is never read as zero), so their property errors, not fails.
@@ -172,6 +177,7 @@ __all__ = [
     "FORWARD_ONLY_KILLS",
     "KILLS",
     "MISSING_GRADIENT",
+    "REFUSED_AT_LOAD",
     "BackwardDropsCarryGradient",
     "BackwardSquaresForget",
     "BatchFirstReshapedNotTransposed",
