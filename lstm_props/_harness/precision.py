@@ -16,9 +16,10 @@ weights and fixed uniform(−1, 1) probes:
    error 1.7e-7, exceeds it, if at all, on a few), and every coordinate fits the same
    bound computed with the unit roundoff of a coarser format: bfloat16 (2⁻⁸), float16
    (2⁻¹¹), or in a float64 run float32 (2⁻²⁴).
-2. **Its response to a small move is rounding noise.** Scaling x and h by 1 + 2¹⁰u (u the
-   declared unit roundoff) moves a step computed in the declared dtype by what the oracle
-   predicts, to about 2⁻¹⁰ of the move; a step computed in a format coarser than 2¹⁰u
+2. **Its response to a small move is rounding noise.** Scaling each entry of x and h by
+   1 ± 2¹⁰u (a fixed random sign: a common factor would be invisible to layer-normalised
+   gates; u the declared unit roundoff) moves a step computed in the declared dtype by what
+   the oracle predicts, to about 2⁻¹⁰ of the move; a step computed in a format coarser than 2¹⁰u
    misses it by at least the move itself (it rounds the move away, or jumps a rounding
    step) on most coordinates.
 
@@ -174,14 +175,18 @@ MOVE_ULPS = 2.0**10
 
 
 def _noisy(cell: CheckedCell, params: LSTMParams, variant: str) -> bool:
-    """Observation 2: x and h scaled by 1 + 2¹⁰u (rounded to the declared dtype; the
+    """Observation 2: x and h scaled entrywise by 1 ± 2¹⁰u (rounded to the declared dtype; the
     oracle sees the rounded values too) move the output by something further from the
     oracle's move than the move itself, on at least half the coordinates."""
     view, be = cell.inner, cell.inner.backend
     spec = view.spec
     x, h, c = (be.rounded(a) for a in _probe((spec.input_size, spec.output_size, spec.hidden_size)))
-    scale = 1 + MOVE_ULPS * tol.UNIT_ROUNDOFF[be.dtype]
-    x1, h1 = (be.rounded(a * scale) for a in (x, h))
+    # each entry moved up or down by a fixed random sign: a common scale factor would be
+    # invisible to a cell whose gates are layer-normalised, N(W·sx) = N(W·x)
+    signs = np.random.default_rng(2).choice([-1.0, 1.0], size=x.size + h.size)
+    move = MOVE_ULPS * tol.UNIT_ROUNDOFF[be.dtype] * signs
+    x1 = be.rounded(x * (1 + move[: x.size].reshape(x.shape)))
+    h1 = be.rounded(h * (1 + move[x.size :].reshape(h.shape)))
     moved = _outputs(cell, x1, h1, c) - _outputs(cell, x, h, c)
     want = _oracle(params, view, x1, h1, c, variant) - _oracle(params, view, x, h, c, variant)
     seen = want != 0
