@@ -94,6 +94,81 @@ def lstm_cell_scripted(input_size: int, hidden_size: int) -> nn.Module:
     return torch.jit.script(nn.LSTMCell(input_size, hidden_size))
 
 
+#: Graphs torch.compile may build for one cell over a whole run: one per dtype (the float64
+#: twin), grad mode, which of x, h, c require grad, and size 1 or not of B, D, H (dynamo
+#: specializes 0 and 1 even under dynamic=True); a full `lstm-props check` built 181.
+COMPILED_RECOMPILES = 1024
+
+
+def lstm_cell_compiled(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.compile(nn.LSTMCell, dynamic=True, fullgraph=True): inductor's code, forward and
+    backward. fullgraph makes a graph break or a hit recompile limit an error, never a
+    silent eager fallback; the limits are raised process-wide (COMPILED_RECOMPILES) because
+    the suite calls the cell in every combination that gets a graph of its own."""
+    import torch
+    from torch import nn
+
+    _allow_recompiles()
+    return torch.compile(nn.LSTMCell(input_size, hidden_size), dynamic=True, fullgraph=True)
+
+
+def _allow_recompiles() -> None:
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    config.recompile_limit = max(config.recompile_limit, COMPILED_RECOMPILES)
+    config.accumulated_recompile_limit = max(
+        config.accumulated_recompile_limit, COMPILED_RECOMPILES
+    )
+
+
+def lstm_compiled(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.compile(nn.LSTM, dynamic=True, fullgraph=True): the fused sequence call as
+    inductor compiles it (every view runs the compiled module whole)."""
+    import torch
+    from torch import nn
+
+    _allow_recompiles()
+    return torch.compile(nn.LSTM(input_size, hidden_size), dynamic=True, fullgraph=True)
+
+
+def _exported(input_size: int, hidden_size: int, decompose: bool) -> nn.Module:
+    import torch
+    from torch import nn
+
+    cell = nn.LSTMCell(input_size, hidden_size)
+    batch = torch.export.Dim("batch")
+    x, h = torch.zeros(2, input_size), torch.zeros(2, hidden_size)
+    program = torch.export.export(
+        cell, (x, (h, h.clone())), dynamic_shapes=({0: batch}, ({0: batch}, {0: batch}))
+    )
+    if decompose:
+        program = program.run_decompositions()
+    module = program.module()  # parameters keep nn.LSTMCell's names (the same tensors)
+    module.input_size, module.hidden_size = input_size, hidden_size  # the graph has no sizes
+    return module
+
+
+def lstm_cell_exported(input_size: int, hidden_size: int) -> nn.Module:
+    """torch.export.export(nn.LSTMCell).module(), the batch a torch.export.Dim: the unlifted
+    graph (training IR: one aten.lstm_cell), called and differentiated as a module."""
+    return _exported(input_size, hidden_size, decompose=False)
+
+
+def lstm_cell_exported_decomposed(input_size: int, hidden_size: int) -> nn.Module:
+    """As lstm_cell_exported after run_decompositions(): core ATen (addmm, split, sigmoid,
+    tanh, mul, add), torch's own decomposition of lstm_cell."""
+    return _exported(input_size, hidden_size, decompose=True)
+
+
+def fastrnns_script_lstm_cell(input_size: int, hidden_size: int) -> nn.Module:
+    """PyTorch's benchmarks/fastrnns TorchScript LSTMCell (a jit.ScriptModule, called as
+    m(x, (h, c)) -> (h, (h, c))): see lstm_props._fastrnns."""
+    from lstm_props._fastrnns import LSTMCell
+
+    return LSTMCell(input_size, hidden_size)
+
+
 def reference_standard(input_size: int, hidden_size: int) -> nn.Module:
     """The reference cell, standard variant."""
     from lstm_props.maths.reference import ReferenceLSTMCell

@@ -16,6 +16,7 @@ from lstm_props.adapters._torch_cell import (
     _independent_copy,
     _NoIndependentCopy,
 )
+from lstm_props.adapters._torch_compiled import original
 from lstm_props.adapters._torch_lstm import TorchLSTMLayer, TorchLSTMStack
 
 
@@ -26,7 +27,7 @@ def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
         with contextlib.suppress(_NoIndependentCopy):
             module = _independent_copy(module)
     module = module.to(device=device, dtype=_DTYPES[dtype])
-    if isinstance(module, nn.LSTM):
+    if isinstance(original(module), nn.LSTM):  # compiled or not: the compiled one is called
         # nn.LSTM's fused CPU backward (oneDNN) computes every weight gradient whether asked
         # or not; vmapped over K rows it holds K of them: at H = 1024, 22 rows took 2.2x the
         # time of a loop over the kept graph and 22x its memory.
