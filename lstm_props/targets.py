@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from torch import nn
@@ -109,7 +109,8 @@ def lstm_cell_compiled(input_size: int, hidden_size: int) -> nn.Module:
     from torch import nn
 
     _allow_recompiles()
-    return torch.compile(nn.LSTMCell(input_size, hidden_size), dynamic=True, fullgraph=True)
+    compiled = torch.compile(nn.LSTMCell(input_size, hidden_size), dynamic=True, fullgraph=True)
+    return cast("nn.Module", compiled)
 
 
 def _allow_recompiles() -> None:
@@ -120,16 +121,6 @@ def _allow_recompiles() -> None:
     config.accumulated_recompile_limit = max(
         config.accumulated_recompile_limit, COMPILED_RECOMPILES
     )
-
-
-def lstm_compiled(input_size: int, hidden_size: int) -> nn.Module:
-    """torch.compile(nn.LSTM, dynamic=True, fullgraph=True): the fused sequence call as
-    inductor compiles it (every view runs the compiled module whole)."""
-    import torch
-    from torch import nn
-
-    _allow_recompiles()
-    return torch.compile(nn.LSTM(input_size, hidden_size), dynamic=True, fullgraph=True)
 
 
 def _exported(input_size: int, hidden_size: int, decompose: bool) -> nn.Module:
@@ -145,7 +136,7 @@ def _exported(input_size: int, hidden_size: int, decompose: bool) -> nn.Module:
     if decompose:
         program = program.run_decompositions()
     module = program.module()  # parameters keep nn.LSTMCell's names (the same tensors)
-    module.input_size, module.hidden_size = input_size, hidden_size  # the graph has no sizes
+    vars(module).update(input_size=input_size, hidden_size=hidden_size)  # the graph has none
     return module
 
 
@@ -374,6 +365,31 @@ TF_BLOCK_V2_GRADIENT = Finding(
         )
     },
 )
+_FASTRNNS_FAULTS = frozenset(
+    {
+        "carry_jacobian_is_diagonal",
+        "carry_jacobian_diagonal_equals_forget_gate",
+        "carry_jacobian_entries_in_unit_interval",
+        "carry_product_is_bounded_and_non_increasing",
+        "carry_product_matches_oracle",
+        "carry_slope_matches_autograd",
+        "open_forget_gate_gives_identity_carry",
+        "closed_forget_gate_cuts_the_carry",
+        "edge_shapes_keep_a_diagonal_carry_and_the_values",
+        "lstm_carry_survives_where_rnn_vanishes",
+    }
+)
+FASTRNNS_CHUNK_BACKWARD = Finding(
+    "TorchScript (torch 2.13) differentiates PyTorch's own fastrnns LSTMCell wrongly: from "
+    "the graph executor's second run on, a backward in which only c' (or only h') has a "
+    "gradient raises inside the differentiable graph ('expected those two sizes to be the "
+    "same: 4H, 3H'): the backward of gates.chunk(4, 1) meets undefined gradients for the "
+    "chunks that do not reach the output (pytorch/pytorch#54140); the forward is right and "
+    "every property differentiating h' and c' together passes. Which properties meet it "
+    "follows the graph executor's state, pinned here for the suite's fixed order",
+    {"float32": _FASTRNNS_FAULTS, "float64": _FASTRNNS_FAULTS},
+)
+
 #: What a fused sequence kernel without a packed call or a second direction lacks.
 SEQUENCE_ONLY = frozenset({"packed", "bidirectional"})
 
@@ -398,6 +414,17 @@ TARGETS: tuple[TargetInfo, ...] = (
     # tests/test_torch_configurations.py checks its parameter gradients
     TargetInfo("lstm_props.targets:lstm_cell_frozen"),
     TargetInfo("lstm_props.targets:lstm_cell_scripted", lacks=CELL),
+    # compiled and exported: minutes a run (a graph, or an export, per drawn size), nightly
+    TargetInfo("lstm_props.targets:lstm_cell_compiled", lacks=CELL, nightly=frozenset(DTYPES)),
+    TargetInfo("lstm_props.targets:lstm_cell_exported", lacks=CELL, nightly=frozenset(DTYPES)),
+    TargetInfo(
+        "lstm_props.targets:lstm_cell_exported_decomposed", lacks=CELL, nightly=frozenset(DTYPES)
+    ),
+    TargetInfo(
+        "lstm_props.targets:fastrnns_script_lstm_cell",
+        lacks=CELL,
+        findings=(FASTRNNS_CHUNK_BACKWARD,),
+    ),
     TargetInfo("lstm_props.targets:reference_standard", lacks=CELL),
     TargetInfo("lstm_props.targets:reference_no_forget", "no_forget", lacks=CELL),
     TargetInfo("lstm_props.targets:reference_cifg", "cifg", lacks=CELL),
