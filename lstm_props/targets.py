@@ -108,12 +108,15 @@ def lstm_cell_compiled(input_size: int, hidden_size: int) -> nn.Module:
     import torch
     from torch import nn
 
-    _allow_recompiles()
+    allow_recompiles()
     compiled = torch.compile(nn.LSTMCell(input_size, hidden_size), dynamic=True, fullgraph=True)
     return cast("nn.Module", compiled)
 
 
-def _allow_recompiles() -> None:
+def allow_recompiles() -> None:
+    """Raise torch._dynamo's recompile limits (per function and in all) to
+    COMPILED_RECOMPILES, process-wide: for your own torch.compile'd target, with
+    fullgraph=True so that a limit hit is an error and never a silent eager run."""
     import torch._dynamo
 
     config = torch._dynamo.config

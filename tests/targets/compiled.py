@@ -15,7 +15,7 @@ from lstm_props.mutants import BackwardSquaresForget, GateOrderIOFG
 def compiled_backward_squares_forget(input_size: int, hidden_size: int) -> nn.Module:
     """torch.compile of a cell whose custom backward returns f² ⊙ dc for dc_{t-1} (forward
     exact): dynamo keeps the autograd.Function's backward, so the compiled backward is wrong."""
-    targets._allow_recompiles()
+    targets.allow_recompiles()
     return torch.compile(
         BackwardSquaresForget(input_size, hidden_size), dynamic=True, fullgraph=True
     )
