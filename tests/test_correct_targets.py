@@ -39,18 +39,30 @@ def test_every_property_and_need_the_registry_names_is_declared():
     assert {n for t in TARGETS for n in t.lacks or ()} - set(NEEDS) == set()
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("target", list(CORRECT))
+def _runs() -> list:
+    """(target, dtype) for every pinned target, marked nightly where the registry says so
+    (a compiled or exported target takes minutes: a graph, or an export, per drawn size)."""
+    return [
+        pytest.param(name, dtype, marks=[pytest.mark.nightly] if dtype in t.nightly else [])
+        for name, t in CORRECT.items()
+        for dtype in ("float32", "float64")
+    ]
+
+
+@pytest.mark.parametrize(("target", "dtype"), _runs())
 def test_correct_target_passes_every_applicable_property(run_properties, target, dtype):
     info = CORRECT[target]
     if dtype not in info.dtypes:
         pytest.skip(f"{target} computes in {', '.join(sorted(info.dtypes))} only")
     result = run_properties(info.located(ROOT), "--lstm-dtype", dtype)
     outcomes = outcomes_by_name(result)
-    assert result.ret == 0, result.stdout.str()[-3000:]
-    assert outcomes.get("failed", set()) == set()
+    # a known finding fails exactly its properties (a property with several cases may pass
+    # some of them: a parametrized shape sweep)
+    finding = {f"test_{p}" for p in info.fails(dtype)}
+    assert result.ret == (1 if finding else 0), result.stdout.str()[-3000:]
+    assert outcomes.get("failed", set()) == finding
     expected = {f"test_{p}" for p in info.skips or ()} | {CUDA, OWN_PRECISION}
     if dtype == "float64":
         expected.add("test_float32_agrees_with_float64")
     assert outcomes.get("skipped", set()) == expected
-    assert outcomes["passed"] == set(ALL) - expected
+    assert set(ALL) - expected - finding <= outcomes["passed"] <= set(ALL) - expected

@@ -156,12 +156,22 @@ class TorchBackend(Backend):
             return tuple(np.zeros((k, *np.shape(p))) for p in primals)
         targets = [o for o, _ in pairs]
         if k <= FEW_ROWS or not self.batch_rows:
-            rows = [
-                _grad.grad(
-                    self.target, targets, leaves, [u[i] for _, u in pairs], retain_graph=i < k - 1
-                )
-                for i in range(k)
-            ]
+            try:
+                rows = [
+                    _grad.grad(
+                        self.target,
+                        targets,
+                        leaves,
+                        [u[i] for _, u in pairs],
+                        retain_graph=i < k - 1,
+                    )
+                    for i in range(k)
+                ]
+            except AdapterError as exc:
+                if not _refuses_a_kept_graph(exc):
+                    raise
+                # a fresh forward per row: what the backward allows, the same derivative
+                return super().vjp_rows(fn, primals, cotangent_rows)
             grads = [_stacked(row) for row in ([r[j] for r in rows] for j in range(len(leaves)))]
         else:
             try:
@@ -175,6 +185,15 @@ class TorchBackend(Backend):
             np.zeros((k, *np.shape(p))) if g is None else self.to_numpy(g)
             for g, p in zip(grads, primals)
         )
+
+
+def _refuses_a_kept_graph(exc: AdapterError) -> bool:
+    """A backward that runs once per forward by design: torch.compile's (AOTAutograd) that
+    donates its saved buffers to the gradients raises on ``retain_graph=True`` (torch 2.13
+    does for nn.LSTMCell compiled with dynamic=True). Keeping the graph is the suite's
+    saving, not a claim: the rows then take a forward each."""
+    cause = exc.__cause__
+    return isinstance(cause, RuntimeError) and "donated buffers" in str(cause)
 
 
 def _stacked(row: list[torch.Tensor | None]) -> torch.Tensor | None:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from lstm_props._errors import TargetError
+from lstm_props.adapters._torch_compiled import original
 from lstm_props.maths.layout import GATES, LSTMParams
 
 #: The documented gate order, as the ``gates`` argument spells it.
@@ -498,6 +499,7 @@ class _Binder:
 def unaccounted(module: nn.Module, accounted: Callable[[str, torch.Tensor], bool]) -> list[str]:
     """Parameters (trainable or frozen) and grad-requiring buffers a layout leaves out, as
     "name (shape)": each may feed the gates, so a layout that leaves one out is not known."""
+    module = original(module)  # a compiled module's names are its original's
     named = [
         *module.named_parameters(),
         *((n, b) for n, b in module.named_buffers() if b.requires_grad),
@@ -506,13 +508,13 @@ def unaccounted(module: nn.Module, accounted: Callable[[str, torch.Tensor], bool
 
 
 def _parameter_names(module: nn.Module, most: int = 12) -> str:
-    names = [f"{n} {tuple(t.shape)}" for n, t in module.named_parameters()]
+    names = [f"{n} {tuple(t.shape)}" for n, t in original(module).named_parameters()]
     more = f", … ({len(names) - most} more)" if len(names) > most else ""
     return (", ".join(names[:most]) + more) if names else "none"
 
 
 def _example(module: nn.Module) -> str:
-    return next((n for n, _ in module.named_parameters()), "lin.weight")
+    return next((n for n, _ in original(module).named_parameters()), "lin.weight")
 
 
 def bind(layout: Any, module: nn.Module, name: str, sizes: tuple[int, int, int]) -> BoundLayout:

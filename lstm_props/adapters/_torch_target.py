@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import nn
@@ -17,6 +18,7 @@ from lstm_props.adapters._torch_cell import (
     _independent_copy,
     _NoIndependentCopy,
 )
+from lstm_props.adapters._torch_compiled import original
 from lstm_props.adapters._torch_lstm import TorchLSTMLayer, TorchLSTMStack
 from lstm_props.adapters._torch_quantized import is_dynamic_quantized_lstm, quantized_views
 from lstm_props.maths.precision import PRECISIONS
@@ -32,7 +34,8 @@ def torch_views(module: nn.Module, name: str, dtype: str, device: str) -> Views:
         with contextlib.suppress(_NoIndependentCopy):
             module = _independent_copy(module)
     module = module.to(device=device, dtype=tensors or torch_dtype(dtype))
-    if isinstance(module, nn.LSTM):
+    if isinstance(original(module), nn.LSTM):
+        module = cast(nn.LSTM, module)  # compiled or not: the module given is what is called
         # nn.LSTM's fused CPU backward (oneDNN) computes every weight gradient whether asked
         # or not; vmapped over K rows it holds K of them: at H = 1024, 22 rows took 2.2x the
         # time of a loop over the kept graph and 22x its memory.
