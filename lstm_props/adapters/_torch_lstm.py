@@ -154,17 +154,13 @@ class TorchLSTMLayer(_TorchCellBase):
         return ("torch._VF.lstm", id(m), self.spec, m.proj_size, m.training)
 
 
-class TorchLSTMStack(_TorchCellBase):
-    """A whole nn.LSTM as one cell: states concatenated over layers, plus its fused call."""
+class StackedStates:
+    """A sequence module's (layers · directions, B, H) states as one cell's (B, L·H): a step is
+    a length-1 sequence. For a stack view with ``module`` (num_layers), ``directions`` and
+    ``sequence``."""
 
-    module: nn.LSTM
-
-    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend) -> None:
-        super().__init__(module, name, backend)
-        self.directions = 2 if module.bidirectional else 1
-        layers, hidden = module.num_layers * self.directions, module.hidden_size
-        proj = module.proj_size or hidden
-        self.spec = CellSpec(module.input_size, layers * hidden, layers * proj)
+    module: Any
+    directions: int
 
     def _split(self, h: Any, c: Any) -> tuple[Any, Any]:
         layers, b = self.module.num_layers * self.directions, h.shape[0]
@@ -176,6 +172,9 @@ class TorchLSTMStack(_TorchCellBase):
     def _join(state: Any) -> Any:
         return state.transpose(0, 1).reshape(state.shape[1], -1)
 
+    def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
+        raise NotImplementedError
+
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
         _, h_n, c_n = self.sequence(x[None], h, c)
         return h_n, c_n
@@ -183,6 +182,19 @@ class TorchLSTMStack(_TorchCellBase):
     @property
     def has_sequence(self) -> bool:
         return True
+
+
+class TorchLSTMStack(StackedStates, _TorchCellBase):
+    """A whole nn.LSTM as one cell: states concatenated over layers, plus its fused call."""
+
+    module: nn.LSTM
+
+    def __init__(self, module: nn.LSTM, name: str, backend: TorchBackend) -> None:
+        super().__init__(module, name, backend)
+        self.directions = 2 if module.bidirectional else 1
+        layers, hidden = module.num_layers * self.directions, module.hidden_size
+        proj = module.proj_size or hidden
+        self.spec = CellSpec(module.input_size, layers * hidden, layers * proj)
 
     def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         seq = xs.transpose(0, 1) if self.module.batch_first else xs

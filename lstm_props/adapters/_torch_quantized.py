@@ -27,6 +27,7 @@ import torch
 from lstm_props._errors import TargetError
 from lstm_props.adapters._protocol import CellAdapter, CellSpec, Views
 from lstm_props.adapters._torch import TorchBackend
+from lstm_props.adapters._torch_lstm import StackedStates
 from lstm_props.maths.layout import LSTMParams
 from lstm_props.maths.quantization import DynamicQuantization
 
@@ -168,7 +169,7 @@ class QuantizedLSTMLayer(CellAdapter):
         self.module.set_weight_bias(weights)
 
 
-class QuantizedLSTMStack(CellAdapter):
+class QuantizedLSTMStack(StackedStates, CellAdapter):
     """The whole module as one cell: states concatenated over layers, its fused call and
     its packed call (as TorchLSTMStack for nn.LSTM)."""
 
@@ -178,24 +179,6 @@ class QuantizedLSTMStack(CellAdapter):
         layers = module.num_layers * self.directions
         hidden = module.hidden_size
         self.spec = CellSpec(module.input_size, layers * hidden, layers * hidden)
-
-    def _split(self, h: Any, c: Any) -> tuple[Any, Any]:
-        layers, b = self.module.num_layers * self.directions, h.shape[0]
-        h_all = h.reshape(b, layers, -1).transpose(0, 1).contiguous()
-        c_all = c.reshape(b, layers, -1).transpose(0, 1).contiguous()
-        return h_all, c_all
-
-    @staticmethod
-    def _join(state: Any) -> Any:
-        return state.transpose(0, 1).reshape(state.shape[1], -1)
-
-    def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
-        _, h_n, c_n = self.sequence(x[None], h, c)
-        return h_n, c_n
-
-    @property
-    def has_sequence(self) -> bool:
-        return True
 
     def sequence(self, xs: Any, h0: Any, c0: Any) -> tuple[Any, Any, Any]:
         first = self.module.batch_first

@@ -38,7 +38,8 @@ import numpy as np
 import onnxruntime as ort
 from onnx import NodeProto, TensorProto, ValueInfoProto, helper, numpy_helper
 
-from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
+from lstm_props.adapters._numpy import NumpyBackend
+from lstm_props.adapters._protocol import CellAdapter, CellSpec
 from lstm_props.maths.layout import LSTMParams
 
 #: The ai.onnx opset of the model; LSTM's last change (the layout attribute) is 14.
@@ -51,20 +52,8 @@ def _blocks(a: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([parts[k] for k in order])
 
 
-class OnnxBackend(Backend):
-    """NumPy arrays in the session's precision; no autograd."""
-
-    autograd = False
-    deterministic = True  # one intra-op thread (see _build): a call's summation order is fixed
-
-    def __init__(self, dtype: str = "float32") -> None:
-        self.dtype = dtype
-
-    def asarray(self, a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=self.np_dtype)
-
-    def to_numpy(self, a: np.ndarray) -> np.ndarray:
-        return np.array(a, dtype=np.float64)
+class OnnxBackend(NumpyBackend):
+    """NumPy arrays in the session's precision; no autograd (one intra-op thread: _build)."""
 
 
 class OnnxLSTMCell(CellAdapter):

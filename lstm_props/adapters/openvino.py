@@ -34,7 +34,8 @@ import numpy as np
 import openvino as ov
 import openvino.opset4 as ops
 
-from lstm_props.adapters._protocol import Backend, CellAdapter, CellSpec
+from lstm_props.adapters._numpy import NumpyBackend
+from lstm_props.adapters._protocol import CellAdapter, CellSpec
 from lstm_props.maths.layout import LSTMParams
 
 #: What the load-time precision check adds when it fires (lstm_props._harness.precision):
@@ -56,20 +57,8 @@ def _blocks(a: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([parts[k] for k in order])
 
 
-class OpenVinoBackend(Backend):
-    """NumPy arrays in the model's element type; no autograd."""
-
-    autograd = False
-    deterministic = True  # one inference thread (see _compile): the summation order is fixed
-
-    def __init__(self, dtype: str = "float32") -> None:
-        self.dtype = dtype
-
-    def asarray(self, a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=self.np_dtype)
-
-    def to_numpy(self, a: np.ndarray) -> np.ndarray:
-        return np.array(a, dtype=np.float64)
+class OpenVinoBackend(NumpyBackend):
+    """NumPy arrays in the model's element type; no autograd (one inference thread: _compile)."""
 
 
 class OpenVinoLSTMCell(CellAdapter):
