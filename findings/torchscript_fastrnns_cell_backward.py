@@ -1,5 +1,5 @@
 """PyTorch 2.13 (TorchScript): the LSTMCell of PyTorch's own benchmarks/fastrnns/custom_lstms.py
-(lstm_props._fastrnns, the same script_method) computes the right forward, but its backward
+(lstm_props.adapters._fastrnns, the same script_method) computes the right forward, but its backward
 raises from the graph executor's second run on when only c' (or only h') receives a gradient:
 the differentiable graph's backward of ``gates.chunk(4, 1)`` gets undefined gradients for the
 chunks that do not reach the output and sums a 3H-wide gradient into the 4H-wide gates
@@ -11,7 +11,7 @@ import warnings
 
 import torch
 
-from lstm_props._fastrnns import LSTMCell
+from lstm_props.adapters._fastrnns import LSTMCell
 
 warnings.simplefilter("ignore")  # torch.jit's deprecation warnings
 torch.manual_seed(0)

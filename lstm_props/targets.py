@@ -177,8 +177,8 @@ def lstm_cell_exported_decomposed(input_size: int, hidden_size: int) -> nn.Modul
 
 def fastrnns_script_lstm_cell(input_size: int, hidden_size: int) -> nn.Module:
     """PyTorch's benchmarks/fastrnns TorchScript LSTMCell (a jit.ScriptModule, called as
-    m(x, (h, c)) -> (h, (h, c))): see lstm_props._fastrnns."""
-    from lstm_props._fastrnns import LSTMCell
+    m(x, (h, c)) -> (h, (h, c))): see lstm_props.adapters._fastrnns."""
+    from lstm_props.adapters._fastrnns import LSTMCell
 
     return LSTMCell(input_size, hidden_size)
 

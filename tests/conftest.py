@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 from pathlib import Path
 
 import pytest
-import torch  # noqa: F401  (see below)
+import torch
 
 import lstm_props.properties
 
@@ -15,6 +16,25 @@ import lstm_props.properties
 # segfault). `import lstm_props` no longer imports torch, so the outer session must.
 with contextlib.suppress(ImportError):
     import jax  # noqa: F401
+
+
+def _import_torchs_compiler_stack() -> None:
+    """The same for torch's compiler stack, which registers things at import
+    (torch._inductor.test_operators a TORCH_LIBRARY namespace, the mega-cache its artifact
+    types): imported again after a run that first imported it was unwound, it refuses ("Only
+    a single TORCH_LIBRARY can be used", "already registered"), and the compiled and
+    exported targets failed to build depending on test order. One tiny export (about a
+    second) imports what torch.export and run_decompositions need; compile_fx the rest."""
+    from torch import nn
+
+    for module in ("torch._inductor.compile_fx", "torch._inductor.test_operators"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    cell, x, h = nn.LSTMCell(1, 1), torch.zeros(1, 1), torch.zeros(1, 1)
+    torch.export.export(cell, (x, (h, h))).run_decompositions()
+
+
+_import_torchs_compiler_stack()
 
 PROPERTIES = str(Path(lstm_props.properties.__file__).parent)
 TARGETS = str(Path(__file__).parent / "targets" / "cells.py")

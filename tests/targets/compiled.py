@@ -34,7 +34,7 @@ def exported_gates_swapped(input_size: int, hidden_size: int) -> nn.Module:
 
 
 class ScriptedSquaredForgetCell(jit.ScriptModule):
-    """The fastrnns TorchScript cell (lstm_props._fastrnns) with c' = f² ⊙ c + i ⊙ g."""
+    """The fastrnns TorchScript cell (lstm_props.adapters._fastrnns) with c' = f² ⊙ c + i ⊙ g."""
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
