@@ -451,14 +451,22 @@ TARGETS: tuple[TargetInfo, ...] = (
         "lstm_props.targets:lstm_dynamic_quantized",
         lacks=QUANTIZED,
         findings=(QUANTIZED_NO_INPUT_GRADIENT,),
+        matrix=True,
         dtypes=frozenset({"float32"}),
     ),
     # tests/test_torch_configurations.py checks its parameter gradients
     TargetInfo("lstm_props.targets:lstm_cell_frozen"),
-    TargetInfo("lstm_props.targets:lstm_cell_scripted", lacks=CELL),
-    # compiled and exported: minutes a run (a graph, or an export, per drawn size), nightly
+    TargetInfo("lstm_props.targets:lstm_cell_scripted", lacks=CELL, matrix=True),
+    # compiled and exported: minutes a run (a graph, or an export, per drawn size), nightly;
+    # the exported cell is a matrix row, the compiled and decomposed ones (18 to 32 times
+    # the eager cell's time) run whole only in the nightly self-tests
     TargetInfo("lstm_props.targets:lstm_cell_compiled", lacks=CELL, nightly=frozenset(DTYPES)),
-    TargetInfo("lstm_props.targets:lstm_cell_exported", lacks=CELL, nightly=frozenset(DTYPES)),
+    TargetInfo(
+        "lstm_props.targets:lstm_cell_exported",
+        lacks=CELL,
+        nightly=frozenset(DTYPES),
+        matrix=True,
+    ),
     TargetInfo(
         "lstm_props.targets:lstm_cell_exported_decomposed", lacks=CELL, nightly=frozenset(DTYPES)
     ),
@@ -466,6 +474,7 @@ TARGETS: tuple[TargetInfo, ...] = (
         "lstm_props.targets:fastrnns_script_lstm_cell",
         lacks=CELL,
         findings=(FASTRNNS_CHUNK_BACKWARD,),
+        matrix=True,
     ),
     TargetInfo("lstm_props.targets:reference_standard", lacks=CELL),
     TargetInfo("lstm_props.targets:reference_no_forget", "no_forget", lacks=CELL),
@@ -569,11 +578,13 @@ TARGETS: tuple[TargetInfo, ...] = (
         "lstm_props.adapters.openvino:lstm_cell",
         package="openvino",
         findings=(OPENVINO_BF16_DEFAULT, OPENVINO_NO_FLOAT64),
+        matrix=True,
     ),
     TargetInfo(
         "lstm_props.adapters.openvino:lstm_cell_f32",
         package="openvino",
         findings=(OPENVINO_NO_FLOAT64,),
+        matrix=True,
     ),
     # TensorFlow (the tensorflow extra): Keras 3 on its TensorFlow backend, TF 1's LSTMCell
     # (float32 and float64), and the fused block kernels (float32 only: a float64 run is
