@@ -2,7 +2,8 @@
 answers with an exit code; ``list`` prints the properties, built-in targets and variants;
 ``selftest`` runs the mutant zoo and prints the kill matrix; ``check --steps T`` checks the
 carry product at production sizes on the model's own weights; ``bench`` measures what that
-costs against one forward pass.
+costs against one forward pass; ``horizon`` measures a trained model's forget-gate timescales
+and memory horizon on the user's data (a measurement, not a verdict).
 
 Exit codes: 0 every applicable property passed; 1 a property failed; 2 a usage error, a
 target that cannot be loaded, an adapter fault (a step or backward that raises, wrong shapes,
@@ -17,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from lstm_props._gate import horizon_command
 from lstm_props._gate.check_command import check, check_at_scale, scale_case
 from lstm_props._gate.doc_blocks import KILLS_MARKERS, MATRIX_MARKERS
 from lstm_props._gate.list_command import list_properties
@@ -183,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument(
         "--json", metavar="PATH", help="also write the matrix as JSON (schema lstm_props.matrix/1)"
     )
+    horizon_command.add_parser(sub, _positive)
     return parser
 
 
@@ -232,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_bench(ns)
     if ns.command == "matrix":
         return run_matrix(ns)
+    if ns.command == "horizon":
+        return horizon_command.run(ns)
     if ns.steps is not None:
         return check_at_scale(ns)
     if ns.hidden is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -73,6 +74,12 @@ class Backend(ABC):
         framework's own (``detach``, ``jax.lax.stop_gradient``) to avoid the copy.
         """
         return self.asarray(self.to_numpy(a))
+
+    def no_grad(self) -> AbstractContextManager[None]:
+        """A context in which the implementation runs forward only, recording nothing for a
+        backward (a measurement's plain forward pass). The default does nothing; torch's is
+        ``torch.no_grad()``."""
+        return nullcontext()
 
     def vjp_rows(
         self,

@@ -5,6 +5,7 @@ layer by layer and whole (_torch_lstm), and the target that wraps a module (_tor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,9 @@ class TorchBackend(Backend):
             _grad.input_labels([tuple(t.shape) for t in leaves]),
             lambda: list(fn(*leaves)),
         )
+
+    def no_grad(self) -> AbstractContextManager[None]:
+        return torch.no_grad()
 
     def stop_gradient(self, a: Any) -> Any:
         return a.detach()
