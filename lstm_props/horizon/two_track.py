@@ -18,6 +18,8 @@ so paths that leave the carry for h and come back through W_hh):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lstm_props.adapters._protocol import CellAdapter
@@ -46,6 +48,53 @@ def _carry_products(params: LSTMParams, steps: LayerSteps, variant: str) -> np.n
     return np.cumprod(d.reshape(steps.c_prev.shape), axis=0)
 
 
+def span_gradients(
+    stack: CellAdapter,
+    blocks: list[tuple[slice, slice]],
+    params: list[LSTMParams],
+    variant: str,
+    window: np.ndarray,
+    state: tuple[np.ndarray, np.ndarray],
+    spans: np.ndarray,
+    cotangents: np.ndarray,
+) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """For each span Δ ≤ len(window): per layer l, (g_total, g_carry), each (B, H_l), from
+    the stack state ``state`` = (h_s, c_s) over the window's inputs, with ``cotangents``
+    (L, B, H_total): row l is ū on layer l's block of c_{s+Δ} (zero elsewhere)."""
+    be = stack.backend
+    # the window's own trajectory from the state, for the oracle's carry derivatives
+    ((_, recorded, _),) = record(stack, blocks, window, len(window), start=state)
+    products = [_carry_products(p, r, variant) for p, r in zip(params, recorded)]
+    out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for span in (int(d) for d in spans if d <= len(window)):
+        x_fw = be.asarray(be.rounded(window[:span]))
+
+        def run(h0: Any, c0: Any, x_fw: Any = x_fw) -> tuple[Any]:
+            h, c = h0, c0
+            for t in range(x_fw.shape[0]):
+                h, c = stack.step(x_fw[t], h, c)
+            return (c,)
+
+        _, grad_c = be.vjp_rows(run, state, (cotangents,))
+        out[span] = [
+            (grad_c[k][:, cb], cotangents[k][:, cb] * products[k][span - 1])
+            for k, (_, cb) in enumerate(blocks)
+        ]
+    return out
+
+
+def carry_share(total: np.ndarray, carry: np.ndarray) -> np.ndarray:
+    """‖g_carry‖ / (‖g_carry‖ + ‖g_total − g_carry‖) per row (NaN where both vanish)."""
+    car = np.linalg.norm(carry, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return car / (car + np.linalg.norm(total - carry, axis=-1))
+
+
+def _not_measured(layers: int, spans: np.ndarray, note: str) -> list[TwoTrack]:
+    empty = np.zeros((len(QUANTILES), 0))
+    return [TwoTrack(spans[:0], empty, np.zeros(0), np.zeros(0), 0, note)] * layers
+
+
 def measure_two_track(
     stack: CellAdapter,
     blocks: list[tuple[slice, slice]],
@@ -60,61 +109,43 @@ def measure_two_track(
     be = stack.backend
     layers = len(blocks)
     if not be.autograd:
-        return [
-            TwoTrack(
-                spans[:0], np.zeros((len(QUANTILES), 0)), np.zeros(0), np.zeros(0), 0, NO_BACKWARD
-            )
-        ] * layers
+        return _not_measured(layers, spans, NO_BACKWARD)
     if not as_variant(variant).diagonal_carry:
-        return [
-            TwoTrack(spans[:0], np.zeros((len(QUANTILES), 0)), np.zeros(0), np.zeros(0), 0, DENSE)
-        ] * layers
-    width_c = stack.spec.hidden_size
-    shares: list[list[list[float]]] = [[[] for _ in spans] for _ in range(layers)]
-    carry_n: list[list[list[float]]] = [[[] for _ in spans] for _ in range(layers)]
-    total_n: list[list[list[float]]] = [[[] for _ in spans] for _ in range(layers)]
+        return _not_measured(layers, spans, DENSE)
+    # per layer, per span: shares, log10 ‖g_carry‖, log10 ‖g_total‖ over starts × rows
+    seen: list[dict[int, list[np.ndarray]]] = [{} for _ in range(layers)]
     rng = np.random.default_rng(seed)
-    for s, (h_s, c_s) in sorted(starts.items()):
+    for s, state in sorted(starts.items()):
         window = xs[s : s + int(spans.max())]
         batch = window.shape[1]
-        # the window's recorded steps, from the kept state (the free run's own trajectory)
-        ((_, recorded, _),) = record(stack, blocks, window, len(window), start=(h_s, c_s))
-        products = [_carry_products(p, r, variant) for p, r in zip(params, recorded)]
-        u = np.zeros((layers, batch, width_c))
-        for layer, (_, cb) in enumerate(blocks):
-            u[layer][:, cb] = be.rounded(rng.standard_normal((batch, cb.stop - cb.start)))
-        for j, span in enumerate(spans):
-            if span > len(window):
-                continue
-            x_fw = be.asarray(be.rounded(window[:span]))
-
-            def run(h0, c0, x_fw=x_fw):
-                h, c = h0, c0
-                for t in range(x_fw.shape[0]):
-                    h, c = stack.step(x_fw[t], h, c)
-                return (c,)
-
-            _, grad_c = be.vjp_rows(run, (h_s, c_s), (u,))
-            for layer, (_, cb) in enumerate(blocks):
-                total = grad_c[layer][:, cb]
-                carry = u[layer][:, cb] * products[layer][span - 1]
-                rest = np.linalg.norm(total - carry, axis=-1)
-                car = np.linalg.norm(carry, axis=-1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    shares[layer][j] += list(car / (car + rest))
-                    carry_n[layer][j] += list(np.log10(car))
-                    total_n[layer][j] += list(np.log10(np.linalg.norm(total, axis=-1)))
+        u = np.zeros((layers, batch, stack.spec.hidden_size))
+        for k, (_, cb) in enumerate(blocks):
+            u[k][:, cb] = be.rounded(rng.standard_normal((batch, cb.stop - cb.start)))
+        grads = span_gradients(stack, blocks, params, variant, window, state, spans, u)
+        for span, per_layer in grads.items():
+            for k, (total, carry) in enumerate(per_layer):
+                with np.errstate(divide="ignore"):
+                    row = np.stack(
+                        [
+                            carry_share(total, carry),
+                            np.log10(np.linalg.norm(carry, axis=-1)),
+                            np.log10(np.linalg.norm(total, axis=-1)),
+                        ]
+                    )
+                seen[k].setdefault(span, []).append(row)
     out = []
-    for layer in range(layers):
-        kept = [j for j in range(len(spans)) if shares[layer][j]]
-        q = np.array([[np.nanquantile(shares[layer][j], p) for j in kept] for p in QUANTILES])
-        out.append(
-            TwoTrack(
-                spans[kept],
-                q.reshape(len(QUANTILES), len(kept)),
-                np.array([np.nanmedian(carry_n[layer][j]) for j in kept]),
-                np.array([np.nanmedian(total_n[layer][j]) for j in kept]),
-                len(shares[layer][kept[0]]) if kept else 0,
+    for k in range(layers):
+        measured = sorted(seen[k])
+        rows = [np.concatenate(seen[k][d], axis=1) for d in measured]
+        with np.errstate(invalid="ignore"):
+            share = np.array([[np.nanquantile(r[0], q) for r in rows] for q in QUANTILES])
+            out.append(
+                TwoTrack(
+                    np.array(measured, dtype=np.int64),
+                    share.reshape(len(QUANTILES), len(rows)),
+                    np.array([np.nanmedian(r[1]) for r in rows]),
+                    np.array([np.nanmedian(r[2]) for r in rows]),
+                    rows[0].shape[1] if rows else 0,
+                )
             )
-        )
     return out
