@@ -4,6 +4,7 @@ maths      oracle cells, error model, carry machinery      no pytest, no Hypothe
 adapters   framework bindings                              the protocol and the maths
 _harness   loading, checked calls, strategies, declarations
 _report    HTML, figures, SVG                              the gate's result records only
+horizon    a trained model's memory horizon (lstm-props horizon): adapters, loading, maths
 _gate      plugin, CLI, results, matrix, selftest, bench   everything
 """
 
@@ -31,6 +32,7 @@ _GATE_COMMANDS = tuple(
         "steps",
         "suite_run",
         "verdict",
+        "horizon_command",
     )
 )
 #: For each folder, the modules (and everything under them) it must not import.
@@ -45,6 +47,8 @@ FORBIDDEN = {
     "adapters": ("pytest", "hypothesis", "lstm_props.mutants", *_ABOVE_ADAPTERS),
     "_harness": ("lstm_props._gate", "lstm_props._report"),
     "_report": ("pytest", "hypothesis", *_GATE_COMMANDS),
+    # a measurement over the adapters and the loading; the gate's command calls it
+    "horizon": ("pytest", "hypothesis", "lstm_props.mutants", "lstm_props._gate"),
 }
 
 

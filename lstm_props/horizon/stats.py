@@ -52,9 +52,10 @@ def span_grid(longest: int, per_decade: int = 10) -> np.ndarray:
 
 def _bins(values: np.ndarray, low: float, width: float, count: int) -> np.ndarray:
     """Bin index of each value: 0 below ``low``, 1..count inside, count + 1 above."""
+    # clipped as floats first: ±∞ cast to an integer is undefined (NaN goes below)
     with np.errstate(invalid="ignore"):
-        k = np.floor((values - low) / width).astype(np.int64) + 1
-    return np.clip(np.where(np.isnan(values), 0, k), 0, count + 1)
+        k = np.clip(np.floor((values - low) / width) + 1, 0, count + 1)
+    return np.where(np.isnan(values), 0, k).astype(np.int64)
 
 
 def histogram_quantile(
@@ -133,8 +134,8 @@ class LayerStats:
         for k, name in enumerate(GATES):
             self.saturation_counts[k, 0] += (gates[name] < SATURATION[0]).sum((0, 1))
             self.saturation_counts[k, 1] += (gates[name] > SATURATION[1]).sum((0, 1))
-        with np.errstate(divide="ignore"):
-            log_tau = np.log10(-1.0 / log_forget)  # +∞ where f = 1, −∞ where f = 0
+        with np.errstate(divide="ignore"):  # τ = +∞ where f = 1 (log f = ±0), 0 where f = 0
+            log_tau = np.log10(np.where(log_forget < 0, -1.0 / log_forget, np.inf))
         self._histogram(
             log_tau.reshape(-1, h), TAU_LOW, TAU_BIN, self.n_tau, self.tau_counts, self.tau_sums
         )
