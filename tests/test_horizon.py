@@ -11,7 +11,7 @@ import torch
 
 from lstm_props._errors import TargetError
 from lstm_props.horizon import DataError, measure_horizon
-from lstm_props.horizon.record import check_reproduced, layer_blocks, record
+from lstm_props.horizon.record import check_reproduced, fused_calls, layer_blocks, record
 from lstm_props.horizon.two_track import carry_share, span_gradients
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.reference import log_sigmoid, lstm_step
@@ -231,3 +231,24 @@ def test_refuses_what_it_cannot_measure():
         measure_horizon("torch.nn:LSTMCell", _data(), two_track_span=0)
     with pytest.raises(TargetError, match="bidirectional"):
         measure_horizon(torch.nn.LSTM(3, 4, bidirectional=True), _data(), two_track_span=0)
+
+
+def test_the_fused_record_is_the_stepped_one():
+    """Each layer's own kernel over a chunk (nn.LSTM's per-layer _VF.lstm call) records the
+    same inputs and outputs as the stack stepped one step at a time (float32 rounding of
+    one kernel against another at most)."""
+    torch.manual_seed(6)
+    m = torch.nn.LSTM(3, 5, num_layers=3)
+    views = _views(m)
+    blocks = layer_blocks(views)
+    xs = _data(n=2, steps=20).transpose(1, 0, 2)
+    fused = list(record(views.stack, blocks, xs, 8, fused=fused_calls(views)))
+    stepped = list(record(views.stack, blocks, xs, 8))
+    assert len(fused) == len(stepped) == 3
+    for (t0, a, _), (t1, b, _) in zip(fused, stepped):
+        assert t0 == t1
+        for la, lb in zip(a, b):
+            for name in ("x", "h_prev", "h"):
+                np.testing.assert_allclose(
+                    getattr(la, name), getattr(lb, name), rtol=1e-12, atol=1e-14
+                )

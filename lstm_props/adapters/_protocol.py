@@ -181,6 +181,18 @@ class CellAdapter(ABC):
         """Run T steps in one call: xs (T, B, D) -> (ys (T, B, P), h_T, c_T)."""
         raise NotImplementedError
 
+    # -- capability: one layer of a stack over a sequence of its own inputs (measurements) ----
+    @property
+    def has_layer_sequence(self) -> bool:
+        return False
+
+    def layer_sequence(self, xs: Array, h0: Array, c0: Array) -> tuple[Array, Array, Array]:
+        """This layer alone over T steps of its own input (the layer below's outputs), in the
+        kernel the model's forward uses: xs (T, B, D) -> (ys (T, B, P), h_T, c_T). Used by
+        measurements that walk a stack layer by layer (``lstm-props horizon``); the
+        properties never call it."""
+        raise NotImplementedError
+
     #: Directions of a fused sequence call: 2 for a bidirectional stack, whose ys are
     #: (T, B, 2·P_top), forward half first; its single step is then not the sequence's.
     directions: int = 1

@@ -118,6 +118,26 @@ class TorchLSTMLayer(_TorchCellBase):
         _, h_n, c_n = self._run(x, *self._stack_states(h, c))
         return h_n[self.index], c_n[self.index]
 
+    @property
+    def has_layer_sequence(self) -> bool:
+        return self.alone
+
+    def layer_sequence(self, xs: Any, h: Any, c: Any) -> tuple[Any, Any, Any]:
+        # nn.LSTM.forward's own call for this layer and direction over T steps (time-first)
+        weights = [getattr(self.module, n) for n in self._layout_names().values()]
+        ys, h_n, c_n = torch._VF.lstm(
+            xs,
+            (h[None], c[None]),
+            weights,
+            bool(self.module.bias),
+            1,
+            0.0,
+            self.module.training,
+            False,
+            False,
+        )
+        return ys, h_n[0], c_n[0]
+
     def gate_input(self, x: np.ndarray) -> np.ndarray:
         if self.layer == 0 or self.alone:
             return x

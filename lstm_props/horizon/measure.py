@@ -15,7 +15,7 @@ from lstm_props.adapters._protocol import Target
 from lstm_props.horizon import stats as st
 from lstm_props.horizon.data import DataError, data_batches
 from lstm_props.horizon.gates import GateRecompute
-from lstm_props.horizon.record import check_reproduced, layer_blocks, record
+from lstm_props.horizon.record import check_reproduced, fused_calls, layer_blocks, record
 from lstm_props.horizon.result import LayerHorizon, layer_result
 from lstm_props.horizon.two_track import measure_two_track
 
@@ -93,7 +93,7 @@ def measure_horizon(
     stack = views.stack
     working = torch.float64 if stack.backend.np_dtype is np.float64 else torch.float32
     recompute = [GateRecompute(p, chosen, working) for p in params]
-    fused = len(blocks) == 1 and stack.has_sequence and not any(g.needs_cell for g in recompute)
+    fused = None if any(g.needs_cell for g in recompute) else fused_calls(views)
     width = stack.spec.input_size
     stats: list[st.LayerStats] = []
     done = sequences = 0

@@ -12,8 +12,9 @@ misdeclared layout, is refused there rather than measured wrongly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,20 @@ def layer_blocks(views: Views) -> list[tuple[slice, slice]]:
     return blocks
 
 
+#: A layer's fused call over a chunk: (xs, h, c) -> (ys, h_T, c_T), framework arrays.
+LayerCall = Callable[[Any, Any, Any], tuple[Any, Any, Any]]
+
+
+def fused_calls(views: Views) -> list[LayerCall] | None:
+    """The model's own sequence kernel, per layer, if it has one: the stack's fused call for
+    a single layer, each layer view's ``layer_sequence`` for a stack; None: step by step."""
+    if len(views.layers) == 1 and views.stack.has_sequence:
+        return [views.stack.sequence]
+    if len(views.layers) > 1 and all(v.has_layer_sequence for v in views.layers):
+        return [v.layer_sequence for v in views.layers]
+    return None
+
+
 def record(
     stack: CellAdapter,
     blocks: list[tuple[slice, slice]],
@@ -65,15 +80,15 @@ def record(
     chunk: int,
     keep: frozenset[int] = frozenset(),
     start: tuple[np.ndarray, np.ndarray] | None = None,
-    fused: bool = False,
+    fused: list[LayerCall] | None = None,
 ) -> Iterator[tuple[int, list[LayerSteps], dict[int, tuple[np.ndarray, np.ndarray]]]]:
     """(t0, per-layer steps, kept stack states) chunk by chunk over xs (T, B, D), from
     ``start`` (zero states by default). ``keep``: chunk starts s (multiples of ``chunk``) whose
     whole stack state (h_s, c_s) is handed back, for the two-track measurement.
 
-    ``fused``: a single layer's chunk runs as one call of the model's own sequence kernel
-    (its ys are the h_t the gates read; the c_t in between are not recorded, so only for
-    gates that do not read c); otherwise step by step."""
+    ``fused``: each layer's chunk runs as one call of the model's own sequence kernel
+    (:func:`fused_calls`; its ys are the h_t the gates read; the c_t in between are not
+    recorded, so only for gates that do not read c); otherwise the stack step by step."""
     be = stack.backend
     steps, batch = xs.shape[0], xs.shape[1]
     if start is None:
@@ -83,33 +98,40 @@ def record(
         h, c = start
     with be.no_grad():
         h_fw, c_fw = be.asarray(h), be.asarray(c)
+        states = [(be.asarray(h[:, hb]), be.asarray(c[:, cb])) for hb, cb in blocks]
         for t0 in range(0, steps, chunk):
             kept = {t0: (h, c)} if t0 in keep else {}
             x_np = be.rounded(xs[t0 : t0 + chunk])
             x_fw = be.asarray(x_np)
-            if fused:
-                ys, h_fw, c_fw = stack.sequence(x_fw, h_fw, c_fw)
-                h_all = np.concatenate([h[None], be.to_numpy(ys)])
-                c_all = None
-                h, c = h_all[-1], be.to_numpy(c_fw)
-            else:
-                hs, cs = [h], [c]
-                for t in range(x_np.shape[0]):
-                    h_fw, c_fw = stack.step(x_fw[t], h_fw, c_fw)
-                    hs.append(be.to_numpy(h_fw))
-                    cs.append(be.to_numpy(c_fw))
-                h_all, c_all = np.stack(hs), np.stack(cs)  # (C + 1, B, ·): t0 … t0 + C
-                h, c = hs[-1], cs[-1]
             layers = []
+            if fused is not None:
+                below_fw, below = x_fw, x_np
+                for k, (call, (hb, _)) in enumerate(zip(fused, blocks)):
+                    ys, h_k, c_k = call(below_fw, *states[k])
+                    states[k] = (h_k, c_k)
+                    hs = np.concatenate([h[None, :, hb], be.to_numpy(ys)])
+                    layers.append(LayerSteps(below, hs[:-1], None, hs[1:], None))
+                    below_fw, below = ys, hs[1:]
+                h = np.concatenate([steps_.h[-1] for steps_ in layers], axis=-1)
+                c = np.concatenate([be.to_numpy(c_k) for _, c_k in states], axis=-1)
+                yield t0, layers, kept
+                continue
+            hs_, cs_ = [h], [c]
+            for t in range(x_np.shape[0]):
+                h_fw, c_fw = stack.step(x_fw[t], h_fw, c_fw)
+                hs_.append(be.to_numpy(h_fw))
+                cs_.append(be.to_numpy(c_fw))
+            h_all, c_all = np.stack(hs_), np.stack(cs_)  # (C + 1, B, ·): t0 … t0 + C
+            h, c = hs_[-1], cs_[-1]
             below = x_np
             for hb, cb in blocks:
                 layers.append(
                     LayerSteps(
                         below,
                         h_all[:-1, :, hb],
-                        None if c_all is None else c_all[:-1, :, cb],
+                        c_all[:-1, :, cb],
                         h_all[1:, :, hb],
-                        None if c_all is None else c_all[1:, :, cb],
+                        c_all[1:, :, cb],
                     )
                 )
                 below = h_all[1:, :, hb]
