@@ -82,9 +82,9 @@ def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
-    """Ticks of a log axis over [lo, hi] (log10 units): the decades, and 2 and 5 between
-    them when it spans fewer than three."""
-    mantissas = (1, 2, 5) if hi - lo < 3 else (1,)
+    """Ticks of a log axis over [lo, hi] (log10 units): the decades, with 2 and 5 between
+    them when it spans fewer than three, and more when it spans less than one."""
+    mantissas = (1, 1.2, 1.5, 2, 3, 4, 5, 7) if hi - lo < 1 else (1, 2, 5) if hi - lo < 3 else (1,)
     ticks = [
         d + math.log10(m)
         for d in range(math.floor(lo), math.ceil(hi) + 1)
@@ -147,7 +147,11 @@ class _Axes:
         return LEFT + (v - self.x_lo) / ((self.x_hi - self.x_lo) or 1.0) * self.pw
 
     def py(self, y: float) -> float:
+        """A value's height: below the floor (and −∞) on the floor, above the top on it."""
         y = self.floor if not np.isfinite(y) or y < self.floor else min(y, self.y_hi)
+        return self._y(y)
+
+    def _y(self, y: float) -> float:
         return TOP + (self.y_hi - y) / ((self.y_hi - self.y_lo) or 1.0) * self.ph
 
     def frame(self, title: str, xlabel: str, ylabel: str) -> list[str]:
@@ -161,14 +165,14 @@ class _Axes:
             f'font-weight="bold">{escape(title)}</text>',
             f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>',
         ]
-        for y in self.yt:
+        for v in self.yt:
+            y = self._y(v)
             out.append(
-                f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{self.py(y):.1f}" y2="{self.py(y):.1f}" '
-                'stroke="#eee"/>'
+                f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
             )
             out.append(
-                f'<text x="{LEFT - 4}" y="{self.py(y) + 4:.1f}" text-anchor="end" '
-                f'font-size="10">{_fmt(y)}</text>'
+                f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" '
+                f'font-size="10">{_fmt(v)}</text>'
             )
         for v in self.xt:
             x = LEFT + (v - self.x_lo) / ((self.x_hi - self.x_lo) or 1.0) * pw
@@ -253,11 +257,13 @@ def line_plot(
     rules: Sequence[Rule] = (),
     log_x: bool = False,
     y_range: tuple[float, float] | None = None,
+    y_ticks: int = 5,
     legend: str = "top-left",
 ) -> str:
     """An SVG line plot, ``bands`` filled beneath the lines and ``rules`` across them; values
     below ``floor`` (and -inf) are drawn at the floor. ``y_range`` fixes the y extent (else
-    the data's); ``legend``: its corner ("top-left", "bottom-right", ...) or "below"."""
+    the data's), ``y_ticks`` about how many ticks it gets; ``legend``: its corner
+    ("top-left", "bottom-right", ...) or "below"."""
     if y_range is None:
         ys = [s.ys for s in series] + [b.lo for b in bands] + [b.hi for b in bands]
         y_lo, y_hi = _extent([*ys, np.array([r.y for r in rules])], (0.0, 1.0))
@@ -273,7 +279,7 @@ def line_plot(
     entries += [(r.label, _line_swatch(r.color, 1.2, r.dash)) for r in rules]
     entries = list(dict(entries).items())
     below = 14 * ((len(entries) + 1) // 2) + 4 if legend == "below" else 0
-    ax = _Axes((x_lo, x_hi), (y_lo, y_hi), log_x=log_x, below=below, floor=floor)
+    ax = _Axes((x_lo, x_hi), (y_lo, y_hi), log_x=log_x, below=below, floor=floor, y_count=y_ticks)
     out = ax.frame(title, xlabel, ylabel)
     for b in bands:
         for run in _runs(~(np.isnan(b.lo) | np.isnan(b.hi))):

@@ -45,7 +45,11 @@ def _num(v: float) -> str:
 
 
 def _quantiles(v: np.ndarray) -> list[str]:
-    """The QUANTILES of ``v`` over units, each an actual unit's value (∞ stays ∞)."""
+    """The QUANTILES of ``v`` over the units that have a value, each an actual unit's value
+    (∞ stays ∞); – where none has."""
+    v = v[~np.isnan(v)]
+    if not v.size:
+        return ["–"] * len(st.QUANTILES)
     return [_num(float(np.quantile(v, p, method="lower"))) for p in st.QUANTILES]
 
 
@@ -117,6 +121,7 @@ def _survival(fid: str, layer: LayerHorizon, eps: float) -> str:
         rules=[Rule(f"log₁₀ ε (ε = {eps:g})", float(np.log10(eps)))],
         log_x=True,
         y_range=(min(low, float(np.log10(eps))), 0.0),
+        y_ticks=6,  # steps of 2 decades from the floor, −12
         legend="below",
     )
     caption = (
@@ -189,8 +194,9 @@ def _two_track(fid: str, layer: LayerHorizon) -> str:
 def _tables(layer: LayerHorizon) -> str:
     head = "".join(f"<th>{100 * p:.0f}%</th>" for p in st.QUANTILES)
     beyond = int(np.sum(np.isposinf(layer.horizon)))
+    missing = int(np.sum(np.isnan(layer.timescale)))
     rows = [
-        ("T_k (steps)", _quantiles(layer.timescale), ""),
+        ("T_k (steps)", _quantiles(layer.timescale), f"{missing} without a value" * bool(missing)),
         ("horizon (steps)", _quantiles(layer.horizon), f"{beyond} beyond the data (∞)"),
         ("T_k ln(1/ε) (estimate)", _quantiles(layer.horizon_estimate), ""),
     ]
