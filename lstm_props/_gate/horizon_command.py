@@ -102,10 +102,13 @@ def run(ns: argparse.Namespace) -> int:
     except LSTMPropsError as exc:
         return usage_error(str(exc))
     print(summary(result, ns.beyond))
-    if ns.json:
-        Path(ns.json).write_text(json.dumps(document(result, ns.beyond), indent=1) + "\n")
-    if ns.report:
-        from lstm_props.horizon.report import write_report
+    try:
+        if ns.json:
+            Path(ns.json).write_text(json.dumps(document(result, ns.beyond), indent=1) + "\n")
+        if ns.report:
+            from lstm_props.horizon.report import write_report
 
-        write_report(result, Path(ns.report), ns.beyond)
+            write_report(result, Path(ns.report), ns.beyond)
+    except OSError as exc:
+        return usage_error(f"writing the result failed: {exc}")
     return 0
