@@ -33,11 +33,15 @@ class GateRecompute:
 
     def __init__(self, params: LSTMParams, variant: str, working: torch.dtype) -> None:
         self.params, self.kind, self.working = params, as_variant(variant), working
+        hid = params.hidden_size
         bias = params.b_ih + params.b_hh
-        bias[params.hidden_size : 2 * params.hidden_size] += params.forget_bias
-        self._w_ih = torch.tensor(params.w_ih.T, dtype=working)
-        self._w_hh = torch.tensor(params.w_hh.T, dtype=working)
-        self._bias = torch.tensor(bias, dtype=working)
+        bias[hid : 2 * hid] += params.forget_bias
+        # without a cell to update, g is never needed: the rows of i, f and o only
+        gates = (0, 1, 2, 3) if self.needs_cell else (0, 1, 3)
+        rows = np.concatenate([np.arange(k * hid, (k + 1) * hid) for k in gates])
+        self._w_ih = torch.tensor(params.w_ih[rows].T, dtype=working)
+        self._w_hh = torch.tensor(params.w_hh[rows].T, dtype=working)
+        self._bias = torch.tensor(bias[rows], dtype=working)
         self._peep = (
             None if params.peephole is None else torch.tensor(params.peephole, dtype=working)
         )
@@ -52,7 +56,9 @@ class GateRecompute:
 
     def _preactivations(self, x: np.ndarray, h: np.ndarray) -> torch.Tensor:
         if self.params.normalizes_gates:
-            return torch.from_numpy(preactivations(self.params, x, h))
+            z = torch.from_numpy(preactivations(self.params, x, h))
+            hid = self.params.hidden_size
+            return z if self.needs_cell else torch.cat([z[:, : 2 * hid], z[:, 3 * hid :]], 1)
         z = torch.addmm(self._bias, self._tensor(x), self._w_ih)
         return z.addmm_(self._tensor(h), self._w_hh)
 
@@ -66,7 +72,10 @@ class GateRecompute:
         flat = (chunk * batch, -1)
         p, kind, m, hid = self.params, self.kind, self.params.clip, self.params.hidden_size
         z = self._preactivations(steps.x.reshape(flat), steps.h_prev.reshape(flat))
-        z_i, z_f, z_g, z_o = z.split(hid, dim=1)
+        if self.needs_cell:
+            z_i, z_f, z_g, z_o = z.split(hid, dim=1)
+        else:  # g's rows were not computed: nothing reads it
+            (z_i, z_f, z_o), z_g = z.split(hid, dim=1), torch.zeros(())
         c = torch.zeros(())
         if self.needs_cell:
             assert steps.c_prev is not None

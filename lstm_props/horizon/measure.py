@@ -110,7 +110,7 @@ def measure_horizon(
             )
         keep: frozenset[int] = frozenset()
         if not stats:  # the first batch fixes the span grid and is checked against the layout
-            ((_, first, _),) = record(stack, blocks, xs[:8], 8)
+            ((_, first, _),) = record(stack, blocks, xs[:8, :4], 8)  # 8 steps of 4 sequences
             for k, (p, ls) in enumerate(zip(params, first)):
                 check_reproduced(p, ls, chosen, dtype, f"{name} layer {k}")
             longest = min(max_span or steps - 1, steps - 1)

@@ -134,40 +134,48 @@ class LayerStats:
         for k, name in enumerate(GATES):
             self.saturation_counts[k, 0] += (gates[name] < SATURATION[0]).sum((0, 1))
             self.saturation_counts[k, 1] += (gates[name] > SATURATION[1]).sum((0, 1))
-        with np.errstate(divide="ignore"):  # τ = +∞ where f = 1 (log f = ±0), 0 where f = 0
-            log_tau = np.log10(np.where(log_forget < 0, -1.0 / log_forget, np.inf))
+        with np.errstate(divide="ignore"):  # log10 τ = +∞ where f = 1 (log f = ±0)
+            log_tau = -np.log10(np.where(log_forget < 0, -log_forget, 0.0))
         self._histogram(
             log_tau.reshape(-1, h), TAU_LOW, TAU_BIN, self.n_tau, self.tau_counts, self.tau_sums
         )
         self._survival(t0, log_carry)
 
     def _survival(self, t0: int, log_carry: np.ndarray) -> None:
-        chunk = log_carry.shape[0]
-        prefix = self._prefix + np.cumsum(log_carry, axis=0)  # S_{t0+1} … S_{t0+C}
-        everything = np.concatenate([self._prefix[None], prefix])  # S_{t0} … S_{t0+C}
+        chunk, g = log_carry.shape[0], len(self.spans)
+        # S_{t0} … S_{t0+C}, a running sum row by row (a cumsum along the outer axis runs
+        # its inner loop across the rows, several times slower)
+        everything = np.empty((chunk + 1, *log_carry.shape[1:]))
+        everything[0] = self._prefix
+        for t in range(chunk):
+            np.add(everything[t], log_carry[t], out=everything[t + 1])
         # the starts s ≡ 0 (mod stride) in [t0, t0 + C): remember S_s
         first = -(-t0 // self.stride) * self.stride
         for s in range(first, t0 + chunk, self.stride):
             self._starts[(s // self.stride) % self.slots] = everything[s - t0]
-        ln10 = np.log(10.0)
+        values, spans = [], []
         for j, span in enumerate(self.spans):
             # ends t = s + span in (t0, t0 + C] with s a start ≥ 0
             low = max(t0 + 1 - span, 0)
             s0 = -(-low // self.stride) * self.stride
             starts = np.arange(s0, t0 + chunk - span + 1, self.stride)
-            if starts.size == 0:
-                continue
-            ends = starts + span - t0  # index into everything
-            values = (everything[ends] - self._starts[(starts // self.stride) % self.slots]) / ln10
+            if starts.size:
+                ends = starts + span - t0  # index into everything
+                diff = everything[ends] - self._starts[(starts // self.stride) % self.slots]
+                values.append(diff.reshape(-1, self.hidden))
+                spans.append(np.full(len(values[-1]), j))
+        if values:  # one histogram for every span: unit k, span j is row k·G + j
+            rows = np.concatenate(spans)[:, None] + np.arange(self.hidden)[None] * g
             self._histogram(
-                values.reshape(-1, self.hidden),
+                np.concatenate(values) / np.log(10.0),
                 -SURVIVAL_DECADES,
                 SURVIVAL_BIN,
                 self.n_survival,
-                self.survival_counts[:, j],
-                self.survival_sums[:, j],
+                self.survival_counts.reshape(self.hidden * g, -1),
+                self.survival_sums.reshape(self.hidden * g, -1),
+                rows,
             )
-        self._prefix = prefix[-1]
+        self._prefix = everything[-1]
 
     @staticmethod
     def _histogram(
@@ -177,11 +185,14 @@ class LayerStats:
         count: int,
         counts: np.ndarray,
         sums: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> None:
-        """Add rows of per-unit values (N, H) into per-unit histograms (H, count + 2)."""
-        h = values.shape[1]
-        k = _bins(values, low, width, count) + np.arange(h)[None] * (count + 2)
-        size = h * (count + 2)
-        counts += np.bincount(k.ravel(), minlength=size).reshape(h, count + 2)
-        finite = np.where(np.isfinite(values), values, 0.0)
-        sums += np.bincount(k.ravel(), weights=finite.ravel(), minlength=size).reshape(h, count + 2)
+        """Add values (N, H) into the histograms (R, count + 2): value [n, k] into row
+        ``rows[n, k]`` (default k: one histogram per unit)."""
+        if rows is None:
+            rows = np.arange(values.shape[1])[None]
+        k = (_bins(values, low, width, count) + rows * (count + 2)).ravel()
+        size = counts.size
+        counts += np.bincount(k, minlength=size).reshape(counts.shape)
+        finite = np.where(np.isfinite(values), values, 0.0).ravel()
+        sums += np.bincount(k, weights=finite, minlength=size).reshape(sums.shape)
