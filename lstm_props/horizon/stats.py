@@ -192,7 +192,14 @@ class LayerStats:
         if rows is None:
             rows = np.arange(values.shape[1])[None]
         k = (_bins(values, low, width, count) + rows * (count + 2)).ravel()
-        size = counts.size
-        counts += np.bincount(k, minlength=size).reshape(counts.shape)
         finite = np.where(np.isfinite(values), values, 0.0).ravel()
-        sums += np.bincount(k, weights=finite, minlength=size).reshape(sums.shape)
+        size = counts.size
+        if k.size >= size // 16:
+            counts += np.bincount(k, minlength=size).reshape(counts.shape)
+            sums += np.bincount(k, weights=finite, minlength=size).reshape(sums.shape)
+            return
+        # few values into many bins (B = 1, wide layers): count the bins they hit only, not
+        # a histogram-sized array per call
+        hit, where = np.unique(k, return_inverse=True)
+        counts.reshape(-1)[hit] += np.bincount(where, minlength=hit.size)
+        sums.reshape(-1)[hit] += np.bincount(where, weights=finite, minlength=hit.size)
