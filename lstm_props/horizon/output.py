@@ -94,15 +94,16 @@ def verdict(layer: LayerHorizon, beyond: int) -> str:
 
 
 def summary(h: Horizon, beyond: int = 100) -> str:
-    """Layers × quantiles of T_k and horizons, a verdict line per layer."""
-    qs = (0.1, 0.5, 0.9)
+    """Layers × quantiles of T_k and horizons (and their largest: a trained layer's memory
+    often rests on one unit of many), a verdict line per layer."""
+    qs = (0.1, 0.5, 0.9, 1.0)
     lines = [
         f"horizon of {h.target} ({h.dtype}, {h.variant}) on {h.sequences} sequences of "
         f"{h.steps[0]}"
         + (f"–{h.steps[1]}" if h.steps[1] != h.steps[0] else "")
         + f" steps; ε = {h.eps:g}",
-        f"{'layer':<10} {'units':>5}  {'T_k  10% / 50% / 90%':>24}  "
-        f"{'horizon 10% / 50% / 90%':>26}  "
+        f"{'layer':<10} {'units':>5}  {'T_k  10% / 50% / 90% / max':>30}  "
+        f"{'horizon 10% / 50% / 90% / max':>30}  "
         f"{'carry share at Δ':>18}",
     ]
     for layer in h.layers:
@@ -113,8 +114,8 @@ def summary(h: Horizon, beyond: int = 100) -> str:
             f"{tt.share[2][-1]:.2f} at {tt.spans[-1]}" if tt is not None and tt.spans.size else "–"
         )
         lines.append(
-            f"{layer.name:<10} {layer.hidden:>5}  {' / '.join(t):>24}  "
-            f"{' / '.join(hz):>26}  {share:>18}"
+            f"{layer.name:<10} {layer.hidden:>5}  {' / '.join(t):>30}  "
+            f"{' / '.join(hz):>30}  {share:>18}"
         )
     for layer in h.layers:
         lines.append(f"{layer.name}: {verdict(layer, beyond)}")
