@@ -100,27 +100,16 @@ class TorchLSTMLayer(_TorchCellBase):
         return y, h_n, c_n
 
     def step(self, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
-        if self.alone:
-            # nn.LSTM.forward's own call, for one layer and direction (T = 1, time-first)
-            weights = [getattr(self.module, n) for n in self._layout_names().values()]
-            _, h_n, c_n = torch._VF.lstm(
-                x[None],
-                (h[None], c[None]),
-                weights,
-                bool(self.module.bias),
-                1,
-                0.0,
-                self.module.training,
-                False,
-                False,
-            )
-            return h_n[0], c_n[0]
+        if self.alone:  # a length-1 sequence (T = 1 is one step of either direction)
+            _, h_n, c_n = self.layer_sequence(x[None], h, c)
+            return h_n, c_n
         _, h_n, c_n = self._run(x, *self._stack_states(h, c))
         return h_n[self.index], c_n[self.index]
 
     @property
     def has_layer_sequence(self) -> bool:
-        return self.alone
+        # a reverse direction's kernel call would run it forward in time over T > 1 steps
+        return self.alone and self.direction == 0
 
     def layer_sequence(self, xs: Any, h: Any, c: Any) -> tuple[Any, Any, Any]:
         # nn.LSTM.forward's own call for this layer and direction over T steps (time-first)
