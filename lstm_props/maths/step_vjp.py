@@ -1,0 +1,301 @@
+"""The error of the backward through a step, layer norms included (docs/error-model.md,
+"The backward through a layer norm").
+
+The implementation's VJP of a step is evaluated at its own forward values (gates, x̂ and r
+of each norm, each within its :func:`tolerances.step_error` bound) and rounds as it goes;
+the oracle's is exact. Every cotangent of the backward is carried as a pair (M, E): M bounds
+the exact cotangent's magnitude, E the error of the computed one, coordinate-wise, to first
+order. Four kinds of stage, u the unit roundoff:
+
+    product by forward factors a_1..a_k, each computed within δa_j:
+        M' = M ∏|a_j|,  E' = E ∏|a_j| + M Σ_j δa_j ∏_{i≠j} |a_i| + k u M ∏|a_j|
+    sum of two cotangents:  M' = M_1 + M_2,  E' = E_1 + E_2 + u M'
+    product by exact weights over n terms:  M' = M|W|,  E' = E|W| + γ_n M|W|
+    a layer norm's VJP: :func:`norm_vjp`
+
+with the gate derivatives recomputed from the gates (or from z, alike to first order):
+σ' = y(1 − y) within δy + a σ', tanh' = 1 − y² within 2|y|δy + a tanh' + 2u, a = 4u.
+The caller multiplies the final E by SAFETY. Only E is a claim about the implementation;
+M is what E's first-order terms are taken at (and what a chain of steps carries, M_{t−1}
+= M_t |J_t| entrywise, so no Jacobian is materialised at any size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstm_props.maths import carry
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.layout import AbsWeights, LSTMParams
+from lstm_props.maths.reference import clamp, layer_norm, lstm_step
+from lstm_props.maths.variants import as_variant
+
+#: Roundings of a layer norm's backward beyond its n-term sums (see :func:`norm_vjp`).
+NORM_VJP_ROUNDINGS = 10
+
+
+@dataclass(frozen=True)
+class Cotangent:
+    """mag ≥ |ā| (the exact cotangent), err ≥ |ā_impl − ā|, same shape."""
+
+    mag: np.ndarray
+    err: np.ndarray
+
+    @classmethod
+    def exact(cls, value: np.ndarray) -> Cotangent:
+        """A cotangent the implementation is handed exactly (a probe, rounded to its dtype)."""
+        return cls(np.abs(value), np.zeros(np.shape(value)))
+
+    def times(self, *factors: tuple[np.ndarray, np.ndarray], u: float) -> Cotangent:
+        """ā ⊙ a_1 ⊙ ... ⊙ a_k, factor j given as (|a_j|, δa_j)."""
+        size = np.ones_like(self.mag)
+        for value, _ in factors:
+            size = size * value
+        moved = np.zeros_like(self.mag)
+        for j, (_, delta) in enumerate(factors):
+            others = np.ones_like(self.mag)
+            for i, (value, _) in enumerate(factors):
+                if i != j:
+                    others = others * value
+            moved = moved + delta * others
+        mag = self.mag * size
+        return Cotangent(mag, _vacuous(self.err * size + self.mag * moved + len(factors) * u * mag))
+
+    def plus(self, other: Cotangent, u: float) -> Cotangent:
+        mag = self.mag + other.mag
+        return Cotangent(mag, self.err + other.err + u * mag)
+
+    def matmul(self, weights: np.ndarray | AbsWeights, n: int, dtype: str) -> Cotangent:
+        """ā W, W exact (|W| given as an array or :class:`layout.AbsWeights`), n terms a sum."""
+        mag = self.mag @ weights
+        err = self.err @ weights
+        return Cotangent(mag, _vacuous(err + tol.gamma(n, dtype) * mag))
+
+
+def _vacuous(err: np.ndarray) -> np.ndarray:
+    """inf · 0 (a lost norm's row through a zero weight) is no claim: inf, never NaN."""
+    return np.where(np.isnan(err), np.inf, err)
+
+
+def norm_vjp(y_bar: Cotangent, norm: tol.NormError, gain: np.ndarray, dtype: str) -> Cotangent:
+    """The cotangent v̄ of a layer norm's input from ȳ, y = γ ⊙ x̂ + β over n entries:
+
+        v̄ = r (w − mean(w) − x̂ mean(w ⊙ x̂)),  w = γ ⊙ ȳ
+
+    evaluated by the implementation at its x̂ (within δx̂) and r (within δr/r), from a ȳ
+    within E. With M_w = |γ|M, S1 = mean(M_w), S2 = mean(M_w|x̂|), μ̂ = r|μ|:
+
+        M'_k = r (M_w,k + S1 + |x̂_k| S2)
+        E'_k = r (E_w,k + mean(E_w) + |x̂_k| mean(E_w|x̂|)),  E_w = |γ|E + u M_w   (ȳ's error)
+             + (δr/r) M'_k                                                      (r's)
+             + r (δx̂_k S2 + |x̂_k| mean(M_w δx̂))                                (x̂'s)
+             + γ_{n+10} r (M_w,k + S1 + (|x̂_k| + 2μ̂)(S2 + 2μ̂ S1))               (rounding)
+
+    The rounding term holds for the centred form above, any order of its two n-term sums,
+    and for the raw form torch's CPU kernel uses (Σw v and Σw over the un-centred v, then
+    r w + b v + c, b = (μΣw − Σw v) r³/n, c = −bμ − r Σw/n), whose sums are relative to
+    |v_j| ≤ (|x̂_j| + μ̂)/r: hence the μ̂ terms. On a lost row (the forward's first order says
+    nothing) E' is inf: no claim, never NaN.
+    """
+    u = tol.UNIT_ROUNDOFF[dtype]
+    n = norm.xhat.shape[-1]
+    g = np.abs(gain)
+    ax = np.abs(norm.xhat)
+    m_w = g * y_bar.mag
+    e_w = g * y_bar.err + u * m_w
+    s1 = m_w.mean(-1, keepdims=True)
+    s2 = (m_w * ax).mean(-1, keepdims=True)
+    r = norm.r
+    with np.errstate(invalid="ignore", over="ignore"):
+        mu_hat = r * np.abs(norm.mean)
+        mag = r * (m_w + s1 + ax * s2)
+        carried = r * (e_w + e_w.mean(-1, keepdims=True) + ax * (e_w * ax).mean(-1, keepdims=True))
+        at_x = r * (norm.d_xhat * s2 + ax * (m_w * norm.d_xhat).mean(-1, keepdims=True))
+        raw = (ax + 2 * mu_hat) * (s2 + 2 * mu_hat * s1)
+        rounding = tol.gamma(n + NORM_VJP_ROUNDINGS, dtype) * r * (m_w + s1 + raw)
+        err = carried + norm.d_r * mag + at_x + rounding
+    lost = norm.lost | ~np.isfinite(r)
+    return Cotangent(
+        np.where(np.isnan(mag), np.inf, mag), np.where(lost | np.isnan(err), np.inf, err)
+    )
+
+
+def _sigmoid_slope(y: np.ndarray, dy: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """(σ', bound on its computed error) from σ = y within dy."""
+    s = y * (1 - y)
+    return s, dy + a * s
+
+
+def _tanh_slope(y: np.ndarray, dy: np.ndarray, a: float, u: float) -> tuple[np.ndarray, np.ndarray]:
+    """(tanh', bound on its computed error) from tanh = y within dy."""
+    s = 1 - y * y
+    return s, 2 * np.abs(y) * dy + a * s + 2 * u
+
+
+def step_vjp_error(
+    params: LSTMParams,
+    x: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    variant: str,
+    dtype: str,
+    u_h: Cotangent,
+    u_c: Cotangent,
+    dx: np.ndarray | float = 0.0,
+    dh_in: np.ndarray | float = 0.0,
+    dc_in: np.ndarray | float = 0.0,
+) -> tuple[Cotangent, Cotangent, Cotangent]:
+    """(h̄, c̄, x̄): the cotangents of h_{t-1}, c_{t-1} and x_t from ū_h, ū_c on (h_t, c_t), as
+    the implementation computes them in ``dtype`` against exact, inputs exact up to dx,
+    dh_in, dc_in. The backward, coordinate-wise (W_hr only with a projection):
+
+        ā = ū_h W_hr;  q the cell h reads (c', or N_c(c') for Ba's norm), τ = tanh(q)
+        z̄_o = ā τ σ'(z_o),  q̄ = ā o tanh'(q)
+        ĉ̄ = ū_c + N_c-VJP(q̄)  (Ba: the carried c' is the norm's input)
+           | N_c-VJP(ū_c + q̄)  (the carried c' normalised)  | ū_c + q̄  (no cell norm)
+        c̄ = ĉ̄ f,  z̄_i = ĉ̄ g σ'(z_i),  z̄_f = ĉ̄ c σ'(z_f),  z̄_g = ĉ̄ i tanh'(z_g)
+           (cifg: z̄_f = ĉ̄ (c − g) σ'(z_f), z̄_i = 0; no forget gate: z̄_f = 0, c̄ = ĉ̄)
+        h̄ = N_hh-VJP(z̄) W_hh,  x̄ = N_ih-VJP(z̄) W_ih  (without gate norms: z̄ W)
+
+    each stage by the rules of this module, with the forward's errors of
+    :func:`tolerances.step_error` (the norms' x̂ and r from its NormError). A clamp (clip,
+    cell clip) is taken as decided, its slope at the clamped argument bounding the
+    derivative where it is 0 (as lstm_props.maths.abs_jacobian). Peepholes are not modelled.
+    """
+    kind = as_variant(variant)
+    if kind.reads_cell:
+        raise ValueError(
+            "step_vjp_error does not model peepholes (their slopes p c f(1 − f)); "
+            "tolerances.jacobian_factor_error bounds that variant's Jacobian factors"
+        )
+    u = tol.UNIT_ROUNDOFF[dtype]
+    a = tol.ACTIVATION_ULPS * u
+    err = tol.step_error(params, x, h, c, variant, dtype, dx=dx, dh_in=dh_in, dc_in=dc_in)
+    v = lstm_step(params, x, h, c, variant)
+    hidden = params.hidden_size
+    zero = np.zeros_like(v.f)
+    c_hat = clamp(v.f * c + v.i * v.g, params.cell_clip)
+    if kind.normalizes_cell_output:
+        g_c, b_c = params.cell_norm()
+        q = layer_norm(c_hat, g_c, b_c, params.ln_eps)
+    else:
+        q = v.c
+    tau = np.tanh(q)
+    d_tau = tol.tanh_error(q, err.dq, dtype)
+    s_o, d_so = _sigmoid_slope(v.o, err.do, a)
+    tp_q, d_tpq = _tanh_slope(tau, d_tau, a, u)
+
+    out = u_h
+    if params.w_hr is not None:
+        out = u_h.matmul(np.abs(params.w_hr), params.output_size, dtype)
+    z_o = out.times((np.abs(tau), d_tau), (s_o, d_so), u=u)
+    q_bar = out.times((np.abs(v.o), err.do), (tp_q, d_tpq), u=u)
+    if kind.normalizes_cell_output:
+        assert err.cell_norm is not None
+        c_hat_bar = u_c.plus(norm_vjp(q_bar, err.cell_norm, params.cell_norm()[0], dtype), u)
+    elif kind.normalizes_cell:
+        assert err.cell_norm is not None
+        c_hat_bar = norm_vjp(u_c.plus(q_bar, u), err.cell_norm, params.cell_norm()[0], dtype)
+    else:
+        c_hat_bar = u_c.plus(q_bar, u)
+
+    d_c = np.abs(dc_in) * np.ones_like(c)
+    if kind.has_forget_gate:
+        c_bar = c_hat_bar.times((np.abs(v.f), err.df), u=u)
+        s_f, d_sf = _sigmoid_slope(v.f, err.df, a)
+        if kind.coupled_input:  # i = 1 − f: f̄ = ĉ̄ c − ĉ̄ g
+            f_bar = c_hat_bar.times((np.abs(c) + np.abs(v.g), d_c + err.dg), u=2 * u)
+            z_f = f_bar.times((s_f, d_sf), u=u)
+        else:
+            z_f = c_hat_bar.times((np.abs(c), d_c), (s_f, d_sf), u=u)
+    else:
+        c_bar = c_hat_bar
+        z_f = Cotangent(zero, zero)
+    if kind.coupled_input:
+        z_i = Cotangent(zero, zero)
+    else:
+        s_i, d_si = _sigmoid_slope(v.i, err.di, a)
+        z_i = c_hat_bar.times((np.abs(v.g), err.dg), (s_i, d_si), u=u)
+    tp_g, d_tpg = _tanh_slope(v.g, err.dg, a, u)
+    z_g = c_hat_bar.times((np.abs(v.i), err.di), (tp_g, d_tpg), u=u)
+    z_bar = _joined([z_i, z_f, z_g, z_o])
+    to_hh = to_ih = z_bar
+    if kind.normalizes_gates:
+        assert err.gate_norms is not None
+        g_ih, g_hh = params.gate_norm()
+        to_ih = norm_vjp(z_bar, err.gate_norms[0], g_ih, dtype)
+        to_hh = norm_vjp(z_bar, err.gate_norms[1], g_hh, dtype)
+    h_bar = to_hh.matmul(params.abs_w_hh, 4 * hidden, dtype)
+    x_bar = to_ih.matmul(params.abs_w_ih, 4 * hidden, dtype)
+    return h_bar, c_bar, x_bar
+
+
+def chain_vjp_error(
+    layers: list[LSTMParams],
+    variant: str,
+    traj: carry.Trajectory,
+    u_h: np.ndarray,
+    u_c: np.ndarray,
+    dtype: str,
+    moved: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds on the error of the computed ∂L/∂h_0, ∂L/∂c_0 and ∂L/∂x_t (t = 1..T, the
+    bottom layer's input) for L = ū_hᵀh_T + ū_cᵀc_T through the T recorded steps of a stack
+    of ``layers`` (one for a cell): each step's backward by :func:`step_vjp_error` from the
+    cotangents the step above it left, top layer first; a layer's h_t also takes the
+    cotangent of the input of the layer above (one more sum).
+
+    ``moved`` (T, B, L·(P + H)), h before c as :func:`carry.pack`: how far from the recorded
+    states 1..T the states a backward is evaluated at may be (another computation of the
+    same steps, as a fused sequence call); None: at the recorded states themselves.
+    Returns (E_h0 (B, L·P), E_c0 (B, L·H), E_x (T, B, D)), first order, before SAFETY.
+    """
+    u = tol.UNIT_ROUNDOFF[dtype]
+    p, hid, depth = layers[0].output_size, layers[0].hidden_size, len(layers)
+    bar_h, bar_c = Cotangent.exact(u_h), Cotangent.exact(u_c)
+
+    def state_error(s: int, part: str, k: int) -> np.ndarray | float:
+        """The bound on state s's h (or c) of layer k (state 0 is given, exact)."""
+        if moved is None or s == 0:
+            return 0.0
+        lo = k * p if part == "h" else depth * p + k * hid
+        return moved[s - 1][:, lo : lo + (p if part == "h" else hid)]
+
+    to_x: list[np.ndarray] = []
+    for s in range(traj.steps - 1, -1, -1):  # the step from state s to state s + 1
+        outs_h: list[Cotangent] = []
+        outs_c: list[Cotangent] = []
+        from_above: Cotangent | None = None
+        for k in range(depth - 1, -1, -1):
+            hk, ck = slice(k * p, (k + 1) * p), slice(k * hid, (k + 1) * hid)
+            top_h = Cotangent(bar_h.mag[:, hk], bar_h.err[:, hk])
+            if from_above is not None:
+                top_h = top_h.plus(from_above, u)
+            x = traj.gate_xs[s] if k == 0 else traj.hs[s + 1][:, (k - 1) * p : k * p]
+            h_bar, c_bar, from_above = step_vjp_error(
+                layers[k],
+                x,
+                traj.hs[s][:, hk],
+                traj.cs[s][:, ck],
+                variant,
+                dtype,
+                top_h,
+                Cotangent(bar_c.mag[:, ck], bar_c.err[:, ck]),
+                dx=0.0 if k == 0 else state_error(s + 1, "h", k - 1),
+                dh_in=state_error(s, "h", k),
+                dc_in=state_error(s, "c", k),
+            )
+            outs_h.insert(0, h_bar)
+            outs_c.insert(0, c_bar)
+        bar_h, bar_c = _joined(outs_h), _joined(outs_c)
+        assert from_above is not None  # the loop ran: there is a layer
+        to_x.insert(0, from_above.err)
+    return bar_h.err, bar_c.err, np.stack(to_x)
+
+
+def _joined(parts: list[Cotangent]) -> Cotangent:
+    return Cotangent(
+        np.concatenate([q.mag for q in parts], -1), np.concatenate([q.err for q in parts], -1)
+    )
