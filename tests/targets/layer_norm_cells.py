@@ -163,23 +163,25 @@ class BaNormBackwardDropsProjection(BaHandWrittenNormCell):
     fault = "drops_projection"
 
 
-class FastrnnsNormBackwardUnbiasedR(nn.Module):
-    """fastrnns' LayerNormLSTMCell (the carried c normalised) whose norms' backward takes r
-    from the unbiased variance (torch.var's default, n − 1), the forward the biased one."""
+class FastrnnsEagerLayerNormCell(nn.Module):
+    """fastrnns' LayerNormLSTMCell's step (the carried c normalised) as a plain module,
+    without TorchScript."""
 
     lstm_call = "m(x, (h, c)) -> (h, (h, c))"
     lstm_variant = "layer_norm_cell"
     lstm_layout = _FASTRNNS_LAYOUT
-    fault = "unbiased_r"
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.input_size, self.hidden_size = input_size, hidden_size
         self.weight_ih = nn.Parameter(torch.randn(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.randn(4 * hidden_size, hidden_size))
-        self.layernorm_i = HandWrittenLayerNorm(4 * hidden_size, self.fault)
-        self.layernorm_h = HandWrittenLayerNorm(4 * hidden_size, self.fault)
-        self.layernorm_c = HandWrittenLayerNorm(hidden_size, self.fault)
+        self.layernorm_i = self.norm(4 * hidden_size)
+        self.layernorm_h = self.norm(4 * hidden_size)
+        self.layernorm_c = self.norm(hidden_size)
+
+    def norm(self, n: int) -> nn.Module:
+        return nn.LayerNorm(n)
 
     def forward(
         self, x: Tensor, state: tuple[Tensor, Tensor]
@@ -192,7 +194,17 @@ class FastrnnsNormBackwardUnbiasedR(nn.Module):
         return h_new, (h_new, c_new)
 
 
-class FastrnnsHandWrittenNormCell(FastrnnsNormBackwardUnbiasedR):
-    """The same cell with the norms' backward right: it must pass."""
+class FastrnnsHandWrittenNormCell(FastrnnsEagerLayerNormCell):
+    """The same cell with every norm's backward written by hand, correctly: it must pass."""
 
     fault = ""
+
+    def norm(self, n: int) -> nn.Module:
+        return HandWrittenLayerNorm(n, self.fault)
+
+
+class FastrnnsNormBackwardUnbiasedR(FastrnnsHandWrittenNormCell):
+    """Its norms' backward takes r from the unbiased variance (torch.var's default, n − 1),
+    the forward from the biased one."""
+
+    fault = "unbiased_r"
