@@ -236,10 +236,11 @@ def chain_vjp_error(
     layers: list[LSTMParams],
     variant: str,
     traj: carry.Trajectory,
-    u_h: np.ndarray,
-    u_c: np.ndarray,
+    u_h: np.ndarray | Cotangent,
+    u_c: np.ndarray | Cotangent,
     dtype: str,
     moved: np.ndarray | None = None,
+    carry_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds on the error of the computed ∂L/∂h_0, ∂L/∂c_0 and ∂L/∂x_t (t = 1..T, the
     bottom layer's input) for L = ū_hᵀh_T + ū_cᵀc_T through the T recorded steps of a stack
@@ -250,11 +251,15 @@ def chain_vjp_error(
     ``moved`` (T, B, L·(P + H)), h before c as :func:`carry.pack`: how far from the recorded
     states 1..T the states a backward is evaluated at may be (another computation of the
     same steps, as a fused sequence call); None: at the recorded states themselves.
+    ``carry_only``: the teacher-forced carry chain c_T(c_0), every h_{t−1} held at its
+    recorded value (no cotangent reaches h_t: ū_h = 0 after the last step, and u_h is 0).
+    ū_h, ū_c: arrays the implementation is handed exactly, or Cotangents (a probe it rounds).
     Returns (E_h0 (B, L·P), E_c0 (B, L·H), E_x (T, B, D)), first order, before SAFETY.
     """
     u = tol.UNIT_ROUNDOFF[dtype]
     p, hid, depth = layers[0].output_size, layers[0].hidden_size, len(layers)
-    bar_h, bar_c = Cotangent.exact(u_h), Cotangent.exact(u_c)
+    bar_h = u_h if isinstance(u_h, Cotangent) else Cotangent.exact(u_h)
+    bar_c = u_c if isinstance(u_c, Cotangent) else Cotangent.exact(u_c)
 
     def state_error(s: int, part: str, k: int) -> np.ndarray | float:
         """The bound on state s's h (or c) of layer k (state 0 is given, exact)."""
@@ -290,6 +295,8 @@ def chain_vjp_error(
             outs_h.insert(0, h_bar)
             outs_c.insert(0, c_bar)
         bar_h, bar_c = _joined(outs_h), _joined(outs_c)
+        if carry_only:
+            bar_h = Cotangent.exact(np.zeros_like(bar_h.mag))
         assert from_above is not None  # the loop ran: there is a layer
         to_x.insert(0, from_above.err)
     return bar_h.err, bar_c.err, np.stack(to_x)
