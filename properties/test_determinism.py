@@ -28,7 +28,7 @@ def test_forward_and_backward_are_deterministic(lstm):
     nn.LSTM documentation prescribes) the state gradients may differ by the reordering bound
     2(T+1)γ_n |ū|ᵀ∏|J_t| (any summation order of the same terms; with a layer norm, whose
     means over n entries cancel, 2·SAFETY times the whole backward error bound of
-    lstm_props.maths.step_vjp.chain_vjp_error, each run within it), and parameter
+    lstm_props.maths.step_vjp.jacobian_chain_error, each run within it), and parameter
     gradients, accumulated by atomics there, are not compared.
     Failure: atomics or uninitialised workspace in a backward kernel, a cache that changes
     the second call, randomness (dropout) left on.
@@ -70,10 +70,14 @@ def test_forward_and_backward_are_deterministic(lstm):
             p = case.h0.shape[1]
             layers = None if case.params is None else [case.params]
             if layers is not None and as_variant(lstm.variant).layer_norm:
-                e_h, e_c, _ = step_vjp.chain_vjp_error(
-                    layers, lstm.variant, first, u_h, u_c, case.dtype
+                jacs = [
+                    abs_step_jacobian(cell, layers, lstm.variant, first, t)
+                    for t in range(first.steps)
+                ]
+                chain = step_vjp.jacobian_chain_error(
+                    layers, lstm.variant, first, jacs, u_h, u_c, case.dtype
                 )
-                bound = 2 * tol.SAFETY * np.concatenate([e_h, e_c], 1)
+                bound = 2 * tol.SAFETY * chain.reshape(case.h0.shape[0], -1)
                 check_close(
                     gc2,
                     gc1,

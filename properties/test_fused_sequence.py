@@ -27,7 +27,7 @@ def test_fused_sequence_equals_composed_steps(lstm):
     Tolerance: values 2E_t with E_t = |J_t|E_{t−1} + e_t (per-step local bounds e_t of
     tolerances.step_error, propagated by the step Jacobians J_t); gradients by
     tolerances.chain_gradient_bound with per-entry Jacobian errors ρ_t(1 + w̄)^L; with a
-    layer norm, 2·SAFETY times lstm_props.maths.step_vjp.chain_vjp_error, each step's
+    layer norm, 2·SAFETY times lstm_props.maths.step_vjp.jacobian_chain_error, each step's
     backward error bound at states within the value bound of the composed ones.
     Failure: the fused kernel differs from its own step (reverse outputs not flipped back,
     a deeper layer started from layer 0's state, batch_first transposed, h_{t−1}
@@ -83,10 +83,11 @@ def test_fused_sequence_equals_composed_steps(lstm):
             lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:], (case.h0, case.c0), (u_h, u_c)
         )
         if as_variant(lstm.variant).layer_norm:  # J_LN factors: no entry error ρ_t
-            e_h, e_c, _ = step_vjp.chain_vjp_error(
-                layers, lstm.variant, traj, u_h, u_c, case.dtype, composed.bounds / tol.SAFETY
+            moved = composed.bounds / tol.SAFETY  # the fused call's states: within 2E_t
+            chain = step_vjp.jacobian_chain_error(
+                layers, lstm.variant, traj, composed.jacs, u_h, u_c, case.dtype, moved
             )
-            bound = 2 * tol.SAFETY * carry.pack(e_h, e_c)
+            bound = 2 * tol.SAFETY * chain
         else:
             w_bar = max(float(q.abs_row_sums().max()) for q in layers)
             errors = [rho * (1 + w_bar) ** len(layers) for rho in composed.factors]

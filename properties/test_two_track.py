@@ -151,9 +151,10 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     accumulation (T + 1)γ_n |ū|ᵀ∏|J_t|, n = 4(P + H) + 2, with |J_t| the one-step
     Jacobians' magnitudes (at large sizes the oracle's entrywise bound on them,
     lstm_props.maths.abs_jacobian). With a layer norm (J_LN factors, no entry error ρ_t):
-    2·SAFETY times lstm_props.maths.step_vjp.chain_vjp_error, each side's error carried
-    back step by step, E_{t−1} = E_t|J_t| + (step t's own VJP error at |ū|ᵀ∏|J|), as the
-    one-step property bounds it (rounding included). Black-box: the reordering term alone
+    2·SAFETY times lstm_props.maths.step_vjp.jacobian_chain_error, each side's error
+    carried back step by step, E_{t−1} = E_t|J_t| + e_t(|ū|ᵀ∏_{s>t}|J_s|), e_t(M) step t's
+    own VJP error at a cotangent of magnitude M as the one-step property bounds it
+    (rounding included). Black-box: the reordering term alone
     (no ρ_t without weights).
     Failure: the backward of a step depends on what other calls did (buffers clobbered by
     a later step, state cached between calls), so BPTT is not the chain rule.
@@ -179,10 +180,15 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
         p, hid = case.h0.shape[1], case.c0.shape[1]
         n = 4 * (p + hid) + 2
         if case.params is not None and as_variant(lstm.variant).layer_norm:
-            e_h, e_c, _ = step_vjp.chain_vjp_error(
-                [case.params], lstm.variant, traj, u_h, u_c, dtype
+            layers = [case.params]
+            jacs = [
+                abs_step_jacobian(cell, layers, lstm.variant, traj, t) for t in range(traj.steps)
+            ]
+            bound = (
+                2
+                * tol.SAFETY
+                * step_vjp.jacobian_chain_error(layers, lstm.variant, traj, jacs, u_h, u_c, dtype)
             )
-            bound = 2 * tol.SAFETY * carry.pack(e_h, e_c)
         elif case.params is None:  # the reordering term alone
             mag = np.abs(carry.pack(u_h, u_c))
             for t in range(traj.steps - 1, -1, -1):

@@ -23,6 +23,7 @@ M is what E's first-order terms are taken at (and what a chain of steps carries,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class Cotangent:
                 if i != j:
                     others = others * value
             moved = moved + delta * others
-        mag = self.mag * size
+        mag = _vacuous(self.mag * size)
         return Cotangent(mag, _vacuous(self.err * size + self.mag * moved + len(factors) * u * mag))
 
     def plus(self, other: Cotangent, u: float) -> Cotangent:
@@ -69,14 +70,23 @@ class Cotangent:
 
     def matmul(self, weights: np.ndarray | AbsWeights, n: int, dtype: str) -> Cotangent:
         """ā W, W exact (|W| given as an array or :class:`layout.AbsWeights`), n terms a sum."""
-        mag = self.mag @ weights
+        mag = _vacuous(self.mag @ weights)
         err = self.err @ weights
         return Cotangent(mag, _vacuous(err + tol.gamma(n, dtype) * mag))
 
 
-def _vacuous(err: np.ndarray) -> np.ndarray:
+def _vacuous(bound: np.ndarray) -> np.ndarray:
     """inf · 0 (a lost norm's row through a zero weight) is no claim: inf, never NaN."""
-    return np.where(np.isnan(err), np.inf, err)
+    return np.where(np.isnan(bound), np.inf, bound)
+
+
+def _row_rmatvec(jac: Any, vec: np.ndarray, batch: int) -> np.ndarray:
+    """vᵀ|J| for |J| coupling no batch rows: a batch row holding an inf (no claim, from a lost
+    norm) stays all inf, and its inf · 0 does not reach the other rows as NaN."""
+    rows = vec.reshape(batch, -1)
+    lost = ~np.isfinite(rows).all(1, keepdims=True)
+    out = jac.rmatvec(np.where(lost, 0.0, rows).reshape(-1)).reshape(batch, -1)
+    return np.where(lost, np.inf, out).reshape(-1)
 
 
 def norm_vjp(y_bar: Cotangent, norm: tol.NormError, gain: np.ndarray, dtype: str) -> Cotangent:
@@ -232,6 +242,63 @@ def step_vjp_error(
     return h_bar, c_bar, x_bar
 
 
+def stack_vjp_error(
+    layers: list[LSTMParams],
+    variant: str,
+    traj: carry.Trajectory,
+    s: int,
+    bar_h: Cotangent,
+    bar_c: Cotangent,
+    dtype: str,
+    moved: np.ndarray | None = None,
+) -> tuple[Cotangent, Cotangent, Cotangent]:
+    """(h̄, c̄, x̄) of the recorded step from state s to s + 1 of a stack of ``layers`` (one for
+    a cell), by :func:`step_vjp_error` layer by layer from the top: layer k reads layer
+    k − 1's fresh h_{s+1}, so that h also takes the cotangent of the input of the layer
+    above (one more sum). h̄, c̄ packed over the layers as the state; x̄ the bottom layer's.
+
+    ``moved`` (T, B, L·(P + H)), h before c as :func:`carry.pack`: how far from the recorded
+    states 1..T the states a backward is evaluated at may be (another computation of the
+    same steps, as a fused sequence call); None: at the recorded states themselves.
+    """
+    u = tol.UNIT_ROUNDOFF[dtype]
+    p, hid, depth = layers[0].output_size, layers[0].hidden_size, len(layers)
+
+    def state_error(t: int, part: str, k: int) -> np.ndarray | float:
+        """The bound on state t's h (or c) of layer k (state 0 is given, exact)."""
+        if moved is None or t == 0:
+            return 0.0
+        lo = k * p if part == "h" else depth * p + k * hid
+        return moved[t - 1][:, lo : lo + (p if part == "h" else hid)]
+
+    outs_h: list[Cotangent] = []
+    outs_c: list[Cotangent] = []
+    from_above: Cotangent | None = None
+    for k in range(depth - 1, -1, -1):
+        hk, ck = slice(k * p, (k + 1) * p), slice(k * hid, (k + 1) * hid)
+        top_h = Cotangent(bar_h.mag[:, hk], bar_h.err[:, hk])
+        if from_above is not None:
+            top_h = top_h.plus(from_above, u)
+        x = traj.gate_xs[s] if k == 0 else traj.hs[s + 1][:, (k - 1) * p : k * p]
+        h_bar, c_bar, from_above = step_vjp_error(
+            layers[k],
+            x,
+            traj.hs[s][:, hk],
+            traj.cs[s][:, ck],
+            variant,
+            dtype,
+            top_h,
+            Cotangent(bar_c.mag[:, ck], bar_c.err[:, ck]),
+            dx=0.0 if k == 0 else state_error(s + 1, "h", k - 1),
+            dh_in=state_error(s, "h", k),
+            dc_in=state_error(s, "c", k),
+        )
+        outs_h.insert(0, h_bar)
+        outs_c.insert(0, c_bar)
+    assert from_above is not None  # the loop ran: there is a layer
+    return _joined(outs_h), _joined(outs_c), from_above
+
+
 def chain_vjp_error(
     layers: list[LSTMParams],
     variant: str,
@@ -239,67 +306,69 @@ def chain_vjp_error(
     u_h: np.ndarray | Cotangent,
     u_c: np.ndarray | Cotangent,
     dtype: str,
-    moved: np.ndarray | None = None,
     carry_only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds on the error of the computed ∂L/∂h_0, ∂L/∂c_0 and ∂L/∂x_t (t = 1..T, the
-    bottom layer's input) for L = ū_hᵀh_T + ū_cᵀc_T through the T recorded steps of a stack
-    of ``layers`` (one for a cell): each step's backward by :func:`step_vjp_error` from the
-    cotangents the step above it left, top layer first; a layer's h_t also takes the
-    cotangent of the input of the layer above (one more sum).
-
-    ``moved`` (T, B, L·(P + H)), h before c as :func:`carry.pack`: how far from the recorded
-    states 1..T the states a backward is evaluated at may be (another computation of the
-    same steps, as a fused sequence call); None: at the recorded states themselves.
-    ``carry_only``: the teacher-forced carry chain c_T(c_0), every h_{t−1} held at its
-    recorded value (no cotangent reaches h_t: ū_h = 0 after the last step, and u_h is 0).
-    ū_h, ū_c: arrays the implementation is handed exactly, or Cotangents (a probe it rounds).
+    bottom layer's input) for L = ū_hᵀh_T + ū_cᵀc_T through the T recorded steps, each
+    step's backward by :func:`stack_vjp_error` from the cotangents (M, E) the step after it
+    left. ū_h, ū_c: arrays the implementation is handed exactly, or Cotangents (a probe it
+    rounds). ``carry_only``: the teacher-forced carry chain c_T(c_0), every h_{t−1} held at
+    its recorded value (no cotangent reaches h_t: pass ū_h = 0).
     Returns (E_h0 (B, L·P), E_c0 (B, L·H), E_x (T, B, D)), first order, before SAFETY.
     """
-    u = tol.UNIT_ROUNDOFF[dtype]
-    p, hid, depth = layers[0].output_size, layers[0].hidden_size, len(layers)
     bar_h = u_h if isinstance(u_h, Cotangent) else Cotangent.exact(u_h)
     bar_c = u_c if isinstance(u_c, Cotangent) else Cotangent.exact(u_c)
-
-    def state_error(s: int, part: str, k: int) -> np.ndarray | float:
-        """The bound on state s's h (or c) of layer k (state 0 is given, exact)."""
-        if moved is None or s == 0:
-            return 0.0
-        lo = k * p if part == "h" else depth * p + k * hid
-        return moved[s - 1][:, lo : lo + (p if part == "h" else hid)]
-
     to_x: list[np.ndarray] = []
     for s in range(traj.steps - 1, -1, -1):  # the step from state s to state s + 1
-        outs_h: list[Cotangent] = []
-        outs_c: list[Cotangent] = []
-        from_above: Cotangent | None = None
-        for k in range(depth - 1, -1, -1):
-            hk, ck = slice(k * p, (k + 1) * p), slice(k * hid, (k + 1) * hid)
-            top_h = Cotangent(bar_h.mag[:, hk], bar_h.err[:, hk])
-            if from_above is not None:
-                top_h = top_h.plus(from_above, u)
-            x = traj.gate_xs[s] if k == 0 else traj.hs[s + 1][:, (k - 1) * p : k * p]
-            h_bar, c_bar, from_above = step_vjp_error(
-                layers[k],
-                x,
-                traj.hs[s][:, hk],
-                traj.cs[s][:, ck],
-                variant,
-                dtype,
-                top_h,
-                Cotangent(bar_c.mag[:, ck], bar_c.err[:, ck]),
-                dx=0.0 if k == 0 else state_error(s + 1, "h", k - 1),
-                dh_in=state_error(s, "h", k),
-                dc_in=state_error(s, "c", k),
-            )
-            outs_h.insert(0, h_bar)
-            outs_c.insert(0, c_bar)
-        bar_h, bar_c = _joined(outs_h), _joined(outs_c)
+        bar_h, bar_c, bar_x = stack_vjp_error(layers, variant, traj, s, bar_h, bar_c, dtype)
         if carry_only:
             bar_h = Cotangent.exact(np.zeros_like(bar_h.mag))
-        assert from_above is not None  # the loop ran: there is a layer
-        to_x.insert(0, from_above.err)
+        to_x.insert(0, bar_x.err)
     return bar_h.err, bar_c.err, np.stack(to_x)
+
+
+def jacobian_chain_error(
+    layers: list[LSTMParams],
+    variant: str,
+    traj: carry.Trajectory,
+    jacs: list[Any],
+    u_h: np.ndarray,
+    u_c: np.ndarray,
+    dtype: str,
+    moved: np.ndarray | None = None,
+) -> np.ndarray:
+    """Bound on the error of the computed ūᵀ∂s_T/∂s_0 (flat, :func:`carry.pack` order),
+    carried back through the steps' absolute Jacobians |J_t| (``jacs``, operators with
+    rmatvec: dense when small, lstm_props.maths.abs_jacobian's bound when large):
+
+        E_{t−1} = E_t |J_t| + e_t(M_t),  M_{t−1} = M_t |J_t|,  M_T = |ū|, E_T = 0
+
+    e_t(M) the error of step t's own backward (:func:`stack_vjp_error`) handed, exactly, a
+    cotangent of magnitude M: the error arriving from later steps passes through J_t as any
+    cotangent does (first order), and every stage's bound grows with its input's magnitude,
+    so M_t ≥ |ā_t| bounds step t's own. Tighter than :func:`chain_vjp_error`, whose M_t is
+    the stage-by-stage bound (the triangle inequality through every J_LN). ``moved``: as for
+    :func:`stack_vjp_error`. First order, before SAFETY.
+    """
+    p = u_h.shape[1]
+    mag = np.abs(carry.pack(u_h, u_c))
+    err = np.zeros_like(mag)
+    batch = u_h.shape[0]
+    for s in range(traj.steps - 1, -1, -1):
+        rows = mag.reshape(batch, -1)
+        bar_h, bar_c, _ = stack_vjp_error(
+            layers,
+            variant,
+            traj,
+            s,
+            Cotangent.exact(rows[:, :p]),
+            Cotangent.exact(rows[:, p:]),
+            dtype,
+            moved,
+        )
+        err = _row_rmatvec(jacs[s], err, batch) + carry.pack(bar_h.err, bar_c.err)
+        mag = _row_rmatvec(jacs[s], mag, batch)
+    return err
 
 
 def _joined(parts: list[Cotangent]) -> Cotangent:
