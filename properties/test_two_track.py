@@ -152,8 +152,8 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     Jacobians' magnitudes (at large sizes the oracle's entrywise bound on them,
     lstm_props.maths.abs_jacobian). With a layer norm (J_LN factors, no entry error ρ_t):
     2·SAFETY times lstm_props.maths.step_vjp.jacobian_chain_error, each side's error
-    carried back step by step, E_{t−1} = E_t|J_t| + e_t(|ū|ᵀ∏_{s>t}|J_s|), e_t(M) step t's
-    own VJP error at a cotangent of magnitude M as the one-step property bounds it
+    carried back step by step, E_{t−1} = E_t|J_t| + e_t(ā_t), e_t(ā_t) step t's own VJP
+    error at the exact cotangent ā_t = ūᵀJ_T···J_{t+1} as the one-step property bounds it
     (rounding included). Black-box: the reordering term alone
     (no ρ_t without weights).
     Failure: the backward of a step depends on what other calls did (buffers clobbered by
