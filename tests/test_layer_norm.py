@@ -22,6 +22,7 @@ from lstm_props.maths.abs_jacobian import DenseAbs, OracleAbsBound
 from lstm_props.maths.layout import LSTMParams
 from lstm_props.maths.reference import carry_derivative, carry_jacobian, lstm_step
 from lstm_props.maths.step_vjp import (
+    NORM_VJP_ROUNDINGS,
     Cotangent,
     chain_vjp_error,
     jacobian_chain_error,
@@ -251,6 +252,52 @@ def test_the_norm_vjp_bound_holds_where_the_mean_dwarfs_the_spread(shift):
         norm = tol.normalized_error(v, 0.0, 1e-5, "float32")
         bound = tol.SAFETY * norm_vjp(Cotangent.exact(y_bar), norm, gain, "float32").err
         assert np.all(np.abs(got - want) <= bound)
+
+
+def _float32_norm_backwards(v, w, mu, r, order) -> tuple[np.ndarray, np.ndarray]:
+    """v̄ of a layer norm in float32, every operation rounded, sums in ``order``: the centred
+    form (x̂ recomputed, two means) and the un-centred one of torch's CPU kernel
+    (ds = Σ w v, db = Σ w, b = (db μ − ds) r³/n, c = −b μ − db r/n, v̄ = r w + b v + c)."""
+    f, n = np.float32, len(v)
+    xhat = f(v - mu) * r
+    m1 = m2 = ds = db = f(0)
+    for j in order:
+        m1, m2 = f(m1 + w[j]), f(m2 + f(w[j] * xhat[j]))
+        ds, db = f(ds + f(w[j] * v[j])), f(db + w[j])
+    m1, m2 = f(m1 / f(n)), f(m2 / f(n))
+    centred = r * f(f(w - m1) - f(xhat * m2))
+    scale = f(1.0 / n)
+    b = f(f(f(db * mu) - ds) * r) * f(f(r * r) * scale)
+    c = f(f(-b * mu) - f(db * f(r * scale)))
+    return centred, f(f(r * w) + f(b * v)) + c
+
+
+def test_the_rounding_term_covers_the_centred_and_the_raw_backward():
+    """Both forms of a norm's backward emulated in float32 at the same inputs (w, v, μ, r),
+    rows up to 1000 spreads off 0 and spreads down to 0.01: each within the rounding term
+    γ_{n+11} r (M_w,k + S1 + (|x̂_k| + 2μ̂) S2 + 2μ̂|x̂_k| S1) of the exact value there, before
+    SAFETY (the raw form's b reused by c: its error reaches v̄_k as δb (v_k − μ)), and the
+    largest ratio above 0.01."""
+    f = np.float32
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(300):
+        n = int(rng.integers(2, 80))
+        spread, shift = rng.uniform(0.01, 3), rng.choice([0, 1, 10, 100, 1000])
+        v, w = (rng.normal(size=n) * spread + shift).astype(f), rng.normal(size=n).astype(f)
+        mu = f(v.astype(np.float64).mean())
+        d = v.astype(np.float64) - float(mu)
+        r = f(1 / np.sqrt((d * d).mean() + 1e-5))
+        forms = _float32_norm_backwards(v, w, mu, r, rng.permutation(n))
+        xhat, big_r = d * float(r), float(r)
+        exact = big_r * (w - w.mean() - xhat * (w * xhat).mean())
+        m_w, ax, mu_hat = np.abs(w.astype(np.float64)), np.abs(xhat), big_r * abs(float(mu))
+        s1, s2 = m_w.mean(), (m_w * ax).mean()
+        raw = (ax + 2 * mu_hat) * s2 + 2 * mu_hat * ax * s1
+        term = tol.gamma(n + NORM_VJP_ROUNDINGS, "float32") * big_r * (m_w + s1 + raw)
+        for got in forms:
+            worst = max(worst, float((np.abs(got - exact) / term).max()))
+    assert 0.01 < worst <= 1.0, worst
 
 
 def _norm_vjp_by_torch(v, gain, y_bar, dtype: torch.dtype) -> np.ndarray:

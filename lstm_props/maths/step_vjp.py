@@ -34,7 +34,7 @@ from lstm_props.maths.reference import clamp, layer_norm, lstm_step, preactivati
 from lstm_props.maths.variants import as_variant
 
 #: Roundings of a layer norm's backward beyond its n-term sums (see :func:`norm_vjp`).
-NORM_VJP_ROUNDINGS = 10
+NORM_VJP_ROUNDINGS = 11
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,14 @@ def norm_vjp(y_bar: Cotangent, norm: tol.NormError, gain: np.ndarray, dtype: str
         E'_k = r (E_w,k + mean(E_w) + |x̂_k| mean(E_w|x̂|)),  E_w = |γ|E + u M_w   (ȳ's error)
              + (δr/r) |v̄_k|                                                     (r's)
              + r (δx̂_k |m₂| + |x̂_k| mean(M_w δx̂))                              (x̂'s)
-             + γ_{n+10} r (M_w,k + S1 + (|x̂_k| + 2μ̂)(S2 + 2μ̂ S1))               (rounding)
+             + γ_{n+11} r (M_w,k + S1 + (|x̂_k| + 2μ̂) S2 + 2μ̂ |x̂_k| S1)          (rounding)
 
     The rounding term holds for the centred form above, any order of its two n-term sums,
     and for the raw form torch's CPU kernel uses (Σw v and Σw over the un-centred v, then
-    r w + b v + c, b = (μΣw − Σw v) r³/n, c = −bμ − r Σw/n), whose sums are relative to
-    |v_j| ≤ (|x̂_j| + μ̂)/r: hence the μ̂ terms. On a lost row (the forward's first order says
-    nothing) E' is inf: no claim, never NaN.
+    r w + b v + c, b = (μΣw − Σw v) r³/n, c = −bμ − r Σw/n with the same computed b, so that
+    b's error reaches v̄_k as δb (v_k − μ)), whose sums are relative to |v_j| ≤ (|x̂_j| + μ̂)/r:
+    hence the μ̂ terms. On a lost row (the forward's first order says nothing) E' is inf: no
+    claim, never NaN.
     """
     u = tol.UNIT_ROUNDOFF[dtype]
     n = norm.xhat.shape[-1]
@@ -132,7 +133,7 @@ def norm_vjp(y_bar: Cotangent, norm: tol.NormError, gain: np.ndarray, dtype: str
         mu_hat = r * np.abs(norm.mean)
         carried = r * (e_w + e_w.mean(-1, keepdims=True) + ax * (e_w * ax).mean(-1, keepdims=True))
         at_x = r * (norm.d_xhat * np.abs(m2) + ax * (m_w * norm.d_xhat).mean(-1, keepdims=True))
-        raw = (ax + 2 * mu_hat) * (s2 + 2 * mu_hat * s1)
+        raw = (ax + 2 * mu_hat) * s2 + 2 * mu_hat * ax * s1
         rounding = tol.gamma(n + NORM_VJP_ROUNDINGS, dtype) * r * (m_w + s1 + raw)
         err = carried + norm.d_r * np.abs(value) + at_x + rounding
     lost = norm.lost | ~np.isfinite(r)
