@@ -56,26 +56,20 @@ class Cotangent:
 
     def times(self, *factors: tuple[np.ndarray, np.ndarray], u: float) -> Cotangent:
         """ā ⊙ a_1 ⊙ ... ⊙ a_k, factor j given as (a_j, δa_j)."""
-        value = self.value
-        for a, _ in factors:
-            value = value * a
-        moved = np.zeros_like(self.err)
-        for j, (_, delta) in enumerate(factors):
+        value, size, moved = self.value, np.ones_like(self.err), np.zeros_like(self.err)
+        for j, (a, delta) in enumerate(factors):
             others = np.ones_like(self.err)
-            for i, (a, _) in enumerate(factors):
+            for i, (b, _) in enumerate(factors):
                 if i != j:
-                    others = others * np.abs(a)
+                    others = others * np.abs(b)
             moved = moved + delta * others
-        size = np.ones_like(self.err)
-        for a, _ in factors:
-            size = size * np.abs(a)
-        out = Cotangent(value, np.zeros_like(self.err))
-        err = self.err * size + self.mag * moved + len(factors) * u * out.mag
+            value, size = value * a, size * np.abs(a)
+        err = self.err * size + self.mag * moved + len(factors) * u * np.abs(value)
         return Cotangent(value, _vacuous(err))
 
     def plus(self, other: Cotangent, u: float) -> Cotangent:
-        out = Cotangent(self.value + other.value, np.zeros_like(self.err))
-        return Cotangent(out.value, _vacuous(self.err + other.err + u * out.mag))
+        value = self.value + other.value
+        return Cotangent(value, _vacuous(self.err + other.err + u * np.abs(value)))
 
     def matmul(self, weights: np.ndarray, abs_weights: AbsWeights, n: int, dtype: str) -> Cotangent:
         """ā W for exact W (and |W|), each entry a sum of n terms."""
@@ -328,10 +322,11 @@ def chain_vjp_error(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds on the error of the computed ∂L/∂h_0, ∂L/∂c_0 and ∂L/∂x_t (t = 1..T, the
     bottom layer's input) for L = ū_hᵀh_T + ū_cᵀc_T through the T recorded steps, each
-    step's backward by :func:`stack_vjp_error` from the cotangents (M, E) the step after it
-    left. ū_h, ū_c: arrays the implementation is handed exactly, or Cotangents (a probe it
-    rounds). ``carry_only``: the teacher-forced carry chain c_T(c_0), every h_{t−1} held at
-    its recorded value (no cotangent reaches h_t: pass ū_h = 0).
+    step's backward by :func:`stack_vjp_error` from the cotangents (ā, E) the step after it
+    left (E carried through each stage's own rule). ū_h, ū_c: arrays the implementation is
+    handed exactly, or Cotangents (a probe it rounds). ``carry_only``: the teacher-forced
+    carry chain c_T(c_0), every h_{t−1} held at its recorded value (no cotangent reaches
+    h_t: pass ū_h = 0).
     Returns (E_h0 (B, L·P), E_c0 (B, L·H), E_x (T, B, D)), first order, before SAFETY.
     """
     bar_h = u_h if isinstance(u_h, Cotangent) else Cotangent.exact(u_h)
