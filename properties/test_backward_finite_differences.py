@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from hypothesis import event
 
-from lstm_props.maths import carry
+from lstm_props.maths import carry, step_vjp
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.kinks import matches_a_side_of_a_kink
+from lstm_props.maths.variants import as_variant
 from lstm_props.testing import check_close, lstm_property
 
 #: Black-box mode's count of roundings per step in c' and in each gate (|f| ≤ 1, |i g| ≤ 1).
@@ -53,7 +54,9 @@ def test_carry_backward_matches_finite_differences(lstm):
     Tolerance: rounding |ū|ᵀE_T/η (E_T the forward error bound of c_T in the precision the
     chain runs in, η = u^{1/3}·(1+|c_0|) with u that precision's unit roundoff), plus the
     truncation error estimated by Richardson, |D(η) − D(2η)|/3, plus the backward's own
-    (T+1)γ_4 rounding and its gates' forward errors G_T·|ū|ᵀ|w|.
+    (T+1)γ_4 rounding and its gates' forward errors G_T·|ū|ᵀ|w| (with a layer norm, whose
+    J_LN factors these do not bound: E_c0·|w|, the carry chain's backward error of
+    lstm_props.maths.step_vjp.chain_vjp_error).
     Kink: where a one-sided difference disagrees with the central one beyond both bounds
     (a clamp of c between the points: a central difference there is a mean of two slopes),
     the backward must match that one-sided difference instead (lstm_props.maths.kinks;
@@ -98,6 +101,18 @@ def test_carry_backward_matches_finite_differences(lstm):
         backward = (traj.steps + 1) * tol.gamma(4, dtype) * (
             float((np.abs(grad) * np.abs(w)).sum()) + uw
         ) + gates * uw
+        if case.params is not None and as_variant(lstm.variant).layer_norm:
+            handed = step_vjp.Cotangent(u, np.abs(u - be.rounded(u)))  # it is handed fl(ū)
+            _, e_c, _ = step_vjp.chain_vjp_error(
+                [case.params],
+                lstm.variant,
+                traj,
+                np.zeros_like(case.h0),
+                handed,
+                dtype,
+                carry_only=True,
+            )
+            backward = float((e_c * np.abs(w)).sum())
         bound = tol.SAFETY * (rounding + truncation + backward)
         if abs(got - d1) > bound and matches_a_side_of_a_kink(
             loss,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstm_props.maths import carry
+from lstm_props.maths import carry, step_vjp
+from lstm_props.maths import tolerances as tol
 from lstm_props.maths.abs_jacobian import abs_step_jacobian, chain_gradient_bound
+from lstm_props.maths.variants import as_variant
 from lstm_props.testing import check_close, lstm_property
 
 
@@ -24,8 +26,10 @@ def test_forward_and_backward_are_deterministic(lstm):
     declares itself nondeterministic (Backend.deterministic False: torch on CUDA unless
     torch.use_deterministic_algorithms or CUBLAS_WORKSPACE_CONFIG=:4096:8 is set, as torch's
     nn.LSTM documentation prescribes) the state gradients may differ by the reordering bound
-    2(T+1)γ_n |ū|ᵀ∏|J_t| (any summation order of the same terms), and parameter gradients,
-    accumulated by atomics there, are not compared.
+    2(T+1)γ_n |ū|ᵀ∏|J_t| (any summation order of the same terms; with a layer norm, whose
+    means over n entries cancel, 2·SAFETY times the whole backward error bound of
+    lstm_props.maths.step_vjp.jacobian_chain_error, each run within it), and parameter
+    gradients, accumulated by atomics there, are not compared.
     Failure: atomics or uninitialised workspace in a backward kernel, a cache that changes
     the second call, randomness (dropout) left on.
     """
@@ -65,6 +69,31 @@ def test_forward_and_backward_are_deterministic(lstm):
         if not getattr(be, "deterministic", True):
             p = case.h0.shape[1]
             layers = None if case.params is None else [case.params]
+            if layers is not None and as_variant(lstm.variant).layer_norm:
+                jacs = [
+                    abs_step_jacobian(cell, layers, lstm.variant, first, t)
+                    for t in range(first.steps)
+                ]
+                chain = step_vjp.jacobian_chain_error(
+                    layers, lstm.variant, first, jacs, u_h, u_c, case.dtype
+                )
+                bound = 2 * tol.SAFETY * chain.reshape(case.h0.shape[0], -1)
+                check_close(
+                    gc2,
+                    gc1,
+                    bound[:, p:],
+                    claim="∂/∂c_0 differs between two runs beyond the backward's error bound",
+                    case=case,
+                )
+                check_close(
+                    gh2,
+                    gh1,
+                    bound[:, :p],
+                    claim="∂/∂h_0 differs between two runs beyond the backward's error bound",
+                    case=case,
+                    axes=("batch row", "unit"),
+                )
+                return
             jacs = [
                 abs_step_jacobian(cell, layers, lstm.variant, first, t) for t in range(first.steps)
             ]

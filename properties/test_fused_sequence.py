@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstm_props.maths import carry
+from lstm_props.maths import carry, step_vjp
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.abs_jacobian import chain_gradient_bound
+from lstm_props.maths.variants import as_variant
 from lstm_props.testing import check_close, composed_steps, lstm_property
 
 
@@ -25,7 +26,9 @@ def test_fused_sequence_equals_composed_steps(lstm):
     Derivative: the fused call's backward against the backward through T single-step calls.
     Tolerance: values 2E_t with E_t = |J_t|E_{t−1} + e_t (per-step local bounds e_t of
     tolerances.step_error, propagated by the step Jacobians J_t); gradients by
-    tolerances.chain_gradient_bound with per-entry Jacobian errors ρ_t(1 + w̄)^L.
+    tolerances.chain_gradient_bound with per-entry Jacobian errors ρ_t(1 + w̄)^L; with a
+    layer norm, 2·SAFETY times lstm_props.maths.step_vjp.jacobian_chain_error, each step's
+    backward error bound at states within the value bound of the composed ones.
     Failure: the fused kernel differs from its own step (reverse outputs not flipped back,
     a deeper layer started from layer 0's state, batch_first transposed, h_{t−1}
     overwritten while still read, a fused backward that drops a term).
@@ -79,15 +82,26 @@ def test_fused_sequence_equals_composed_steps(lstm):
         stepped = be.vjp(
             lambda h0, c0: carry.rollout(cell, case.xs, h0, c0)[1:], (case.h0, case.c0), (u_h, u_c)
         )
-        w_bar = max(float(q.abs_row_sums().max()) for q in layers)
-        errors = [rho * (1 + w_bar) ** len(layers) for rho in composed.factors]
-        bound = (
-            2
-            * tol.SAFETY
-            * chain_gradient_bound(
-                np.abs(carry.pack(u_h, u_c)), composed.jacs, errors, 4 * (p + hid) + 2, case.dtype
+        if as_variant(lstm.variant).layer_norm:  # J_LN factors: no entry error ρ_t
+            moved = composed.bounds / tol.SAFETY  # the fused call's states: within 2E_t
+            chain = step_vjp.jacobian_chain_error(
+                layers, lstm.variant, traj, composed.jacs, u_h, u_c, case.dtype, moved
             )
-        )
+            bound = 2 * tol.SAFETY * chain
+        else:
+            w_bar = max(float(q.abs_row_sums().max()) for q in layers)
+            errors = [rho * (1 + w_bar) ** len(layers) for rho in composed.factors]
+            bound = (
+                2
+                * tol.SAFETY
+                * chain_gradient_bound(
+                    np.abs(carry.pack(u_h, u_c)),
+                    composed.jacs,
+                    errors,
+                    4 * (p + hid) + 2,
+                    case.dtype,
+                )
+            )
         bound = bound.reshape(b, p + hid) + tol.SMALLEST_NORMAL[case.dtype]
         check_close(
             fused[1], stepped[1], bound[:, p:], claim="fused ∂/∂c_0 ≠ composed steps", case=case

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_props.maths import carry
+from lstm_props.maths import carry, step_vjp
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.abs_jacobian import abs_step_jacobian
 from lstm_props.maths.reference import lstm_step
-from lstm_props.maths.variants import GATE_FACTORS, as_variant
+from lstm_props.maths.step_vjp import Cotangent
+from lstm_props.maths.variants import as_variant
 from lstm_props.testing import (
     assume_cell_clip_decided,
     check_close,
@@ -45,26 +46,25 @@ def _oracle_vjp(params, x, h, c, u_h, u_c, variant):
     )
 
 
-@lstm_property(
-    "autograd",
-    "layout",
-    variants=GATE_FACTORS,
-    why=(
-        "the tolerance sums gate-derivative errors through |W_hh|; the error of the J_LN "
-        "factors a layer norm puts between them is not modelled yet (docs/error-model.md)"
-    ),
-    relies_on=("carry_jacobian_diagonal_equals_forget_gate",),
-)
+@lstm_property("autograd", "layout", relies_on=("carry_jacobian_diagonal_equals_forget_gate",))
 def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
     """ūᵀ∂s_t/∂s_{t-1} from the implementation equals the oracle's: the c-column is the
-    carry track f ⊙ ū_c (+ the output path), the h-column crosses W_hh exactly once.
+    carry track f ⊙ ū_c (+ the output path), the h-column crosses W_hh exactly once; with
+    a layer norm, the norms' VJPs v̄ = r(w − mean(w) − x̂ mean(w ⊙ x̂)), w = γ ⊙ ȳ, sit
+    between (J_LN of the cell's norm, and of N(W_hh h) before W_hh).
 
     Derivative: the implementation's backward w.r.t. (h_{t-1}, c_{t-1}), random cotangents
     on (h_t, c_t); the oracle's: autograd of the float64 reference step.
-    Tolerance: every gate-derivative weight is off by at most the bound of
-    tolerances.jacobian_factor_error, summed through |W_hh| (and |W_hr|), plus γ rounding.
+    Tolerance: without a layer norm, every gate-derivative weight is off by at most the
+    bound of tolerances.jacobian_factor_error, summed through |W_hh| (and |W_hr|), plus γ
+    rounding. With one (layer_norm, layer_norm_cell), SAFETY times
+    lstm_props.maths.step_vjp.step_vjp_error: every cotangent of the backward carried with
+    its error bound, from the gate values, x̂ and r it is evaluated at (each within its
+    tolerances.step_error bound) and its own rounding (the norms' two n-term means:
+    γ_{n+10}); where a norm's σ² + ε is lost in rounding the row has no claim.
     Failure: a wrong gate delta in the backward (the gradient of h ignored, f² used,
-    dc overwritten instead of accumulated, the wrong W_hh slice).
+    dc overwritten instead of accumulated, the wrong W_hh slice), or a wrong layer-norm
+    backward (the −x̂ mean(w ⊙ x̂) term dropped, the wrong r).
     """
 
     @lstm.given(lstm.cases(max_steps=3))
@@ -78,17 +78,13 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
             u_c = case.cell.backend.rounded(carry.probe(c, 51 + t, case.xs))
             got_h, got_c = carry.step_vjp(case.cell, traj.xs[t], h, c, u_h, u_c)
             want_h, want_c = _oracle_vjp(p, x, h, c, u_h, u_c, lstm.variant)
-            v = lstm_step(p, x, h, c, lstm.variant)
-            err = tol.step_error(p, x, h, c, lstm.variant, dtype)
-            factor = tol.jacobian_factor_error(err, c, v.c, dtype)
-            weight = 2 + np.abs(c) + np.abs(v.c)
-            u_eff = np.abs(u_c) + (np.abs(u_h) if p.w_hr is None else np.abs(u_h) @ np.abs(p.w_hr))
-            peep = 1.0 if p.peephole is None else 1.0 + np.abs(p.peephole).sum(0)
-            hidden = p.hidden_size
-            n = 4 * hidden + 2
-            bound_c = tol.SAFETY * u_eff * peep * (factor + tol.gamma(n, dtype) * weight)
-            gate_err = np.tile(u_eff * (factor + tol.gamma(n, dtype) * weight), 4)
-            bound_h = tol.SAFETY * gate_err @ p.abs_w_hh
+            if as_variant(lstm.variant).layer_norm:
+                bar_h, bar_c, _ = step_vjp.step_vjp_error(
+                    p, x, h, c, lstm.variant, dtype, Cotangent.exact(u_h), Cotangent.exact(u_c)
+                )
+                bound_h, bound_c = tol.SAFETY * bar_h.err, tol.SAFETY * bar_c.err
+            else:
+                bound_h, bound_c = _gate_factor_bounds(p, x, h, c, u_h, u_c, lstm.variant, dtype)
             check_close(
                 got_c,
                 want_c,
@@ -109,6 +105,21 @@ def test_one_step_vjp_splits_into_carry_and_hidden_tracks(lstm):
             )
 
     prop()
+
+
+def _gate_factor_bounds(p, x, h, c, u_h, u_c, variant, dtype):
+    """(bound on h̄, bound on c̄) of a step without a layer norm, from the gate-derivative
+    weights' error (tolerances.jacobian_factor_error)."""
+    v = lstm_step(p, x, h, c, variant)
+    err = tol.step_error(p, x, h, c, variant, dtype)
+    factor = tol.jacobian_factor_error(err, c, v.c, dtype)
+    weight = 2 + np.abs(c) + np.abs(v.c)
+    u_eff = np.abs(u_c) + (np.abs(u_h) if p.w_hr is None else np.abs(u_h) @ np.abs(p.w_hr))
+    peep = 1.0 if p.peephole is None else 1.0 + np.abs(p.peephole).sum(0)
+    n = 4 * p.hidden_size + 2
+    bound_c = tol.SAFETY * u_eff * peep * (factor + tol.gamma(n, dtype) * weight)
+    gate_err = np.tile(u_eff * (factor + tol.gamma(n, dtype) * weight), 4)
+    return tol.SAFETY * gate_err @ p.abs_w_hh, bound_c
 
 
 def _chain_bound(u_abs, jacs, errors, n, dtype, width):
@@ -139,7 +150,12 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
     e.g. XLA fuses the T-step program differently from one step), plus the reordered
     accumulation (T + 1)γ_n |ū|ᵀ∏|J_t|, n = 4(P + H) + 2, with |J_t| the one-step
     Jacobians' magnitudes (at large sizes the oracle's entrywise bound on them,
-    lstm_props.maths.abs_jacobian). Black-box: the reordering term alone (no ρ_t without weights).
+    lstm_props.maths.abs_jacobian). With a layer norm (J_LN factors, no entry error ρ_t):
+    2·SAFETY times lstm_props.maths.step_vjp.jacobian_chain_error, each side's error
+    carried back step by step, E_{t−1} = E_t|J_t| + e_t(ā_t), e_t(ā_t) step t's own VJP
+    error at the exact cotangent ā_t = ūᵀJ_T···J_{t+1} as the one-step property bounds it
+    (rounding included). Black-box: the reordering term alone
+    (no ρ_t without weights).
     Failure: the backward of a step depends on what other calls did (buffers clobbered by
     a later step, state cached between calls), so BPTT is not the chain rule.
     """
@@ -157,28 +173,32 @@ def test_bptt_equals_product_of_step_jacobians(lstm):
 
         got_h, got_c = be.vjp(run, (case.h0, case.c0), (u_h, u_c))
         want_h, want_c = u_h, u_c
-        mag = np.abs(carry.pack(u_h, u_c))
-        jacs = [
-            abs_step_jacobian(
-                cell, None if case.params is None else [case.params], lstm.variant, traj, t
-            )
-            for t in range(traj.steps)
-        ]
-        if any(j is None for j in jacs):
-            pytest.skip(
-                "black-box at B·(P+H) > DENSE_STATE_ROWS: the reordering bound "
-                "needs |J_t|, too large to materialise without the layout"
-            )
         for t in range(traj.steps - 1, -1, -1):
             want_h, want_c = carry.step_vjp(
                 cell, traj.xs[t], traj.hs[t], traj.cs[t], want_h, want_c
             )
-            mag = jacs[t].rmatvec(mag)
         p, hid = case.h0.shape[1], case.c0.shape[1]
         n = 4 * (p + hid) + 2
-        if case.params is None or as_variant(lstm.variant).layer_norm:
-            # black-box, or J_LN factors whose entry error ρ_t is not modelled: the
-            # reordering term alone, as for every black-box target
+        if case.params is not None and as_variant(lstm.variant).layer_norm:
+            layers = [case.params]
+            jacs = [
+                abs_step_jacobian(cell, layers, lstm.variant, traj, t) for t in range(traj.steps)
+            ]
+            bound = (
+                2
+                * tol.SAFETY
+                * step_vjp.jacobian_chain_error(layers, lstm.variant, traj, jacs, u_h, u_c, dtype)
+            )
+        elif case.params is None:  # the reordering term alone
+            mag = np.abs(carry.pack(u_h, u_c))
+            for t in range(traj.steps - 1, -1, -1):
+                jac = abs_step_jacobian(cell, None, lstm.variant, traj, t)
+                if jac is None:
+                    pytest.skip(
+                        "black-box at B·(P+H) > DENSE_STATE_ROWS: the reordering bound "
+                        "needs |J_t|, too large to materialise without the layout"
+                    )
+                mag = jac.rmatvec(mag)
             bound = tol.SAFETY * (traj.steps + 1) * tol.gamma(n, dtype) * mag
         else:
             composed = composed_steps(cell, [case.params], case.xs, case.h0, case.c0, lstm.variant)

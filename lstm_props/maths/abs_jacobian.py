@@ -14,8 +14,12 @@ recorded states, per layer (layer l reads layer l−1's fresh output):
     δz_o += |p_o| δc' (peepholes),  δh' = |W_hr| (|tanh c'| σ'_o δz_o + o tanh'(c') δc')
 
 σ' = σ(1−σ) and tanh' = 1 − tanh² at the (clamped) argument bound the derivative where a
-clip makes it 0. This bounds the exact Jacobian, which is what first-order error propagation
-uses; the dense path's |J_t| is the implementation's rounded version of the same.
+clip makes it 0. A layer norm's Jacobian J_LN = r diag(γ)(I − 11ᵀ/n − x̂x̂ᵀ/n) is bounded by
+r diag|γ|(I + 11ᵀ/n + |x̂||x̂|ᵀ/n), applied in O(n): after |W_h|δh and |W_x|δx with gate
+norms, after the update with the carried cell normalised, before o tanh'(·) with Ba's norm
+on what h reads (whose tanh is then of the normalised cell). This bounds the exact
+Jacobian, which is what first-order error propagation uses; the dense path's |J_t| is the
+implementation's rounded version of the same.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 from lstm_props.maths import carry
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.layout import LSTMParams
-from lstm_props.maths.reference import lstm_step
+from lstm_props.maths.reference import clamp, layer_norm, lstm_step
 from lstm_props.maths.variants import as_variant
 
 #: State Jacobians with at most this many rows B·(P+H) (all layers) are materialised.
@@ -56,8 +60,39 @@ class _Layer:
     slope_g: np.ndarray
     slope_o: np.ndarray
     f: np.ndarray
-    out: np.ndarray  # o tanh'(c'): δc' -> δh_pre
+    out: np.ndarray  # o tanh'(q): δq -> δh_pre, q = c' or Ba's N(c')
     peep: np.ndarray | None  # |p_i|, |p_f|, |p_o| (3, H) for the peephole variant
+    #: bounds on |J_LN| of N(W_ih x), N(W_hh h) and the cell's norm, where the variant has them
+    norm_ih: _AbsNorm | None = None
+    norm_hh: _AbsNorm | None = None
+    norm_c: _AbsNorm | None = None
+    #: the carried c' is normalised (else only what h reads is, if norm_c is set)
+    carried_norm: bool = False
+
+
+@dataclass(frozen=True)
+class _AbsNorm:
+    """r diag|γ| (I + 11ᵀ/n + |x̂||x̂|ᵀ/n) ≥ |J_LN| entrywise, per row: r (B, 1), ax = |x̂|."""
+
+    r: np.ndarray
+    ax: np.ndarray
+    g: np.ndarray
+
+    @classmethod
+    def at(cls, v: np.ndarray, gain: np.ndarray, eps: float) -> _AbsNorm:
+        d = v - v.mean(-1, keepdims=True)
+        r = 1.0 / np.sqrt((d * d).mean(-1, keepdims=True) + eps)
+        return cls(r, np.abs(d * r), np.abs(gain))
+
+    def matvec(self, e: np.ndarray) -> np.ndarray:
+        inner = e + e.mean(-1, keepdims=True) + self.ax * (self.ax * e).mean(-1, keepdims=True)
+        return self.r * self.g * inner
+
+    def rmatvec(self, v: np.ndarray) -> np.ndarray:
+        w = self.g * v
+        return self.r * (
+            w + w.mean(-1, keepdims=True) + self.ax * (self.ax * w).mean(-1, keepdims=True)
+        )
 
 
 class OracleAbsBound:
@@ -92,7 +127,19 @@ class OracleAbsBound:
             v = lstm_step(params, x, h[:, hk], c[:, ck], variant)
             s_f = v.f * (1 - v.f) if kind.has_forget_gate else np.zeros_like(v.f)
             s_i = v.i * (1 - v.i)
-            tau = np.tanh(v.c)
+            norms: dict[str, Any] = {}
+            if kind.normalizes_gates:
+                g_ih, g_hh = params.gate_norm()
+                norms["norm_ih"] = _AbsNorm.at(x @ params.w_ih.T, g_ih, params.ln_eps)
+                norms["norm_hh"] = _AbsNorm.at(h[:, hk] @ params.w_hh.T, g_hh, params.ln_eps)
+            q = v.c  # what h's tanh reads
+            if kind.normalizes_cell or kind.normalizes_cell_output:
+                g_c, b_c = params.cell_norm()
+                c_hat = clamp(v.f * c[:, ck] + v.i * v.g, params.cell_clip)
+                norms["norm_c"] = _AbsNorm.at(c_hat, g_c, params.ln_eps)
+                norms["carried_norm"] = kind.normalizes_cell
+                q = layer_norm(c_hat, g_c, b_c, params.ln_eps)
+            tau = np.tanh(q)
             slope_f = np.abs(c[:, ck]) * s_f + (np.abs(v.g) * s_f if kind.coupled_input else 0)
             slope_i = np.zeros_like(s_i) if kind.coupled_input else np.abs(v.g) * s_i
             r = slack
@@ -108,6 +155,7 @@ class OracleAbsBound:
                     None
                     if not kind.reads_cell or params.peephole is None
                     else np.abs(params.peephole),
+                    **norms,
                 )
             )
             x = h_new[:, hk]
@@ -128,17 +176,20 @@ class OracleAbsBound:
                 slice(k * self.p, (k + 1) * self.p),
                 slice(k * self.hid, (k + 1) * self.hid),
             )
-            dz = e_h[:, hk] @ p.abs_w_hh.T
+            dz = _through(lay.norm_hh, e_h[:, hk] @ p.abs_w_hh.T)
             if isinstance(dx, np.ndarray):
-                dz = dz + dx @ p.abs_w_ih.T
+                dz = dz + _through(lay.norm_ih, dx @ p.abs_w_ih.T)
             dz_i, dz_f, dz_g, dz_o = (dz[:, j * self.hid : (j + 1) * self.hid] for j in range(4))
             dc_prev, peep = e_c[:, ck], lay.peep
             if peep is not None:
                 dz_i, dz_f = dz_i + peep[0] * dc_prev, dz_f + peep[1] * dc_prev
             dc = lay.f * dc_prev + lay.slope_f * dz_f + lay.slope_i * dz_i + lay.slope_g * dz_g
+            dq = dc if lay.norm_c is None else lay.norm_c.matvec(dc)
+            if lay.carried_norm:
+                dc = dq
             if peep is not None:
                 dz_o = dz_o + peep[2] * dc
-            dh = lay.slope_o * dz_o + lay.out * dc
+            dh = lay.slope_o * dz_o + lay.out * dq
             if p.w_hr is not None:
                 dh = dh @ np.abs(p.w_hr).T
             out_h[:, hk], out_c[:, ck], dx = dh, dc, dh
@@ -165,7 +216,13 @@ class OracleAbsBound:
             if p.w_hr is not None:
                 g_h = g_h @ np.abs(p.w_hr)
             g_zo = g_h * lay.slope_o
-            g_c, peep = v_c[:, ck] + g_h * lay.out, lay.peep
+            g_q, peep = g_h * lay.out, lay.peep
+            if lay.norm_c is None:
+                g_c = v_c[:, ck] + g_q
+            elif lay.carried_norm:
+                g_c = lay.norm_c.rmatvec(v_c[:, ck] + g_q)
+            else:
+                g_c = v_c[:, ck] + lay.norm_c.rmatvec(g_q)
             if peep is not None:
                 g_c = g_c + g_zo * peep[2]
             g_z = np.concatenate(
@@ -174,12 +231,20 @@ class OracleAbsBound:
             c_prev = g_c * lay.f
             if peep is not None:
                 c_prev = c_prev + g_z[:, :hid] * peep[0] + g_z[:, hid : 2 * hid] * peep[1]
-            out_h[:, hk] = g_z @ p.abs_w_hh
+            out_h[:, hk] = _through_t(lay.norm_hh, g_z) @ p.abs_w_hh
             out_c[:, ck] = c_prev
-            from_above = g_z @ p.abs_w_ih
+            from_above = _through_t(lay.norm_ih, g_z) @ p.abs_w_ih
         # cast: the constructor reads layers[0], so the loop ran at least once and from_above
         # is g_z @ |W_ih| of the bottom layer, an array.
         return np.concatenate([out_h, out_c], axis=1).reshape(-1), cast(np.ndarray, from_above)
+
+
+def _through(norm: _AbsNorm | None, e: np.ndarray) -> np.ndarray:
+    return e if norm is None else norm.matvec(e)
+
+
+def _through_t(norm: _AbsNorm | None, v: np.ndarray) -> np.ndarray:
+    return v if norm is None else norm.rmatvec(v)
 
 
 def abs_step_jacobian(

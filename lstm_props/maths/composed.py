@@ -25,8 +25,8 @@ class ComposedSteps:
     """traj: the composed run; bounds (T, B, P+H) on |other − composed| per state entry
     (h before c, as :func:`carry.pack`); jacs: |J_t| as operators (dense when small, an
     oracle bound when large: lstm_props.maths.abs_jacobian); factors: per-step Jacobian entry
-    error ρ_t (for gradient bounds; NaN for a layer-norm step, whose J_LN factors' error is
-    not modelled)."""
+    error ρ_t (for gradient bounds; NaN for a layer-norm step, whose J_LN factors have no
+    entry error of this form: its backward is bounded by lstm_props.maths.step_vjp)."""
 
     traj: carry.Trajectory
     bounds: np.ndarray
@@ -79,7 +79,7 @@ def _local_errors(
             dc_in=dc_prev[:, ck],
             x_span=spans[k],
         )
-        if err.normalized:  # J_LN factors: no modelled ρ_t; NaN, so that no bound uses it
+        if err.normalized:  # J_LN factors: no ρ_t (maths.step_vjp); NaN, so no bound uses it
             factor = float("nan")
         else:
             rho = tol.jacobian_factor_error(err, c[:, ck], c_new[:, ck], dtype)

@@ -14,7 +14,9 @@ where ε bounds the error of one evaluation of L. How ε is known depends on the
   the previous step's bound; one computation against exact, so no factor 2). The
   backward's error is :func:`backward_error`: its rounding, (T + 1)γ_n times the absolute
   chain |ū|ᵀ∏M_t, plus the first-order effect of its gate-derivative weights being off by
-  ρ_t (:func:`tolerances.jacobian_factor_error`) each.
+  ρ_t (:func:`tolerances.jacobian_factor_error`) each; with a layer norm, whose J_LN
+  factors have no such ρ_t, the backward's error carried step by step
+  (:func:`step_vjp.chain_vjp_error`, rounding included).
 * **black-box mode** (no |W|, so no |W||x|): ε is *measured* with Moré & Wild's ECnoise
   (:func:`ecnoise`; "Estimating computational noise", SIAM J. Sci. Comput. 33(3), 2011):
   L at p + kδv, k = 0..m, and the k-th differences of those values, whose mean square is
@@ -40,10 +42,11 @@ from math import factorial
 
 import numpy as np
 
-from lstm_props.maths import carry
+from lstm_props.maths import carry, step_vjp
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.abs_jacobian import OracleAbsBound
 from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.variants import as_variant
 
 #: Evaluations for ECnoise (m + 1 with m = 7 difference orders, Moré & Wild's default).
 NOISE_POINTS = 8
@@ -104,7 +107,8 @@ def forward_error(
     """(E_h, E_c, ρ): bounds on the error of h_T and c_T of T free-running steps computed in
     ``dtype`` (each step's bound from tol.step_error, its inputs off by the previous step's
     bound), and the per-step bound ρ_t on every gate-derivative weight of the step's
-    Jacobian (tol.jacobian_factor_error), which the backward builds from those values."""
+    Jacobian (tol.jacobian_factor_error), which the backward builds from those values; NaN
+    for a layer-norm step (:func:`backward_error` bounds its backward another way)."""
     e_h: np.ndarray | float = 0.0
     e_c: np.ndarray | float = 0.0
     rho = []
@@ -112,7 +116,11 @@ def forward_error(
         err = tol.step_error(
             params, traj.gate_xs[t], traj.hs[t], traj.cs[t], variant, dtype, dh_in=e_h, dc_in=e_c
         )
-        rho.append(float(tol.jacobian_factor_error(err, traj.cs[t], traj.cs[t + 1], dtype).max()))
+        if err.normalized:
+            rho.append(float("nan"))
+        else:
+            factor = tol.jacobian_factor_error(err, traj.cs[t], traj.cs[t + 1], dtype)
+            rho.append(float(factor.max()))
         e_h, e_c = err.dh, err.dc
     return np.asarray(e_h), np.asarray(e_c), rho
 
@@ -161,7 +169,11 @@ def backward_error(
     """Bound on |⟨∇L, w⟩ computed by the backward − exact| for L = ū_hᵀh_T + ū_cᵀc_T, w over
     (h_0, x_1..x_T): (A_ρ − A) + (T + 1)γ_n A with A = |ū|ᵀ∏M_t|w| (the absolute chain,
     abs_jacobian.OracleAbsBound) and A_ρ the same with every gate-derivative weight raised
-    by its bound ρ_t (first order in the forward's error), n = 4H + P + D."""
+    by its bound ρ_t (first order in the forward's error), n = 4H + P + D. With a layer
+    norm: Σ_t E_x,t|w_x,t| + E_h0|w_h|, the errors of step_vjp.chain_vjp_error."""
+    if as_variant(variant).layer_norm:
+        e_h, _, e_x = step_vjp.chain_vjp_error([params], variant, traj, u_h, u_c, dtype)
+        return float((e_x * np.abs(w_x)).sum() + (e_h * np.abs(w_h)).sum())
     exact = _abs_chain(params, variant, traj, u_h, u_c, w_h, w_x, [0.0] * traj.steps)
     perturbed = _abs_chain(params, variant, traj, u_h, u_c, w_h, w_x, rho)
     n = 4 * params.hidden_size + params.output_size + params.input_size

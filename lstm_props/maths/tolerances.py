@@ -102,16 +102,25 @@ class StepError:
     do: np.ndarray
     dc: np.ndarray
     dh: np.ndarray
-    #: The step has a layer norm: its one-step Jacobian holds J_LN factors, which
-    #: :func:`jacobian_factor_error` does not model (it refuses rather than under-bound).
-    normalized: bool = False
+    #: (B, H): what h's tanh reads, c' or (Ba's layer norm) the output's normalised c'.
+    dq: np.ndarray
+    #: The gate norms' N(W_ih x), N(W_hh h) (a variant normalising its gates), else None.
+    gate_norms: tuple[NormError, NormError] | None = None
+    #: The cell's norm (carried, or only read by h), else None.
+    cell_norm: NormError | None = None
+
+    @property
+    def normalized(self) -> bool:
+        """The step has a layer norm: its one-step Jacobian holds J_LN factors, which
+        :func:`jacobian_factor_error` does not model (lstm_props.maths.step_vjp does)."""
+        return self.gate_norms is not None or self.cell_norm is not None
 
     def dz_gate(self, k: int) -> np.ndarray:
         hidden = self.di.shape[-1]
         return self.dz[..., k * hidden : (k + 1) * hidden]
 
 
-def _sigmoid_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
+def sigmoid_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
     """|σ(z ± δz) − σ(z)| ≤ σ'(max(|z| − δz, 0))·δz (σ' falls with |z|), plus the evaluation's
     own ulps and, below the smallest normal, the subnormal spacing."""
     e = np.exp(-np.maximum(np.abs(z) - dz, 0.0))
@@ -123,7 +132,7 @@ def _sigmoid_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
     )
 
 
-def _tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
+def tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
     e = np.exp(-2 * np.maximum(np.abs(z) - dz, 0.0))
     slope = 4 * e / (1 + e) ** 2  # tanh'(w) = 1 − tanh²(w) without cancellation
     return (
@@ -139,25 +148,37 @@ def _tanh_error(z: np.ndarray, dz: np.ndarray, dtype: str) -> np.ndarray:
 LN_FIRST_ORDER_AT_MOST = 0.5
 
 
-def layer_norm_error(
-    v: np.ndarray,
-    dv: np.ndarray | float,
-    gain: np.ndarray,
-    bias: np.ndarray | None,
-    eps: float,
-    dtype: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(y, bound on |ŷ − y|) for y = γ ⊙ (v − μ)/√(σ² + ε) + β over the last axis (n entries)
-    computed in ``dtype`` from v exact up to ``dv`` (docs/error-model.md: layer norm).
+@dataclass(frozen=True)
+class NormError:
+    """A layer norm's normalised value x̂ = (v − μ)·r, r = 1/√(σ² + ε), over the last axis
+    (n entries) at the exact v, and bounds on the errors of the computed x̂ and r: what its
+    forward returns and what its backward is evaluated at (lstm_props.maths.step_vjp).
+
+    xhat, d_xhat (B, n); mean, r, d_r (B, 1), d_r the bound on |r̂ − r|/r; lost (B, 1):
+    rows where σ² + ε is lost in rounding and the first order says nothing (d_xhat is then
+    the whole range 2√n, d_r is inf).
+    """
+
+    xhat: np.ndarray
+    mean: np.ndarray
+    r: np.ndarray
+    d_xhat: np.ndarray
+    d_r: np.ndarray
+    lost: np.ndarray
+
+
+def normalized_error(v: np.ndarray, dv: np.ndarray | float, eps: float, dtype: str) -> NormError:
+    """x̂ = (v − μ)/√(σ² + ε) over the last axis (n entries) computed in ``dtype`` from v exact
+    up to ``dv``, with the bounds on its error (docs/error-model.md: layer norm).
 
     μ:  δμ ≤ γ_{n+1} mean|v| + mean δv
     d = v − μ:  δd_k ≤ δv_k + δμ + u|d_k|
     σ²: δσ² ≤ (2/n) Σ|d_k| δv_k + γ_{3n+6} mean(v²)   (one-pass, two-pass or Welford alike)
     s² = σ² + ε:  δs² ≤ δσ² + u s²;  r = 1/√s²:  δr/r ≤ δs²/(2s²) + a, a = 4u
-    x̂ = d r:  δx̂_k ≤ r δd_k + |x̂_k|(δr/r + u);  y = γ x̂ + β:  δy ≤ |γ|δx̂ + 2u(|γ x̂| + |β|)
+    x̂ = d r:  δx̂_k ≤ r δd_k + |x̂_k|(δr/r + u)
     Where δs²/s² > LN_FIRST_ORDER_AT_MOST (σ² + ε lost in rounding, e.g. ε = 0 and a nearly
     constant v) the first order says nothing: δx̂ is then the whole range, 2√n, since
-    |x̂_k| ≤ √(n − 1) for any v and ε ≥ 0: an honest, vacuous bound on that row.
+    |x̂_k| ≤ √(n − 1) for any v and ε ≥ 0, and δr/r is inf: honest, vacuous bounds on that row.
     """
     u, a = UNIT_ROUNDOFF[dtype], ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
     n = v.shape[-1]
@@ -174,15 +195,56 @@ def layer_norm_error(
         rel = d_s2 / s2
         r = 1.0 / np.sqrt(s2)
         xhat = d * r
-        d_xhat = r * d_d + np.abs(xhat) * (rel / 2 + a + u)
+        d_r = rel / 2 + a
+        d_xhat = r * d_d + np.abs(xhat) * (d_r + u)
     lost = ~(rel <= LN_FIRST_ORDER_AT_MOST)  # NaN (0/0) counts as lost
-    d_xhat = np.where(lost, 2 * np.sqrt(n), d_xhat)
+    return NormError(
+        xhat,
+        mu,
+        r,
+        np.where(lost, 2 * np.sqrt(n), d_xhat),
+        np.where(lost, np.inf, d_r),
+        lost,
+    )
+
+
+def layer_norm_error(
+    v: np.ndarray,
+    dv: np.ndarray | float,
+    gain: np.ndarray,
+    bias: np.ndarray | None,
+    eps: float,
+    dtype: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(y, bound on |ŷ − y|) for y = γ ⊙ (v − μ)/√(σ² + ε) + β over the last axis (n entries)
+    computed in ``dtype`` from v exact up to ``dv`` (docs/error-model.md: layer norm).
+
+    x̂ within δx̂ (:func:`normalized_error`);  y = γ x̂ + β:  δy ≤ |γ|δx̂ + 2u(|γ x̂| + |β|).
+    On a lost row (:attr:`NormError.lost`) the bound is the whole range of y.
+    """
+    y, dy, _ = _layer_norm_parts(v, dv, gain, bias, eps, dtype)
+    return y, dy
+
+
+def _layer_norm_parts(
+    v: np.ndarray,
+    dv: np.ndarray | float,
+    gain: np.ndarray,
+    bias: np.ndarray | None,
+    eps: float,
+    dtype: str,
+) -> tuple[np.ndarray, np.ndarray, NormError]:
+    """:func:`layer_norm_error` and the :class:`NormError` it is built from."""
+    u = UNIT_ROUNDOFF[dtype]
+    n = v.shape[-1]
+    norm = normalized_error(v, dv, eps, dtype)
     y = layer_norm(v, gain, bias, eps)
     g = np.abs(gain)
-    dy = g * d_xhat + 2 * u * (np.abs(g * xhat) + (0.0 if bias is None else np.abs(bias)))
+    beta = 0.0 if bias is None else np.abs(bias)
+    dy = g * norm.d_xhat + 2 * u * (np.abs(g * norm.xhat) + beta)
     # |y| ≤ |γ|√n + |β| bounds the rounding of y where y itself may be NaN (0/0)
-    whole = g * 2 * np.sqrt(n) + 2 * u * (g * np.sqrt(n) + (0.0 if bias is None else np.abs(bias)))
-    return y, np.where(lost, whole, dy)
+    whole = g * 2 * np.sqrt(n) + 2 * u * (g * np.sqrt(n) + beta)
+    return y, np.where(norm.lost, whole, dy), norm
 
 
 def _normed_preactivation_error(
@@ -192,10 +254,10 @@ def _normed_preactivation_error(
     dtype: str,
     dx: np.ndarray | float,
     dh_in: np.ndarray | float,
-) -> np.ndarray:
+) -> tuple[np.ndarray, NormError, NormError]:
     """δz for z = γ_ih ⊙ N(x W_ihᵀ) + b_ih + γ_hh ⊙ N(h W_hhᵀ) + b_hh (+ forget bias):
     each product within γ_n|W||·| + |W|δ·, through :func:`layer_norm_error`, then the two
-    (three) additions."""
+    (three) additions; and the two norms' :class:`NormError`."""
     g_ih, g_hh = params.gate_norm()
     w_ih, w_hh = params.abs_w_ih, params.abs_w_hh
     dv_ih = gamma(params.input_size, dtype) * (np.abs(x) @ w_ih.T)
@@ -204,16 +266,16 @@ def _normed_preactivation_error(
         dv_ih = dv_ih + (np.abs(dx) * np.ones_like(x)) @ w_ih.T
     if np.any(dh_in):
         dv_hh = dv_hh + (np.abs(dh_in) * np.ones_like(h)) @ w_hh.T
-    y_ih, dy_ih = layer_norm_error(
+    y_ih, dy_ih, norm_ih = _layer_norm_parts(
         x @ params.w_ih.T, dv_ih, g_ih, params.b_ih, params.ln_eps, dtype
     )
-    y_hh, dy_hh = layer_norm_error(
+    y_hh, dy_hh, norm_hh = _layer_norm_parts(
         h @ params.w_hh.T, dv_hh, g_hh, params.b_hh, params.ln_eps, dtype
     )
     mag = np.abs(y_ih) + np.abs(y_hh)
     hidden = params.hidden_size
     mag[:, hidden : 2 * hidden] += abs(params.forget_bias)
-    return dy_ih + dy_hh + 2 * UNIT_ROUNDOFF[dtype] * mag
+    return dy_ih + dy_hh + 2 * UNIT_ROUNDOFF[dtype] * mag, norm_ih, norm_hh
 
 
 def _peep_zo(params: LSTMParams, z_o: np.ndarray, c_new: np.ndarray, variant: str) -> np.ndarray:
@@ -268,8 +330,10 @@ def step_error(
         dz = dz + (np.abs(dx) * np.ones_like(x)) @ w_ih.T
     if np.any(dh_in):
         dz = dz + (np.abs(dh_in) * np.ones_like(h)) @ w_hh.T
+    gate_norms = None
     if kind.normalizes_gates:  # the products normalised before the biases are added
-        dz = _normed_preactivation_error(params, x, h, dtype, dx, dh_in)
+        dz, *norms = _normed_preactivation_error(params, x, h, dtype, dx, dh_in)
+        gate_norms = (norms[0], norms[1])
     dz_i, dz_f, dz_g, dz_o = (dz[:, k * hidden : (k + 1) * hidden].copy() for k in range(4))
     z = preactivations(params, x, h)
     z_i, z_f, z_g, z_o = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
@@ -281,23 +345,25 @@ def step_error(
     # A clamp is 1-Lipschitz: it never widens an argument's error, and σ', tanh' are then
     # evaluated where the activation really is evaluated.
     z_i, z_f, z_g = clamp(z_i, params.clip), clamp(z_f, params.clip), clamp(z_g, params.clip)
-    df = _sigmoid_error(z_f, dz_f, dtype) if kind.has_forget_gate else np.zeros_like(dz_f)
-    di = df + u if kind.coupled_input else _sigmoid_error(z_i, dz_i, dtype)
-    dg = _tanh_error(z_g, dz_g, dtype)
+    df = sigmoid_error(z_f, dz_f, dtype) if kind.has_forget_gate else np.zeros_like(dz_f)
+    di = df + u if kind.coupled_input else sigmoid_error(z_i, dz_i, dtype)
+    dg = tanh_error(z_g, dz_g, dtype)
     f, i, g = np.abs(v.f), np.abs(v.i), np.abs(v.g)
     dc = np.abs(c) * df + f * dc_in + np.abs(g) * di + i * dg
     dc = dc + 2 * u * (np.abs(f * c) + np.abs(i * g))
     c_out, dc_out = v.c, dc  # what tanh reads for h: c', or the output's normalised c'
+    cell_norm = None
     if kind.normalizes_cell or kind.normalizes_cell_output:
         g_c, b_c = params.cell_norm()
-        c_hat = v.f * c + v.i * v.g  # the cell before its norm
-        c_out, dc_out = layer_norm_error(c_hat, dc, g_c, b_c, params.ln_eps, dtype)
+        # the cell before its norm (after a cell clip: the clamp is 1-Lipschitz, δc holds)
+        c_hat = clamp(v.f * c + v.i * v.g, params.cell_clip)
+        c_out, dc_out, cell_norm = _layer_norm_parts(c_hat, dc, g_c, b_c, params.ln_eps, dtype)
         if kind.normalizes_cell:  # the carried cell is the normalised one
             dc = dc_out
     if kind.reads_cell:  # z_o + p_o c': c' carries δc', and the sum one more term
         z_o_mag = mag[:, 3 * hidden :] + np.abs(peep[2] * v.c)
         dz_o = gamma(n, dtype) * z_o_mag + np.abs(peep[2]) * dc
-    do = _sigmoid_error(
+    do = sigmoid_error(
         clamp(np.asarray(_peep_zo(params, z_o, v.c, variant)), params.clip), dz_o, dtype
     )
     hidden_pre = np.abs(v.o * np.tanh(c_out))
@@ -306,7 +372,7 @@ def step_error(
         w_hr = np.abs(params.w_hr)
         dh = dh @ w_hr.T + gamma(hidden, dtype) * (hidden_pre @ w_hr.T)
     dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=-1)
-    return StepError(dz, di, df, dg, do, dc, dh, kind.layer_norm)
+    return StepError(dz, di, df, dg, do, dc, dh, dc_out, gate_norms, cell_norm)
 
 
 def cell_clip_undecided(params: LSTMParams, c: np.ndarray, v: Any, err: StepError) -> np.ndarray:
@@ -342,8 +408,8 @@ def jacobian_factor_error(
     if err.normalized:
         raise ValueError(
             "jacobian_factor_error models the gate-derivative factors of a step without "
-            "layer norm; a layer-norm step's Jacobian also holds J_LN factors, whose error "
-            "is not modelled yet (docs/error-model.md: layer norm)"
+            "layer norm; a layer-norm step's Jacobian also holds J_LN factors: bound its "
+            "backward with lstm_props.maths.step_vjp (docs/error-model.md: layer norm)"
         )
     a = ACTIVATION_ULPS * UNIT_ROUNDOFF[dtype]
     hidden = err.di.shape[-1]

@@ -174,11 +174,6 @@ DENSE_CARRY = (
     "a normalised carried cell (layer_norm_cell) reads all of c_{t-1} through its mean and "
     "variance: ∂c_t/∂c_{t-1} = J_LN · diag(f) is dense"
 )
-#: No layer norm: a one-step Jacobian whose entries are products of gate derivatives only,
-#: the terms tolerances.jacobian_factor_error bounds (J_LN factors are not modelled yet).
-GATE_FACTORS = VariantSet(
-    "no layer norm (the error of J_LN factors is not modelled)", lambda v: not v.layer_norm
-)
 #: Bounded carry and h = o ⊙ tanh(c_t): ∂h_t/∂c_{t-1} = diag(o tanh'(c_t) f).
 PLAIN_OUTPUT = VariantSet(
     "bounded carry and h = o ⊙ tanh(c_t) (no output peephole, no layer norm on c)",
@@ -194,7 +189,6 @@ __all__ = [
     "DIAGONAL",
     "FORCEABLE",
     "FORGETLESS",
-    "GATE_FACTORS",
     "LAYER_NORM",
     "LAYER_NORM_CELL",
     "NO_FORGET",

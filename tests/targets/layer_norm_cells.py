@@ -98,3 +98,113 @@ class BaCarryingNormedCell(BaLayerNormCell):
 
     def cell(self, c_hat: Tensor) -> Tensor:
         return self.norm_c(c_hat)
+
+
+# -- a layer norm with a hand-written backward: correct, and two wrong ones ------------------
+
+
+class _NormFunction(torch.autograd.Function):
+    """y = γ ⊙ x̂ + β, x̂ = (v − μ) r, r = 1/√(σ² + ε), σ² the biased variance, with the
+    backward written out: v̄ = r (w − mean(w) − x̂ mean(w ⊙ x̂)), w = γ ⊙ ȳ, γ̄ = Σ ȳ ⊙ x̂,
+    β̄ = Σ ȳ (over the batch). ``fault`` plants a wrong backward (the forward stays right)."""
+
+    @staticmethod
+    def forward(ctx, v: Tensor, gain: Tensor, bias: Tensor, eps: float, fault: str) -> Tensor:  # type: ignore[override]
+        mu = v.mean(-1, keepdim=True)
+        d = v - mu
+        r = torch.rsqrt((d * d).mean(-1, keepdim=True) + eps)
+        xhat = d * r
+        ctx.save_for_backward(xhat, r, gain, d)
+        ctx.eps, ctx.fault = eps, fault
+        return xhat * gain + bias
+
+    @staticmethod
+    def backward(ctx, y_bar: Tensor):  # type: ignore[override]
+        xhat, r, gain, d = ctx.saved_tensors
+        w = y_bar * gain
+        if ctx.fault == "unbiased_r":  # r from torch.var's default, the unbiased variance
+            r = torch.rsqrt(d.var(-1, keepdim=True) + ctx.eps)
+        v_bar = w - w.mean(-1, keepdim=True)
+        if ctx.fault != "drops_projection":  # the σ path: −x̂ mean(w ⊙ x̂)
+            v_bar = v_bar - xhat * (w * xhat).mean(-1, keepdim=True)
+        return r * v_bar, (y_bar * xhat).sum(0), y_bar.sum(0), None, None
+
+
+class HandWrittenLayerNorm(nn.Module):
+    """nn.LayerNorm's weight, bias and eps, computed by :class:`_NormFunction`."""
+
+    def __init__(self, n: int, fault: str = "") -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+        self.bias = nn.Parameter(torch.zeros(n))
+        self.eps = 1e-5
+        self.fault = fault
+
+    def forward(self, v: Tensor) -> Tensor:
+        return _NormFunction.apply(v, self.weight, self.bias, self.eps, self.fault)
+
+
+class BaHandWrittenNormCell(BaLayerNormCell):
+    """Ba's cell with every norm's backward written by hand, correctly: it must pass."""
+
+    fault = ""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        four, one = 4 * hidden_size, hidden_size
+        self.norm_x = HandWrittenLayerNorm(four, self.fault)
+        self.norm_h = HandWrittenLayerNorm(four, self.fault)
+        self.norm_c = HandWrittenLayerNorm(one, self.fault)
+
+
+class BaNormBackwardDropsProjection(BaHandWrittenNormCell):
+    """The norms' backward drops −x̂ mean(w ⊙ x̂) (the path through σ): v̄ = r (w − mean(w))."""
+
+    fault = "drops_projection"
+
+
+class FastrnnsEagerLayerNormCell(nn.Module):
+    """fastrnns' LayerNormLSTMCell's step (the carried c normalised) as a plain module,
+    without TorchScript."""
+
+    lstm_call = "m(x, (h, c)) -> (h, (h, c))"
+    lstm_variant = "layer_norm_cell"
+    lstm_layout = _FASTRNNS_LAYOUT
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight_ih = nn.Parameter(torch.randn(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.randn(4 * hidden_size, hidden_size))
+        self.layernorm_i = self.norm(4 * hidden_size)
+        self.layernorm_h = self.norm(4 * hidden_size)
+        self.layernorm_c = self.norm(hidden_size)
+
+    def norm(self, n: int) -> nn.Module:
+        return nn.LayerNorm(n)
+
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h, c = state
+        z = self.layernorm_i(x @ self.weight_ih.t()) + self.layernorm_h(h @ self.weight_hh.t())
+        i, f, g, o = z.chunk(4, 1)
+        c_new = self.layernorm_c(torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g))
+        h_new = torch.sigmoid(o) * torch.tanh(c_new)
+        return h_new, (h_new, c_new)
+
+
+class FastrnnsHandWrittenNormCell(FastrnnsEagerLayerNormCell):
+    """The same cell with every norm's backward written by hand, correctly: it must pass."""
+
+    fault = ""
+
+    def norm(self, n: int) -> nn.Module:
+        return HandWrittenLayerNorm(n, self.fault)
+
+
+class FastrnnsNormBackwardUnbiasedR(FastrnnsHandWrittenNormCell):
+    """Its norms' backward takes r from the unbiased variance (torch.var's default, n − 1),
+    the forward from the biased one."""
+
+    fault = "unbiased_r"

@@ -116,6 +116,24 @@ def float32_only_squared_forget(input_size: int, hidden_size: int, dtype: str = 
     return _float32_only(BackwardSquaresForget(input_size, hidden_size), dtype)
 
 
+def float32_only_ba_layer_norm_cell(input_size: int, hidden_size: int, dtype: str = "float32"):
+    """Ba et al.'s layer-norm cell (tests/targets/layer_norm_cells.py) without a float64 twin:
+    its backward is checked in its own precision, through the J_LN factors."""
+    from tests.targets.layer_norm_cells import BaLayerNormCell
+
+    return _float32_only(BaLayerNormCell(input_size, hidden_size), dtype)
+
+
+def float32_only_fastrnns_layer_norm_cell(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+):
+    """fastrnns' LayerNormLSTMCell's step (the carried c normalised; eager: TorchScript's
+    autodiff of layer_norm fails when only c requires grad) without a float64 twin."""
+    from tests.targets.layer_norm_cells import FastrnnsEagerLayerNormCell
+
+    return _float32_only(FastrnnsEagerLayerNormCell(input_size, hidden_size), dtype)
+
+
 class DeclaredPeepholeWithExtraWeight(PeepholeWithExtraWeight):
     """The same cell with its variant declared: checked black-box as a peephole LSTM."""
 
