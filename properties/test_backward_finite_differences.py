@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import event
+from hypothesis import event, reject
 
-from lstm_props.maths import carry, step_vjp
+from lstm_props.maths import carry, kinks, step_vjp
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
-from lstm_props.maths.kinks import matches_a_side_of_a_kink
 from lstm_props.maths.variants import as_variant
 from lstm_props.testing import check_close, lstm_property
 
@@ -57,10 +56,12 @@ def test_carry_backward_matches_finite_differences(lstm):
     (T+1)γ_4 rounding and its gates' forward errors G_T·|ū|ᵀ|w| (with a layer norm, whose
     J_LN factors these do not bound: E_c0·|w|, the carry chain's backward error of
     lstm_props.maths.step_vjp.chain_vjp_error).
-    Kink: where a one-sided difference disagrees with the central one beyond both bounds
-    (a clamp of c between the points: a central difference there is a mean of two slopes),
-    the backward must match that one-sided difference instead (lstm_props.maths.kinks;
-    Hypothesis event "a kink between the finite-difference points").
+    Kink (a clamp between the points: a central difference there is a mean of two slopes,
+    lstm_props.maths.kinks): with the layout, where a declared clamp changes side between
+    the stencil's points, the backward must match the one-sided difference of the side free
+    of a change (both sides changing: the example is rejected); black-box, where a
+    one-sided difference disagrees with the central one beyond both bounds, the backward
+    must match that one-sided difference instead.
     Failure: a custom backward kernel that is wrong (f² instead of f, the gradient of c
     dropped, a carry detached from the graph).
     """
@@ -114,13 +115,39 @@ def test_carry_backward_matches_finite_differences(lstm):
             )
             backward = float((e_c * np.abs(w)).sum())
         bound = tol.SAFETY * (rounding + truncation + backward)
-        if abs(got - d1) > bound and matches_a_side_of_a_kink(
-            loss,
-            lambda s: float((grad * (point(s * eta) - case.c0)).sum()) / (s * eta),
-            eta,
-            (d1, bound),
-            rounding,
-            backward,
+
+        def along(s):
+            return float((grad * (point(s * eta) - case.c0)).sum()) / (s * eta)
+
+        if kinks.has_clamps(case.params):
+
+            def states_at(k):
+                c0 = point(k * eta)
+                cs = carry.teacher_forced_states(wide, traj, c0)
+                moved = carry.Trajectory(traj.xs, traj.gate_xs, traj.hs, np.concatenate([[c0], cs]))
+                return kinks.clamp_states(case.params, moved, lstm.variant, dtype)
+
+            where = kinks.smooth_stencil(states_at)
+            if where is None:
+                event("a clamp changes on both sides of the finite-difference points: not decided")
+                reject()
+            if where != kinks.CENTRAL:
+                event("a clamp changes between the finite-difference points: checked one-sided")
+                d_side, side_bound = kinks.one_sided(loss, eta, where, rounding, backward)
+                check_close(
+                    np.array([along(where)]),
+                    np.array([d_side]),
+                    side_bound,
+                    claim=f"backward ūᵀJv ≠ one-sided finite difference (side {where:+.0f}; "
+                    "a clamp changes on the other side)",
+                    case=case,
+                    axes=("probe",),
+                )
+                return
+        elif (
+            case.params is None
+            and abs(got - d1) > bound
+            and kinks.matches_a_side_of_a_kink(loss, along, eta, (d1, bound), rounding, backward)
         ):
             event("a kink between the finite-difference points: checked one-sided")
             return

@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import event
+from hypothesis import event, reject
 
-from lstm_props.maths import carry
+from lstm_props.maths import carry, kinks
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
-from lstm_props.maths.kinks import matches_a_side_of_a_kink
 from lstm_props.maths.layout import ARRAYS
 from lstm_props.testing import LSTMParams, check_close, composed_steps, lstm_property
 
@@ -29,6 +28,29 @@ def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
             moved[k] = step * getattr(v, k)
             moved[k] += getattr(p, k)
     return dataclasses.replace(p, **moved)
+
+
+def _one_sided_where_clamps_change(where, got, loss, along, eta, rounding, backward, case):
+    """With clamps declared: where one changes between the central difference's points
+    (lstm_props.maths.kinks.smooth_stencil), the backward must meet the one-sided
+    difference of the side free of a change; with both sides changing, the example is
+    not decided (rejected). Nothing to do where none changes (CENTRAL)."""
+    if where == kinks.CENTRAL:
+        return
+    if where is None:
+        event("a clamp changes on both sides of the finite-difference points: not decided")
+        reject()
+    event("a clamp changes between the finite-difference points: checked one-sided")
+    d_side, side_bound = kinks.one_sided(loss, eta, where, rounding, backward)
+    check_close(
+        np.array([along(where)]),
+        np.array([d_side]),
+        side_bound,
+        claim=f"parameter gradient ≠ one-sided finite difference (side {where:+.0f}; a "
+        "clamp changes on the other side)",
+        case=case,
+        axes=("probe",),
+    )
 
 
 def _fields(p: LSTMParams, value: Any) -> LSTMParams:
@@ -88,9 +110,9 @@ def test_parameter_gradients_match_finite_differences(lstm):
     the direction actually taken. Tolerance: SAFETY·(Σ|ū|E_T/s + Richardson over s, 2s,
     4s + (T+1)γ_n Σ|∂L/∂θ||w|), E_T the chained per-step bound of tol.step_error in the
     target's dtype (lstm_props.maths.own_precision.forward_error).
-    Kink: where a one-sided difference disagrees with the central one beyond both bounds
-    (a clamp reached between the points), the backward must match that one-sided
-    difference instead (lstm_props.maths.kinks).
+    Kink: where a declared clamp (cell clip, gate clip) changes side between the
+    finite-difference points, the backward must match the one-sided difference of the side
+    free of a change; both sides changing, the example is rejected (lstm_props.maths.kinks).
     Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
     of accumulated across time steps, a bias gradient counted once for two biases.
     """
@@ -137,13 +159,22 @@ def test_parameter_gradients_match_finite_differences(lstm):
             + (np.abs(u_c) * composed.c_bound(steps)).sum()
         )
         bound = tol.SAFETY * (err / eta + abs(d1 - d2) / 3 + backward)
-        kink = abs(got - d1) > bound and matches_a_side_of_a_kink(
-            loss, lambda _: got, eta, (d1, bound), err / eta, backward
-        )
+        if kinks.has_clamps(theta):
+
+            def states_at(k):
+                moved = _combine(theta, v, k * eta)
+                wide.write_layout(moved)
+                traj = carry.record(wide, case.xs, case.h0, case.c0)
+                return kinks.clamp_states(moved, traj, lstm.variant, "float64")
+
+            where = kinks.smooth_stencil(states_at)
+            wide.write_layout(theta)
+            _one_sided_where_clamps_change(
+                where, got, loss, lambda _: got, eta, err / eta, backward, case
+            )
+            if where != kinks.CENTRAL:
+                return
         wide.write_layout(theta)
-        if kink:
-            event("a kink between the finite-difference points: checked one-sided")
-            return
         check_close(
             np.array([got]),
             np.array([d1]),
@@ -213,13 +244,19 @@ def _own_precision(lstm):
                 _fields(theta, lambda k: (getattr(moved, k) - getattr(theta, k)) / (side * s)),
             )
 
-        kink = abs(got - d1) > bound and matches_a_side_of_a_kink(
-            loss, along, s, (d1, bound), err / s, backward
-        )
-        cell.write_layout(theta)
-        if kink:
-            event("a kink between the finite-difference points: checked one-sided")
-            return
+        if kinks.has_clamps(theta):
+
+            def states_at(k):
+                moved = at(k * s)
+                cell.write_layout(moved)
+                traj = carry.record(cell, case.xs, case.h0, case.c0)
+                return kinks.clamp_states(moved, traj, lstm.variant, dtype)
+
+            where = kinks.smooth_stencil(states_at)
+            cell.write_layout(theta)
+            _one_sided_where_clamps_change(where, got, loss, along, s, err / s, backward, case)
+            if where != kinks.CENTRAL:
+                return
         check_close(
             np.array([got]),
             np.array([d1]),
