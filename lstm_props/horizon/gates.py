@@ -17,6 +17,8 @@ gates go through the reference's preactivations (float64). The carry-path deriva
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -38,11 +40,13 @@ class GateRecompute:
         bias[hid : 2 * hid] += params.forget_bias
         # without a cell to update, g is never needed: the rows of i, f and o only
         gates = (0, 1, 2, 3) if self.needs_cell else (0, 1, 3)
-        rows = np.concatenate([np.arange(k * hid, (k + 1) * hid) for k in gates])
-        # [x, h] @ [W_ih; W_hh]ᵀ in one product (a plain mm: addmm's fused bias is slower)
-        weights = np.concatenate([params.w_ih[rows], params.w_hh[rows]], axis=1)
-        self._weights = torch.tensor(weights.T, dtype=working)
-        self._bias = torch.tensor(bias[rows], dtype=working)
+        rows = [np.arange(k * hid, (k + 1) * hid) for k in gates]
+        # per gate k, x W_ih,kᵀ + h W_hh,kᵀ + b_k into its own contiguous block (no copy of
+        # [x, h]; a gate sliced out of one wide product is strided, and every later pass
+        # over it runs at half speed)
+        self._w_x = torch.tensor(np.stack([params.w_ih[r].T for r in rows]), dtype=working)
+        self._w_h = torch.tensor(np.stack([params.w_hh[r].T for r in rows]), dtype=working)
+        self._bias = torch.tensor(np.stack([bias[r] for r in rows]), dtype=working)
         self._peep = (
             None if params.peephole is None else torch.tensor(params.peephole, dtype=working)
         )
@@ -52,31 +56,41 @@ class GateRecompute:
         """Whether the gates read c_{t-1} (peepholes) or the carry is clipped."""
         return self.kind.reads_cell or self.params.cell_clip is not None
 
-    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+    def _tensor(self, a: np.ndarray | torch.Tensor) -> torch.Tensor:
+        if isinstance(a, torch.Tensor):
+            return a.to(self.working)
         return torch.from_numpy(np.ascontiguousarray(a)).to(self.working)
 
-    def _preactivations(self, x: np.ndarray, h: np.ndarray) -> torch.Tensor:
+    def _preactivations(
+        self, x: np.ndarray | torch.Tensor, h: np.ndarray | torch.Tensor
+    ) -> torch.Tensor:
+        """(G, C·B, H): each computed gate's pre-activation, contiguous."""
+        hid = self.params.hidden_size
         if self.params.normalizes_gates:
-            z = torch.from_numpy(preactivations(self.params, x, h))
-            hid = self.params.hidden_size
-            return z if self.needs_cell else torch.cat([z[:, : 2 * hid], z[:, 3 * hid :]], 1)
-        z = torch.mm(self._tensor(np.concatenate([x, h], axis=1)), self._weights)
-        return z.add_(self._bias)
+            z = torch.from_numpy(preactivations(self.params, _float64(x), _float64(h)))
+            z = z.reshape(len(z), 4, hid).transpose(0, 1)
+            return (z if self.needs_cell else z[[0, 1, 3]]).contiguous()
+        x_t, h_t = self._tensor(x), self._tensor(h)
+        z = torch.empty((len(self._w_x), len(x_t), hid), dtype=self.working)
+        for k in range(len(z)):
+            torch.mm(x_t, self._w_x[k], out=z[k])
+            z[k].addmm_(h_t, self._w_h[k]).add_(self._bias[k])
+        return z
 
     def _clamp(self, z: torch.Tensor, bound: float | None) -> torch.Tensor:
         return z if bound is None else z.clamp(-bound, bound)
 
     @torch.no_grad()
-    def __call__(self, steps: LayerSteps) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """({input, forget, output} gates, log f, log d), each (C, B, H) NumPy."""
+    def __call__(self, steps: LayerSteps) -> ChunkGates:
+        """The chunk's gates, (C, B, H) each (see :class:`ChunkGates`)."""
         chunk, batch = steps.x.shape[:2]
         flat = (chunk * batch, -1)
         p, kind, m, hid = self.params, self.kind, self.params.clip, self.params.hidden_size
         z = self._preactivations(steps.x.reshape(flat), steps.h_prev.reshape(flat))
         if self.needs_cell:
-            z_i, z_f, z_g, z_o = z.split(hid, dim=1)
+            z_i, z_f, z_g, z_o = z
         else:  # g's rows were not computed: nothing reads it
-            (z_i, z_f, z_o), z_g = z.split(hid, dim=1), torch.zeros(())
+            (z_i, z_f, z_o), z_g = z, torch.zeros(())
         c = torch.zeros(())
         if self.needs_cell:
             assert steps.c_prev is not None
@@ -84,19 +98,37 @@ class GateRecompute:
         if self._peep is not None and kind.reads_cell:
             z_i, z_f = z_i + self._peep[0] * c, z_f + self._peep[1] * c
         z_i, z_f, z_g = self._clamp(z_i, m), self._clamp(z_f, m), self._clamp(z_g, m)
-        log_f = (
-            torch.nn.functional.logsigmoid(z_f) if kind.has_forget_gate else torch.zeros_like(z_f)
-        )
-        f = log_f.exp()
-        i = 1.0 - f if kind.coupled_input else torch.sigmoid(z_i)
-        log_d = log_f
+        if not kind.has_forget_gate:  # f ≡ 1: σ(+∞)
+            z_f = torch.full_like(z_f, torch.inf)
+        log_f = torch.nn.functional.logsigmoid(z_f)
+        # i = 1 − f = σ(−z_f) for a coupled input gate
+        z_i = -z_f if kind.coupled_input else z_i
+        log_d = None
         if self.needs_cell:
-            c_hat = f * c + i * torch.tanh(z_g)  # the carried state before a clip
+            c_hat = log_f.exp() * c + torch.sigmoid(z_i) * torch.tanh(z_g)  # before a clip
             if self._peep is not None and kind.reads_cell:
                 z_o = z_o + self._peep[2] * self._clamp(c_hat, p.cell_clip)
             if p.cell_clip is not None:
                 log_d = torch.where(c_hat.abs() < p.cell_clip, log_f, -torch.inf)
-        o = torch.sigmoid(self._clamp(z_o, m))
+        z_o = self._clamp(z_o, m)
         shape = (chunk, batch, hid)
-        gates = {n: g.reshape(shape).numpy() for n, g in zip(GATE_NAMES, (i, f, o))}
-        return gates, log_f.reshape(shape).numpy(), log_d.reshape(shape).numpy()
+        logits = {n: g.reshape(shape) for n, g in zip(GATE_NAMES, (z_i, z_f, z_o))}
+        return ChunkGates(
+            logits, log_f.reshape(shape), None if log_d is None else log_d.reshape(shape)
+        )
+
+
+@dataclass(frozen=True)
+class ChunkGates:
+    """A chunk's gates: each of i, f, o as its logit ℓ (the gate is σ(ℓ): a saturation test
+    σ(ℓ) < 0.1 is ℓ < −log 9, with no activation evaluated; +∞ for a forget gate fixed at
+    1), log f, and log d, the carry-path derivative's log (None: it is log f, no cell clip;
+    −∞ where a clip clamps)."""
+
+    logits: dict[str, torch.Tensor]
+    log_forget: torch.Tensor
+    log_carry: torch.Tensor | None
+
+
+def _float64(a: np.ndarray | torch.Tensor) -> np.ndarray:
+    return a.double().numpy() if isinstance(a, torch.Tensor) else np.asarray(a, np.float64)

@@ -128,7 +128,7 @@ def measure_horizon(
         for t0, layer_steps, kept in record(stack, blocks, xs, chunk, keep, fused=fused):
             kept_states |= kept
             for k, ls in enumerate(layer_steps):
-                stats[k].add(t0, *recompute[k](ls))
+                stats[k].add(t0, recompute[k](ls))
             done += layer_steps[0].x.shape[0] * batch
             if progress:
                 progress(done, batches)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from lstm_props._errors import TargetError
 from lstm_props.adapters._protocol import CellAdapter, Views
@@ -28,13 +29,22 @@ from lstm_props.maths.reference import lstm_step
 @dataclass(frozen=True)
 class LayerSteps:
     """One layer over steps t0 + 1 … t0 + C: its gate input x_t and the states around it,
-    each (C, B, ·) float64, as the model holds them."""
+    each (C, B, ·): float64 NumPy from a stepped record; from a fused call, CPU torch
+    tensors in the model's own dtype (a float32 model's 4 bytes a value, not 8)."""
 
-    x: np.ndarray
-    h_prev: np.ndarray
+    x: np.ndarray | torch.Tensor
+    h_prev: np.ndarray | torch.Tensor
     c_prev: np.ndarray | None  # None: a fused call's chunk (its c_t are not exposed)
-    h: np.ndarray
+    h: np.ndarray | torch.Tensor
     c: np.ndarray | None
+
+
+def _host(be: Any, a: Any) -> torch.Tensor:
+    """A backend array as a CPU torch tensor: a torch model's own tensor as it is (no copy
+    on the CPU), any other backend's through NumPy."""
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu()
+    return torch.from_numpy(be.to_numpy(a))
 
 
 def layer_blocks(views: Views) -> list[tuple[slice, slice]]:
@@ -101,21 +111,23 @@ def record(
         states = [(be.asarray(h[:, hb]), be.asarray(c[:, cb])) for hb, cb in blocks]
         for t0 in range(0, steps, chunk):
             kept = {t0: (h, c)} if t0 in keep else {}
-            x_np = be.rounded(xs[t0 : t0 + chunk])
-            x_fw = be.asarray(x_np)
+            x_fw = be.asarray(xs[t0 : t0 + chunk])  # rounded to the model's dtype
             layers = []
-            if fused is not None:
-                below_fw, below = x_fw, x_np
-                for k, (call, (hb, _)) in enumerate(zip(fused, blocks)):
+            if fused is not None:  # tensors as the kernel returned them: no float64 copies
+                below_fw, below_host = x_fw, _host(be, x_fw)
+                for k, call in enumerate(fused):
+                    h_start = _host(be, states[k][0])
                     ys, h_k, c_k = call(below_fw, *states[k])
                     states[k] = (h_k, c_k)
-                    hs = np.concatenate([h[None, :, hb], be.to_numpy(ys)])
-                    layers.append(LayerSteps(below, hs[:-1], None, hs[1:], None))
-                    below_fw, below = ys, hs[1:]
-                h = np.concatenate([steps_.h[-1] for steps_ in layers], axis=-1)
+                    ys_host = _host(be, ys)
+                    h_prev = torch.cat([h_start[None], ys_host[:-1]])
+                    layers.append(LayerSteps(below_host, h_prev, None, ys_host, None))
+                    below_fw, below_host = ys, ys_host
+                h = np.concatenate([be.to_numpy(h_k) for h_k, _ in states], axis=-1)
                 c = np.concatenate([be.to_numpy(c_k) for _, c_k in states], axis=-1)
                 yield t0, layers, kept
                 continue
+            x_np = be.rounded(xs[t0 : t0 + chunk])
             hs_, cs_ = [h], [c]
             for t in range(x_np.shape[0]):
                 h_fw, c_fw = stack.step(x_fw[t], h_fw, c_fw)
@@ -143,14 +155,15 @@ def check_reproduced(
 ) -> None:
     """The layout, stepped from the recorded inputs, gives the recorded c_t and h_t within
     the error model (tolerances.step_error, SAFETY); a one-line TargetError if not."""
-    assert steps.c_prev is not None and steps.c is not None  # a stepped record
-    rows = (-1,)
-    x, h, c = (a.reshape(*rows, a.shape[-1]) for a in (steps.x, steps.h_prev, steps.c_prev))
+    assert steps.c_prev is not None and steps.c is not None  # a stepped record: NumPy
+    x, h, c = (
+        np.asarray(a).reshape(-1, a.shape[-1]) for a in (steps.x, steps.h_prev, steps.c_prev)
+    )
     v = lstm_step(params, x, h, c, variant)
     err = tol.step_error(params, x, h, c, variant, dtype)
     for got, want, bound, what in (
         (steps.c.reshape(v.c.shape), v.c, err.dc, "c"),
-        (steps.h.reshape(v.h.shape), v.h, err.dh, "h"),
+        (np.asarray(steps.h).reshape(v.h.shape), v.h, err.dh, "h"),
     ):
         excess = np.abs(got - want) / (tol.SAFETY * bound + tol.SMALLEST_NORMAL[dtype])
         if np.max(excess, initial=0.0) > 1:

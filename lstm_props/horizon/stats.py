@@ -4,7 +4,8 @@ Per unit k of a layer, over every sequence b and step t of the data:
 
 * the forget gates f_{t,k}: a pooled histogram on [0, 1]; the timescale
   T_k = −1 / mean_{b,t} log f_{t,k} (Mahto et al. 2021), and per-position timescales
-  τ_{t,k} = −1 / log f_{t,k} in a log-binned histogram, whose quantiles give T_k's spread;
+  τ_{t,k} = −1 / log f_{t,k} at the steps after the survival's start positions (below) in a
+  log-binned histogram, whose quantiles give T_k's spread;
 * the saturation fractions of the input, forget and output gates: the share of steps below
   0.1 and above 0.9 (Karpathy et al. 2015);
 * the carry-path survival log10 ∏_{t=s+1}^{s+Δ} d_t (d_t = f_t, cut to 0 where a cell clip
@@ -25,6 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+
+from lstm_props.horizon.gates import ChunkGates
 
 #: The survival histogram covers log10 survival in [−SURVIVAL_DECADES, 0] in bins of
 #: SURVIVAL_BIN decades, plus one bin below (underflowed past it, or cut to 0).
@@ -40,6 +44,9 @@ STARTS_PER_SPAN = 32
 LOG_FLOOR = -1000.0
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 GATES = ("input", "forget", "output")
+#: σ(ℓ) < 0.1 ⟺ ℓ < log(0.1/0.9), σ(ℓ) > 0.9 ⟺ ℓ > log(0.9/0.1)
+_LOGIT_LOW = float(np.log(SATURATION[0] / (1 - SATURATION[0])))
+_LOGIT_HIGH = float(np.log(SATURATION[1] / (1 - SATURATION[1])))
 
 
 def span_grid(longest: int, per_decade: int = 10) -> np.ndarray:
@@ -48,14 +55,6 @@ def span_grid(longest: int, per_decade: int = 10) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     count = int(np.ceil(per_decade * np.log10(longest))) + 1
     return np.unique(np.round(np.geomspace(1, longest, max(count, 1))).astype(np.int64))
-
-
-def _bins(values: np.ndarray, low: float, width: float, count: int) -> np.ndarray:
-    """Bin index of each value: 0 below ``low``, 1..count inside, count + 1 above."""
-    # clipped as floats first: ±∞ cast to an integer is undefined (NaN goes below)
-    with np.errstate(invalid="ignore"):
-        k = np.clip(np.floor((values - low) / width) + 1, 0, count + 1)
-    return np.where(np.isnan(values), 0, k).astype(np.int64)
 
 
 def histogram_quantile(
@@ -112,43 +111,50 @@ class LayerStats:
     def begin(self, batch: int) -> None:
         """A new batch of ``batch`` independent sequences, from step 0."""
         self._batch = batch
-        self._prefix = np.zeros((batch, self.hidden))  # Σ_{τ ≤ t} log d_τ (floored)
-        self._starts = np.zeros((self.slots, batch, self.hidden))
+        self._prefix = torch.zeros((batch, self.hidden), dtype=torch.float64)  # Σ log d (floored)
+        self._starts = torch.zeros((self.slots, batch, self.hidden), dtype=torch.float64)
 
-    def add(
-        self, t0: int, gates: dict[str, np.ndarray], log_forget: np.ndarray, log_carry: np.ndarray
-    ) -> None:
-        """Steps t0 + 1 … t0 + C of the current batch: gates (C, B, H) by name, log f and
-        log d (C, B, H) (log d = log f unless a clip cut the carry: −∞ there)."""
-        chunk, batch, h = log_forget.shape
-        self.positions += chunk * batch
-        self.log_forget_sum += log_forget.sum((0, 1), dtype=np.float64)
-        log_carry = np.maximum(log_carry.astype(np.float64), LOG_FLOOR)
-        self.log_carry_sum += log_carry.sum((0, 1))
-        f = gates["forget"]
-        self.forget_sum += f.sum((0, 1), dtype=np.float64)
-        self.forget_counts += np.bincount(
-            np.minimum((f * FORGET_BINS).astype(np.int64), FORGET_BINS - 1).ravel(),
-            minlength=FORGET_BINS,
-        )
+    @torch.no_grad()
+    def add(self, t0: int, chunk: ChunkGates) -> None:
+        """Steps t0 + 1 … t0 + C of the current batch (lstm_props.horizon.gates).
+
+        Torch tensors, so that every elementwise pass runs on the threads torch was given
+        (NumPy's run on one), and few of them: the saturation and the forget histogram are
+        read off the gates' logits (σ(ℓ) < 0.1 ⟺ ℓ < −log 9), no activation evaluated."""
+        log_forget = chunk.log_forget
+        steps, batch, h = log_forget.shape
+        self.positions += steps * batch
+        self.log_forget_sum += _sum(log_forget)
+        log_carry = log_forget if chunk.log_carry is None else chunk.log_carry
+        log_carry = log_carry.clamp(min=LOG_FLOOR)
+        self.log_carry_sum += _sum(log_carry)
+        f = log_forget.exp()
+        self.forget_sum += _sum(f)
+        bins = f.mul_(FORGET_BINS).to(torch.int64).clamp_(max=FORGET_BINS - 1).reshape(-1)
+        self.forget_counts += torch.bincount(bins, minlength=FORGET_BINS).numpy()
         for k, name in enumerate(GATES):
-            self.saturation_counts[k, 0] += (gates[name] < SATURATION[0]).sum((0, 1))
-            self.saturation_counts[k, 1] += (gates[name] > SATURATION[1]).sum((0, 1))
-        with np.errstate(divide="ignore"):  # log10 τ = +∞ where f = 1 (log f = ±0)
-            log_tau = -np.log10(np.where(log_forget < 0, -log_forget, 0.0))
-        self._histogram(
-            log_tau.reshape(-1, h), TAU_LOW, TAU_BIN, self.n_tau, self.tau_counts, self.tau_sums
-        )
+            logit = chunk.logits[name]
+            self.saturation_counts[k, 0] += (logit < _LOGIT_LOW).sum((0, 1)).numpy()
+            self.saturation_counts[k, 1] += (logit > _LOGIT_HIGH).sum((0, 1)).numpy()
+        # τ at the steps s + 1 after each start s (every stride-th step, as the survival):
+        # log10 τ = −log10(−log f), +∞ where f = 1 (log f = ±0), the bin above the range
+        first = -(-t0 // self.stride) * self.stride - t0
+        sampled = log_forget[first :: self.stride]
+        if len(sampled):
+            log_tau = (-sampled).log10_().neg_()
+            self._histogram(
+                log_tau.reshape(-1, h), TAU_LOW, TAU_BIN, self.tau_counts, self.tau_sums
+            )
         self._survival(t0, log_carry)
 
-    def _survival(self, t0: int, log_carry: np.ndarray) -> None:
+    def _survival(self, t0: int, log_carry: torch.Tensor) -> None:
         chunk, g = log_carry.shape[0], len(self.spans)
-        # S_{t0} … S_{t0+C}, a running sum row by row (a cumsum along the outer axis runs
-        # its inner loop across the rows, several times slower)
-        everything = np.empty((chunk + 1, *log_carry.shape[1:]))
+        # S_{t0} … S_{t0+C} in float64, a running sum row by row from the previous chunk's
+        # end (a cumsum along the outer axis runs its inner loop across the rows: slower)
+        everything = torch.empty((chunk + 1, *log_carry.shape[1:]), dtype=torch.float64)
         everything[0] = self._prefix
         for t in range(chunk):
-            np.add(everything[t], log_carry[t], out=everything[t + 1])
+            torch.add(everything[t], log_carry[t], out=everything[t + 1])
         # the starts s ≡ 0 (mod stride) in [t0, t0 + C): remember S_s
         first = -(-t0 // self.stride) * self.stride
         for s in range(first, t0 + chunk, self.stride):
@@ -156,50 +162,60 @@ class LayerStats:
         values, spans = [], []
         for j, span in enumerate(self.spans):
             # ends t = s + span in (t0, t0 + C] with s a start ≥ 0
-            low = max(t0 + 1 - span, 0)
+            low = max(t0 + 1 - int(span), 0)
             s0 = -(-low // self.stride) * self.stride
-            starts = np.arange(s0, t0 + chunk - span + 1, self.stride)
+            starts = np.arange(s0, t0 + chunk - int(span) + 1, self.stride)
             if starts.size:
-                ends = starts + span - t0  # index into everything
-                diff = everything[ends] - self._starts[(starts // self.stride) % self.slots]
-                values.append(diff.reshape(-1, self.hidden))
-                spans.append(np.full(len(values[-1]), j))
+                ends = torch.from_numpy(starts + int(span) - t0)  # index into everything
+                slots = torch.from_numpy((starts // self.stride) % self.slots)
+                values.append((everything[ends] - self._starts[slots]).reshape(-1, self.hidden))
+                spans.append(torch.full((len(values[-1]), 1), j, dtype=torch.int64))
         if values:  # one histogram for every span: unit k, span j is row k·G + j
-            rows = np.concatenate(spans)[:, None] + np.arange(self.hidden)[None] * g
+            rows = torch.cat(spans) + torch.arange(self.hidden)[None] * g
             self._histogram(
-                np.concatenate(values) / np.log(10.0),
+                torch.cat(values).div_(np.log(10.0)),
                 -SURVIVAL_DECADES,
                 SURVIVAL_BIN,
-                self.n_survival,
                 self.survival_counts.reshape(self.hidden * g, -1),
                 self.survival_sums.reshape(self.hidden * g, -1),
                 rows,
             )
-        self._prefix = everything[-1]
+        self._prefix = everything[-1].clone()
 
     @staticmethod
     def _histogram(
-        values: np.ndarray,
+        values: torch.Tensor,
         low: float,
         width: float,
-        count: int,
         counts: np.ndarray,
         sums: np.ndarray,
-        rows: np.ndarray | None = None,
+        rows: torch.Tensor | None = None,
     ) -> None:
-        """Add values (N, H) into the histograms (R, count + 2): value [n, k] into row
-        ``rows[n, k]`` (default k: one histogram per unit)."""
+        """Add values (N, H) into the histograms (R, count + 2) (in place, NumPy): value
+        [n, k] into row ``rows[n, k]`` (default k: one histogram per unit); bin 0 below
+        ``low`` (−∞ and NaN too), 1..count inside by ``width``, count + 1 above (+∞)."""
+        count = counts.shape[-1] - 2
         if rows is None:
-            rows = np.arange(values.shape[1])[None]
-        k = (_bins(values, low, width, count) + rows * (count + 2)).ravel()
-        finite = np.where(np.isfinite(values), values, 0.0).ravel()
+            rows = torch.arange(values.shape[1])[None]
+        k = torch.nan_to_num(values, nan=-torch.inf).sub(low).div_(width).floor_()
+        k = k.add_(1).clamp_(0, count + 1).to(torch.int64).add_(rows * (count + 2)).reshape(-1)
+        finite = torch.nan_to_num(values.to(torch.float64), nan=0.0, posinf=0.0, neginf=0.0)
         size = counts.size
-        if k.size >= size // 16:
-            counts += np.bincount(k, minlength=size).reshape(counts.shape)
-            sums += np.bincount(k, weights=finite, minlength=size).reshape(sums.shape)
+        if k.numel() >= size // 16:
+            counts += torch.bincount(k, minlength=size).numpy().reshape(counts.shape)
+            sums += (
+                torch.bincount(k, finite.reshape(-1), minlength=size).numpy().reshape(sums.shape)
+            )
             return
         # few values into many bins (B = 1, wide layers): count the bins they hit only, not
         # a histogram-sized array per call
-        hit, where = np.unique(k, return_inverse=True)
-        counts.reshape(-1)[hit] += np.bincount(where, minlength=hit.size)
-        sums.reshape(-1)[hit] += np.bincount(where, weights=finite, minlength=hit.size)
+        hit, where = torch.unique(k, return_inverse=True)
+        counts.reshape(-1)[hit.numpy()] += torch.bincount(where, minlength=hit.numel()).numpy()
+        sums.reshape(-1)[hit.numpy()] += torch.bincount(
+            where, finite.reshape(-1), minlength=hit.numel()
+        ).numpy()
+
+
+def _sum(values: torch.Tensor) -> np.ndarray:
+    """Σ over steps and sequences, per unit, accumulated in float64."""
+    return values.sum((0, 1), dtype=torch.float64).numpy()
