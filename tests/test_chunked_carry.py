@@ -81,6 +81,25 @@ def test_correct_lstms_pass(target, dtype):
         assert result.compared > 0 or result.log_product is None
 
 
+def test_the_verification_holds_the_weights_constant_and_gives_them_back():
+    """The carry backward is with respect to c alone: within the check the module's
+    parameters do not require grad (its graph is elementwise), and afterwards they do again,
+    as the user left them."""
+    target = load_target("torch.nn:LSTMCell", "float32")
+    (view,) = build_views(target, SHORT.hidden)
+    seen: list[bool] = []
+    step = view.step
+
+    def spying(x, h, c):
+        seen.append(any(p.requires_grad for p in view.module.parameters()))
+        return step(x, h, c)
+
+    view.step = spying  # type: ignore[method-assign]
+    assert check_view(view, "torch.nn:LSTMCell", "standard", SHORT).passed
+    assert seen and not any(seen)
+    assert all(p.requires_grad for p in view.module.parameters())
+
+
 @pytest.mark.parametrize(
     "mutant, black_box",
     [

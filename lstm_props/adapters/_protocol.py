@@ -227,6 +227,13 @@ class CellAdapter(ABC):
         """A copy of the implementation, same weights, running on ``device``, or None."""
         return None
 
+    # -- capability: derivatives with respect to the states alone --------------------------
+    def frozen_parameters(self) -> AbstractContextManager[None]:
+        """Within it, the parameters are constants to the framework's autodiff (a backward
+        then records and computes no weight gradients: a derivative with respect to the
+        states alone costs elementwise work only). Default: no change."""
+        return nullcontext()
+
     # -- multi-layer context -----------------------------------------------------------------
     def set_context(self, h_all: np.ndarray, c_all: np.ndarray) -> None:
         """Fix the states of the other layers of a stack (no-op for a single layer)."""

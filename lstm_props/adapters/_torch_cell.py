@@ -8,7 +8,8 @@ import copy
 import dataclasses
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -85,6 +86,18 @@ class _TorchCellBase(CellAdapter):
         self.variant = (
             register_variant(declared).name if isinstance(declared, Variant) else declared
         )
+
+    @contextmanager
+    def frozen_parameters(self) -> Iterator[None]:
+        """The module's parameters with requires_grad off, restored on exit."""
+        held = [p for p in self.module.parameters() if p.requires_grad]
+        for p in held:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in held:
+                p.requires_grad_(True)
 
     def _read(self, names: dict[str, str]) -> LSTMParams:
         # Any: mypy checks a ** mapping's values against every field (the clip included).
