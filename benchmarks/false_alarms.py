@@ -2,7 +2,8 @@
 
     python benchmarks/false_alarms.py [--seeds 1-5] [--dtypes float32,float64]
                                       [--targets NAME,...] [--workers N] [--json PATH]
-                                      [--log PATH [--resume]] [--summary]
+                                      [--log PATH [--resume]] [--shard K/N]
+    python benchmarks/false_alarms.py --summary --log PATH [PATH ...]
 
 Each (target, dtype, seed) is one pytest process running the properties (200 examples per
 property with the thorough profile) with ``--lstm-seed`` fixed, so any failure
@@ -18,6 +19,11 @@ property module therefore restarts that property's count only. ``--resume`` runs
 (target, dtype, seed), only the property modules whose current code has no logged outcome
 for it; ``--summary`` counts, per target × dtype × property, the seeds run on its current
 code, so a figure never mixes two versions of a property.
+
+Past one machine, a CI matrix runs it (.github/workflows/nightly-false-alarms.yml):
+``--shard K/N`` runs the K-th of N shares of the job list (job_list), each shard with a
+log of its own; ``--summary`` reads any number of logs, so the shards' logs merge by being
+named together (every line is one self-contained run; a line read twice counts once).
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import ast
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lstm_props._gate.outcome import ALARMS, Outcome
+from lstm_props._gate.shard import WHOLE, Shard, parse_shard
 from lstm_props._gate.suite_run import run_suite
 from lstm_props.targets import TARGETS
 
@@ -116,18 +124,21 @@ def _current(row: dict, prints: dict[str, str], owner: dict[str, str]) -> dict[s
     }
 
 
-def summarise(log: Path, min_seeds: int = 5) -> int:
-    """Per target × dtype × property: the seeds run on that property's current code."""
+def summarise(logs: Sequence[Path], min_seeds: int = 5) -> int:
+    """Per target × dtype × property: the seeds run on that property's current code, over
+    every line of every log (the shards' logs of one sweep, or sittings' logs)."""
     prints, owner = fingerprints(), property_modules()
     seeds: dict[tuple[str, str, str], set[int]] = {}
-    alarms: list[tuple[str, str, int, str]] = []
-    for r in _rows(log):
+    # a dict as an ordered set: a run logged twice (a log named twice, a shard's log
+    # copied into the main one) is one alarm, as it is one seed
+    alarms: dict[tuple[str, str, int, str], None] = {}
+    for r in _rows(logs):
         for prop, outcome in _current(r, prints, owner).items():
             if outcome == Outcome.SKIPPED:
                 continue
             seeds.setdefault((_short(r["target"]), r["dtype"], prop), set()).add(r["seed"])
             if outcome in ALARMS:
-                alarms.append((_short(r["target"]), r["dtype"], r["seed"], prop))
+                alarms[(_short(r["target"]), r["dtype"], r["seed"], prop)] = None
     pairs: dict[tuple[str, str], list[int]] = {}
     for (target, dtype, _), got in seeds.items():
         pairs.setdefault((target, dtype), []).append(len(got))
@@ -149,6 +160,26 @@ def summarise(log: Path, min_seeds: int = 5) -> int:
 def _seeds(text: str) -> list[int]:
     lo, _, hi = text.partition("-")
     return list(range(int(lo), int(hi or lo) + 1))
+
+
+def job_list(
+    seeds: Sequence[int], targets: Sequence[str], dtypes: Sequence[str], shard: Shard = WHOLE
+) -> list[tuple[str, str, int]]:
+    """The (target, dtype, seed) runs of ``shard``, in run order: seed by seed, so a sitting
+    that stops early has whole seeds done.
+
+    The jobs are dealt to the shards round-robin in *target-major* order (target, dtype,
+    seed), so each target × dtype's seeds spread over all shards and the slow two-layer
+    stacks are shared out. Dealt in run order instead, every shard would get the same
+    target × dtype pairs every seed whenever N divides the pairs per seed (56 pairs, 8
+    shards): one runner would take the two-layer bidirectional stack's every seed."""
+    pairs = [(t, d) for t in targets for d in dtypes]
+    return [
+        (t, d, s)
+        for k, s in enumerate(seeds)
+        for p, (t, d) in enumerate(pairs)
+        if shard.owns(p * len(seeds) + k)
+    ]
 
 
 def run_one(
@@ -192,15 +223,17 @@ def run_one(
     }
 
 
-def _rows(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+def _rows(logs: Sequence[Path]) -> list[dict]:
+    return [
+        json.loads(line) for log in logs for line in log.read_text().splitlines() if line.strip()
+    ]
 
 
 def _fresh_modules(log: Path, prints: dict[str, str]) -> dict[tuple[str, str, int], set[str]]:
     """(target, dtype, seed) -> the property modules with an outcome logged on their current
     code (a crashed run measured nothing and counts for none)."""
     fresh: dict[tuple[str, str, int], set[str]] = {}
-    for r in _rows(log):
+    for r in _rows([log]):
         if r.get("summary") is None:
             continue
         fresh.setdefault((_short(r["target"]), r["dtype"], r["seed"]), set()).update(
@@ -224,28 +257,52 @@ def main() -> int:
     )
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument(
-        "--log", metavar="PATH", type=Path, help="append each finished run here as a JSON line"
+        "--log",
+        metavar="PATH",
+        type=Path,
+        nargs="+",
+        action="extend",
+        help="a run appends each finished run to this one log as a JSON line; --summary "
+        "reads every log given (--log a.jsonl b.jsonl, --log logs/*.jsonl or --log repeated): "
+        "the shards' logs of one sweep merge so",
     )
     parser.add_argument(
         "--resume", action="store_true", help="skip runs the log already holds for the current code"
     )
     parser.add_argument(
-        "--summary", action="store_true", help="only tabulate the log for the current code"
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="run only the K-th of N shares of the jobs, e.g. 2/8, each shard with its own "
+        "--log (with --resume, the shard resumes from its own log); the jobs are dealt "
+        "round-robin per target x dtype over the seeds, so the slow two-layer stacks are "
+        "spread over the shards",
+    )
+    parser.add_argument(
+        "--summary", action="store_true", help="only tabulate the logs for the current code"
     )
     ns = parser.parse_args()
     prints, code = fingerprints(), fingerprint()
+    logs: list[Path] = ns.log or []
     if ns.summary:
-        if ns.log is None or not ns.log.exists():
-            parser.error("--summary needs --log PATH naming an existing log")
-        return summarise(ns.log, ns.min_seeds)
-    jobs = [
-        (t, d, s, None)
-        for s in _seeds(ns.seeds)
-        for t in ns.targets.split(",")
-        for d in ns.dtypes.split(",")
-    ]
-    if ns.resume and ns.log is not None and ns.log.exists():
-        fresh = _fresh_modules(ns.log, prints)
+        if ns.shard is not None:
+            parser.error("--shard splits a run; --summary reads whole logs: name every log")
+        if not logs:
+            parser.error("--summary needs --log PATH [PATH ...] naming the logs to count")
+        missing = [log for log in logs if not log.is_file()]
+        if missing:
+            parser.error(f"--summary: no log at {str(missing[0])!r}")
+        return summarise(logs, ns.min_seeds)
+    if len(logs) > 1:
+        parser.error("--log: a run appends to one log; several are for --summary")
+    log_path = logs[0] if logs else None
+    shard = ns.shard or WHOLE
+    mine = job_list(_seeds(ns.seeds), ns.targets.split(","), ns.dtypes.split(","), shard)
+    jobs: list[tuple[str, str, int, list[str] | None]] = [(t, d, s, None) for t, d, s in mine]
+    if ns.shard is not None:
+        print(f"shard {shard}: {len(jobs)} runs", flush=True)
+    if ns.resume and log_path is not None and log_path.exists():
+        fresh = _fresh_modules(log_path, prints)
         jobs = [
             (t, d, s, [m for m in prints if m not in fresh.get((_short(t), d, s), set())])
             for t, d, s, _ in jobs
@@ -264,8 +321,8 @@ def main() -> int:
             "profile": ns.profile,
             "only": ns.only,
         }
-        if ns.log is not None and not ns.only and ns.profile == "thorough":
-            with ns.log.open("a") as log:  # one short write per line: safe across threads
+        if log_path is not None and not ns.only and ns.profile == "thorough":
+            with log_path.open("a") as log:  # one short write per line: safe across threads
                 log.write(json.dumps(row) + "\n")
         s = row["summary"] or {}
         print(

@@ -23,6 +23,7 @@ from lstm_props._gate.check_command import check, check_at_scale, scale_case
 from lstm_props._gate.doc_blocks import KILLS_MARKERS, MATRIX_MARKERS
 from lstm_props._gate.list_command import list_properties
 from lstm_props._gate.options import DEFAULT_TARGET, DEVICES, DTYPES
+from lstm_props._gate.shard import WHOLE, parse_shard
 from lstm_props._gate.usage import usage_error
 from lstm_props._harness.profiles import USER_PROFILES
 from lstm_props.maths.layout import VARIANTS
@@ -168,14 +169,28 @@ def _parser() -> argparse.ArgumentParser:
         dest="dtypes",
         help="repeatable (default: float32 and float64)",
     )
-    table.add_argument("--profile", choices=PROFILES, default="ci")
+    # default None, not ci and 1: --merge refuses them only when given
+    table.add_argument("--profile", choices=PROFILES, help="(default ci)")
     table.add_argument("--max-examples", type=_positive, metavar="N")
     table.add_argument(
         "--workers",
         type=_positive,
         metavar="N",
-        default=1,
-        help="run N implementation × dtype processes at once",
+        help="run N implementation × dtype processes at once (default 1)",
+    )
+    table.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="run only the K-th of N shares of the implementation × dtype jobs "
+        "(round-robin), e.g. 2/4, one machine each; write each with --json and --merge them",
+    )
+    table.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="PART",
+        help="run nothing: tabulate the --json files of every shard 1/N ... N/N of one run "
+        "as that run whole would (print, --readme, --json)",
     )
     table.add_argument(
         "--readme",
@@ -282,7 +297,11 @@ def _markers_problem(readme: str, markers: tuple[str, str]) -> str:
 
 def run_matrix(ns: argparse.Namespace) -> int:
     from lstm_props._gate.matrix import run_matrix
+    from lstm_props._gate.matrix_merge import MergeError, merge
 
+    problem = _shard_problem(ns)
+    if problem:
+        return usage_error(problem)
     if ns.readme is not None:
         problem = _markers_problem(ns.readme, MATRIX_MARKERS)
         if problem:
@@ -293,15 +312,47 @@ def run_matrix(ns: argparse.Namespace) -> int:
         problem = output_path_problem(ns.json)
         if problem:
             return usage_error(f"--json {ns.json!r}: {problem}")
+    if ns.merge is not None:
+        try:
+            return merge(ns.merge, ns.readme, ns.json)
+        except MergeError as e:
+            return usage_error(f"--merge: {e}")
     return run_matrix(
         ns.only,
         ns.dtypes or ["float32", "float64"],  # half precision: on request (--dtype)
-        ns.profile,
+        ns.profile or "ci",
         ns.max_examples,
         ns.readme,
-        ns.workers,
+        ns.workers or 1,
         ns.json,
+        ns.shard or WHOLE,
     )
+
+
+def _shard_problem(ns: argparse.Namespace) -> str:
+    """Why ``--shard``/``--merge`` do not go with the other options ("" if they do): a
+    shard's table is a part, not the docs' table; a merge runs nothing."""
+    if ns.merge is not None:
+        run_options = {
+            "--only": ns.only,
+            "--dtype": ns.dtypes,
+            "--profile": ns.profile,
+            "--max-examples": ns.max_examples,
+            "--workers": ns.workers,
+            "--shard": ns.shard,
+        }
+        given = [flag for flag, value in run_options.items() if value is not None]
+        if given:
+            return (
+                f"{given[0]} with --merge: a merge runs nothing; give the run's options "
+                "to each shard, and --merge only --readme and --json"
+            )
+    elif ns.shard is not None and ns.shard != WHOLE and ns.readme is not None:
+        return (
+            f"--readme with --shard {ns.shard}: a shard holds part of the table; write "
+            "each shard with --json PATH and --merge them with --readme"
+        )
+    return ""
 
 
 def run_selftest(ns: argparse.Namespace) -> int:

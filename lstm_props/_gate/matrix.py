@@ -5,6 +5,10 @@ implementation × dtype runs in a process of its own (Keras picks its backend on
 process; a framework's global state cannot leak into the next: lstm_props._gate.suite_run), and
 the verdicts are tabulated implementation × property: the conformance table of
 docs/matrix.md, written between two marker lines with ``--readme``, and as JSON with ``--json``.
+
+Past one machine, ``--shard K/N`` runs the K-th share of the implementation × dtype jobs
+(lstm_props._gate.shard) and its ``--json`` says which share it holds;
+``--merge`` (lstm_props._gate.matrix_merge) puts the shards' files back into one table.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from lstm_props._gate.doc_blocks import MATRIX_MARKERS, write_between
 from lstm_props._gate.outcome import ALARMS
 from lstm_props._gate.results import property_claims
+from lstm_props._gate.shard import WHOLE, Shard
 from lstm_props._gate.suite_run import run_suite
 from lstm_props.targets import TARGETS, TargetInfo, target_info
 
@@ -91,20 +96,28 @@ def _letter(k: int) -> str:
 
 
 def document(
-    verdicts: list[Verdict], properties: list[str], profile: str, max_examples: int | None
+    verdicts: list[Verdict],
+    properties: list[str],
+    profile: str,
+    max_examples: int | None,
+    shard: Shard = WHOLE,
 ) -> dict[str, object]:
     """The matrix machine-readably (``--json``, schema ``lstm_props.matrix/1``)::
 
-        {"schema", "profile", "max_examples", "properties": [ids in the declared order],
+        {"schema", "profile", "max_examples", "shard": "K/N",
+         "properties": [ids in the declared order],
          "rows": [{"target", "dtype", "package", "outcomes": {property: outcome},
                    "note": "" or why it did not run}]}
 
     outcome is one of passed | failed | skipped | xfailed | error (a property's worst over
-    its layer views, lstm_props._gate.outcome); a property a row did not report is absent."""
+    its layer views, lstm_props._gate.outcome); a property a row did not report is absent.
+    shard is the share of the jobs the rows are ("1/1": all of them; a file without it,
+    written before --shard, is whole too), in their order: what --merge interleaves."""
     return {
         "schema": SCHEMA,
         "profile": profile,
         "max_examples": max_examples,
+        "shard": str(shard),
         "properties": properties,
         "rows": [
             {
@@ -134,6 +147,7 @@ def run_matrix(
     readme: str | None,
     workers: int = 1,
     json_path: str | None = None,
+    shard: Shard = WHOLE,
 ) -> int:
     # The registry's rows in its order; then any other --only target, a torch one unless
     # the registry says otherwise.
@@ -155,10 +169,24 @@ def run_matrix(
         print(f"{target} {dtype}: {v.note or tally or 'no result'}", file=sys.stderr)
         return v
 
-    jobs = [(info, dtype) for info in chosen for dtype in dtypes]
+    jobs = shard.take([(info, dtype) for info in chosen for dtype in dtypes])
     # Each job is a process of its own; threads only wait on them. map keeps table order.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         verdicts = list(pool.map(verdict, jobs))
+    return publish(verdicts, profile, max_examples, readme, json_path, shard)
+
+
+def publish(
+    verdicts: list[Verdict],
+    profile: str,
+    max_examples: int | None,
+    readme: str | None,
+    json_path: str | None,
+    shard: Shard = WHOLE,
+) -> int:
+    """Print the table, write it (``readme``) and the JSON (``json_path``); exit 1 when a
+    property failed. A run and a merge of its shards' files both end here, so they write
+    the same thing."""
     present = {p for v in verdicts for p in v.outcomes}
     # The declarations' one order; a property of the user's own (not declared) after them.
     properties = [p for p in property_claims() if p in present]
@@ -171,7 +199,7 @@ def run_matrix(
         # Every declared property, whether a row reported it or not (the table shows those
         # some row reported); a property of the user's own after them.
         declared = [*property_claims(), *sorted(present - set(property_claims()))]
-        doc = document(verdicts, declared, profile, max_examples)
+        doc = document(verdicts, declared, profile, max_examples, shard)
         Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     failed = any(o in ALARMS for v in verdicts for o in v.outcomes.values())
     return 1 if failed else 0
