@@ -10,7 +10,7 @@ property with the thorough profile) with ``--lstm-seed`` fixed, so any failure
 reproduces exactly. A correct target must never fail: every failed or errored property
 here is a false alarm, and the script exits 1 and prints its reproduce command.
 
-The whole matrix (16 targets x 2 dtypes x 20 seeds) is hours of CPU, so it is spread over
+The whole matrix (28 targets x 2 dtypes x 20 seeds) is hours of CPU, so it is spread over
 several sittings: ``--log`` appends each finished run as a JSON line, and every property's
 outcome in it is stamped with the fingerprint of *that property's* code: its own module
 plus the machinery every property shares (strategies, tolerances, carry machinery,
