@@ -150,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
         help="time budget of each naive Jacobian; rows past it are extrapolated (default 120)",
     )
     bench.add_argument("--no-naive", action="store_true", help="skip the naive Jacobian")
+    bench.add_argument(
+        "--repeats",
+        type=_positive,
+        metavar="N",
+        default=3,
+        help="forward and verification each run N times, interleaved; medians (default 3)",
+    )
     bench.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     table = sub.add_parser(
         "matrix",
@@ -279,7 +286,14 @@ def run_bench(ns: argparse.Namespace) -> int:
     if ns.json is not None and not Path(ns.json).resolve().parent.is_dir():
         return usage_error(f"--json {ns.json!r}: the directory does not exist")
     return run(
-        scale_case(ns), ns.device, ns.dtype, ns.threads, ns.naive_seconds, not ns.no_naive, ns.json
+        scale_case(ns),
+        ns.device,
+        ns.dtype,
+        ns.threads,
+        ns.naive_seconds,
+        not ns.no_naive,
+        ns.json,
+        ns.repeats,
     )
 
 

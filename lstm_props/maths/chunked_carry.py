@@ -32,7 +32,6 @@ import torch
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.carry import probe
 from lstm_props.maths.layout import LSTMParams, gate_slice
-from lstm_props.maths.reference import clamp, log_sigmoid, sigmoid
 from lstm_props.maths.variants import BOUNDED, as_variant
 
 #: Variants whose carry derivative is a product of forget gates in [0, 1].
@@ -71,21 +70,20 @@ def _chunk_pass(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One forward over the chunk with h fed back gradient-stopped, one batched backward.
 
-    Returns ūᵀ ∂c_end/∂c_start for each probe (k, B, H) and the recorded h_{t-1}, c_{t-1}
-    (C, B, ·) plus the chunk's final (h, c), all float64.
+    Returns ūᵀ ∂c_end/∂c_start for each probe (k, B, H) and the recorded h_{t-1} (C, B, P)
+    (what the oracle's gates read) plus the chunk's final (h, c), all float64.
     """
     be = cell.backend
     seen: dict[str, Any] = {}
 
     def run(c_start: Any) -> tuple[Any]:
         hh, cc = be.asarray(h), c_start
-        hs, cs = [], []
+        hs = []
         for x in xs:
             hs.append(be.to_numpy(hh))
-            cs.append(be.to_numpy(cc))
             hh, cc = cell.step(be.asarray(x), hh, cc)
             hh = be.stop_gradient(hh)
-        seen.update(hs=np.stack(hs), cs=np.stack(cs), h=be.to_numpy(hh), c=be.to_numpy(cc))
+        seen.update(hs=np.stack(hs), h=be.to_numpy(hh), c=be.to_numpy(cc))
         return (cc,)
 
     (grads,) = be.vjp_rows(run, (c,), (probes,))
@@ -128,22 +126,26 @@ class ForgetOracle:
 
         gate_xs (C, B, D), hs (C, B, P): every step of the chunk in one matrix product.
         """
-        z = clamp(_mm(gate_xs, self.w_x) + _mm(hs, self.w_h) + self.bias, self.clip)
-        mag = _mm(np.abs(gate_xs), self.w_x_abs) + _mm(np.abs(hs), self.w_h_abs) + self.bias_abs
+        x, h = torch.from_numpy(gate_xs), torch.from_numpy(hs)
+        z = _mm(x, self.w_x).add_(_mm(h, self.w_h)).add_(torch.from_numpy(self.bias))
+        if self.clip is not None:
+            z.clamp_(-self.clip, self.clip)
+        mag = _mm(x.abs(), self.w_x_abs).add_(_mm(h.abs(), self.w_h_abs))
+        mag.add_(torch.from_numpy(self.bias_abs))
         if not as_variant(variant).has_forget_gate:
-            log_f, f = np.zeros_like(z), np.ones_like(z)
-        else:
-            log_f, f = log_sigmoid(z), sigmoid(z, np)
-        bound = (1.0 - f) * tol.gamma(self.n, dtype) * mag + (
-            tol.ACTIVATION_ULPS + 1
-        ) * tol.unit_roundoff(dtype)
-        return log_f.sum(0), bound.sum(0)
+            log_f, f = torch.zeros_like(z), torch.ones_like(z)
+        else:  # torch's log σ is −softplus(−z), exact where σ underflows
+            log_f, f = torch.nn.functional.logsigmoid(z), torch.sigmoid(z)
+        bound = (1.0 - f).mul_(mag).mul_(tol.gamma(self.n, dtype))
+        bound.add_((tol.ACTIVATION_ULPS + 1) * tol.unit_roundoff(dtype))
+        return log_f.sum(0).numpy(), bound.sum(0).numpy()
 
 
-def _mm(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """a @ wᵀ in float64 by torch's BLAS (twice NumPy's speed on the machines measured: the
-    oracle's products are the verification's largest cost after the forward itself)."""
-    return torch.matmul(torch.from_numpy(a), torch.from_numpy(w).T).numpy()
+def _mm(a: torch.Tensor, w: np.ndarray) -> torch.Tensor:
+    """a @ wᵀ in float64 by torch (its BLAS twice NumPy's speed on the machines measured,
+    its elementwise passes on every thread: the oracle is the verification's largest cost
+    after the forward itself)."""
+    return torch.matmul(a, torch.from_numpy(w).T)
 
 
 def _probes_agree(ratio: np.ndarray, u: np.ndarray, steps: int, dtype: str) -> np.ndarray:
