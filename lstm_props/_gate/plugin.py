@@ -42,6 +42,7 @@ from lstm_props._gate.results import (
     mark_xfails,
     read_xfail_file,
 )
+from lstm_props._gate.root_cause import ancestors, depends_on
 from lstm_props._gate.run_outputs import STATE, ResultCollector, summary_lines, write_outputs
 from lstm_props._gate.watchdog import Watchdog
 from lstm_props._gate.workers import (
@@ -51,7 +52,12 @@ from lstm_props._gate.workers import (
     workeroutput,
 )
 from lstm_props._harness.declared import declaration_of, properties_dir
-from lstm_props._harness.profiles import PROFILES, PropertySettings, profile_settings
+from lstm_props._harness.profiles import (
+    PROFILES,
+    SHRINK_SECONDS,
+    PropertySettings,
+    profile_settings,
+)
 
 if TYPE_CHECKING:
     from lstm_props._harness.under_test import LSTMUnderTest
@@ -305,7 +311,10 @@ def _property_settings(
                 PROFILES[state["profile"]]["max_examples"],
                 max(1, WIDE_MAX_EXAMPLES // parametrizations),
             )
-    return PropertySettings(profile_settings(state["profile"], n), state["seed"])
+    profile = state["profile"]
+    return PropertySettings(
+        profile_settings(profile, n), state["seed"], SHRINK_SECONDS.get(profile)
+    )
 
 
 @pytest.fixture
@@ -335,6 +344,9 @@ def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderT
     under_test = _under_test(
         request.config, lstm_layer, request.node.stash.get(_PARAMETRIZATIONS, 1)
     )
+    roots = _failed_before(request.config, request.node)
+    if roots:
+        under_test.settings = under_test.settings.without_shrinking(", ".join(roots))
     if request.node.stash.get(_NEEDS_UNCHECKED, False):
         # Checking the needs raised at collection (a capability call of the adapter): ask
         # again here, where the fault is reported as the property's, in one line.
@@ -356,6 +368,49 @@ def _property_on_layer(item: pytest.Item) -> tuple[str, int]:
     callspec = getattr(item, "callspec", None)
     layer = callspec.params.get("lstm_layer", 0) if callspec is not None else 0
     return getattr(item, "originalname", item.name), layer
+
+
+def _failed_before(config: pytest.Config, item: pytest.Item) -> list[str]:
+    """The properties ``item``'s property relies on (directly or not) that already failed
+    in this process (its results so far)."""
+    declaration = declaration_of(item)
+    if declaration is None:
+        return []
+    state = config.stash[STATE]
+    ids = state.setdefault("ids", {})
+    failed = {
+        ids[nodeid]
+        for nodeid, result in state["results"].items()
+        if result.outcome == "failed" and nodeid in ids
+    }
+    return sorted(ancestors(declaration.id) & failed)
+
+
+def _basic_claims_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The properties in the order of their claims' dependencies (a property after those it
+    relies on, lstm_props._gate.root_cause), in the slots the properties held, so a user's
+    own tests keep theirs. A property whose root cause failed first is then found but not
+    shrunk (PropertySettings.without_shrinking): on a broken stack two dozen properties fail
+    with one cause, and shrinking each was where a failing run's minutes went."""
+    graph = depends_on()
+    depth: dict[str, int] = {}
+
+    def depth_of(name: str) -> int:
+        if name not in depth:
+            depth[name] = 1 + max((depth_of(p) for p in graph.get(name, ())), default=-1)
+        return depth[name]
+
+    ids = config.stash[STATE].setdefault("ids", {})
+    slots: list[int] = []
+    ours: list[tuple[int, int, pytest.Item]] = []
+    for k, item in enumerate(items):
+        declaration = declaration_of(item)
+        if declaration is not None:
+            slots.append(k)
+            ours.append((depth_of(declaration.id), len(ours), item))
+            ids[item.nodeid] = declaration.id
+    for k, (_, _, item) in zip(slots, sorted(ours, key=lambda entry: entry[:2])):
+        items[k] = item
 
 
 def _skip_unmet_needs(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -476,6 +531,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = []
         return
     _skip_unmet_needs(config, items)
+    _basic_claims_first(config, items)
     ids = config.stash[STATE]["xfail"]
     if ids:
         mark_xfails([i for i in items if "lstm" in getattr(i, "fixturenames", ())], ids)

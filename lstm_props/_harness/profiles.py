@@ -9,7 +9,9 @@ values, never registered; a property applies one to its own inner test through
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, reject, seed, settings
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+from hypothesis.internal.conjecture import engine as _engine
 
 from lstm_props.maths.tolerances import BeyondErrorModel
 
@@ -48,6 +51,13 @@ PROFILES: dict[str, dict[str, Any]] = {
 #: The profiles a user chooses between (``mutants`` is the self-tests').
 USER_PROFILES = ("ci", "dev", "thorough")
 
+#: Seconds a failing property may spend shrinking its counterexample, per profile (None:
+#: Hypothesis' own limit, 300 s). A failing run answers fast in CI: a broken two-layer
+#: stack fails a dozen properties, each example running the whole stack, and shrinking was
+#: where its minutes went. What is reported is the smallest example found within the
+#: budget, and the report says when the budget was reached.
+SHRINK_SECONDS: dict[str, int | None] = {"ci": 6, "dev": 20, "thorough": None}
+
 
 def profile_settings(name: str, max_examples: int | None = None) -> settings:
     """The settings of profile ``name``, on Hypothesis' own defaults (not the user's)."""
@@ -71,6 +81,19 @@ class PropertySettings:
 
     settings: settings
     seed: int | None = None
+    #: the profile's shrink budget in seconds (SHRINK_SECONDS); None: Hypothesis' own
+    shrink_seconds: int | None = None
+    #: a more basic property this one relies on already failed in this run (its root
+    #: cause): this one's counterexample is not shrunk, only found
+    follows: str | None = None
+
+    def without_shrinking(self, root: str) -> PropertySettings:
+        """These settings with no shrink phase, for a property whose root cause ``root``
+        already failed (the root's counterexample is the minimal one to read)."""
+        phases = [p for p in self.settings.phases if p is not Phase.shrink]
+        return dataclasses.replace(
+            self, settings=settings(self.settings, phases=phases), follows=root
+        )
 
     def given(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
         """``hypothesis.given`` with this run's settings and seed applied to this test only."""
@@ -79,9 +102,65 @@ class PropertySettings:
             beyond: list[str] = []
             wrapped = self.settings(given(*args, **kwargs)(_within_error_model(test, beyond)))
             wrapped = wrapped if self.seed is None else seed(self.seed)(wrapped)
-            return _skipped_when_all_beyond(wrapped, beyond)
+            guarded = _skipped_when_all_beyond(wrapped, beyond)
+            if self.follows is not None:
+                return _noted(guarded, _NOT_SHRUNK.format(root=self.follows))
+            return _shrink_budget(guarded, self.shrink_seconds)
 
         return decorate
+
+
+_NOT_SHRUNK = (
+    "lstm_props: not shrunk: {root}, which this property relies on, failed first in this "
+    "run; its counterexample is the minimal one to read (rerun this property alone, -k, "
+    "to shrink this one)"
+)
+
+
+def _noted(run: Callable[..., Any], note: str) -> Callable[..., Any]:
+    """``run``, whose failure carries ``note``."""
+
+    @functools.wraps(run)
+    def noting(*a: Any, **k: Any) -> Any:
+        try:
+            return run(*a, **k)
+        except Exception as exc:
+            exc.add_note(note)
+            raise
+
+    return noting
+
+
+def _shrink_budget(run: Callable[..., Any], seconds: int | None) -> Callable[..., Any]:
+    """Run with Hypothesis' shrink-phase limit at ``seconds`` for this property only
+    (engine.MAX_SHRINKING_SECONDS, which Hypothesis keeps monkeypatchable for this; put
+    back afterwards, so no other test's shrinking changes). A failure that took longer than
+    the budget says that its counterexample is as small as the budget allowed."""
+    if seconds is None:
+        return run
+
+    @functools.wraps(run)
+    def limited(*a: Any, **k: Any) -> Any:
+        held = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+        if held is None:  # a Hypothesis without the limit: shrink as it does
+            return run(*a, **k)
+        _engine.MAX_SHRINKING_SECONDS = seconds
+        began = time.perf_counter()
+        try:
+            return run(*a, **k)
+        except Exception as exc:
+            if time.perf_counter() - began > seconds:
+                exc.add_note(
+                    f"lstm_props: shrinking had a budget of {seconds:g} s in this profile and "
+                    "may have stopped at it (Hypothesis then warns of 'five minutes': its "
+                    "message does not read the limit); the counterexample is as small as "
+                    "the budget allowed. --lstm-profile thorough shrinks for up to 300 s."
+                )
+            raise
+        finally:
+            _engine.MAX_SHRINKING_SECONDS = held
+
+    return limited
 
 
 def _within_error_model(test: Callable[..., Any], beyond: list[str]) -> Callable[..., Any]:
