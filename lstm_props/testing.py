@@ -37,6 +37,7 @@ from hypothesis import assume
 from lstm_props._errors import PropertyFailure
 from lstm_props._harness.checks import check_close, check_true
 from lstm_props._harness.declared import NEEDS, Declaration, declaration_of, lstm_property
+from lstm_props._harness.kink_checks import check_one_sided_where_clamps_change
 from lstm_props._harness.strategies import LSTMCase
 from lstm_props._harness.under_test import BOUNDED_VARIANTS, LSTMUnderTest
 from lstm_props.maths import tolerances as _tol
@@ -106,6 +107,7 @@ __all__ = [
     "carry_derivative",
     "carry_evidence",
     "check_close",
+    "check_one_sided_where_clamps_change",
     "check_true",
     "composed_steps",
     "declaration_of",

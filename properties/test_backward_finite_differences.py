@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import event, reject
+from hypothesis import event
 
 from lstm_props.maths import carry, kinks, step_vjp
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.variants import as_variant
-from lstm_props.testing import check_close, lstm_property
+from lstm_props.testing import check_close, check_one_sided_where_clamps_change, lstm_property
 
 #: Black-box mode's count of roundings per step in c' and in each gate (|f| ≤ 1, |i g| ≤ 1).
 BLACK_BOX_ROUNDINGS = 8
@@ -128,21 +128,9 @@ def test_carry_backward_matches_finite_differences(lstm):
                 return kinks.clamp_states(case.params, moved, lstm.variant, dtype)
 
             where = kinks.smooth_stencil(states_at)
-            if where is None:
-                event("a clamp changes on both sides of the finite-difference points: not decided")
-                reject()
-            if where != kinks.CENTRAL:
-                event("a clamp changes between the finite-difference points: checked one-sided")
-                d_side, side_bound = kinks.one_sided(loss, eta, where, rounding, backward)
-                check_close(
-                    np.array([along(where)]),
-                    np.array([d_side]),
-                    side_bound,
-                    claim=f"backward ūᵀJv ≠ one-sided finite difference (side {where:+.0f}; "
-                    "a clamp changes on the other side)",
-                    case=case,
-                    axes=("probe",),
-                )
+            if check_one_sided_where_clamps_change(
+                where, along, loss, eta, rounding, backward, derivative="backward ūᵀJv", case=case
+            ):
                 return
         elif (
             case.params is None

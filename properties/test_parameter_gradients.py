@@ -8,13 +8,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import event, reject
 
 from lstm_props.maths import carry, kinks
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
 from lstm_props.maths.layout import ARRAYS
-from lstm_props.testing import LSTMParams, check_close, composed_steps, lstm_property
+from lstm_props.testing import (
+    LSTMParams,
+    check_close,
+    check_one_sided_where_clamps_change,
+    composed_steps,
+    lstm_property,
+)
 
 #: every array of the layout: weights, biases, projection, peepholes, layer-norm gains
 FIELDS = ARRAYS
@@ -28,29 +33,6 @@ def _combine(p: LSTMParams, v: LSTMParams, step: float) -> LSTMParams:
             moved[k] = step * getattr(v, k)
             moved[k] += getattr(p, k)
     return dataclasses.replace(p, **moved)
-
-
-def _one_sided_where_clamps_change(where, got, loss, along, eta, rounding, backward, case):
-    """With clamps declared: where one changes between the central difference's points
-    (lstm_props.maths.kinks.smooth_stencil), the backward must meet the one-sided
-    difference of the side free of a change; with both sides changing, the example is
-    not decided (rejected). Nothing to do where none changes (CENTRAL)."""
-    if where == kinks.CENTRAL:
-        return
-    if where is None:
-        event("a clamp changes on both sides of the finite-difference points: not decided")
-        reject()
-    event("a clamp changes between the finite-difference points: checked one-sided")
-    d_side, side_bound = kinks.one_sided(loss, eta, where, rounding, backward)
-    check_close(
-        np.array([along(where)]),
-        np.array([d_side]),
-        side_bound,
-        claim=f"parameter gradient ≠ one-sided finite difference (side {where:+.0f}; a "
-        "clamp changes on the other side)",
-        case=case,
-        axes=("probe",),
-    )
 
 
 def _fields(p: LSTMParams, value: Any) -> LSTMParams:
@@ -169,10 +151,16 @@ def test_parameter_gradients_match_finite_differences(lstm):
 
             where = kinks.smooth_stencil(states_at)
             wide.write_layout(theta)
-            _one_sided_where_clamps_change(
-                where, got, loss, lambda _: got, eta, err / eta, backward, case
-            )
-            if where != kinks.CENTRAL:
+            if check_one_sided_where_clamps_change(
+                where,
+                lambda _: got,
+                loss,
+                eta,
+                err / eta,
+                backward,
+                derivative="parameter gradient",
+                case=case,
+            ):
                 return
         wide.write_layout(theta)
         check_close(
@@ -254,8 +242,9 @@ def _own_precision(lstm):
 
             where = kinks.smooth_stencil(states_at)
             cell.write_layout(theta)
-            _one_sided_where_clamps_change(where, got, loss, along, s, err / s, backward, case)
-            if where != kinks.CENTRAL:
+            if check_one_sided_where_clamps_change(
+                where, along, loss, s, err / s, backward, derivative="parameter gradient", case=case
+            ):
                 return
         check_close(
             np.array([got]),
