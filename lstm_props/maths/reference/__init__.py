@@ -1,5 +1,7 @@
 """Reference cells: the float64 oracle, the LSTM variants and the vanilla RNN."""
 
+from typing import TYPE_CHECKING
+
 from lstm_props.maths.reference._cells import (
     GateValues,
     carry_derivative,
@@ -37,7 +39,17 @@ __all__ = [
     "sigmoid",
     "unclipped_cell",
 ]
-
-from lstm_props.maths.reference._module import ReferenceLSTMCell
-
 __all__ += ["ReferenceLSTMCell"]
+
+if TYPE_CHECKING:
+    from lstm_props.maths.reference._module import ReferenceLSTMCell
+
+
+def __getattr__(name: str) -> object:
+    # The torch module is loaded when first asked for (PEP 562): the maths and the CLI's
+    # argument parsing import this package, and torch's import is two seconds of a run.
+    if name == "ReferenceLSTMCell":
+        from lstm_props.maths.reference._module import ReferenceLSTMCell
+
+        return ReferenceLSTMCell
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
