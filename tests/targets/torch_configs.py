@@ -234,3 +234,18 @@ def float32_only_wrong_weight_gradient(input_size: int, hidden_size: int, dtype:
     from lstm_props.mutants import WrongGateDeltaInWeightGradient
 
     return _float32_only(WrongGateDeltaInWeightGradient(input_size, hidden_size), dtype)
+
+
+def declared_nondeterministic_ba_layer_norm_cell(
+    input_size: int, hidden_size: int, dtype: str = "float32"
+):
+    """Ba et al.'s layer-norm cell whose backend declares itself nondeterministic (as torch on
+    CUDA does): determinism compares its two backwards within the backward's error bound
+    (lstm_props.maths.step_vjp) instead of bitwise."""
+    from lstm_props.adapters._torch_target import torch_views
+    from tests.targets.layer_norm_cells import BaLayerNormCell
+
+    module = BaLayerNormCell(input_size, hidden_size)
+    cell = torch_views(module, "declared-nondeterministic", dtype, "cpu").layers[0]
+    cell.backend.deterministic = False
+    return cell
