@@ -87,12 +87,19 @@ def smooth_stencil(states_at: Callable[[float], np.ndarray]) -> float | None:
 
     CENTRAL: no clamp changes (nor is undecided) at 0 and ±η, ±2η, ±4η; s = ±1.0: only
     the side s's points 0, sη, 2sη are free of a change; None: both sides hold one."""
-    base = states_at(0.0)
+    seen: dict[float, np.ndarray] = {}
+
+    def at(k: float) -> np.ndarray:  # each point runs the target once, however often asked
+        if k not in seen:
+            seen[k] = states_at(k)
+        return seen[k]
+
+    base = at(0.0)
     if (base < 0).any():
         return None
 
     def unchanged(points: Sequence[float]) -> bool:
-        return all(np.array_equal(states_at(k), base) for k in points)
+        return all(np.array_equal(at(k), base) for k in points)
 
     if unchanged(CENTRAL_POINTS):
         return CENTRAL
