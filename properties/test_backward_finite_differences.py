@@ -10,6 +10,7 @@ from hypothesis import event
 from lstm_props.maths import carry, kinks, step_vjp
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
+from lstm_props.maths import truncation as trunc
 from lstm_props.maths.variants import as_variant
 from lstm_props.testing import check_close, check_one_sided_where_clamps_change, lstm_property
 
@@ -52,7 +53,9 @@ def test_carry_backward_matches_finite_differences(lstm):
     precision, so that its backward is still checked.
     Tolerance: rounding |ū|ᵀE_T/η (E_T the forward error bound of c_T in the precision the
     chain runs in, η = u^{1/3}·(1+|c_0|) with u that precision's unit roundoff), plus the
-    truncation error estimated by Richardson, |D(η) − D(2η)|/3, plus the backward's own
+    central difference's truncation τ = D(η) − ⟨∇L, w⟩ computed on the declared model (the
+    reference cell in float64 at the same points, lstm_props.maths.truncation; black-box:
+    Richardson's estimate |D(η) − D(2η)|/3), plus the backward's own
     (T+1)γ_4 rounding and its gates' forward errors G_T·|ū|ᵀ|w| (with a layer norm, whose
     J_LN factors these do not bound: E_c0·|w|, the carry chain's backward error of
     lstm_props.maths.step_vjp.chain_vjp_error).
@@ -93,11 +96,10 @@ def test_carry_backward_matches_finite_differences(lstm):
             diff = (loss(step) - loss(-step)) / (2 * step)
             return diff, (point(step) - point(-step)) / (2 * step)
 
-        (d1, w), (d2, _) = fd(eta), fd(2 * eta)
+        d1, w = fd(eta)
         got = float((grad * w).sum())
         err, gates = _forward_errors(traj, case.params, lstm.variant, dtype)
         rounding = float((np.abs(u) * err).sum()) / eta
-        truncation = abs(d1 - d2) / 3
         uw = float((np.abs(u) * np.abs(w)).sum())
         backward = (traj.steps + 1) * tol.gamma(4, dtype) * (
             float((np.abs(grad) * np.abs(w)).sum()) + uw
@@ -114,6 +116,19 @@ def test_carry_backward_matches_finite_differences(lstm):
                 carry_only=True,
             )
             backward = float((e_c * np.abs(w)).sum())
+        if case.params is None:
+            truncation = trunc.richardson(d1, fd(2 * eta)[0])
+        else:
+
+            def declared_loss(p):
+                _, c_t = trunc.reference_rollout(
+                    case.params, lstm.variant, traj.gate_xs, traj.hs[0], p[0], hs=traj.hs
+                )
+                return trunc.probed(None, u, None, c_t)
+
+            truncation = trunc.declared(
+                declared_loss, [case.c0], [point(eta)], [point(-eta)], eta
+            ) + trunc.reference_slack(dtype) * (rounding + backward)
         bound = tol.SAFETY * (rounding + truncation + backward)
 
         def along(s):
@@ -167,8 +182,9 @@ def test_input_backward_matches_finite_differences(lstm):
     ε, the error of one evaluation of L, from the written model (tol.step_error chained over
     the T steps) when the layout is known, or measured by ECnoise (never below the carry
     finite difference's black-box rounding count) in black-box mode, where an example
-    whose noise ECnoise cannot estimate is not checked (it says why); truncation by
-    Richardson over η, 2η, 4η.
+    whose noise ECnoise cannot estimate is not checked (it says why); truncation computed
+    on the declared model (lstm_props.maths.truncation.declared), or in black-box mode
+    estimated by Richardson over η, 2η, 4η.
     Failure: a backward that is wrong for h_{t-1} (the gates' hidden path detached, W_hh
     not transposed) or for x (a gate's rows dropped, a wrong scale), where no float64 run
     could check it.
@@ -214,7 +230,7 @@ def test_input_backward_matches_finite_differences(lstm):
             return float((g_h * w[0]).sum() + (g_x * w[1]).sum()), g_h, g_x
 
         eta = own.step(dtype)
-        (d1, w), (d2, _), (d4, _) = fd(eta), fd(2 * eta), fd(4 * eta)
+        d1, w = fd(eta)
         got, g_h, g_x = derivative((case.h0, case.xs), w)
         if case.params is not None:
             traj = carry.record(cell, case.xs, case.h0, case.c0)
@@ -223,6 +239,15 @@ def test_input_backward_matches_finite_differences(lstm):
             backward = own.backward_error(
                 case.params, lstm.variant, traj, rho, u_h, u_c, w[0], w[1], dtype
             )
+
+            def declared_loss(p):
+                gate_xs = p[1] if case.layer == 0 else traj.gate_xs
+                states = trunc.reference_rollout(case.params, lstm.variant, gate_xs, p[0], case.c0)
+                return trunc.probed(u_h, u_c, *states)
+
+            truncation = trunc.declared(
+                declared_loss, [case.h0, case.xs], at(eta), at(-eta), eta
+            ) + trunc.reference_slack(dtype) * (noise / eta + backward)
         else:
             delta = eta * own.NOISE_SPACING
             measured, why = own.measured_noise(lambda k: loss(at(k * delta)))
@@ -235,8 +260,9 @@ def test_input_backward_matches_finite_differences(lstm):
             )
             uw = float((np.abs(g_h) * np.abs(w[0])).sum() + (np.abs(g_x) * np.abs(w[1])).sum())
             backward = max(g_noise, (steps + 1) * tol.gamma(4, dtype) * uw)
+            truncation = trunc.richardson(d1, fd(2 * eta)[0], fd(4 * eta)[0])
         checked.append(True)
-        bound = tol.SAFETY * (noise / eta + own.truncation(d1, d2, d4) + backward)
+        bound = tol.SAFETY * (noise / eta + truncation + backward)
         check_close(
             np.array([got]),
             np.array([d1]),

@@ -12,6 +12,7 @@ import pytest
 from lstm_props.maths import carry, kinks
 from lstm_props.maths import own_precision as own
 from lstm_props.maths import tolerances as tol
+from lstm_props.maths import truncation as trunc
 from lstm_props.maths.layout import ARRAYS
 from lstm_props.testing import (
     LSTMParams,
@@ -74,6 +75,24 @@ def _backward_rounding(case, grads: LSTMParams, direction: LSTMParams, dtype: st
     return (steps + 1) * tol.gamma(n, dtype) * _dot(grads, direction, absolute=True)
 
 
+def _declared_truncation(lstm, case, traj, u_h, u_c, theta, plus, minus, step) -> float:
+    """τ of the central difference between the parameter points ``plus`` and ``minus`` on
+    the declared model (lstm_props.maths.truncation.declared): the reference cell in
+    float64 from (h_0, c_0) over the recorded gate inputs (a deeper layer's do not depend
+    on its own parameters)."""
+    names = [k for k in FIELDS if getattr(theta, k) is not None]
+
+    def declared_loss(p):
+        moved = dataclasses.replace(theta, **dict(zip(names, p)))
+        states = trunc.reference_rollout(moved, lstm.variant, traj.gate_xs, case.h0, case.c0)
+        return trunc.probed(u_h, u_c, *states)
+
+    def arrays(point):
+        return [getattr(point, k) for k in names]
+
+    return trunc.declared(declared_loss, arrays(theta), arrays(plus), arrays(minus), step)
+
+
 @lstm_property("autograd", "writable", relies_on=("carry_backward_matches_finite_differences",))
 def test_parameter_gradients_match_finite_differences(lstm):
     """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
@@ -83,14 +102,15 @@ def test_parameter_gradients_match_finite_differences(lstm):
     Derivative: the framework's parameter gradients (the adapter's parameter_vjp),
     accumulated over T steps, in float64 (the target converted with astype).
     Tolerance: rounding Σ|ū|E_T/η (E_T the composed-steps bound of lstm_props.maths.composed,
-    η = u^{1/3}(1 + max|θ|)), plus the truncation error by Richardson |D(η) − D(2η)|/3,
-    plus the backward's own (T+1)γ_n Σ|∂L/∂θ||V|.
+    η = u^{1/3}(1 + max|θ|)), plus the central difference's truncation τ = D(η) − ⟨∇L, V⟩
+    computed on the declared model (the reference cell in float64 at the same points,
+    lstm_props.maths.truncation.declared), plus the backward's own (T+1)γ_n Σ|∂L/∂θ||V|.
     Without a float64 twin (a float32-only kernel) the same check runs in the target's own
     precision with a per-element step: θ^± = fl(θ ± s W), W = (1 + |θ|) ⊙ V, s = u^{1/3},
     so every weight moves by about u^{1/3}(1 + |θ_k|) (a forget bias of 20 does not make
     a step of 0.08 for every other weight); compared: ⟨∂L/∂θ, w⟩ with w = (θ⁺ − θ⁻)/2s,
-    the direction actually taken. Tolerance: SAFETY·(Σ|ū|E_T/s + Richardson over s, 2s,
-    4s + (T+1)γ_n Σ|∂L/∂θ||w|), E_T the chained per-step bound of tol.step_error in the
+    the direction actually taken. Tolerance: SAFETY·(Σ|ū|E_T/s + τ at θ^± + (T+1)γ_n
+    Σ|∂L/∂θ||w|), E_T the chained per-step bound of tol.step_error in the
     target's dtype (lstm_props.maths.own_precision.forward_error).
     Kink: where a declared clamp (cell clip, gate clip) changes side between the
     finite-difference points, the backward must match the one-sided difference of the side
@@ -131,7 +151,7 @@ def test_parameter_gradients_match_finite_differences(lstm):
         def fd(step):
             return (loss(step) - loss(-step)) / (2 * step)
 
-        d1, d2 = fd(eta), fd(2 * eta)
+        d1 = fd(eta)
         wide.write_layout(theta)
         layers = [dataclasses.replace(theta)]
         composed = composed_steps(wide, layers, case.xs, case.h0, case.c0, lstm.variant)
@@ -140,7 +160,19 @@ def test_parameter_gradients_match_finite_differences(lstm):
             (np.abs(u_h) * composed.h_bound(steps)).sum()
             + (np.abs(u_c) * composed.c_bound(steps)).sum()
         )
-        bound = tol.SAFETY * (err / eta + abs(d1 - d2) / 3 + backward)
+        traj = carry.record(wide, case.xs, case.h0, case.c0)
+        truncation = _declared_truncation(
+            lstm,
+            case,
+            traj,
+            u_h,
+            u_c,
+            theta,
+            _combine(theta, v, eta),
+            _combine(theta, v, -eta),
+            eta,
+        ) + trunc.reference_slack("float64") * (err / eta + backward)
+        bound = tol.SAFETY * (err / eta + truncation + backward)
         settled = False
         if kinks.has_clamps(theta):
 
@@ -213,7 +245,7 @@ def _own_precision(lstm):
             return (loss(step) - loss(-step)) / (2 * step)
 
         s = own.step(dtype)
-        d1, d2, d4 = fd(s), fd(2 * s), fd(4 * s)
+        d1 = fd(s)
         cell.write_layout(theta)
         plus, minus = at(s), at(-s)
         w = _fields(theta, lambda k: (getattr(plus, k) - getattr(minus, k)) / (2 * s))
@@ -222,7 +254,10 @@ def _own_precision(lstm):
         e_h, e_c, _ = own.forward_error(theta, traj, lstm.variant, dtype)
         err = float((np.abs(u_h) * e_h).sum() + (np.abs(u_c) * e_c).sum())
         backward = _backward_rounding(case, grads, w, dtype)
-        bound = tol.SAFETY * (err / s + own.truncation(d1, d2, d4) + backward)
+        truncation = _declared_truncation(
+            lstm, case, traj, u_h, u_c, theta, plus, minus, s
+        ) + trunc.reference_slack(dtype) * (err / s + backward)
+        bound = tol.SAFETY * (err / s + truncation + backward)
 
         def along(side):
             """⟨∂L/∂θ, (fl(θ + side·s W) − θ)/(side·s)⟩: the direction one side took"""

@@ -30,9 +30,8 @@ where ε bounds the error of one evaluation of L. How ε is known depends on the
   ("h too small": half the first differences are 0; "h too large": the values vary by
   more than 10% or no three orders agree), the example is not checked and says why.
 
-Truncation is Richardson's estimate, made robust to a cancellation of the η² and η⁴ terms:
-max(|D(η) − D(2η)|/3, |D(2η) − D(4η)|/12) (the second is D(2η)'s estimate scaled by
-(½)², what it is for D(η) when the η² term dominates).
+The truncation is computed on the declared model in layout mode, estimated by Richardson in
+black-box mode: lstm_props.maths.truncation.
 """
 
 from __future__ import annotations
@@ -94,11 +93,6 @@ def ecnoise(values: np.ndarray) -> tuple[float | None, str]:
 def measured_noise(fn: Callable[[int], float]) -> tuple[float | None, str]:
     """ECnoise on fn(0), ..., fn(NOISE_POINTS − 1), fn(k) the function at p + kδv."""
     return ecnoise(np.array([fn(k) for k in range(NOISE_POINTS)]))
-
-
-def truncation(d1: float, d2: float, d4: float) -> float:
-    """Richardson's estimate of D(η)'s truncation error from D(η), D(2η), D(4η)."""
-    return max(abs(d1 - d2) / 3, abs(d2 - d4) / 12)
 
 
 def forward_error(
@@ -201,5 +195,4 @@ __all__ = [
     "forward_error",
     "measured_noise",
     "step",
-    "truncation",
 ]

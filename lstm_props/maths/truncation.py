@@ -1,0 +1,109 @@
+"""The truncation error of a central difference: computed on the declared model where the
+layout is known, estimated by Richardson where it is not.
+
+A finite-difference property compares the backward's ⟨∇L̃(p), w⟩ with the target's central
+difference D̃(η) = (L̃(p⁺) − L̃(p⁻))/2η, p^± the points it took and w = (p⁺ − p⁻)/2η. With
+L the exact function of the declared model and L̃ = L + δ what the target computes,
+
+    D̃(η) − ⟨∇L̃, w⟩ = (D̃ − D)  +  (D − ⟨∇L, w⟩)  +  (⟨∇L, w⟩ − ⟨∇L̃, w⟩)
+                      rounding      truncation τ      the backward's error
+
+and τ = D(η) − ⟨∇L(p), w⟩ is a property of L alone. Where the layout is known (:func:`declared`)
+τ is *computed*: the reference cell in float64, at the very points p^± the target took, its
+slope along w by torch's autograd. Its own error is the same computation's in float64: the
+rounding and backward bounds of the target's dtype scaled by u_64/u (:func:`reference_slack`;
+every term of those bounds is first order in u, and γ_n/u does not grow as u shrinks).
+
+Richardson's estimate from D(η), D(2η), D(4η) (:func:`richardson`) is kept for black-box
+mode, which has no declared model. It assumes η lies in the asymptotic range, D(kη) − D(0) ≈
+a(kη)². A layer norm over two close entries (r ≈ 20) bends L on a scale below the float32
+step u^{1/3}: there D(η), D(2η), D(4η) = −119.5, −84.9, −40.8 against a derivative of −6.66,
+and the estimate, 11.5, misses a truncation of 113 (the fastrnns layer-norm cell, float32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from lstm_props.maths import tolerances as tol
+from lstm_props.maths.layout import LSTMParams
+from lstm_props.maths.reference import lstm_step
+
+
+def richardson(d1: float, d2: float, d4: float | None = None) -> float:
+    """Richardson's estimate of D(η)'s truncation from D(η), D(2η) and, when given, D(4η):
+    max(|D(η) − D(2η)|/3, |D(2η) − D(4η)|/12), the second D(2η)'s estimate scaled by (½)²,
+    what it is for D(η) when the η² term dominates (robust to a cancellation of the η² and η⁴
+    terms at η)."""
+    first = abs(d1 - d2) / 3
+    return first if d4 is None else max(first, abs(d2 - d4) / 12)
+
+
+def _float64(a: Any) -> torch.Tensor:
+    """``a`` as a float64 tensor: a tensor as it is (it may carry a graph), an array shared
+    when it is float64 already."""
+    return a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float64))
+
+
+def declared(
+    loss: Callable[[Sequence[torch.Tensor]], torch.Tensor],
+    base: Sequence[np.ndarray],
+    plus: Sequence[np.ndarray],
+    minus: Sequence[np.ndarray],
+    eta: float,
+) -> float:
+    """|τ| = |(L(p⁺) − L(p⁻))/2η − ⟨∇L(p), w⟩|, w = (p⁺ − p⁻)/2η, for ``loss`` the declared
+    model's L as a float64 torch function of the arrays p (base), p⁺ (plus), p⁻ (minus)."""
+    with torch.no_grad():
+        diff = float(loss([_float64(a) for a in plus])) - float(loss([_float64(a) for a in minus]))
+    s = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    line = [
+        _float64(b) + s * ((_float64(p) - _float64(m)) / (2 * eta))
+        for b, p, m in zip(base, plus, minus)
+    ]
+    (slope,) = torch.autograd.grad(loss(line), s)
+    return abs(diff / (2 * eta) - float(slope))
+
+
+def reference_slack(dtype: str) -> float:
+    """u_64/u: the factor that turns the target's rounding and backward bounds in ``dtype``
+    into those of the reference's float64 evaluation of τ."""
+    return tol.unit_roundoff("float64") / tol.unit_roundoff(dtype)
+
+
+def probed(u_h: np.ndarray | None, u_c: np.ndarray | None, h: Any, c: Any) -> torch.Tensor:
+    """ū_hᵀh + ū_cᵀc, the properties' loss, on tensors (a probe of None: no such term)."""
+    total = torch.zeros((), dtype=torch.float64)
+    for u, state in ((u_h, h), (u_c, c)):
+        if u is not None:
+            total = total + (_float64(u) * state).sum()
+    return total
+
+
+def reference_rollout(
+    params: LSTMParams,
+    variant: str,
+    gate_xs: Any,
+    h0: Any,
+    c0: Any,
+    hs: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h_T, c_T) of the reference cell in float64 torch from (h0, c0) over the gate inputs;
+    with ``hs`` (T+1 recorded hidden states) every h_{t−1} is held at hs[t − 1]
+    (teacher-forced), otherwise fed back."""
+    # once, not at every step; tensors where LSTMParams declares arrays, as
+    # reference.ReferenceLSTMCell.params does (lstm_step reads them with xp = torch)
+    live = params.map_arrays(_float64)  # type: ignore[arg-type]
+    h, c, xs = _float64(h0), _float64(c0), _float64(gate_xs)
+    held = None if hs is None else _float64(hs)
+    for t in range(xs.shape[0]):
+        step = lstm_step(live, xs[t], h if held is None else held[t], c, variant, xp=torch)
+        h, c = step.h, step.c
+    return h, c
+
+
+__all__ = ["declared", "probed", "reference_rollout", "reference_slack", "richardson"]
