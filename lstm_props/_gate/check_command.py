@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lstm_props._gate.suite_run import NO_GC_SWEEPS
 from lstm_props._gate.usage import usage_error
 from lstm_props._harness.declared import properties_dir
 
@@ -22,6 +23,7 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
         str(properties_dir()),
         "-p",
         "no:cacheprovider",
+        *NO_GC_SWEEPS,
         "-v",
         "-rN",
         "-W",

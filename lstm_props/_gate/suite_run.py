@@ -24,6 +24,12 @@ from typing import Any
 from lstm_props._gate.outcome import Outcome, fold
 from lstm_props._harness.declared import properties_dir
 
+#: pytest's unraisableexception plugin ends a session with five full gc.collect() passes (its
+#: search for exceptions raised in __del__): 0.6 to 1.2 s over a heap that holds torch and
+#: a run's Hypothesis data, a fifth of a default check, every child run. Unraisable
+#: exceptions are warnings, which no verdict of the gate reads.
+NO_GC_SWEEPS = ("-p", "no:unraisableexception")
+
 
 @dataclass
 class SuiteRun:
@@ -89,6 +95,7 @@ def suite_args(
         "-q",
         "-p",
         "no:cacheprovider",
+        *NO_GC_SWEEPS,
         "-p",
         "no:randomly",
         "--lstm-adapter",

@@ -180,6 +180,27 @@ def _seeded(shape: tuple[int, ...], bound: float, seed: int, dtype: type) -> np.
     return values.astype(dtype, copy=False)
 
 
+#: Strategies are built once per distinct argument and reused: Hypothesis validates a new
+#: strategy object on its first draw (is_empty, has_reusable_values over its tree), and
+#: building them afresh for every case made that a tenth of a property run's time.
+_cached_strategy = functools.lru_cache(maxsize=4096)
+
+
+def _sampled(values: list[Any] | tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """st.sampled_from(values), built once per distinct values. Keyed by each value's type
+    ((1, 3) == (1.0, 3.0), and a step count must stay an int) and by the container's, which
+    Hypothesis's label of the strategy depends on (a list's is its elements' hashes, a
+    tuple's its own hash); the labels steer derandomized generation, so keeping them keeps
+    the examples every run draws."""
+    return _sampled_typed(type(values), tuple((type(v), v) for v in values))
+
+
+@_cached_strategy
+def _sampled_typed(kind: type, items: tuple[tuple[type, Any], ...]) -> st.SearchStrategy[Any]:
+    return st.sampled_from(kind(v for _, v in items))
+
+
+@_cached_strategy
 def _array(
     shape: tuple[int, ...], bound: float = 1.0, elementwise: bool = False, dtype: type = np.float64
 ) -> st.SearchStrategy[np.ndarray]:
@@ -198,7 +219,7 @@ def _round(a: np.ndarray, precision: str) -> np.ndarray:
 def _pick(draw: st.DrawFn, lo: int, hi: int, taken: set[int], label: str) -> int:
     """A value in [lo, hi] not in ``taken`` when one exists (equal sizes hide transposes)."""
     free = [v for v in range(lo, hi + 1) if v not in taken]
-    return draw(st.sampled_from(free or list(range(lo, hi + 1))), label=label)
+    return draw(_sampled(free or list(range(lo, hi + 1))), label=label)
 
 
 @st.composite
@@ -351,8 +372,8 @@ def lstm_cases(
     view = views.stack if layer == "stack" else views.layers[layer]
     cell = CheckedCell(view, target.name)
     precision = view.backend.array_dtype
-    regime = regime or draw(st.sampled_from(list(REGIMES)))
-    scale = draw(st.sampled_from(weight_scales))
+    regime = regime or draw(_sampled(list(REGIMES)))
+    scale = draw(_sampled(weight_scales))
     if layer == "stack":
         held = [_draw_params(draw, v, regime, scale) for v in views.layers]
         params = None
@@ -363,8 +384,8 @@ def lstm_cases(
     else:
         params, extra = _draw_params(draw, view, regime, scale), {}
     spec = view.spec
-    state_scale = draw(st.sampled_from(state_scales))
-    x_scale = draw(st.sampled_from((1.0, 3.0)))
+    state_scale = draw(_sampled(state_scales))
+    x_scale = draw(_sampled((1.0, 3.0)))
     xs = _round(draw(_array((t, b, spec.input_size))) * x_scale, precision)
     h0 = _round(draw(_array((b, spec.output_size))) * state_scale, precision)
     c0 = _round(draw(_array((b, spec.hidden_size))) * state_scale, precision)
