@@ -42,7 +42,9 @@ def _forward_errors(traj, params, variant, dtype):
     return dc, gates
 
 
-@lstm_property("autograd", relies_on=("carry_slope_matches_autograd",))
+@lstm_property(
+    "autograd", relies_on=("carry_slope_matches_autograd", "step_values_match_reference")
+)
 def test_carry_backward_matches_finite_differences(lstm):
     """ūᵀ (∂c_T/∂c_0 |carry) w from the backward = (ūᵀc_T(c_0⁺) − ūᵀc_T(c_0⁻))/2η, with
     c_0^± = fl(c_0 ± ηv) and w = (c_0⁺ − c_0⁻)/2η (v itself, up to that rounding).
@@ -66,7 +68,9 @@ def test_carry_backward_matches_finite_differences(lstm):
     one-sided difference disagrees with the central one beyond both bounds, the backward
     must match that one-sided difference instead.
     Failure: a custom backward kernel that is wrong (f² instead of f, the gradient of c
-    dropped, a carry detached from the graph).
+    dropped, a carry detached from the graph). With the layout, τ is the declared model's,
+    so a forward that is not that model can fail here too: step_values_match_reference,
+    which this relies on, then names the root cause.
     """
     has_twin = lstm.view().astype("float64") is not None
 
@@ -167,7 +171,9 @@ def test_carry_backward_matches_finite_differences(lstm):
 
 
 @lstm_property(
-    "autograd", "no_float64_twin", relies_on=("carry_backward_matches_finite_differences",)
+    "autograd",
+    "no_float64_twin",
+    relies_on=("carry_backward_matches_finite_differences", "step_values_match_reference"),
 )
 def test_input_backward_matches_finite_differences(lstm):
     """⟨∂L/∂h_0, w_h⟩ + Σ_t ⟨∂L/∂x_t, w_x,t⟩ from the backward = (L(p⁺) − L(p⁻))/2η for
@@ -187,7 +193,8 @@ def test_input_backward_matches_finite_differences(lstm):
     estimated by Richardson over η, 2η, 4η.
     Failure: a backward that is wrong for h_{t-1} (the gates' hidden path detached, W_hh
     not transposed) or for x (a gate's rows dropped, a wrong scale), where no float64 run
-    could check it.
+    could check it. With the layout, τ is the declared model's: a forward that is not that
+    model can fail here too, and step_values_match_reference then names the root cause.
     """
     checked: list[bool] = []
 

@@ -93,7 +93,11 @@ def _declared_truncation(lstm, case, traj, u_h, u_c, theta, plus, minus, step) -
     return trunc.declared(declared_loss, arrays(theta), arrays(plus), arrays(minus), step)
 
 
-@lstm_property("autograd", "writable", relies_on=("carry_backward_matches_finite_differences",))
+@lstm_property(
+    "autograd",
+    "writable",
+    relies_on=("carry_backward_matches_finite_differences", "step_values_match_reference"),
+)
 def test_parameter_gradients_match_finite_differences(lstm):
     """⟨∂L/∂θ, V⟩ from the backward = (L(θ + ηV) − L(θ − ηV))/2η for
     L = ū_hᵀh_T + ū_cᵀc_T over T free-running steps and a random direction V in every
@@ -116,7 +120,10 @@ def test_parameter_gradients_match_finite_differences(lstm):
     finite-difference points, the backward must match the one-sided difference of the side
     free of a change; both sides changing, the example is rejected (lstm_props.maths.kinks).
     Failure: a wrong gate delta in a custom backward, a weight gradient overwritten instead
-    of accumulated across time steps, a bias gradient counted once for two biases.
+    of accumulated across time steps, a bias gradient counted once for two biases. τ is the
+    declared model's, so a forward that is not that model (a gate order read wrongly, a
+    bias dropped) fails here too: step_values_match_reference, which this relies on, then
+    names the root cause.
     """
     if lstm.view().astype("float64") is None:
         _own_precision(lstm)
