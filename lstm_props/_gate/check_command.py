@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lstm_props._gate.suite_run import NO_GC_SWEEPS
+from lstm_props._gate.suite_run import CHILD_PLUGINS, NO_GC_SWEEPS, XDIST_PLUGIN
 from lstm_props._gate.usage import usage_error
 from lstm_props._harness.declared import properties_dir
 
@@ -24,6 +24,7 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
         "-p",
         "no:cacheprovider",
         *NO_GC_SWEEPS,
+        *CHILD_PLUGINS,
         "-v",
         "-rN",
         "-W",
@@ -54,7 +55,7 @@ def _pytest_args(ns: argparse.Namespace, json_path: str) -> list[str]:
     if ns.workers > 1:
         # A worker that crashed (or was ended by the hang watchdog) is not replaced: the next
         # one would hang on the next property the same way, for --timeout seconds each.
-        args += ["-n", str(ns.workers), "--max-worker-restart", "0"]
+        args += [*XDIST_PLUGIN, "-n", str(ns.workers), "--max-worker-restart", "0"]
     return args
 
 
@@ -96,10 +97,10 @@ def _run_child(args: list[str], progress: str) -> int:
     results, then report the interruption.
     """
     from lstm_props._gate.options import PROGRESS_ENV
-    from lstm_props._gate.suite_run import own_environment
+    from lstm_props._gate.suite_run import child_environment
 
     child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *args], env={**own_environment(), PROGRESS_ENV: progress}
+        [sys.executable, "-m", "pytest", *args], env=child_environment(**{PROGRESS_ENV: progress})
     )
     while True:
         try:

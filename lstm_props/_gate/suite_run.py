@@ -29,6 +29,12 @@ from lstm_props._harness.declared import properties_dir
 #: a run's Hypothesis data, a fifth of a default check, every child run. Unraisable
 #: exceptions are warnings, which no verdict of the gate reads.
 NO_GC_SWEEPS = ("-p", "no:unraisableexception")
+#: The plugins a child run needs, loaded by name while pytest's entry-point autoload is off
+#: (:func:`child_environment`): whatever else the environment installs (a coverage,
+#: benchmark or typing plugin, pytest-randomly) neither slows the gate's run nor steers it.
+#: Importing two such plugins was 0.5 s of a 5.5 s default check.
+CHILD_PLUGINS = ("-p", "lstm_props._gate.plugin", "-p", "_hypothesis_pytestplugin")
+XDIST_PLUGIN = ("-p", "xdist.plugin")
 
 
 @dataclass
@@ -66,6 +72,16 @@ def own_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
 
 
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment of a child pytest run of the gate: :func:`own_environment` with
+    plugin autoload off (its plugins are named by CHILD_PLUGINS) and without the user's
+    PYTEST_ADDOPTS, whose options may name plugins the child does not load; ``extra`` on
+    top."""
+    env = own_environment()
+    env.pop("PYTEST_ADDOPTS", None)
+    return {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **extra}
+
+
 def _located(target: str) -> str:
     """A TARGET naming a file by a relative path, made absolute: the run starts elsewhere."""
     module, sep, attr = target.rpartition(":")
@@ -96,6 +112,7 @@ def suite_args(
         "-p",
         "no:cacheprovider",
         *NO_GC_SWEEPS,
+        *CHILD_PLUGINS,
         "-p",
         "no:randomly",
         "--lstm-adapter",
@@ -158,7 +175,7 @@ def run_suite(
                 text=True,
                 cwd=tmp,
                 timeout=timeout,
-                env={**own_environment(), "OMP_NUM_THREADS": "1", **(env or {})},
+                env=child_environment(OMP_NUM_THREADS="1", **(env or {})),
             )
         except subprocess.TimeoutExpired:
             return SuiteRun(
