@@ -219,3 +219,25 @@ def test_the_verdict_of_each_way_a_run_can_end():
         0,
         "passed; 1 of 1 properties ran against the target (layout mode)",
     )
+
+
+def test_the_child_run_loads_only_the_gates_plugins(tmp_path):
+    """PYTEST_ADDOPTS naming an option of an uninstalled plugin, and a plugin module that
+    would fail every test: neither reaches the gate's child run (autoload off, its own -p
+    list), so the check passes on a correct cell."""
+    plugin = tmp_path / "hostile_plugin.py"
+    plugin.write_text("def pytest_runtest_setup(item):\n    raise RuntimeError('steered')\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_props", "check", "--max-examples", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "PYTEST_ADDOPTS": "--no-such-plugin-option",
+            "PYTEST_PLUGINS": "hostile_plugin",
+            "PYTHONPATH": str(tmp_path),
+        },
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr

@@ -75,10 +75,11 @@ def own_environment() -> dict[str, str]:
 def child_environment(**extra: str) -> dict[str, str]:
     """The environment of a child pytest run of the gate: :func:`own_environment` with
     plugin autoload off (its plugins are named by CHILD_PLUGINS) and without the user's
-    PYTEST_ADDOPTS, whose options may name plugins the child does not load; ``extra`` on
-    top."""
+    PYTEST_ADDOPTS and PYTEST_PLUGINS, which are for the user's own test runs (and whose
+    options may name plugins the child does not load); ``extra`` on top."""
     env = own_environment()
-    env.pop("PYTEST_ADDOPTS", None)
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        env.pop(name, None)
     return {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **extra}
 
 
