@@ -188,10 +188,8 @@ _cached_strategy = functools.lru_cache(maxsize=4096)
 
 def _sampled(values: list[Any] | tuple[Any, ...]) -> st.SearchStrategy[Any]:
     """st.sampled_from(values), built once per distinct values. Keyed by each value's type
-    ((1, 3) == (1.0, 3.0), and a step count must stay an int) and by the container's, which
-    Hypothesis's label of the strategy depends on (a list's is its elements' hashes, a
-    tuple's its own hash); the labels steer derandomized generation, so keeping them keeps
-    the examples every run draws."""
+    ((1, 3) == (1.0, 3.0), and a step count must stay an int) and by the container's (a
+    list and a tuple get different Hypothesis labels, which steer its generation)."""
     return _sampled_typed(type(values), tuple((type(v), v) for v in values))
 
 
