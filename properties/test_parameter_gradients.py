@@ -151,14 +151,15 @@ def test_parameter_gradients_match_finite_differences(lstm):
         eta = tol.unit_roundoff("float64") ** (1 / 3) * (1 + _largest(theta))
 
         def loss(step):
-            wide.write_layout(_combine(theta, v, step))
+            return loss_at(_combine(theta, v, step))
+
+        def loss_at(point):
+            wide.write_layout(point)
             h_t, c_t = run()
             return float((u_h * be.to_numpy(h_t)).sum() + (u_c * be.to_numpy(c_t)).sum())
 
-        def fd(step):
-            return (loss(step) - loss(-step)) / (2 * step)
-
-        d1 = fd(eta)
+        plus, minus = _combine(theta, v, eta), _combine(theta, v, -eta)
+        d1 = (loss_at(plus) - loss_at(minus)) / (2 * eta)
         wide.write_layout(theta)
         layers = [dataclasses.replace(theta)]
         composed = composed_steps(wide, layers, case.xs, case.h0, case.c0, lstm.variant)
@@ -167,18 +168,10 @@ def test_parameter_gradients_match_finite_differences(lstm):
             (np.abs(u_h) * composed.h_bound(steps)).sum()
             + (np.abs(u_c) * composed.c_bound(steps)).sum()
         )
-        traj = carry.record(wide, case.xs, case.h0, case.c0)
         truncation = _declared_truncation(
-            lstm,
-            case,
-            traj,
-            u_h,
-            u_c,
-            theta,
-            _combine(theta, v, eta),
-            _combine(theta, v, -eta),
-            eta,
+            lstm, case, composed.traj, u_h, u_c, theta, plus, minus, eta
         ) + trunc.reference_slack("float64") * (err / eta + backward)
+        del plus, minus
         bound = tol.SAFETY * (err / eta + truncation + backward)
         settled = False
         if kinks.has_clamps(theta):
