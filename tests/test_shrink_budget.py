@@ -105,3 +105,24 @@ def test_a_property_whose_root_cause_failed_first_is_found_but_not_shrunk(run_pr
     root, follower = sections[2], sections[4]
     assert "not shrunk" not in root
     assert "not shrunk: step_values_match_reference, which this property relies on" in follower
+
+
+def test_a_known_deviation_is_found_but_not_shrunk(run_properties, tmp_path):
+    """A property listed in the xfail file is expected to fail, and its counterexample is
+    not shown: it is found, not shrunk, so a gate run on every change does not spend the
+    shrink budget on it (``--runxfail`` shows the failure with the note saying so)."""
+    target = tmp_path / "scaled.py"
+    target.write_text(BROKEN)
+    known = tmp_path / "xfail.txt"
+    known.write_text("step_values_match_reference\n")
+    args = (f"{target}:ScaledCell", "-k", "step_values_match_reference")
+    listed = run_properties(*args, "--lstm-xfail", str(known))
+    listed.assert_outcomes(xfailed=1)
+    shown = run_properties(*args, "--lstm-xfail", str(known), "--runxfail")
+    shown.assert_outcomes(failed=1)
+    assert "not shrunk: listed as a known deviation (step_values_match_reference)" in (
+        shown.stdout.str()
+    )
+    unlisted = run_properties(*args)
+    unlisted.assert_outcomes(failed=1)
+    assert "not shrunk" not in unlisted.stdout.str()

@@ -38,6 +38,7 @@ from lstm_props._gate.options import (
 from lstm_props._gate.results import (
     CALLS_TARGET,
     COUNTEREXAMPLE_SECTION,
+    KNOWN_DEVIATION,
     REPRODUCE_SECTION,
     mark_xfails,
     read_xfail_file,
@@ -53,6 +54,8 @@ from lstm_props._gate.workers import (
 )
 from lstm_props._harness.declared import declaration_of, properties_dir
 from lstm_props._harness.profiles import (
+    NOT_SHRUNK_FOLLOWS,
+    NOT_SHRUNK_KNOWN,
     PROFILES,
     SHRINK_SECONDS,
     PropertySettings,
@@ -345,8 +348,13 @@ def lstm(request: pytest.FixtureRequest, lstm_layer: int) -> Iterator[LSTMUnderT
         request.config, lstm_layer, request.node.stash.get(_PARAMETRIZATIONS, 1)
     )
     roots = _failed_before(request.config, request.node)
+    known = request.node.stash.get(KNOWN_DEVIATION, None)
     if roots:
-        under_test.settings = under_test.settings.without_shrinking(", ".join(roots))
+        why = NOT_SHRUNK_FOLLOWS.format(root=", ".join(roots))
+        under_test.settings = under_test.settings.without_shrinking(why)
+    elif known is not None:
+        why = NOT_SHRUNK_KNOWN.format(key=known)
+        under_test.settings = under_test.settings.without_shrinking(why)
     if request.node.stash.get(_NEEDS_UNCHECKED, False):
         # Checking the needs raised at collection (a capability call of the adapter): ask
         # again here, where the fault is reported as the property's, in one line.

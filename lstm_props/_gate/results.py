@@ -150,6 +150,10 @@ def read_xfail_file(path: str) -> set[str]:
     return {i.removeprefix("test_") for i in ids if i}
 
 
+#: The xfail-list line that marked an item a known deviation.
+KNOWN_DEVIATION = pytest.StashKey[str]()
+
+
 def mark_xfails(items: list[pytest.Item], ids: set[str]) -> None:
     """Mark listed properties xfail (non-strict); warn about ids that match nothing."""
     matched: set[str] = set()
@@ -160,6 +164,7 @@ def mark_xfails(items: list[pytest.Item], ids: set[str]) -> None:
             if key in ids:
                 matched.add(key)
                 item.add_marker(pytest.mark.xfail(reason=f"known deviation ({key})", strict=False))
+                item.stash[KNOWN_DEVIATION] = key
     for unknown in sorted(ids - matched):
         warnings.warn(f"--lstm-xfail: {unknown!r} matches no property", stacklevel=1)
 

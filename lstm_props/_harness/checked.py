@@ -41,21 +41,35 @@ def _input_shape(a: Any, label: str) -> tuple[int, ...]:
 
 class CallLog:
     """Which adapter call is running now, and how many this property has made: what a hang
-    report names (read by the watchdog thread, so plain attribute writes only)."""
+    report names (read by the watchdog thread, so plain attribute writes only).
+
+    A call is logged as its parts and described only when read: formatting the argument
+    shapes of every step was a tenth of the production-size carry check's per-step Python
+    at H = 1024, B = 1, and only a hang report ever reads it.
+    """
 
     def __init__(self) -> None:
         self.count = 0
-        self.current: str | None = None
+        self._running: tuple[int, str, str, tuple[Any, ...]] | None = None
 
     def reset(self) -> None:
-        self.count, self.current = 0, None
+        self.count, self._running = 0, None
 
-    def enter(self, what: str) -> None:
+    def enter(self, cell: str, method: str, args: tuple[Any, ...]) -> None:
         self.count += 1
-        self.current = f"call {self.count} into the target, {what}"
+        self._running = (self.count, cell, method, args)
 
     def leave(self) -> None:
-        self.current = None
+        self._running = None
+
+    @property
+    def current(self) -> str | None:
+        running = self._running  # one read: the property's thread may leave meanwhile
+        if running is None:
+            return None
+        count, cell, method, args = running
+        shapes = ", ".join(str(_shape(a)) for a in args)
+        return f"call {count} into the target, {cell}.{method}() with argument shapes {shapes}"
 
 
 #: The process's log: properties run one at a time per process (xdist workers are processes).
@@ -192,9 +206,7 @@ class CheckedCell:
         raise_fault(AdapterError(f"target {self.target_name!r}: {what}"))
 
     def _call(self, method: str, *args: Any) -> Any:
-        shapes = ", ".join(str(_shape(a)) for a in args)
-        name = getattr(self.inner, "name", "cell")
-        CALLS.enter(f"{name}.{method}() with argument shapes {shapes}")
+        CALLS.enter(getattr(self.inner, "name", "cell"), method, args)
         try:
             return _guarded(
                 self.target_name, f"{method}()", lambda: getattr(self.inner, method)(*args), args

@@ -83,16 +83,16 @@ class PropertySettings:
     seed: int | None = None
     #: the profile's shrink budget in seconds (SHRINK_SECONDS); None: Hypothesis' own
     shrink_seconds: int | None = None
-    #: a more basic property this one relies on already failed in this run (its root
-    #: cause): this one's counterexample is not shrunk, only found
-    follows: str | None = None
+    #: why this property's counterexample is found but not shrunk (the note its failure
+    #: carries), or None: it is shrunk within ``shrink_seconds``
+    not_shrunk: str | None = None
 
-    def without_shrinking(self, root: str) -> PropertySettings:
-        """These settings with no shrink phase, for a property whose root cause ``root``
-        already failed (the root's counterexample is the minimal one to read)."""
+    def without_shrinking(self, why: str) -> PropertySettings:
+        """These settings with no shrink phase; a failure carries the note ``why``
+        (NOT_SHRUNK_FOLLOWS, NOT_SHRUNK_KNOWN)."""
         phases = [p for p in self.settings.phases if p is not Phase.shrink]
         return dataclasses.replace(
-            self, settings=settings(self.settings, phases=phases), follows=root
+            self, settings=settings(self.settings, phases=phases), not_shrunk=why
         )
 
     def given(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
@@ -103,17 +103,25 @@ class PropertySettings:
             wrapped = self.settings(given(*args, **kwargs)(_within_error_model(test, beyond)))
             wrapped = wrapped if self.seed is None else seed(self.seed)(wrapped)
             guarded = _skipped_when_all_beyond(wrapped, beyond)
-            if self.follows is not None:
-                return _noted(guarded, _NOT_SHRUNK.format(root=self.follows))
+            if self.not_shrunk is not None:
+                return _noted(guarded, self.not_shrunk)
             return _shrink_budget(guarded, self.shrink_seconds)
 
         return decorate
 
 
-_NOT_SHRUNK = (
+#: A property a more basic one relies on already failed in this run (its root cause): the
+#: root's counterexample is the minimal one to read.
+NOT_SHRUNK_FOLLOWS = (
     "lstm_props: not shrunk: {root}, which this property relies on, failed first in this "
     "run; its counterexample is the minimal one to read (rerun this property alone, -k, "
     "to shrink this one)"
+)
+#: A property listed as a known deviation (--lstm-xfail): its failure is expected, and a
+#: gate run on every change would otherwise spend the shrink budget on it each time.
+NOT_SHRUNK_KNOWN = (
+    "lstm_props: not shrunk: listed as a known deviation ({key}); drop it from the xfail "
+    "list, or run it alone, to shrink its counterexample"
 )
 
 
