@@ -223,9 +223,15 @@ class CheckedCell:
             )
 
     def _finite(self, arrays: tuple[Any, ...], labels: tuple[str, ...]) -> None:
-        backend = self.backend
+        backend = self.inner.backend
         for a, label in zip(arrays, labels):
-            if backend.is_concrete(a) and not np.all(np.isfinite(self._read(a, label))):
+            if not backend.is_concrete(a):
+                continue
+            try:
+                finite = backend.all_finite(a)
+            except Exception:  # not the backend's array: _read names what it is
+                finite = bool(np.all(np.isfinite(self._read(a, label))))
+            if not finite:
                 self._fault(f"{label} contains NaN or inf for finite inputs")
 
     def _read(self, a: Any, label: str) -> np.ndarray:

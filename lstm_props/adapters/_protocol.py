@@ -67,6 +67,12 @@ class Backend(ABC):
         tracer), whose values cannot be read; the suite then checks them where it can."""
         return True
 
+    def all_finite(self, a: Array) -> bool:
+        """Whether every entry of ``a`` is finite (the suite checks every output it is
+        given). The default reads ``a`` through :meth:`to_numpy`; override it where the
+        framework can answer without the float64 copy (torch's ``isfinite``)."""
+        return bool(np.all(np.isfinite(self.to_numpy(a))))
+
     def stop_gradient(self, a: Array) -> Array:
         """``a``'s value with no derivative flowing back through it (teacher forcing).
 

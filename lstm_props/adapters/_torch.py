@@ -134,6 +134,9 @@ class TorchBackend(Backend):
             lambda: list(fn(*leaves)),
         )
 
+    def all_finite(self, a: Any) -> bool:
+        return bool(torch.isfinite(a).all())
+
     def no_grad(self) -> AbstractContextManager[None]:
         return torch.no_grad()
 
