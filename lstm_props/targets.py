@@ -453,17 +453,22 @@ SEQUENCE_ONLY = frozenset({"packed", "bidirectional"})
 
 _JAX_NIGHTLY = frozenset({"float64"})  # float64 retraces every JAX function under x64
 _ALL_NIGHTLY = frozenset(DTYPES)  # the optimized flax cells share their twins' adapter code
+_F64 = frozenset({"float64"})
 
 TARGETS: tuple[TargetInfo, ...] = (
     # torch's own and lstm_props.targets (`lstm-props list`), in the order it lists them
     TargetInfo("torch.nn:LSTMCell", lacks=CELL, matrix=True),
     TargetInfo("lstm_props.targets:lstm_cell"),  # the same module as torch.nn:LSTMCell
-    TargetInfo("lstm_props.targets:lstm", lacks=ONE_DIRECTION, matrix=True),
-    TargetInfo("lstm_props.targets:lstm_two_layer", lacks=ONE_DIRECTION, matrix=True),
-    TargetInfo("lstm_props.targets:lstm_proj", lacks=ONE_DIRECTION, matrix=True),
+    # A stack's and a scripted cell's float64 self-test is nightly: the same adapter code and
+    # dtype-templated kernels as their float32 run in CI, whose float64 path CI checks on
+    # nn.LSTMCell and the reference cells (each of these runs 10-20 s a dtype on 2 cores).
+    TargetInfo("lstm_props.targets:lstm", lacks=ONE_DIRECTION, nightly=_F64, matrix=True),
+    TargetInfo("lstm_props.targets:lstm_two_layer", lacks=ONE_DIRECTION, nightly=_F64, matrix=True),
+    TargetInfo("lstm_props.targets:lstm_proj", lacks=ONE_DIRECTION, nightly=_F64, matrix=True),
     TargetInfo(
         "lstm_props.targets:lstm_bidirectional",
         lacks=frozenset({"unidirectional"}),
+        nightly=_F64,
         matrix=True,
     ),
     # four cells: its whole suite runs in the false-alarm sweep only
@@ -479,7 +484,7 @@ TARGETS: tuple[TargetInfo, ...] = (
     ),
     # tests/test_torch_configurations.py checks its parameter gradients
     TargetInfo("lstm_props.targets:lstm_cell_frozen"),
-    TargetInfo("lstm_props.targets:lstm_cell_scripted", lacks=CELL, matrix=True),
+    TargetInfo("lstm_props.targets:lstm_cell_scripted", lacks=CELL, nightly=_F64, matrix=True),
     # compiled and exported: minutes a run (a graph, or an export, per drawn size), nightly;
     # the exported cell is a matrix row, the compiled and decomposed ones (18 to 32 times
     # the eager cell's time) run whole only in the nightly self-tests
@@ -497,6 +502,7 @@ TARGETS: tuple[TargetInfo, ...] = (
         "lstm_props.targets:fastrnns_script_lstm_cell",
         lacks=CELL,
         findings=(FASTRNNS_CHUNK_BACKWARD,),
+        nightly=_F64,
         matrix=True,
     ),
     TargetInfo("lstm_props.targets:reference_standard", lacks=CELL),
@@ -559,7 +565,9 @@ TARGETS: tuple[TargetInfo, ...] = (
         package="keras",
         env={"KERAS_BACKEND": "jax"},
         findings=(KERAS_JAX,),
-        nightly=_JAX_NIGHTLY,
+        # the Keras adapter's code is checked per change on torch and TensorFlow; on JAX
+        # every example retraces (a minute a run on 2 cores)
+        nightly=_ALL_NIGHTLY,
         matrix=True,
     ),
     # on the user's KERAS_BACKEND (else Keras' default): one of the three above or below,

@@ -78,7 +78,10 @@ def lstm_cell_like(eager: nn.LSTMCell) -> nn.Module:
 @pytest.mark.parametrize(
     "target",
     [
-        "lstm_cell_compiled",
+        # inductor builds a graph per grad pattern, dtype and size class: over a minute on
+        # 2 cores, nightly; in CI the broken compiled cell below and the precision check
+        # run the compiled path
+        pytest.param("lstm_cell_compiled", marks=pytest.mark.nightly),
         "lstm_cell_exported",
         "lstm_cell_exported_decomposed",
     ],
