@@ -1,4 +1,5 @@
-"""TorchBackend's batched VJPs and stop_gradient against the protocol's plain definitions."""
+"""TorchBackend's batched VJPs, stop_gradient and all_finite against the protocol's
+plain definitions."""
 
 from __future__ import annotations
 
@@ -48,3 +49,16 @@ def test_a_torch_backend_takes_a_declared_nondeterminism():
     assert backend.deterministic  # CPU kernels are
     backend.deterministic = False
     assert not backend.deterministic and not backend.like("float64").deterministic
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+def test_all_finite_agrees_with_the_protocols_default(dtype, bad):
+    """torch's isfinite answers what the default's float64 copy answers, NaN and ±inf alike,
+    and through a tensor that requires grad."""
+    be = TorchBackend(dtype)
+    values = np.array([[0.5, -3.0, 1e30], [2.0, 0.0, -1e-30]])
+    if bad is not None:
+        values[1, 2] = bad
+    a = be.asarray(values).requires_grad_(True)
+    assert be.all_finite(a) is Backend.all_finite(be, a) is (bad is None)
