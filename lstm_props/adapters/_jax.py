@@ -9,6 +9,7 @@ Derivatives come from JAX's own autodiff, never from converting to torch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -163,8 +164,7 @@ class JaxCellAdapter(CellAdapter):
             for k, v in self._read(jax.tree.map(np.asarray, self.params)).items()
             if k in _LAYOUT_FIELDS
         }
-        _, adjoint = jax.vjp(lambda a: self._write(a, self.params), layout)
-        (in_layout,) = adjoint(grads)
+        in_layout = _write_adjoint(self._write, layout, self.params, grads)
         fields: dict[str, Any] = {  # Any: see read_layout
             k: self.backend.to_numpy(in_layout[k]) for k in _LAYOUT_FIELDS
         }
@@ -183,6 +183,16 @@ class JaxCellAdapter(CellAdapter):
             self._write,
             self.forget_bias,
         )
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _write_adjoint(write: WriteLayout, layout: LayoutArrays, params: Any, grads: Any) -> Any:
+    # Jitted: run eagerly, the transpose of write's slices and concatenations compiles an
+    # XLA program per op and per drawn shape (a dozen a case); keyed on the write function,
+    # which each framework module defines once.
+    _, adjoint = jax.vjp(lambda a: write(a, params), layout)
+    (in_layout,) = adjoint(grads)
+    return in_layout
 
 
 def gate_blocks(w: Any, hidden: int) -> list[Any]:

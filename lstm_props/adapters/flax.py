@@ -44,6 +44,11 @@ def _write_split_gates(arrays: LayoutArrays, params: Any, f_name: str) -> Any:
     return new
 
 
+# One function object each: the jitted adjoint of a write is cached on it (JaxCellAdapter).
+_write_nnx_gates = functools.partial(_write_split_gates, f_name="f_")
+_write_linen_gates = functools.partial(_write_split_gates, f_name="f")
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _nnx_call(graphdef: Any, state: Any, params: Any, x: Any, h: Any, c: Any) -> tuple[Any, Any]:
     # Rebuilding the module is inside the jit: eager nnx.merge costs more than the step.
@@ -87,7 +92,7 @@ def nnx_lstm_cell(input_size: int, hidden_size: int, dtype: str = "float32") -> 
         hidden_size,
         dtype,
         lambda p: _split_gates(p, "f_"),
-        lambda a, p: _write_split_gates(a, p, "f_"),
+        _write_nnx_gates,
         "flax.nnx.LSTMCell",
     )
 
@@ -151,7 +156,7 @@ def _linen_cell(
         params,
         functools.partial(_linen_call, module),
         lambda p: _split_gates(p, "f"),
-        lambda a, p: _write_split_gates(a, p, "f"),
+        _write_linen_gates,
     )
 
 

@@ -37,6 +37,7 @@ def _blocks(a: Any, hidden: int, order: tuple[int, ...]) -> Any:
     return jnp.concatenate(parts, -1) if isinstance(a, jax.Array) else np.concatenate(parts, -1)
 
 
+@functools.lru_cache(maxsize=64)
 def _reader(input_size: int, hidden: int) -> Any:
     def read(params: Any) -> LayoutArrays:
         w, b = np.asarray(params[_LINEAR]["w"]), np.asarray(params[_LINEAR]["b"])
@@ -47,6 +48,7 @@ def _reader(input_size: int, hidden: int) -> Any:
     return read
 
 
+@functools.lru_cache(maxsize=64)  # one function a size: its jitted adjoint is cached on it
 def _writer(hidden: int) -> Any:
     # Haiku's block k is layout block _FROM_HAIKU[k] (the permutation is its own inverse)
     def write(arrays: LayoutArrays, params: Any) -> Any:
@@ -71,14 +73,21 @@ def _transformed(hidden_size: int) -> tuple[Any, Any]:
     return model, jax.jit(model.apply)
 
 
+@functools.lru_cache(maxsize=64)
+def _initial_params(input_size: int, hidden_size: int, dtype: str) -> Any:
+    # Haiku's own initialisers, jitted: run eagerly they compile an XLA program per op and
+    # per drawn size. NumPy leaves, so a cached tree is never shared as device buffers.
+    model, _ = _transformed(hidden_size)
+    zeros = [np.zeros((1, n), dtype) for n in (input_size, hidden_size, hidden_size)]
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), *zeros)
+    return jax.tree.map(np.asarray, params)
+
+
 def lstm(input_size: int, hidden_size: int, dtype: str = "float32") -> JaxCellAdapter:
     """haiku.LSTM(hidden_size), called on x (B, D) and LSTMState(h, c)."""
     backend = JaxBackend(dtype)
-    model, apply = _transformed(hidden_size)
-    zeros: list[np.ndarray] = [
-        np.zeros((1, n), backend.np_dtype) for n in (input_size, hidden_size, hidden_size)
-    ]
-    params = model.init(jax.random.PRNGKey(0), *zeros)
+    _, apply = _transformed(hidden_size)
+    params = _initial_params(input_size, hidden_size, dtype)
     spec = CellSpec(input_size, hidden_size, hidden_size)
     return JaxCellAdapter(
         "haiku.LSTM",
