@@ -79,7 +79,10 @@ def test_an_adapter_mapping_mistake_is_caught(run_properties, mistake, caught_by
     package = mistake.split("_")[0]
     pytest.importorskip(package, reason="install the extra: pip install 'lstm-props[jax]'")
     result = run_properties(
-        f"{CELLS.replace('cells.py', 'jax_mistakes.py')}:{mistake}", "-k", caught_by
+        f"{CELLS.replace('cells.py', 'jax_mistakes.py')}:{mistake}",
+        "-k",
+        caught_by,
+        profile="mutants",  # caught or not is the question: no shrinking (XLA per shape)
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
     assert result.parseoutcomes()["failed"] == 1

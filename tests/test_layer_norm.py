@@ -621,7 +621,9 @@ def test_a_wrong_norm_backward_is_killed_by_the_one_step_vjp(run_properties, cel
     """The norms' backward dropping −x̂ mean(w ⊙ x̂), or taking r from the unbiased variance
     (the forward right): ∂/∂(h_{t-1}, c_{t-1}) is off the oracle's by far more than the
     bound of lstm_props.maths.step_vjp."""
-    result = run_properties(f"{CELLS}:{cell}", "-k", "one_step_vjp", "--lstm-max-examples", "10")
+    result = run_properties(
+        f"{CELLS}:{cell}", "-k", "one_step_vjp", "--lstm-max-examples", "10", profile="mutants"
+    )
     assert result.ret == 1, result.stdout.str()[-3000:]
     assert outcomes_by_name(result)["failed"] == {
         "test_one_step_vjp_splits_into_carry_and_hidden_tracks"
@@ -632,7 +634,12 @@ def test_a_wrong_norm_backward_is_killed_by_the_one_step_vjp(run_properties, cel
 def test_a_wrong_eps_fails_the_values(run_properties):
     """Norms computing with ε = 1e-2 declared as 1e-5: the value property fails."""
     result = run_properties(
-        f"{CELLS}:BaWrongEpsCell", "-k", "step_values_match_reference", "--lstm-max-examples", "10"
+        f"{CELLS}:BaWrongEpsCell",
+        "-k",
+        "step_values_match_reference",
+        "--lstm-max-examples",
+        "10",
+        profile="mutants",
     )
     assert result.ret == 1, result.stdout.str()[-3000:]
     assert outcomes_by_name(result)["failed"] == {"test_step_values_match_reference"}
@@ -643,7 +650,7 @@ def test_a_normalised_carry_declared_ba_style_fails_the_diagonal(run_properties)
     claims and the values fail."""
     props = "carry_jacobian_is_diagonal or carry_map_is_coordinatewise or step_values_match"
     result = run_properties(
-        f"{CELLS}:BaCarryingNormedCell", "-k", props, "--lstm-max-examples", "10"
+        f"{CELLS}:BaCarryingNormedCell", "-k", props, "--lstm-max-examples", "10", profile="mutants"
     )
     assert result.ret == 1, result.stdout.str()[-3000:]
     assert outcomes_by_name(result)["failed"] == {

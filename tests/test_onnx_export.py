@@ -85,6 +85,7 @@ def test_an_export_with_its_gates_swapped_fails_the_values(run_properties):
         "float32",
         "-k",
         "step_values_match_reference",
+        profile="mutants",
     )
     result.assert_outcomes(failed=1)
     text = result.stdout.str()

@@ -162,7 +162,7 @@ def test_the_built_in_passes_its_value_properties(run_properties):
 @pytest.mark.parametrize("broken", ["bias_doubled", "gates_swapped"])
 def test_a_broken_quantized_lstm_fails_the_values(run_properties, broken):
     result = run_properties(
-        f"{QUANTIZED}:{broken}", "-k", "step_values", "--lstm-max-examples", "15"
+        f"{QUANTIZED}:{broken}", "-k", "step_values", "--lstm-max-examples", "15", profile="mutants"
     )
     assert outcomes_by_name(result).get("failed") == {VALUES}, result.stdout.str()[-3000:]
 
