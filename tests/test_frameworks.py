@@ -133,3 +133,44 @@ def test_keras_cell_passes_but_for_its_float64_precision(pytester, monkeypatch, 
     failed = {r["property"].split("[")[0] for r in results if r["outcome"] == "failed"}
     assert failed == info.fails(dtype), (sorted(failed), result.stdout.str()[-2000:])
     assert not [r for r in results if r["outcome"] == "error"]
+
+
+def test_the_jitted_write_adjoint_equals_the_eager_one_and_takes_an_unhashable_write():
+    """JaxCellAdapter.parameter_vjp carries ∂L/∂(framework params) into the layout through the
+    VJP of `write`, jitted and keyed on the write function; a write that cannot be hashed (a
+    callable object with __eq__ and no __hash__) takes the eager path, with the same result."""
+    pytest.importorskip("haiku", reason="install the extra: pip install 'lstm-props[jax]'")
+    import numpy as np
+
+    from lstm_props.adapters import haiku
+
+    cell = haiku.lstm(3, 4, "float64")
+    rng = np.random.default_rng(0)
+    x, h, c = (rng.standard_normal((2, n)) for n in (3, 4, 4))
+    u_h, u_c = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+
+    def grads() -> object:
+        def run() -> tuple:
+            return cell.step(*(cell.backend.asarray(a) for a in (x, h, c)))
+
+        return cell.parameter_vjp(run, [u_h, u_c])
+
+    class UnhashableWrite:
+        def __init__(self, write):
+            self.write = write
+
+        def __call__(self, arrays, params):
+            return self.write(arrays, params)
+
+        def __eq__(self, other):
+            return self is other
+
+        __hash__ = None  # type: ignore[assignment]
+
+    jitted = grads()
+    cell._write = UnhashableWrite(cell._write)
+    eager = grads()
+    for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
+        a, b = getattr(jitted, name), getattr(eager, name)
+        assert np.abs(a).max() > 0, name  # the gradient reaches every field
+        np.testing.assert_array_equal(a, b, err_msg=name)

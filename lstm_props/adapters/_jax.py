@@ -9,7 +9,6 @@ Derivatives come from JAX's own autodiff, never from converting to torch.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -185,14 +184,24 @@ class JaxCellAdapter(CellAdapter):
         )
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _write_adjoint(write: WriteLayout, layout: LayoutArrays, params: Any, grads: Any) -> Any:
-    # Jitted: run eagerly, the transpose of write's slices and concatenations compiles an
-    # XLA program per op and per drawn shape (a dozen a case); keyed on the write function,
-    # which each framework module defines once.
+def _write_adjoint_eager(write: WriteLayout, layout: LayoutArrays, params: Any, grads: Any) -> Any:
     _, adjoint = jax.vjp(lambda a: write(a, params), layout)
     (in_layout,) = adjoint(grads)
     return in_layout
+
+
+# Jitted: run eagerly, the transpose of write's slices and concatenations compiles an XLA
+# program per op and per drawn shape (a dozen a case); keyed on the write function, which
+# each framework module defines once.
+_write_adjoint_jitted = jax.jit(_write_adjoint_eager, static_argnums=0)
+
+
+def _write_adjoint(write: WriteLayout, layout: LayoutArrays, params: Any, grads: Any) -> Any:
+    try:
+        hash(write)
+    except TypeError:  # a callable object without __hash__ cannot key jit's cache
+        return _write_adjoint_eager(write, layout, params, grads)
+    return _write_adjoint_jitted(write, layout, params, grads)
 
 
 def gate_blocks(w: Any, hidden: int) -> list[Any]:

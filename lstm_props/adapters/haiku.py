@@ -37,7 +37,6 @@ def _blocks(a: Any, hidden: int, order: tuple[int, ...]) -> Any:
     return jnp.concatenate(parts, -1) if isinstance(a, jax.Array) else np.concatenate(parts, -1)
 
 
-@functools.lru_cache(maxsize=64)
 def _reader(input_size: int, hidden: int) -> Any:
     def read(params: Any) -> LayoutArrays:
         w, b = np.asarray(params[_LINEAR]["w"]), np.asarray(params[_LINEAR]["b"])
