@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
 
 from lstm_props.targets import DTYPES, TARGETS, TargetInfo
@@ -140,8 +141,6 @@ def test_the_jitted_write_adjoint_equals_the_eager_one_and_takes_an_unhashable_w
     VJP of `write`, jitted and keyed on the write function; a write that cannot be hashed (a
     callable object with __eq__ and no __hash__) takes the eager path, with the same result."""
     pytest.importorskip("haiku", reason="install the extra: pip install 'lstm-props[jax]'")
-    import numpy as np
-
     from lstm_props.adapters import haiku
 
     cell = haiku.lstm(3, 4, "float64")
