@@ -18,7 +18,16 @@ from lstm_props.maths.reference import lstm_step
 CASE = Path(__file__).parent / "data" / "layer_norm_cell_fd_case.npz"
 
 
-def test_declared_is_the_central_difference_error_of_a_cubic():
+@pytest.fixture(params=["reverse", "forward"])
+def slope_mode(request, monkeypatch):
+    """Every test of :func:`declared` runs in both of its modes (forward mode is taken from a
+    size on; here from 0 bytes)."""
+    if request.param == "forward":
+        monkeypatch.setattr(trunc, "FORWARD_MODE_FROM_BYTES", 0)
+    return request.param
+
+
+def test_declared_is_the_central_difference_error_of_a_cubic(slope_mode):
     """L(p) = Σp³: D(η) = Σ(3p²w + η²w³) along w exactly, so τ = η²Σw³."""
     rng = np.random.default_rng(0)
     p, v, eta = rng.normal(size=5), rng.normal(size=5), 1e-2
@@ -27,7 +36,7 @@ def test_declared_is_the_central_difference_error_of_a_cubic():
     assert tau == pytest.approx(abs(eta**2 * (w**3).sum()), rel=1e-6)
 
 
-def test_declared_reads_a_bend_below_the_step_that_richardson_misses():
+def test_declared_reads_a_bend_below_the_step_that_richardson_misses(slope_mode):
     """L(p) = δ tanh(p/δ), δ = η/50, at p = δ/3: the differences at η, 2η, 4η all see the
     flat tails (D ≈ δ/kη), so Richardson reads ≈ δ/6η while D(η) misses L'(p) by ≈ 0.9."""
     eta = 1e-2
@@ -55,7 +64,7 @@ def _case() -> tuple[LSTMParams, dict[str, np.ndarray]]:
     return LSTMParams(**{k: data.pop(k) for k in names}), data  # type: ignore[arg-type]
 
 
-def test_the_layer_norm_cells_false_alarm_is_covered():
+def test_the_layer_norm_cells_false_alarm_is_covered(slope_mode):
     """The recorded float32 case (B=3, T=5, H=4; its backward 15.0097 was right): the float32
     central difference 16.9649 is off by τ ≈ 1.956 from the exact derivative, which
     Richardson's |D(η) − D(2η)|/3 = 0.10 did not cover; the computed τ does."""
@@ -85,6 +94,33 @@ def test_the_layer_norm_cells_false_alarm_is_covered():
     assert trunc.richardson(float(case["d1"]), float(case["d2"])) < missed / 10
     tau = trunc.declared(loss, [c0], [plus], [minus], eta)
     assert tau == pytest.approx(missed, rel=1e-3)  # D(η) in float32 vs float64: 2·10⁻⁴
+
+
+def test_both_modes_take_the_same_slope_over_every_array_and_skip_an_unused_one(monkeypatch):
+    """An LSTM rollout's slope along every parameter and the start state at once, plus an
+    array the loss never reads (its gradient is None in reverse mode, its tangent unused in
+    forward mode): the two modes agree to float64 rounding."""
+    params, case = _case()
+    eta = float(case["eta"])
+    names = ("w_ih", "w_hh", "b_ih", "b_hh", "ln_gain_ih", "ln_gain_hh", "ln_gain_c", "ln_bias_c")
+    base = [*(getattr(params, k) for k in names), case["c0"], np.ones(3)]
+    rng = np.random.default_rng(1)
+    steps = [rng.normal(size=np.shape(a)) for a in base]
+    plus = [a + eta * v for a, v in zip(base, steps)]
+    minus = [a - eta * v for a, v in zip(base, steps)]
+
+    def loss(q):
+        p = LSTMParams(**dict(zip(names, q[:8])))  # type: ignore[arg-type]
+        _, c = trunc.reference_rollout(p, "layer_norm_cell", case["xs"], case["hs"][0], q[8])
+        return trunc.probed(None, case["u"], None, c)
+
+    reverse = trunc.declared(loss, base, plus, minus, eta)
+    monkeypatch.setattr(trunc, "FORWARD_MODE_FROM_BYTES", 0)
+    forward = trunc.declared(loss, base, plus, minus, eta)
+    # two float64 evaluations of one sum: they differ by rounding, u_64 = 1.1e-16 times the
+    # rollout's condition (T = 5, H = 4: far below 10⁶); a dropped array moves τ by O(1)
+    assert reverse == pytest.approx(forward, rel=1e-10)
+    assert reverse > 1
 
 
 @pytest.mark.parametrize("teacher_forced", [False, True])

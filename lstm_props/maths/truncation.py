@@ -10,9 +10,11 @@ L the exact function of the declared model and L̃ = L + δ what the target comp
 
 and τ = D(η) − ⟨∇L(p), w⟩ is a property of L alone. Where the layout is known (:func:`declared`)
 τ is *computed*: the reference cell in float64, at the very points p^± the target took, its
-slope along w by torch's autograd. Its own error is the same computation's in float64: the
-rounding and backward bounds of the target's dtype scaled by u_64/u (:func:`reference_slack`;
-every term of those bounds is first order in u, and γ_n/u does not grow as u shrinks).
+slope along w by torch's autograd (one backward; forward mode from
+:data:`FORWARD_MODE_FROM_BYTES` of parameters). Its own error is the same computation's in
+float64: the rounding and backward bounds of the target's dtype scaled by u_64/u
+(:func:`reference_slack`; every term of those bounds is first order in u, and γ_n/u does not
+grow as u shrinks).
 
 Richardson's estimate from D(η), D(2η), D(4η) (:func:`richardson`) is kept for black-box
 mode, which has no declared model. It assumes η lies in the asymptotic range, D(kη) − D(0) ≈
@@ -51,28 +53,56 @@ def _float64(a: Any) -> torch.Tensor:
     return a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=np.float64))
 
 
-def declared(
-    loss: Callable[[Sequence[torch.Tensor]], torch.Tensor],
-    base: Sequence[np.ndarray],
-    plus: Sequence[np.ndarray],
-    minus: Sequence[np.ndarray],
-    eta: float,
-) -> float:
+Loss = Callable[[Sequence[torch.Tensor]], torch.Tensor]
+Arrays = Sequence[np.ndarray]
+
+#: Bytes of float64 parameters from which the slope is taken in forward mode: it holds one
+#: extra copy of them (the tangents) where reverse mode holds two (the gradient and, while the
+#: backward sums the T steps' terms, the incoming one). Below it, reverse mode: torch's forward
+#: mode imports its compiler and its jvp decompositions on the first dual op with a Python
+#: scalar, 1.3-1.8 s of every run's start-up on a 2-core machine.
+FORWARD_MODE_FROM_BYTES = 64 * 2**20
+
+
+def declared(loss: Loss, base: Arrays, plus: Arrays, minus: Arrays, eta: float) -> float:
     """|τ| = |(L(p⁺) − L(p⁻))/2η − ⟨∇L(p), w⟩|, w = (p⁺ − p⁻)/2η, for ``loss`` the declared
     model's L as a float64 torch function of the arrays p (base), p⁺ (plus), p⁻ (minus)."""
     with torch.no_grad():
         diff = float(loss([_float64(a) for a in plus])) - float(loss([_float64(a) for a in minus]))
-    # The slope along w in forward mode: one tangent per array and activation-sized duals,
-    # where a reverse pass over p + s·w held three copies of every weight (at H = 4096 a
-    # float64 W_hh is 0.5 GB).
-    w = tuple(_float64((np.asarray(p) - np.asarray(m)) / (2 * eta)) for p, m in zip(plus, minus))
+    size = sum(np.size(b) for b in base) * np.dtype(np.float64).itemsize
+    slope = _forward_slope if size >= FORWARD_MODE_FROM_BYTES else _reverse_slope
+    return abs(diff / (2 * eta) - slope(loss, base, plus, minus, eta))
+
+
+def _direction(p: np.ndarray, m: np.ndarray, eta: float) -> torch.Tensor:
+    return _float64((np.asarray(p) - np.asarray(m)) / (2 * eta))
+
+
+def _reverse_slope(loss: Loss, base: Arrays, plus: Arrays, minus: Arrays, eta: float) -> float:
+    """⟨∇L(p), w⟩ from one backward of L at p."""
+    leaves = [_float64(b).detach().requires_grad_() for b in base]
+    out = loss(leaves)
+    if not out.requires_grad:
+        return 0.0
+    grads = torch.autograd.grad(out, leaves, allow_unused=True)
+    terms = (
+        float(torch.vdot(g.flatten(), _direction(p, m, eta).flatten()))
+        for g, p, m in zip(grads, plus, minus)
+        if g is not None
+    )
+    return sum(terms, 0.0)
+
+
+def _forward_slope(loss: Loss, base: Arrays, plus: Arrays, minus: Arrays, eta: float) -> float:
+    """⟨∇L(p), w⟩ as the tangent of L at p along w (forward mode)."""
+    w = tuple(_direction(p, m, eta) for p, m in zip(plus, minus))
     with warnings.catch_warnings(), forward_ad.dual_level():
         # torch scripts its forward-mode formulas on first use and warns that torch.jit.script
         # is deprecated: torch's own notice, not the user's code
         warnings.filterwarnings("ignore", "`torch.jit.script", DeprecationWarning)
         out = loss([forward_ad.make_dual(_float64(b), t) for b, t in zip(base, w)])
-        slope = float(forward_ad.unpack_dual(out).tangent)
-    return abs(diff / (2 * eta) - slope)
+        tangent = forward_ad.unpack_dual(out).tangent
+    return 0.0 if tangent is None else float(tangent)
 
 
 def reference_slack(dtype: str) -> float:
